@@ -1,0 +1,386 @@
+"""The scenario file format: pydantic v2 models of the YAML, ``extra="forbid"``.
+
+This module only describes shapes, ranges and units. Cross-references (a pool's
+accelerator exists, a link joins known sites, a series file covers the horizon,
+pools fit the site's power) are checked by :mod:`suanli.config.checks`, and
+:mod:`suanli.config.build` turns a valid file into a :class:`suanli.model.Scenario`.
+A reference of every field, with examples, is in ``docs/scenario-format.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from suanli.catalog import AcceleratorEntry
+from suanli.model.job import JobKind
+
+Identifier = str  # lower-case id: letters, digits, '-', '_'
+ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+
+
+class Strict(BaseModel):
+    """Base: unknown fields are errors, objects are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeriesFile(Strict):
+    """An hourly series read from a CSV file.
+
+    ``path`` is relative to the scenario file. ``time_column`` holds ISO
+    timestamps (naive ones are read in ``timezone``); ``value_column`` the values,
+    multiplied by ``scale`` (e.g. 0.001 to turn g/kWh into kg/kWh). The file must
+    have a value for every hour of the horizon.
+    """
+
+    path: str
+    time_column: str
+    value_column: str
+    timezone: str = "UTC"
+    scale: float = Field(default=1.0, gt=0)
+
+
+class TouPeriod(Strict):
+    """A time-of-use period: a price multiplier over some hours of the local day.
+
+    ``hours`` is a list of ranges ``"HH-HH"`` (end exclusive; ``"22-24"``).
+    Hours no period names are billed at multiplier 1 (``flat``).
+    """
+
+    name: str
+    multiplier: float = Field(gt=0)
+    hours: list[str]
+    months: list[int] | None = Field(default=None, description="1-12; all months when absent")
+
+    @field_validator("hours")
+    @classmethod
+    def _ranges(cls, v: list[str]) -> list[str]:
+        for r in v:
+            parse_hour_range(r)
+        return v
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and any(m < 1 or m > 12 for m in v):
+            raise ValueError("months must be between 1 and 12")
+        return v
+
+
+def parse_hour_range(text: str) -> range:
+    """``"06-08"`` → ``range(6, 8)``; raises ValueError with a clear message."""
+    parts = text.split("-")
+    try:
+        lo, hi = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"hour range {text!r} must look like '06-08' (end exclusive)") from None
+    if not 0 <= lo < hi <= 24:
+        raise ValueError(f"hour range {text!r} must satisfy 0 <= start < end <= 24")
+    return range(lo, hi)
+
+
+class TariffConfig(Strict):
+    """Electricity price: ``base_per_kwh`` × time-of-use multipliers, or an hourly series."""
+
+    currency: str = "CNY"
+    base_per_kwh: float | None = Field(default=None, gt=0)
+    time_of_use: list[TouPeriod] = Field(default_factory=list)
+    series: SeriesFile | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TariffConfig:
+        if (self.base_per_kwh is None) == (self.series is None):
+            raise ValueError("give either base_per_kwh (with optional time_of_use) or series")
+        if self.series is not None and self.time_of_use:
+            raise ValueError("time_of_use applies to base_per_kwh, not to a series")
+        return self
+
+
+class CarbonConfig(Strict):
+    """Grid carbon intensity: a constant ``kg_per_kwh`` or an hourly series (kg/kWh)."""
+
+    kg_per_kwh: float | None = Field(default=None, ge=0)
+    series: SeriesFile | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CarbonConfig:
+        if (self.kg_per_kwh is None) == (self.series is None):
+            raise ValueError("give either kg_per_kwh or series")
+        return self
+
+
+class SubsidyConfig(Strict):
+    """An electricity subsidy; see :class:`suanli.model.Subsidy`."""
+
+    name: str
+    eligible: Literal["domestic_accelerators", "all_accelerators"] = "domestic_accelerators"
+    discount_fraction: float = Field(ge=0, le=1)
+    min_price_per_kwh: float = Field(default=0.0, ge=0)
+    source: str = ""
+
+
+class PoolConfig(Strict):
+    """``count`` accelerators of one type, in nodes of ``devices_per_node``."""
+
+    accelerator: str
+    count: int = Field(gt=0)
+    devices_per_node: int | None = Field(default=None, ge=1)
+    source: str = ""
+
+
+class Location(Strict):
+    """Where a site is (WGS84 degrees)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    province: str = ""
+    source: str = ""
+
+
+class SiteConfig(Strict):
+    """A data centre: location, power, prices, carbon, subsidies and pools."""
+
+    id: Identifier = Field(pattern=ID_PATTERN)
+    name: str
+    hub: str = ""
+    location: Location
+    grid_region: str
+    pue: float = Field(ge=1.0, le=3.0)
+    power_capacity_mw: float = Field(gt=0)
+    tariff: TariffConfig
+    carbon: CarbonConfig
+    subsidies: list[SubsidyConfig] = Field(default_factory=list)
+    pools: list[PoolConfig] = Field(default_factory=list)
+    source: str = ""
+
+
+class LinkConfig(Strict):
+    """A symmetric network path between two sites."""
+
+    between: tuple[str, str]
+    bandwidth_gbps: float = Field(gt=0)
+    latency_ms: float = Field(ge=0)
+    cost_per_gb: float = Field(default=0.0, ge=0)
+    source: str = ""
+
+
+class LinkDefaults(Strict):
+    """Applied to every pair of sites no explicit link names."""
+
+    bandwidth_gbps: float = Field(gt=0)
+    latency_ms: float = Field(ge=0)
+    cost_per_gb: float = Field(default=0.0, ge=0)
+    source: str = ""
+
+
+class LinksConfig(Strict):
+    """Explicit links, plus optional defaults for all other pairs."""
+
+    default: LinkDefaults | None = None
+    explicit: list[LinkConfig] = Field(default_factory=list)
+
+
+class DatasetConfig(Strict):
+    """A data set: size, home site and where it may be copied (``residency``).
+
+    ``residency`` is ``anywhere``, ``home`` (never leaves its site) or a list of
+    site ids it may be copied to.
+    """
+
+    id: Identifier = Field(pattern=ID_PATTERN)
+    size_tb: float = Field(gt=0)
+    home: str
+    residency: Literal["anywhere", "home"] | list[str] = "anywhere"
+    source: str = ""
+
+
+class QuotaConfig(Strict):
+    """At most ``max_devices`` at once, over the accelerators selected.
+
+    Select by ``accelerators`` (ids), ``stacks`` or ``vendors``; with none of them
+    the quota covers every accelerator.
+    """
+
+    max_devices: int = Field(ge=0)
+    accelerators: list[str] = Field(default_factory=list)
+    stacks: list[str] = Field(default_factory=list)
+    vendors: list[str] = Field(default_factory=list)
+
+
+class TenantConfig(Strict):
+    """A tenant: fair-share weight, priority and quotas."""
+
+    id: Identifier = Field(pattern=ID_PATTERN)
+    name: str
+    weight: float = Field(default=1.0, gt=0)
+    priority: int = 0
+    quotas: list[QuotaConfig] = Field(default_factory=list)
+    source: str = ""
+
+
+class ProfileConfig(Strict):
+    """A workload profile (roofline inputs); see :class:`suanli.model.WorkloadProfile`."""
+
+    kind: JobKind
+    precisions: list[Literal["fp4", "fp8", "int8", "fp16", "bf16"]] = Field(min_length=1)
+    flops_per_byte: float = Field(gt=0)
+    memory_gb: float = Field(gt=0)
+    power_factor: float = Field(default=0.85, gt=0, le=1)
+    source: str = ""
+
+
+class EfficiencyConfig(Strict):
+    """Fraction of peak reached by a stack on a kind of work."""
+
+    stack: str
+    kind: JobKind | Literal["*"] = "*"
+    compute: float = Field(gt=0, le=1)
+    memory: float = Field(gt=0, le=1)
+    source: str = ""
+
+
+class DistributionConfig(Strict):
+    """A random quantity: ``fixed``, ``choice`` or ``lognormal`` (see the model)."""
+
+    fixed: float | None = Field(default=None, gt=0)
+    choice: list[float] | None = None
+    weights: list[float] | None = None
+    lognormal: dict[Literal["median", "mean"], float] | None = None
+    low: float = Field(default=0.0, ge=0)
+    high: float | None = None
+    multiple_of: float | None = Field(default=None, gt=0)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DistributionConfig:
+        kinds = [k for k in ("fixed", "choice", "lognormal") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of fixed, choice, lognormal")
+        if self.choice is not None:
+            if not self.choice or any(c <= 0 for c in self.choice):
+                raise ValueError("choice needs positive values")
+            if self.weights is not None and (
+                len(self.weights) != len(self.choice) or any(w < 0 for w in self.weights)
+            ):
+                raise ValueError("weights must be non-negative, one per choice")
+        if self.lognormal is not None:
+            med, mean = self.lognormal.get("median"), self.lognormal.get("mean")
+            if med is None or mean is None or med <= 0 or mean < med:
+                raise ValueError("lognormal needs 0 < median <= mean")
+        return self
+
+
+class JobClassConfig(Strict):
+    """A class of generated jobs; see :class:`suanli.model.scenario.JobClass`."""
+
+    name: str
+    tenant: str
+    profile: str
+    jobs_per_day: float = Field(gt=0)
+    gang: DistributionConfig
+    hours_on_reference: DistributionConfig
+    accepted_types: list[str] = Field(default_factory=list)
+    accepted_stacks: list[str] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
+    deferrable: bool = False
+    preemptible: bool = True
+    deadline_hours: float | None = Field(default=None, gt=0)
+    checkpoint_interval_min: float = Field(default=60.0, gt=0)
+    restart_cost_min: float = Field(default=5.0, ge=0)
+    priority: int = 0
+    source: str = ""
+
+
+class GeneratorConfig(Strict):
+    """The synthetic workload generator."""
+
+    seed: int = 0
+    reference_accelerator: str
+    diurnal: list[float] | None = Field(default=None, description="24 relative rates")
+    classes: list[JobClassConfig] = Field(min_length=1)
+    source: str = ""
+
+    @field_validator("diurnal")
+    @classmethod
+    def _diurnal(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (len(v) != 24 or any(x < 0 for x in v) or sum(v) <= 0):
+            raise ValueError("diurnal needs 24 non-negative values with a positive sum")
+        return v
+
+
+class TraceConfig(Strict):
+    """Jobs from a trace file (path relative to the scenario file)."""
+
+    path: str
+    format: str = "suanli"
+
+
+class WorkloadConfig(Strict):
+    """Where jobs come from: a generator or a trace."""
+
+    generator: GeneratorConfig | None = None
+    trace: TraceConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> WorkloadConfig:
+        if (self.generator is None) == (self.trace is None):
+            raise ValueError("give either generator or trace")
+        return self
+
+
+class HorizonConfig(Strict):
+    """The simulated period: a start with its UTC offset, and a length in hours."""
+
+    start: datetime
+    hours: int = Field(gt=0, le=24 * 366 * 5)
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("start needs a UTC offset, e.g. 2026-03-02T00:00:00+08:00")
+        return v
+
+
+class FailureConfig(Strict):
+    """Nodes lost at a site (optionally one pool) from ``at_hour`` for ``hours``."""
+
+    site: str
+    accelerator: str | None = None
+    nodes: int | None = Field(default=None, gt=0)
+    at_hour: float = Field(ge=0)
+    hours: float = Field(gt=0)
+    label: str = ""
+
+
+class CatalogConfig(Strict):
+    """Changes to the built-in catalog: field overrides per id, and new entries."""
+
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    add: list[AcceleratorEntry] = Field(default_factory=list)
+
+
+class ScenarioConfig(Strict):
+    """A whole scenario file."""
+
+    name: str
+    description: str = ""
+    country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    currency: str = "CNY"
+    horizon: HorizonConfig
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    sites: list[SiteConfig] = Field(min_length=1)
+    links: LinksConfig = Field(default_factory=LinksConfig)
+    datasets: list[DatasetConfig] = Field(default_factory=list)
+    tenants: list[TenantConfig] = Field(min_length=1)
+    profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
+    efficiency: list[EfficiencyConfig] = Field(default_factory=list)
+    workload: WorkloadConfig | None = None
+    failures: list[FailureConfig] = Field(default_factory=list)
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(default_factory=dict)

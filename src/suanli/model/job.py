@@ -1,0 +1,67 @@
+"""Jobs (batch work) and the workload profiles that say how they use an accelerator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class JobKind(StrEnum):
+    """What a job does; selects software-stack efficiencies and power draw."""
+
+    PRETRAIN = "pretrain"
+    FINETUNE = "finetune"
+    BATCH_INFERENCE = "batch_inference"
+    EVALUATION = "evaluation"
+    VIDEO_GENERATION = "video_generation"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadProfile:
+    """How one unit of work uses an accelerator (DESIGN §3).
+
+    A unit of work is 1 PFLOP of useful computation. It moves
+    ``1e15 / flops_per_byte`` bytes through HBM, runs at the best of
+    ``precisions`` that the accelerator supports, needs ``memory_gb`` of HBM
+    across its gang, and keeps busy devices at ``power_factor`` × TDP.
+    """
+
+    id: str
+    kind: JobKind
+    precisions: tuple[str, ...]
+    flops_per_byte: float
+    memory_gb: float
+    power_factor: float = 0.85
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A unit of batch work submitted by a tenant.
+
+    ``work_pflop`` is the total useful computation; with ``gang`` devices of a
+    type whose speed is *s* PFLOP/s per device the job runs ``work / (gang·s)``
+    seconds. ``accepted_types`` lists accelerator ids in order of preference
+    (empty: any type); ``accepted_stacks`` limits software stacks (empty: any).
+    ``measured_pflops`` overrides the roofline speed per accelerator type.
+    """
+
+    id: str
+    tenant: str
+    kind: JobKind
+    profile: str
+    submit_s: float
+    gang: int
+    work_pflop: float
+    accepted_types: tuple[str, ...] = ()
+    accepted_stacks: tuple[str, ...] = ()
+    gang_max: int | None = None
+    dataset: str | None = None
+    deadline_s: float | None = None
+    deferrable: bool = False
+    preemptible: bool = True
+    checkpoint_interval_s: float = 3600.0
+    restart_cost_s: float = 300.0
+    priority: int = 0
+    measured_pflops: Mapping[str, float] = field(default_factory=dict)

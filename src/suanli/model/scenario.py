@@ -1,0 +1,147 @@
+"""The scenario: catalog, fleet, tenants, profiles, workload source and horizon."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from suanli.model.accelerator import Accelerator
+from suanli.model.fleet import Dataset, Failure, Link, Pool, Site, Tenant
+from suanli.model.job import JobKind, WorkloadProfile
+
+
+@dataclass(frozen=True, slots=True)
+class Efficiency:
+    """Fraction of peak a software stack reaches for a kind of work.
+
+    ``compute`` scales peak FLOPS (model FLOPs utilisation), ``memory`` scales
+    peak HBM bandwidth.
+    """
+
+    compute: float
+    memory: float
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """A random quantity for the workload generator.
+
+    ``kind`` is ``fixed`` (``value``), ``choice`` (``values`` with ``weights``) or
+    ``lognormal`` (given by ``median`` and ``mean``, clipped to ``[low, high]``).
+    Samples are rounded to a multiple of ``multiple_of`` when it is set.
+    """
+
+    kind: str
+    value: float = 0.0
+    values: tuple[float, ...] = ()
+    weights: tuple[float, ...] = ()
+    median: float = 0.0
+    mean: float = 0.0
+    low: float = 0.0
+    high: float = float("inf")
+    multiple_of: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class JobClass:
+    """A stream of similar jobs from the generator (one tenant, one profile)."""
+
+    name: str
+    tenant: str
+    kind: JobKind
+    profile: str
+    jobs_per_day: float
+    gang: Distribution
+    hours_on_reference: Distribution
+    accepted_types: tuple[str, ...] = ()
+    accepted_stacks: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+    deferrable: bool = False
+    preemptible: bool = True
+    deadline_hours: float | None = None
+    checkpoint_interval_s: float = 3600.0
+    restart_cost_s: float = 300.0
+    priority: int = 0
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorSpec:
+    """Synthetic workload: Poisson arrivals per class, with a daily rhythm.
+
+    The arrival rate of class *c* at local hour *h* is
+    ``jobs_per_day(c) / 24 × diurnal[h]`` where ``diurnal`` averages to 1.
+    Job durations are given on ``reference`` and turned into work (PFLOP) with
+    the roofline speed of the class's profile on that accelerator.
+    """
+
+    seed: int
+    reference: str
+    classes: tuple[JobClass, ...]
+    diurnal: tuple[float, ...] = (1.0,) * 24
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSpec:
+    """Jobs read from a trace file in suanli's trace format."""
+
+    path: str
+    format: str = "suanli"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Everything a simulation or a plan needs, validated and resolved.
+
+    ``catalog`` is the accelerator catalog after the scenario's overrides;
+    ``efficiency`` maps ``(stack, kind)`` to the fraction of peak reached.
+    """
+
+    name: str
+    description: str
+    country: str
+    currency: str
+    start: datetime
+    hours: int
+    catalog: Mapping[str, Accelerator]
+    sites: tuple[Site, ...]
+    links: tuple[Link, ...]
+    datasets: tuple[Dataset, ...]
+    tenants: tuple[Tenant, ...]
+    profiles: Mapping[str, WorkloadProfile]
+    efficiency: Mapping[tuple[str, JobKind], Efficiency]
+    workload: GeneratorSpec | TraceSpec | None = None
+    failures: tuple[Failure, ...] = ()
+    policy_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def horizon_s(self) -> float:
+        """Length of the horizon in seconds."""
+        return self.hours * 3600.0
+
+    @property
+    def pools(self) -> tuple[Pool, ...]:
+        """All pools, site by site, in file order."""
+        return tuple(p for s in self.sites for p in s.pools)
+
+    def site(self, site_id: str) -> Site:
+        """The site with this id (KeyError if absent)."""
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise KeyError(site_id)
+
+    def link(self, a: str, b: str) -> Link | None:
+        """The link between two distinct sites, if any."""
+        for lk in self.links:
+            if {lk.a, lk.b} == {a, b}:
+                return lk
+        return None
+
+    def is_domestic(self, accelerator_id: str) -> bool:
+        """Whether an accelerator's designer is in the scenario's country."""
+        return self.catalog[accelerator_id].origin == self.country
