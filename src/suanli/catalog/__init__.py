@@ -87,7 +87,7 @@ def entry_problems(entry: AcceleratorEntry, source: str, field: str) -> list[Pro
                     source,
                     f"{field}.sources.{group}",
                     f"{', '.join(present)} given without a source",
-                    f"add sources: {{{group}: '<where the figure comes from, or ASSUMPTION: why>'}}",
+                    f"add sources: {{{group}: '<where it comes from, or ASSUMPTION: why>'}}",
                 )
             )
     unknown = set(entry.sources) - set(SOURCE_GROUPS) - {"general", "node"}

@@ -35,9 +35,7 @@ JAN2026_DRAM_BW_LIMIT_GBS = 6_500.0
 
 def tpp(acc: Accelerator) -> float | None:
     """Total Processing Performance: max over precisions of dense TOPS × bit length."""
-    values = [
-        peak * bits for p, bits in BIT_LENGTH.items() if (peak := acc.peak(p)) is not None
-    ]
+    values = [peak * bits for p, bits in BIT_LENGTH.items() if (peak := acc.peak(p)) is not None]
     return max(values) if values else None
 
 

@@ -152,6 +152,12 @@ class SiteConfig(Strict):
     grid_region: str
     pue: float = Field(ge=1.0, le=3.0)
     power_capacity_mw: float = Field(gt=0)
+    max_power_oversubscription: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=2.0,
+        description="pools may draw up to capacity × this at full TDP; the scheduler caps power",
+    )
     tariff: TariffConfig
     carbon: CarbonConfig
     subsidies: list[SubsidyConfig] = Field(default_factory=list)
@@ -217,6 +223,7 @@ class TenantConfig(Strict):
 
     id: Identifier = Field(pattern=ID_PATTERN)
     name: str
+    home: str | None = Field(default=None, description="site nearest the tenant's users")
     weight: float = Field(default=1.0, gt=0)
     priority: int = 0
     quotas: list[QuotaConfig] = Field(default_factory=list)
@@ -254,6 +261,7 @@ class DistributionConfig(Strict):
     low: float = Field(default=0.0, ge=0)
     high: float | None = None
     multiple_of: float | None = Field(default=None, gt=0)
+    power_of_two: bool = False
     source: str = ""
 
     @model_validator(mode="after")
@@ -384,3 +392,10 @@ class ScenarioConfig(Strict):
     failures: list[FailureConfig] = Field(default_factory=list)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
+
+
+class PerfDefaults(Strict):
+    """The package's default efficiencies and profiles (``perf/defaults.yaml``)."""
+
+    efficiency: list[EfficiencyConfig] = Field(default_factory=list)
+    profiles: dict[str, ProfileConfig] = Field(default_factory=dict)

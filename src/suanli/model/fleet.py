@@ -159,13 +159,17 @@ class Quota:
 
 @dataclass(frozen=True, slots=True)
 class Tenant:
-    """A user organisation with a fair-share weight, a priority and quotas."""
+    """A user organisation with a fair-share weight, a priority and quotas.
+
+    ``home`` is the site nearest its users (where "nearest site first" starts).
+    """
 
     id: str
     name: str
     weight: float = 1.0
     priority: int = 0
     quotas: tuple[Quota, ...] = ()
+    home: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,8 @@ class Distribution:
 
     ``kind`` is ``fixed`` (``value``), ``choice`` (``values`` with ``weights``) or
     ``lognormal`` (given by ``median`` and ``mean``, clipped to ``[low, high]``).
-    Samples are rounded to a multiple of ``multiple_of`` when it is set.
+    Samples are rounded up to a multiple of ``multiple_of`` when it is set, or
+    to the nearest power of two when ``power_of_two`` is true.
     """
 
     kind: str
@@ -43,6 +44,7 @@ class Distribution:
     low: float = 0.0
     high: float = float("inf")
     multiple_of: float = 0.0
+    power_of_two: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,142 @@
+"""Load a scenario: a built-in name or a YAML file → a validated :class:`Scenario`.
+
+Problems are reported all at once, each naming the file, the line, the field path,
+what is wrong and how to fix it (:class:`suanli.errors.InputError`).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from suanli.catalog import load_catalog
+from suanli.config.build import Builder
+from suanli.config.schema import PerfDefaults, ScenarioConfig
+from suanli.config.yaml_lines import format_path, line_of, load_yaml
+from suanli.errors import InputError, Problem
+from suanli.model.scenario import Scenario
+from suanli.scenarios import DEFAULT, builtin_dir, builtin_names, builtin_text
+
+
+def load_scenario(ref: str | Path | None = None) -> Scenario:
+    """Load the scenario ``ref``: a built-in name, a file path, or ``None`` for the default."""
+    text, source, base_dir = read_scenario_text(ref)
+    return parse_scenario(text, source, base_dir)
+
+
+def read_scenario_text(ref: str | Path | None) -> tuple[str, str, Path]:
+    """The YAML text of ``ref``, a label for messages, and the directory for relative paths."""
+    if ref is None:
+        ref = DEFAULT
+    if isinstance(ref, str) and ref in builtin_names():
+        return builtin_text(ref), f"built-in:{ref}", builtin_dir()
+    path = Path(ref)
+    if not path.is_file():
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    "",
+                    "no such scenario file" if not path.exists() else "not a file",
+                    f"give the path of a YAML scenario, or a built-in name "
+                    f"({', '.join(builtin_names())}); start from "
+                    f"'suanli scenario export {DEFAULT} > my.yaml'",
+                )
+            ]
+        )
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path), "", f"cannot read the file: {exc}")]) from None
+    return text, str(path), path.resolve().parent
+
+
+def parse_scenario(text: str, source: str, base_dir: Path) -> Scenario:
+    """Validate scenario YAML ``text`` and build the scenario (raises InputError)."""
+    data, lines = load_yaml(text, source)
+    if not isinstance(data, dict):
+        raise InputError(
+            [Problem(source, "", "a scenario must be a YAML mapping", "start from the default")]
+        )
+    try:
+        cfg = ScenarioConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_pydantic_problems(exc, source, lines)) from None
+    builder = Builder(cfg, load_catalog(), perf_defaults(), source, base_dir, lines)
+    scenario = builder.build()
+    if scenario is None:
+        raise InputError(builder.problems)
+    return scenario
+
+
+@cache
+def perf_defaults() -> PerfDefaults:
+    """The package's default efficiencies and workload profiles."""
+    text = resources.files("suanli.perf").joinpath("defaults.yaml").read_text("utf-8")
+    return PerfDefaults.model_validate(yaml.safe_load(text))
+
+
+def _pydantic_problems(
+    exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        field = format_path(loc)
+        if field in seen:
+            continue
+        seen.add(field)
+        kind = err["type"]
+        message = str(err["msg"]).removeprefix("Value error, ")
+        hint = ""
+        if kind == "extra_forbidden":
+            message = f"unknown field {loc[-1]!r}"
+            allowed = _allowed_fields(loc[:-1])
+            hint = "remove it or fix the spelling" + (
+                f"; fields allowed here: {', '.join(allowed)}" if allowed else ""
+            )
+        elif kind == "missing":
+            message = "required field is missing"
+            hint = f"add {loc[-1]!r}"
+        elif "input" in err and kind not in ("value_error", "assertion_error"):
+            hint = f"got {err['input']!r}"
+        problems.append(Problem(source, field, message, hint, line_of(lines, loc)))
+    return problems
+
+
+def _allowed_fields(loc: tuple[str | int, ...]) -> list[str]:
+    """Field names of the pydantic model found at ``loc`` inside ScenarioConfig."""
+    model: Any = ScenarioConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return []
+        model = _inner_model(info.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside ``list[X]``, ``X | None``, ``dict[str, X]`` …, else the annotation."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, dict, typing.Union, types.UnionType):
+        for arg in reversed(typing.get_args(annotation)):
+            inner = _inner_model(arg)
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return annotation

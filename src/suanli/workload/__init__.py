@@ -1,0 +1,1 @@
+"""Where jobs come from: the synthetic generator and (later) trace readers."""
