@@ -69,9 +69,12 @@ def eccn_3a090_class(acc: Accelerator) -> str:
 
 
 def jan2026_case_by_case(acc: Accelerator) -> bool | None:
-    """Whether the chip falls under the January 2026 case-by-case review for China.
+    """Whether the chip is below the limits of the January 2026 case-by-case review for China.
 
     True when TPP < 21,000 and DRAM bandwidth < 6,500 GB/s; ``None`` when either is unknown.
+    This is the threshold test only: the review applies to chips that need a licence in the
+    first place (3A090 items, or chips named in an "is-informed" letter such as the H20); a
+    chip that is ``not 3A090`` and not otherwise restricted needs no licence at all.
     """
     t = tpp(acc)
     if t is None or acc.mem_bw_tbs is None:
