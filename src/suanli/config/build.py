@@ -50,7 +50,7 @@ from suanli.model.scenario import (
     Scenario,
     TraceSpec,
 )
-from suanli.perf.power import peak_site_power_mw
+from suanli.perf.power import idle_site_power_mw, peak_site_power_mw
 
 PathT = tuple[str | int, ...]
 
@@ -239,6 +239,14 @@ class Builder:
             province=sc.location.province,
             source=sc.source,
         )
+        idle = idle_site_power_mw(site, catalog)
+        if idle > sc.power_capacity_mw + 1e-9:
+            self.problem(
+                (*path, "power_capacity_mw"),
+                f"idle pools at {sc.id} already draw {idle:.1f} MW but the site has "
+                f"{sc.power_capacity_mw:.1f} MW",
+                "reduce pool counts or raise power_capacity_mw",
+            )
         peak = peak_site_power_mw(site, catalog)
         allowed = sc.power_capacity_mw * sc.max_power_oversubscription
         if peak > allowed + 1e-9:

@@ -17,8 +17,8 @@ Precision = Literal["fp4", "fp8", "int8", "fp16", "bf16"]
 #: Bit length of each precision, as used by the TPP rule (TOPS × bit length).
 BIT_LENGTH: Mapping[str, int] = {"fp4": 4, "fp8": 8, "int8": 8, "fp16": 16, "bf16": 16}
 
-#: Fields needed to model an accelerator in a pool (throughput, memory, power).
-REQUIRED_FOR_POOLS: tuple[str, ...] = ("bf16_tflops", "mem_gb", "mem_bw_tbs", "tdp_w")
+#: Fields needed to model an accelerator in a pool (memory, power); plus a 16-bit rate.
+REQUIRED_FOR_POOLS: tuple[str, ...] = ("mem_gb", "mem_bw_tbs", "tdp_w")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,10 @@ class Accelerator:
 
     def missing_for_pools(self) -> tuple[str, ...]:
         """Fields that must be known before this accelerator can be placed in a pool."""
-        return tuple(f for f in REQUIRED_FOR_POOLS if getattr(self, f) is None)
+        missing = [f for f in REQUIRED_FOR_POOLS if getattr(self, f) is None]
+        if self.bf16_tflops is None and self.fp16_tflops is None:
+            missing.insert(0, "bf16_tflops or fp16_tflops")
+        return tuple(missing)
 
     @property
     def idle_power_w(self) -> float:
