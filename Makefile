@@ -17,7 +17,7 @@ setup: $(BIN)/.installed
 
 run: setup
 	$(BIN)/suanli validate
-	$(BIN)/suanli catalog
+	$(BIN)/suanli simulate
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

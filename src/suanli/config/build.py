@@ -243,8 +243,8 @@ class Builder:
         if idle > sc.power_capacity_mw + 1e-9:
             self.problem(
                 (*path, "power_capacity_mw"),
-                f"idle pools at {sc.id} already draw {idle:.1f} MW but the site has "
-                f"{sc.power_capacity_mw:.1f} MW",
+                f"idle pools at {sc.id} already draw {idle:.4g} MW but the site has "
+                f"{sc.power_capacity_mw:.4g} MW",
                 "reduce pool counts or raise power_capacity_mw",
             )
         peak = peak_site_power_mw(site, catalog)
@@ -252,8 +252,8 @@ class Builder:
         if peak > allowed + 1e-9:
             self.problem(
                 (*path, "power_capacity_mw"),
-                f"pools at {sc.id} draw up to {peak:.1f} MW at full load (devices × TDP × PUE "
-                f"{sc.pue}) but the site allows {allowed:.1f} MW",
+                f"pools at {sc.id} draw up to {peak:.4g} MW at full load (devices × TDP × PUE "
+                f"{sc.pue}) but the site allows {allowed:.4g} MW",
                 "reduce pool counts, raise power_capacity_mw, or allow power oversubscription "
                 "with max_power_oversubscription (the scheduler then caps power)",
             )

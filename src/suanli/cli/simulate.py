@@ -1,0 +1,121 @@
+"""``suanli simulate``: run policies on a scenario and write a report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from suanli.cli import app
+from suanli.config import load_scenario
+from suanli.report.writer import write_report
+from suanli.scenarios import DEFAULT
+from suanli.sim.run import BASELINES, default_seed, run_policies, scenario_jobs
+
+
+@app.command("simulate")
+def simulate_command(
+    scenario: Annotated[
+        str | None, typer.Argument(help=f"Scenario file or built-in name (default {DEFAULT}).")
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", "-p", help="Policy to run (repeat; default: all baselines)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Workload seed (default: the scenario's).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report directory (default out/<scenario>).")
+    ] = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Run past the horizon until every job is done.")
+    ] = False,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
+) -> None:
+    """Simulate the scenario's workload under each policy; compare; write a report."""
+    console = Console()
+    sc = load_scenario(scenario)
+    policies = list(policy) if policy else list(BASELINES)
+    run_seed = default_seed(sc) if seed is None else seed
+    jobs = scenario_jobs(sc, run_seed)
+    console.print(
+        f"[bold]{sc.name}[/]: {len(jobs):,} jobs over {sc.hours} h on "
+        f"{sum(p.count for p in sc.pools):,} devices · seed {run_seed} · "
+        f"policies {', '.join(policies)}"
+    )
+    with Progress(
+        TextColumn("{task.description:>12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        tasks = {p: progress.add_task(p, total=1.0) for p in policies}
+        results = run_policies(
+            sc,
+            jobs,
+            policies,
+            run_seed,
+            drain=drain,
+            progress=lambda name, f: progress.update(tasks[name], completed=f),
+        )
+    target = out if out is not None else Path("out") / sc.name
+    metrics = write_report(target, results, plots=plots)
+    console.print(summary_table(metrics))
+    console.print(f"report written to [bold]{target}[/] (metrics.json, jobs-/sites-*.csv, plots)")
+
+
+ROWS: list[tuple[str, str, str]] = [
+    ("jobs finished", "jobs.finished", "{:,.0f}"),
+    ("jobs unfinished", "jobs.unfinished", "{:,.0f}"),
+    ("avg JCT (h)", "jct_h.mean", "{:.2f}"),
+    ("p50 JCT (h)", "jct_h.p50", "{:.2f}"),
+    ("p99 JCT (h)", "jct_h.p99", "{:.1f}"),
+    ("avg queueing (h)", "queueing_delay_h.mean", "{:.2f}"),
+    ("makespan (h)", "makespan_h", "{:.1f}"),
+    ("utilisation", "utilisation", "{:.1%}"),
+    ("unallocated (device-h)", "unallocated_device_hours", "{:,.0f}"),
+    ("energy (MWh)", "energy_mwh", "{:,.0f}"),
+    ("cost gross", "cost.gross", "{:,.0f}"),
+    ("  subsidies", "cost.subsidy", "{:,.0f}"),
+    ("cost net", "cost.net", "{:,.0f}"),
+    ("carbon (t CO₂)", "carbon_t", "{:,.0f}"),
+    ("max tenant mean ρ", "fairness.max_tenant_mean_rho", "{:.2f}"),
+    ("preemptions", "preemptions", "{:,.0f}"),
+    ("data moved (TB)", "data.moved_tb", "{:,.1f}"),
+    ("egress cost", "data.egress_cost", "{:,.0f}"),
+]
+
+
+def _get(d: dict[str, Any], path: str) -> Any:
+    for k in path.split("."):
+        d = d[k]
+    return d
+
+
+def summary_table(metrics: dict[str, Any]) -> Table:
+    """Policies side by side."""
+    pols = metrics["policies"]
+    t = Table(
+        title=f"{metrics['scenario']} · seed {metrics['seed']} · {metrics['currency']}",
+        header_style="bold",
+    )
+    t.add_column("metric")
+    for p in pols:
+        t.add_column(p, justify="right")
+    for label, path, fmt in ROWS:
+        cells = []
+        for p in pols:
+            v = _get(pols[p], path)
+            cells.append(
+                "–" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+            )
+        t.add_row(label, *cells)
+    return t

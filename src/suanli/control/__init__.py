@@ -1,0 +1,1 @@
+"""The control loop shared by the simulator and the live control plane."""

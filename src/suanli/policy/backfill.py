@@ -1,0 +1,188 @@
+"""``backfill``: EASY backfilling (Lifka 1995; as in Slurm's backfill scheduler).
+
+1. Start jobs in arrival order, first fit (as ``fifo``), until the head of the
+   queue fits nowhere.
+2. Reserve for the head: on each of its candidate pools, walk the running jobs
+   by expected end and find the earliest time *T* its gang fits (whole nodes for
+   gangs of a node or more); keep the pool with the smallest *T*, and the
+   devices *S* that will still be free there at *T* after the head takes its own.
+3. Backfill: a later job may start now on a candidate with room if it does not
+   delay the head — on another pool, or expected to end by *T*, or using at most
+   the *S* spare devices (which it then consumes).
+
+Expected run times come from the throughput model (the simulator's estimate of
+a job's duration is exact, unlike user estimates on real clusters). Reservations
+consider devices, not power or quotas. At most ``max_jobs_per_round`` jobs are
+examined per round (Slurm's ``bf_max_job_test`` defaults to 500).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from suanli.policy.base import (
+    JobScan,
+    PolicyInput,
+    PolicyOutput,
+    PolicyParams,
+    Start,
+    explain,
+)
+from suanli.policy.costs import estimate
+from suanli.policy.registry import register
+from suanli.sim.jobtable import Candidate
+
+
+@dataclass(slots=True)
+class Reservation:
+    """Where and when the head of the queue will start, and what is left over there."""
+
+    pool: int
+    time_s: float
+    spare: int
+
+
+@register("backfill")
+class Backfill:
+    """EASY backfilling."""
+
+    name = "backfill"
+
+    class Params(PolicyParams):
+        """Knobs of EASY backfilling."""
+
+        tick_s: float = 300.0
+        max_jobs_per_round: int = 500
+
+    def __init__(self, params: Params, rng: np.random.Generator) -> None:
+        self.tick_s = params.tick_s
+        self.depth = params.max_jobs_per_round
+
+    def decide(self, inp: PolicyInput) -> PolicyOutput:
+        """FIFO starts, a reservation for the blocked head, then backfilling."""
+        out = PolicyOutput(default_reason="waiting: cannot start without delaying the head")
+        cap = inp.capacity
+        jobs = inp.jobs
+        head = -1
+        for j in inp.waiting:
+            tenant = jobs.tenant[j]
+            for c in jobs.candidates(j):
+                if cap.why_not(tenant, c) is None:
+                    cap.take(tenant, c)
+                    out.starts.append(Start(j, c))
+                    break
+            else:
+                head = j
+                break
+        if head < 0:
+            return out
+        if out.starts:
+            out.reasons[head] = "head of the queue: " + explain(inp, head)
+            out.again = True  # plan the reservation and backfill on the new state
+            return out
+        if inp.full or head in inp.arrived:
+            out.reasons[head] = "head of the queue: " + explain(inp, head)
+        plan = _LazyReservation(inp, head, out)
+        scan = JobScan(inp)
+        for n, j in enumerate(scan):
+            if n >= self.depth:
+                break
+            if j == head:
+                continue
+            slot, fitted = self._backfill_slot(inp, j, plan)
+            if slot is not None:
+                cap.take(jobs.tenant[j], slot)
+                out.starts.append(Start(j, slot))
+            elif not fitted:  # capacity only shrinks within a round: skip its whole signature
+                scan.skip(jobs.signature(j))
+        return out
+
+    @staticmethod
+    def _backfill_slot(
+        inp: PolicyInput, j: int, plan: _LazyReservation
+    ) -> tuple[Candidate | None, bool]:
+        """A candidate that fits now and does not delay the head; and whether any fits."""
+        cap = inp.capacity
+        tenant = inp.jobs.tenant[j]
+        fitted = False
+        for c in inp.jobs.candidates(j):
+            if cap.why_not(tenant, c) is not None:
+                continue
+            fitted = True
+            res = plan.get()
+            if res is None or c.pool != res.pool:
+                return c, True
+            if estimate(inp, j, c, inp.now).end_s <= res.time_s:
+                return c, True
+            if c.devices <= res.spare:
+                res.spare -= c.devices
+                return c, True
+        return None, fitted
+
+
+class _LazyReservation:
+    """The head's reservation, computed the first time a job could backfill."""
+
+    def __init__(self, inp: PolicyInput, head: int, out: PolicyOutput) -> None:
+        self.inp, self.head, self.out = inp, head, out
+        self.done = False
+        self.res: Reservation | None = None
+
+    def get(self) -> Reservation | None:
+        """The reservation (``None``: the head is quota-bound or can never start)."""
+        if not self.done:
+            self.done = True
+            self.res = reservation(self.inp, self.head)
+            if self.res is not None:
+                self.out.reasons[self.head] = (
+                    f"head of the queue, reserved on {self.inp.tables.pool_label(self.res.pool)} "
+                    f"from t={self.res.time_s:,.0f} s: " + explain(self.inp, self.head)
+                )
+        return self.res
+
+
+def reservation(inp: PolicyInput, head: int) -> Reservation | None:
+    """The earliest start of ``head`` over its candidates (``None``: quota-bound or never)."""
+    best: Reservation | None = None
+    tenant = inp.jobs.tenant[head]
+    for c in inp.jobs.candidates(head):
+        if inp.capacity.why_not(tenant, c) == "quota":
+            continue
+        r = earliest_fit(inp, c)
+        if r is not None and (best is None or r.time_s < best.time_s):
+            best = r
+    return best
+
+
+def earliest_fit(inp: PolicyInput, cand: Candidate) -> Reservation | None:
+    """When ``cand``'s devices will be free on its pool, as running jobs end as expected."""
+    pn = inp.capacity.state.pools[cand.pool]
+    d = pn.per_node
+    need = cand.devices
+    full = len(pn.buckets[d])
+    whole = need >= d
+    if (whole and full >= need // d) or (not whole and pn.fits(need)):
+        return Reservation(cand.pool, inp.now, _spare(full, need, d, whole, pn.free_devices))
+    free: dict[int, int] = {}
+    total_free = pn.free_devices
+    for t, j in inp.ending_on(cand.pool):
+        for node, n in inp.nodes_of(j):
+            if not pn.up[node]:
+                continue
+            f = free.get(node, pn.free[node]) + n
+            free[node] = f
+            total_free += n
+            if f == d:
+                full += 1
+            if not whole and f >= need:
+                return Reservation(cand.pool, t, _spare(full, need, d, whole, total_free))
+        if whole and full >= need // d:
+            return Reservation(cand.pool, t, _spare(full, need, d, whole, total_free))
+    return None
+
+
+def _spare(full: int, need: int, d: int, whole: bool, total_free: int) -> int:
+    """Devices free at the reservation after the head takes its own (whole nodes for gangs)."""
+    return (full - need // d) * d if whole else max(total_free - need, 0)

@@ -1,0 +1,49 @@
+"""``fifo``: first come, first served; first fit; nearest site first.
+
+Jobs start strictly in order of arrival. Each goes to the first of its
+candidates that has room — in the job's order of preference of accelerator
+types, then by distance from its data (or its tenant's home site). When the job
+at the head of the queue fits nowhere, no job behind it starts (head-of-line
+blocking: this is what EASY backfilling improves on).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from suanli.policy.base import PolicyInput, PolicyOutput, PolicyParams, Start, explain
+from suanli.policy.registry import register
+
+
+@register("fifo")
+class Fifo:
+    """First come, first served."""
+
+    name = "fifo"
+
+    class Params(PolicyParams):
+        """FIFO has one knob: how often it runs without events."""
+
+        tick_s: float = 300.0
+
+    def __init__(self, params: Params, rng: np.random.Generator) -> None:
+        self.tick_s = params.tick_s
+
+    def decide(self, inp: PolicyInput) -> PolicyOutput:
+        """Start jobs in arrival order until the first that does not fit."""
+        out = PolicyOutput(default_reason="queued behind the head of the FIFO queue")
+        if not inp.full and not inp.freed and not inp.arrived:
+            return out
+        cap = inp.capacity
+        jobs = inp.jobs
+        for j in inp.waiting:
+            tenant = jobs.tenant[j]
+            for c in jobs.candidates(j):
+                if cap.why_not(tenant, c) is None:
+                    cap.take(tenant, c)
+                    out.starts.append(Start(j, c))
+                    break
+            else:
+                out.reasons[j] = "head of the FIFO queue: " + explain(inp, j)
+                break
+        return out

@@ -1,0 +1,1 @@
+"""Metrics, files and plots from simulation results."""

@@ -1,0 +1,156 @@
+"""Metrics of a simulation run; every definition is written out in ``docs/metrics.md``.
+
+With ``s_j`` the submit time, ``b_j`` the first start (allocation), ``f_j`` the
+finish of job *j*, over the jobs finished within the run:
+
+* JCT ``f_j − s_j``; queueing delay ``b_j − s_j`` (over jobs that started);
+* makespan ``max f_j − min s_j``;
+* finish-time fairness ``ρ_j = (f_j − s_j) / T_j^alone`` with ``T^alone`` the job's
+  completion time with the whole fleet to itself (fastest candidate, data
+  transfer included); a tenant's ρ is the mean over its finished jobs;
+* utilisation: busy device-seconds / up device-seconds; *unallocated capacity*:
+  up device-hours not allocated to any job;
+* energy: facility energy ``Σ PUE · E_IT``; gross cost ``Σ_h E_h π_h``, subsidy
+  ``Σ_h E^{elig}_h (π_h − π̃_h)``, net = gross − subsidy; carbon ``Σ_h E_h c_h``;
+* data moved (TB) and egress cost; preemptions and work lost to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from suanli.sim.result import SimResult
+
+NAN = float("nan")
+
+
+def _stats(x: np.ndarray) -> dict[str, float]:
+    if x.size == 0:
+        return {"mean": NAN, "p50": NAN, "p99": NAN}
+    return {
+        "mean": float(x.mean()),
+        "p50": float(np.percentile(x, 50)),
+        "p99": float(np.percentile(x, 99)),
+    }
+
+
+def energy_tables(r: SimResult) -> dict[str, np.ndarray]:
+    """Per pool and hour: facility kWh, gross cost, subsidy and carbon (kg)."""
+    t = r.tables
+    hours = r.energy_j.shape[1]
+    hour_idx = np.arange(hours) % t.hours
+    pue = np.asarray([t.site_pue[s] for s in t.pool_site])
+    kwh = r.energy_j * pue[:, None] / 3.6e6
+    site = np.asarray(t.pool_site)
+    price = t.price[site][:, hour_idx]
+    carbon = t.carbon[site][:, hour_idx]
+    subsidy = t.pool_subsidy[:, hour_idx]
+    return {
+        "kwh": kwh,
+        "cost": kwh * price,
+        "subsidy": kwh * subsidy,
+        "carbon_kg": kwh * carbon,
+    }
+
+
+def compute_metrics(r: SimResult) -> dict[str, Any]:
+    """All metrics of a run as a JSON-ready dict (deterministic: no wall-clock figures)."""
+    t, jobs = r.tables, r.jobs
+    submit = jobs.submit_array()
+    arrived = submit < r.end_s
+    done = r.done
+    started = ~np.isnan(r.first_start)
+    jct = (r.finish - submit)[done]
+    wait = (r.first_start - submit)[started]
+    alone = np.asarray([jobs.alone_s(j) if done[j] else NAN for j in range(len(jobs))])
+    rho = ((r.finish - submit) / alone)[done]
+    tenant = np.asarray(jobs.tenant)
+    e = energy_tables(r)
+    site_of_pool = np.asarray(t.pool_site)
+    per_site: dict[str, Any] = {}
+    for s, sid in enumerate(t.site_ids):
+        m = site_of_pool == s
+        up = float(r.up_s[m].sum())
+        per_site[sid] = {
+            "utilisation": float(r.busy_s[m].sum()) / up if up else NAN,
+            "energy_mwh": float(e["kwh"][m].sum()) / 1e3,
+            "cost": float(e["cost"][m].sum()),
+            "subsidy": float(e["subsidy"][m].sum()),
+            "carbon_t": float(e["carbon_kg"][m].sum()) / 1e3,
+            "peak_power_mw": float((e["kwh"][m].sum(axis=0)).max()) / 1e3,
+        }
+    per_type: dict[str, Any] = {}
+    pool_acc = np.asarray(t.pool_acc)
+    for a, aid in enumerate(t.acc_ids):
+        m = pool_acc == a
+        up = float(r.up_s[m].sum())
+        per_type[aid] = {"utilisation": float(r.busy_s[m].sum()) / up if up else NAN}
+    per_tenant: dict[str, Any] = {}
+    for k, tid in enumerate(t.tenant_ids):
+        mine = tenant == k
+        fin = mine & done
+        r_k = ((r.finish - submit) / alone)[fin]
+        per_tenant[tid] = {
+            "jobs": int((mine & arrived).sum()),
+            "finished": int(fin.sum()),
+            "mean_rho": float(r_k.mean()) if r_k.size else NAN,
+            "mean_jct_h": float((r.finish - submit)[fin].mean() / 3600.0) if fin.any() else NAN,
+        }
+    gross = float(e["cost"].sum())
+    subsidy = float(e["subsidy"].sum())
+    up_total = float(r.up_s.sum())
+    return {
+        "policy": r.policy,
+        "seed": r.seed,
+        "jobs": {
+            "submitted": int(arrived.sum()),
+            "finished": int(done.sum()),
+            "unfinished": int((arrived & ~done).sum()),
+            "never_startable": sum(
+                1 for j in range(len(jobs)) if arrived[j] and not jobs.candidates(j)
+            ),
+        },
+        "jct_h": {k: v / 3600.0 for k, v in _stats(jct).items()},
+        "queueing_delay_h": {k: v / 3600.0 for k, v in _stats(wait).items()},
+        "makespan_h": float((r.finish[done].max() - submit[done].min()) / 3600.0)
+        if done.any()
+        else NAN,
+        "utilisation": float(r.busy_s.sum()) / up_total if up_total else NAN,
+        "allocated_share": float(r.allocated_s.sum()) / up_total if up_total else NAN,
+        "unallocated_device_hours": float((r.up_s - r.allocated_s).sum()) / 3600.0,
+        "energy_mwh": float(e["kwh"].sum()) / 1e3,
+        "cost": {"gross": gross, "subsidy": subsidy, "net": gross - subsidy},
+        "carbon_t": float(e["carbon_kg"].sum()) / 1e3,
+        "fairness": {
+            "mean_rho": float(rho.mean()) if rho.size else NAN,
+            "max_tenant_mean_rho": max(
+                (v["mean_rho"] for v in per_tenant.values() if v["finished"]), default=NAN
+            ),
+        },
+        "preemptions": int(r.preemptions.sum()),
+        "lost_pflop": float(r.lost_pflop.sum()),
+        "data": {
+            "moved_tb": r.transfers.tb,
+            "egress_cost": r.transfers.cost,
+            "transfers": r.transfers.count,
+        },
+        "sites": per_site,
+        "accelerators": per_type,
+        "tenants": per_tenant,
+    }
+
+
+def timing(r: SimResult) -> dict[str, float]:
+    """Wall-clock figures of a run (not deterministic; kept apart from the metrics)."""
+    rt = np.asarray(r.round_times) * 1e3
+    return {
+        "wall_s": r.wall_s,
+        "events": r.events,
+        "events_per_s": r.events / r.wall_s if r.wall_s else NAN,
+        "rounds": len(rt),
+        "round_ms_p50": float(np.percentile(rt, 50)) if rt.size else NAN,
+        "round_ms_p95": float(np.percentile(rt, 95)) if rt.size else NAN,
+        "round_ms_max": float(rt.max()) if rt.size else NAN,
+    }

@@ -1,0 +1,1 @@
+"""The discrete-event simulator: lookup tables, cluster state, events, executor, engine."""

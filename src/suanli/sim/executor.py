@@ -1,0 +1,466 @@
+"""The simulated executor: applies a policy's decisions to the simulated cluster.
+
+It owns the cluster state and the job lifecycle::
+
+    arrived → waiting → allocated → (data transfer, restart) → computing → done
+                 ↑                                                   │
+                 └──────────── preempted (node failure, policy) ─────┘
+
+Work is conserved: a job computing at rate *r* since ``c₀`` and preempted at *t*
+keeps ``⌊(t − c₀)/Δ⌋·Δ·r`` PFLOP of progress (Δ its checkpoint interval) and loses
+the rest; when it starts again it first pays its restart cost. A data set copied
+to a site stays there (a replica) for later jobs; a copy in flight is shared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import overload
+
+from sortedcontainers import SortedList
+
+from suanli.errors import SuanliError
+from suanli.policy.base import PolicyInput, PolicyOutput, Running
+from suanli.sim.accounting import Accounting
+from suanli.sim.capacity import Allocation, Capacity, ClusterState
+from suanli.sim.events import EventKind, EventQueue
+from suanli.sim.jobtable import Candidate, JobTable
+from suanli.sim.tables import FleetTables
+
+PENDING, WAITING, RUNNING, DONE, UNSCHEDULABLE = 0, 1, 2, 3, 4
+
+
+class PolicyError(SuanliError):
+    """A policy decided something impossible (a bug in the policy)."""
+
+
+@dataclass(slots=True)
+class RunState:
+    """A job holding devices (``expected_end_s`` is fixed when it starts)."""
+
+    alloc: Allocation
+    cand: Candidate
+    started_s: float
+    compute_start_s: float
+    epoch: int
+    expected_end_s: float
+    computing: bool = False
+
+
+@dataclass(slots=True)
+class Placement:
+    """One stretch of a job on a pool (a job preempted twice has three)."""
+
+    job: int
+    pool: int
+    devices: int
+    start_s: float
+    compute_start_s: float
+    end_s: float = math.nan
+    end: str = ""
+    transfer_s: float = 0.0
+
+
+@dataclass(slots=True)
+class Transfers:
+    """Data moved between sites."""
+
+    tb: float = 0.0
+    cost: float = 0.0
+    count: int = 0
+    by_pair: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+class SimExecutor:
+    """Executes decisions in simulated time and keeps every job's history."""
+
+    def __init__(self, tables: FleetTables, jobs: JobTable, events: EventQueue, acct: Accounting):
+        self.tables = tables
+        self.jobs = jobs
+        self.events = events
+        self.acct = acct
+        self.cluster = ClusterState(tables)
+        n = len(jobs)
+        self.status = [PENDING] * n
+        self.waiting: SortedList = SortedList()
+        self.waiting_by_sig: dict[int, SortedList] = {}
+        self.running_by_pool: list[set[int]] = [set() for _ in range(tables.n_pools)]
+        self.ends_by_pool: list[SortedList] = [SortedList() for _ in range(tables.n_pools)]
+        self.arrived: list[int] = []
+        self.freed = 0
+        self.full = True
+        self.sig_reasons: dict[int, str] = {}
+        site_pools = [0] * len(tables.site_ids)
+        for p, site in enumerate(tables.pool_site):
+            site_pools[site] |= 1 << p
+        #: Pools whose room grows when a job on pool p ends: same site (power), quota pools.
+        self._frees: list[list[int]] = [
+            [site_pools[site] | self._quota_pools(t, p) for t in range(len(tables.tenant_ids))]
+            for p, site in enumerate(tables.pool_site)
+        ]
+        self.running: dict[int, RunState] = {}
+        self.epoch = [0] * n
+        self.work_done = [0.0] * n
+        self.first_start = [math.nan] * n
+        self.finish = [math.nan] * n
+        self.preemptions = [0] * n
+        self.attained = [0.0] * n
+        self.lost_pflop = [0.0] * n
+        self.placements: list[Placement] = []
+        self._open: dict[int, Placement] = {}
+        self.replicas: set[tuple[int, int]] = set()
+        self.inflight: dict[tuple[int, int], float] = {}
+        self.transfers = Transfers()
+        self.node_jobs: list[dict[int, set[int]]] = [{} for _ in range(tables.n_pools)]
+        self.last_reasons: dict[int, str] = {}
+        self.default_reason = ""
+        self.done_count = 0
+        self.unschedulable_count = 0
+
+    def _quota_pools(self, tenant: int, pool: int) -> int:
+        mask = 0
+        for qi in self.cluster.tenant_quotas[tenant]:
+            if self.cluster.quota_mask[qi][pool]:
+                for q, inside in enumerate(self.cluster.quota_mask[qi]):
+                    if inside:
+                        mask |= 1 << q
+        return mask
+
+    # -- lifecycle events -----------------------------------------------------------------
+    def arrive(self, j: int) -> None:
+        """Job *j* is submitted (jobs no pool can ever run are set aside with a reason)."""
+        if not self.jobs.candidates(j):
+            self.status[j] = UNSCHEDULABLE
+            self.unschedulable_count += 1
+            self.last_reasons[j] = (
+                "no pool can ever run it (accepted types/stacks, memory fit, data residency)"
+            )
+            return
+        self._enqueue(j)
+
+    def _enqueue(self, j: int) -> None:
+        self.status[j] = WAITING
+        key = (self.jobs.submit[j], j)
+        self.waiting.add(key)
+        sig = self.jobs.signature(j)
+        lst = self.waiting_by_sig.get(sig)
+        if lst is None:
+            lst = self.waiting_by_sig[sig] = SortedList()
+        lst.add(key)
+        self.arrived.append(j)
+
+    def _dequeue(self, j: int) -> None:
+        key = (self.jobs.submit[j], j)
+        self.waiting.remove(key)
+        sig = self.jobs.signature(j)
+        lst = self.waiting_by_sig[sig]
+        lst.remove(key)
+        if not lst:
+            del self.waiting_by_sig[sig]
+
+    def compute_start(self, j: int, epoch: int, now: float) -> None:
+        """Data and restart done: job *j* starts computing (stale epochs are ignored)."""
+        rs = self.running.get(j)
+        if rs is None or rs.epoch != epoch or rs.computing:
+            return
+        d = self.jobs.dataset[j]
+        if d >= 0:
+            self.replicas.add((d, self.tables.pool_site[rs.cand.pool]))
+        self._begin_computing(j, rs, now)
+
+    def finish_job(self, j: int, epoch: int, now: float) -> bool:
+        """Job *j* completes (returns False for a stale event)."""
+        rs = self.running.get(j)
+        if rs is None or rs.epoch != epoch or not rs.computing:
+            return False
+        self.work_done[j] = self.jobs.work[j]
+        self.attained[j] += (now - rs.compute_start_s) * rs.cand.devices
+        self._stop(j, rs, now, "finished")
+        self.status[j] = DONE
+        self.finish[j] = now
+        self.done_count += 1
+        return True
+
+    def preempt(self, j: int, now: float, why: str) -> None:
+        """Stop job *j*, keep its checkpointed progress, requeue it."""
+        rs = self.running[j]
+        if rs.computing:
+            elapsed = now - rs.compute_start_s
+            interval = self.jobs.checkpoint_s[j]
+            kept_s = math.floor(elapsed / interval) * interval if interval > 0 else elapsed
+            remaining = self.jobs.work[j] - self.work_done[j]
+            kept = min(remaining, kept_s * rs.cand.rate)
+            self.lost_pflop[j] += min(remaining, elapsed * rs.cand.rate) - kept
+            self.work_done[j] += kept
+            self.attained[j] += elapsed * rs.cand.devices
+        self._stop(j, rs, now, why)
+        self.preemptions[j] += 1
+        self.epoch[j] += 1
+        self._enqueue(j)
+
+    # -- failures -------------------------------------------------------------------------
+    def fail_nodes(self, pool: int, count: int | None, now: float) -> list[int]:
+        """Take ``count`` nodes (all when None) of a pool down; preempt their jobs."""
+        pn = self.cluster.pools[pool]
+        candidates = (
+            [n for n in range(len(pn.up)) if pn.up[n]]
+            if count is None
+            else (pn.pick_to_fail(count))
+        )
+        victims = sorted({j for n in candidates for j in self.node_jobs[pool].get(n, ())})
+        for j in victims:
+            self.preempt(j, now, "node failure")
+        pn.fail(candidates)
+        self.acct.up[pool] -= len(candidates) * pn.per_node
+        self.acct.power_w[pool] -= (
+            len(candidates) * pn.per_node * float(self.tables.pool_idle_w[pool])
+        )
+        return candidates
+
+    def recover_nodes(self, pool: int, nodes: list[int]) -> None:
+        """Bring failed nodes back."""
+        pn = self.cluster.pools[pool]
+        back = [n for n in nodes if not pn.up[n]]
+        pn.recover(back)
+        self.freed |= 1 << pool
+        self.acct.up[pool] += len(back) * pn.per_node
+        self.acct.power_w[pool] += len(back) * pn.per_node * float(self.tables.pool_idle_w[pool])
+
+    # -- the policy interface -------------------------------------------------------------
+    def snapshot(self, now: float, full: bool = False) -> PolicyInput:
+        """What a policy sees now; resets the record of what changed since the last one."""
+        arrived, freed, full = self.arrived, self.freed, full or self.full
+        self.arrived, self.freed, self.full = [], 0, False
+        by_sig = self.waiting_by_sig
+        return PolicyInput(
+            now=now,
+            tables=self.tables,
+            jobs=self.jobs,
+            waiting=_JobView(self.waiting),
+            waiting_sigs=tuple(by_sig),
+            waiting_of=lambda sig: _JobView(by_sig[sig]),
+            running=_RunningView(self),
+            running_on=self.running_by_pool.__getitem__,
+            ending_on=self.ends_by_pool.__getitem__,
+            nodes_of=lambda j: self.running[j].alloc.nodes,
+            arrived=arrived,
+            freed=freed,
+            full=full,
+            capacity=Capacity(self.cluster),
+            replicas=frozenset(self.replicas | set(self.inflight)),
+            attained=self.attained_at(now),
+            remaining=lambda j: self.jobs.work[j] - self.work_done[j],
+            resumed=lambda j: self.preemptions[j] > 0,
+            tenant_devices=tuple(self.cluster.tenant_devices),
+        )
+
+    def attained_at(self, now: float) -> _Attained:
+        """Device-seconds of service per job, counting running jobs up to ``now``."""
+        return _Attained(self, now)
+
+    def apply(self, out: PolicyOutput, now: float) -> None:
+        """Carry out a round's decisions: preemptions first, then starts."""
+        for pre in out.preempts:
+            if pre.job not in self.running:
+                raise PolicyError(f"policy preempted job {self.jobs.ids[pre.job]}, not running")
+            if not self.jobs.preemptible[pre.job]:
+                raise PolicyError(f"policy preempted non-preemptible {self.jobs.ids[pre.job]}")
+            self.preempt(pre.job, now, pre.reason)
+        cap = Capacity(self.cluster)
+        for st in out.starts:
+            j, cand = st.job, st.candidate
+            if self.status[j] != WAITING:
+                raise PolicyError(f"policy started job {self.jobs.ids[j]}, which is not waiting")
+            why = cap.why_not(self.jobs.tenant[j], cand)
+            if why is not None:
+                raise PolicyError(
+                    f"policy started {self.jobs.ids[j]} on {self.tables.pool_label(cand.pool)} "
+                    f"without room ({why})"
+                )
+            self._start(j, cand, now)
+        if out.reasons:
+            self.last_reasons.update(out.reasons)
+        if out.sig_reasons:
+            self.sig_reasons.update(out.sig_reasons)
+        self.default_reason = out.default_reason
+
+    def reason(self, j: int) -> str:
+        """Why job *j* is waiting, as the policy last said."""
+        r = self.last_reasons.get(j)
+        if r is None:
+            r = self.sig_reasons.get(self.jobs.signature(j), self.default_reason)
+        return r
+
+    def verify(self) -> None:
+        """Check the cluster's invariants; raise AssertionError naming the one broken.
+
+        Every pool: 0 ≤ free ≤ up devices, free = Σ free devices of up nodes, allocated
+        = Σ devices of its running jobs; every site: committed IT power ≤ capacity/PUE;
+        every quota: usage ≤ maximum.
+        """
+        cl = self.cluster
+        alloc = [0] * self.tables.n_pools
+        for rs in self.running.values():
+            alloc[rs.cand.pool] += rs.cand.devices
+        for p, pn in enumerate(cl.pools):
+            free = sum(f for f, up in zip(pn.free, pn.up, strict=True) if up)
+            label = self.tables.pool_label(p)
+            assert free == pn.free_devices, f"{label}: free count {pn.free_devices} != {free}"
+            assert 0 <= pn.free_devices <= pn.up_devices, f"{label}: free {pn.free_devices}"
+            assert min(pn.free) >= 0, f"{label}: a node has negative free devices"
+            held = sum(n for node, n in _nodes_of(self, p) if pn.up[node])
+            assert held + pn.free_devices == pn.up_devices, f"{label}: over-allocated"
+            assert alloc[p] == int(self.acct.allocated[p]), f"{label}: allocation accounting"
+        for s, cap in enumerate(cl.site_cap_it_w):
+            assert cl.site_committed_w[s] <= cap * (1 + 1e-9) + 1e-6, (
+                f"site {self.tables.site_ids[s]}: committed {cl.site_committed_w[s]:.0f} W "
+                f"> {cap:.0f} W"
+            )
+        for qi, used in enumerate(cl.quota_usage):
+            assert used <= cl.quota_max[qi], f"quota {self.tables.quotas[qi][3]}: {used}"
+
+    # -- internals ------------------------------------------------------------------------
+    def _start(self, j: int, cand: Candidate, now: float) -> None:
+        self._dequeue(j)
+        self.last_reasons.pop(j, None)
+        alloc = self.cluster.allocate(j, self.jobs.tenant[j], cand)
+        self.running_by_pool[cand.pool].add(j)
+        for node, _ in alloc.nodes:
+            self.node_jobs[cand.pool].setdefault(node, set()).add(j)
+        self.status[j] = RUNNING
+        if math.isnan(self.first_start[j]):
+            self.first_start[j] = now
+        ready = now
+        d = self.jobs.dataset[j]
+        transfer = 0.0
+        if d >= 0:
+            site = self.tables.pool_site[cand.pool]
+            key = (d, site)
+            if key in self.inflight and self.inflight[key] > now:
+                ready = self.inflight[key]
+            elif key not in self.replicas and cand.transfer_s > 0.0:
+                ready = now + cand.transfer_s
+                transfer = cand.transfer_s
+                self.inflight[key] = ready
+                home = self.tables.dataset_home[d]
+                size = self.tables.dataset_size_tb[d]
+                self.transfers.tb += size
+                self.transfers.cost += cand.egress
+                self.transfers.count += 1
+                pair = (home, site)
+                self.transfers.by_pair[pair] = self.transfers.by_pair.get(pair, 0.0) + size
+        restart = self.jobs.restart_s[j] if self.preemptions[j] else 0.0
+        compute_start = ready + restart
+        end = compute_start + (self.jobs.work[j] - self.work_done[j]) / cand.rate
+        rs = RunState(alloc, cand, now, compute_start, self.epoch[j], end)
+        self.running[j] = rs
+        self.ends_by_pool[cand.pool].add((end, j))
+        self.acct.allocated[cand.pool] += cand.devices
+        pl = Placement(j, cand.pool, cand.devices, now, compute_start, transfer_s=transfer)
+        self.placements.append(pl)
+        self._open[j] = pl
+        if compute_start <= now:
+            self._begin_computing(j, rs, now)
+        else:
+            self.events.push(compute_start, EventKind.COMPUTE_START, j, rs.epoch)
+
+    def _begin_computing(self, j: int, rs: RunState, now: float) -> None:
+        rs.computing = True
+        rs.compute_start_s = now
+        p = rs.cand.pool
+        self.acct.busy[p] += rs.cand.used
+        self.acct.power_w[p] += rs.cand.busy_w
+        remaining = self.jobs.work[j] - self.work_done[j]
+        self.events.push(now + remaining / rs.cand.rate, EventKind.FINISH, j, rs.epoch)
+
+    def _stop(self, j: int, rs: RunState, now: float, why: str) -> None:
+        p = rs.cand.pool
+        if rs.computing:
+            self.acct.busy[p] -= rs.cand.used
+            self.acct.power_w[p] -= rs.cand.busy_w
+        self.acct.allocated[p] -= rs.cand.devices
+        for node, _ in rs.alloc.nodes:
+            holders = self.node_jobs[p].get(node)
+            if holders is not None:
+                holders.discard(j)
+        self.cluster.release(rs.alloc)
+        self.freed |= self._frees[p][rs.alloc.tenant]
+        self.running_by_pool[p].discard(j)
+        self.ends_by_pool[p].discard((rs.expected_end_s, j))
+        del self.running[j]
+        pl = self._open.pop(j)
+        pl.end_s = now
+        pl.end = why
+
+
+def _nodes_of(ex: SimExecutor, pool: int) -> list[tuple[int, int]]:
+    return [nd for j in ex.running_by_pool[pool] for nd in ex.running[j].alloc.nodes]
+
+
+class _JobView(Sequence[int]):
+    """Job indices of the waiting list, in arrival order (read-only)."""
+
+    __slots__ = ("_sl",)
+
+    def __init__(self, sl: SortedList) -> None:
+        self._sl = sl
+
+    def __len__(self) -> int:
+        return len(self._sl)
+
+    def __iter__(self) -> Iterator[int]:
+        return (j for _, j in self._sl)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[int]: ...
+    def __getitem__(self, i: int | slice) -> int | Sequence[int]:
+        if isinstance(i, slice):
+            return [j for _, j in self._sl[i]]
+        return int(self._sl[i][1])
+
+
+class _RunningView(Mapping[int, Running]):
+    """Running jobs as policies see them, built on access (rounds stay O(1) to set up)."""
+
+    __slots__ = ("_ex",)
+
+    def __init__(self, ex: SimExecutor) -> None:
+        self._ex = ex
+
+    def __len__(self) -> int:
+        return len(self._ex.running)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ex.running)
+
+    def __getitem__(self, j: int) -> Running:
+        ex = self._ex
+        rs = ex.running[j]
+        return Running(
+            job=j,
+            candidate=rs.cand,
+            started_s=rs.started_s,
+            compute_start_s=rs.compute_start_s,
+            expected_end_s=rs.expected_end_s,
+            preemptible=ex.jobs.preemptible[j],
+            nodes=tuple(rs.alloc.nodes),
+        )
+
+
+class _Attained:
+    """Callable giving device-seconds of service of a job at a fixed time."""
+
+    __slots__ = ("_ex", "_now")
+
+    def __init__(self, ex: SimExecutor, now: float) -> None:
+        self._ex, self._now = ex, now
+
+    def __call__(self, j: int) -> float:
+        ex = self._ex
+        rs = ex.running.get(j)
+        extra = (self._now - rs.compute_start_s) * rs.cand.devices if rs and rs.computing else 0.0
+        return ex.attained[j] + extra

@@ -1,0 +1,183 @@
+"""Jobs as integer-indexed columns, and where each job can run.
+
+A job *j* can run on pool *p* (accelerator *a* at site *s*) when *a* is among its
+accepted types and stacks, the stack has an efficiency for the job's kind and a
+precision the profile uses, its data set may be used at *s* (residency, a link
+from home), and the devices it needs there fit in the pool:
+
+.. math:: n_{jp} = \\mathrm{shape}_p\\big(\\max(n_j, n_{\\min}(\\text{profile}_j, a))\\big)
+
+with ``shape`` the node-shape rounding (:func:`suanli.sim.tables.node_shape`).
+It computes on ``u_{jp} = max(n_j, n_min)`` of them at ``r_{jp} = u_{jp} · s(profile_j, a)``
+PFLOP/s (or the job's measured speed); padding devices from node shapes stay idle.
+Candidates are computed once per job *signature* and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from suanli.model.job import Job
+from suanli.sim.tables import FleetTables, node_shape
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One place a job can run, with what it costs there.
+
+    ``devices`` are held (node-shape rounding included); ``used`` of them compute
+    (``max(gang, memory-fit minimum)``), at ``rate`` PFLOP/s in all; ``busy_w`` is
+    the IT power the used devices draw above idle.
+    """
+
+    pool: int
+    devices: int
+    used: int
+    rate: float
+    rank: int
+    transfer_s: float
+    egress: float
+    busy_w: float
+
+    def runtime_s(self, work: float) -> float:
+        """Seconds of computation for ``work`` PFLOP here."""
+        return work / self.rate
+
+
+class JobTable:
+    """Columns of the jobs of one run; index *j* is the job's position in ``jobs``."""
+
+    def __init__(self, jobs: Sequence[Job], tables: FleetTables) -> None:
+        self.tables = tables
+        self.jobs = tuple(jobs)
+        n = len(jobs)
+        sc = tables.scenario
+        t_index = {t: i for i, t in enumerate(tables.tenant_ids)}
+        p_index = {p: i for i, p in enumerate(tables.profile_ids)}
+        d_index = {d: i for i, d in enumerate(tables.dataset_ids)}
+        self.ids = [j.id for j in jobs]
+        self.submit = [j.submit_s for j in jobs]
+        self.work = [j.work_pflop for j in jobs]
+        self.gang = [j.gang for j in jobs]
+        self.tenant = [t_index[j.tenant] for j in jobs]
+        self.profile = [p_index[j.profile] for j in jobs]
+        self.kind = [j.kind for j in jobs]
+        self.dataset = [d_index[j.dataset] if j.dataset else -1 for j in jobs]
+        self.deadline = [j.deadline_s for j in jobs]
+        self.deferrable = [j.deferrable for j in jobs]
+        self.preemptible = [j.preemptible for j in jobs]
+        self.checkpoint_s = [j.checkpoint_interval_s for j in jobs]
+        self.restart_s = [j.restart_cost_s for j in jobs]
+        self.priority = [j.priority for j in jobs]
+        self._cache: dict[tuple[object, ...], int] = {}
+        self._cands: list[tuple[Candidate, ...] | None] = [None] * n
+        self._sig: list[int] = [-1] * n
+        #: Candidates of each signature, and the pools they use as a bit mask.
+        self.sig_candidates: list[tuple[Candidate, ...]] = []
+        self.sig_pools: list[int] = []
+        self._alone: list[float | None] = [None] * n
+        self.stack_of_acc = [sc.catalog[a].stack for a in tables.acc_ids]
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def origin_site(self, j: int) -> int:
+        """Site a job is 'near': its data set's home, else its tenant's home (-1: none)."""
+        d = self.dataset[j]
+        if d >= 0:
+            return self.tables.dataset_home[d]
+        return self.tables.tenant_home[self.tenant[j]]
+
+    def candidates(self, j: int) -> tuple[Candidate, ...]:
+        """Where job *j* can run, by preference rank, then distance from its origin."""
+        c = self._cands[j]
+        if c is None:
+            self._cands[j] = c = self.sig_candidates[self.signature(j)]
+        return c
+
+    def signature(self, j: int) -> int:
+        """Id of the job's *signature*: jobs with the same one have the same candidates."""
+        sig = self._sig[j]
+        if sig < 0:
+            job = self.jobs[j]
+            key: tuple[object, ...] = (
+                job.profile,
+                job.accepted_types,
+                job.accepted_stacks,
+                self.dataset[j],
+                job.gang,
+                self.origin_site(j),
+            )
+            if job.measured_pflops:
+                key = ("measured", j)
+            got = self._cache.get(key)
+            if got is None:
+                cands = self._compute(j)
+                got = self._cache[key] = len(self.sig_candidates)
+                self.sig_candidates.append(cands)
+                mask = 0
+                for c in cands:
+                    mask |= 1 << c.pool
+                self.sig_pools.append(mask)
+            self._sig[j] = sig = got
+        return sig
+
+    def _compute(self, j: int) -> tuple[Candidate, ...]:
+        t = self.tables
+        job = self.jobs[j]
+        prof = self.profile[j]
+        d = self.dataset[j]
+        origin = self.origin_site(j)
+        pf = float(t.profile_power_factor[prof])
+        out: list[tuple[float, int, Candidate]] = []
+        for p in range(t.n_pools):
+            a = t.pool_acc[p]
+            acc_id = t.acc_ids[a]
+            rank = 0
+            if job.accepted_types:
+                if acc_id not in job.accepted_types:
+                    continue
+                rank = job.accepted_types.index(acc_id)
+            if job.accepted_stacks and self.stack_of_acc[a] not in job.accepted_stacks:
+                continue
+            per_device = job.measured_pflops.get(acc_id, float(t.speed[prof, a]))
+            if per_device <= 0.0:
+                continue
+            site = t.pool_site[p]
+            if d >= 0 and not t.dataset_allowed[d, site]:
+                continue
+            need = max(job.gang, int(t.nmin[prof, a]))
+            devices = node_shape(need, t.pool_per_node[p], t.pool_in_node_sizes[p])
+            if devices > t.pool_count[p]:
+                continue
+            busy_w = need * (float(t.pool_tdp_w[p]) * pf - float(t.pool_idle_w[p]))
+            cand = Candidate(
+                pool=p,
+                devices=devices,
+                used=need,
+                rate=need * per_device,
+                rank=rank,
+                transfer_s=float(t.transfer_s[d, site]) if d >= 0 else 0.0,
+                egress=float(t.egress[d, site]) if d >= 0 else 0.0,
+                busy_w=busy_w,
+            )
+            dist = float(t.site_dist_km[origin, site]) if origin >= 0 else 0.0
+            out.append((rank * 1e9 + dist, p, cand))
+        out.sort(key=lambda x: (x[0], x[1]))
+        return tuple(c for _, _, c in out)
+
+    def alone_s(self, j: int) -> float:
+        """JCT with the whole fleet to itself: fastest candidate, data included (∞ if none)."""
+        a = self._alone[j]
+        if a is None:
+            cands = self.candidates(j)
+            a = min((c.transfer_s + self.work[j] / c.rate for c in cands), default=float("inf"))
+            self._alone[j] = a
+        return a
+
+    def submit_array(self) -> np.ndarray:
+        """Submit times as an array."""
+        return np.asarray(self.submit, dtype=float)

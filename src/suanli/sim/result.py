@@ -1,0 +1,99 @@
+"""What a simulation run produced: per-job outcomes, per-pool-hour integrals, logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from suanli.model.scenario import Scenario
+from suanli.sim.accounting import Accounting
+from suanli.sim.executor import DONE, Placement, SimExecutor, Transfers
+from suanli.sim.jobtable import JobTable
+from suanli.sim.tables import FleetTables
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """The outcome of one run (read-only; metrics and reports are computed from it).
+
+    Job arrays are indexed like ``jobs``; ``first_start``/``finish`` are NaN when
+    the job never started/finished. Pool-hour arrays (``energy_j`` …) come from
+    :class:`~suanli.sim.accounting.Accounting`.
+    """
+
+    scenario: Scenario
+    tables: FleetTables
+    jobs: JobTable
+    policy: str
+    seed: int
+    end_s: float
+    first_start: np.ndarray
+    finish: np.ndarray
+    done: np.ndarray
+    preemptions: np.ndarray
+    lost_pflop: np.ndarray
+    last_pool: np.ndarray
+    last_devices: np.ndarray
+    reasons: dict[int, str]
+    energy_j: np.ndarray
+    busy_s: np.ndarray
+    allocated_s: np.ndarray
+    up_s: np.ndarray
+    placements: tuple[Placement, ...]
+    transfers: Transfers
+    round_times: tuple[float, ...]
+    events: int
+    wall_s: float
+
+    @classmethod
+    def collect(
+        cls,
+        *,
+        scenario: Scenario,
+        tables: FleetTables,
+        jobs: JobTable,
+        executor: SimExecutor,
+        acct: Accounting,
+        policy: str,
+        seed: int,
+        end_s: float,
+        round_times: list[float],
+        events: int,
+        wall_s: float,
+    ) -> SimResult:
+        """Gather the run's data from the executor and the accounting."""
+        ex = executor
+        n = len(jobs)
+        last_pool = np.full(n, -1, dtype=np.int64)
+        last_devices = np.zeros(n, dtype=np.int64)
+        for pl in ex.placements:
+            last_pool[pl.job] = pl.pool
+            last_devices[pl.job] = pl.devices
+        done = np.asarray([s == DONE for s in ex.status], dtype=bool)
+        reasons = {j: ex.reason(j) for j in range(n) if not done[j]}
+        return cls(
+            scenario=scenario,
+            tables=tables,
+            jobs=jobs,
+            policy=policy,
+            seed=seed,
+            end_s=end_s,
+            first_start=np.asarray(ex.first_start, dtype=float),
+            finish=np.asarray(ex.finish, dtype=float),
+            done=done,
+            preemptions=np.asarray(ex.preemptions, dtype=np.int64),
+            lost_pflop=np.asarray(ex.lost_pflop, dtype=float),
+            last_pool=last_pool,
+            last_devices=last_devices,
+            reasons=reasons,
+            energy_j=acct.energy_j.copy(),
+            busy_s=acct.busy_s.copy(),
+            allocated_s=acct.allocated_s.copy(),
+            up_s=acct.up_s.copy(),
+            placements=tuple(ex.placements),
+            transfers=ex.transfers,
+            round_times=tuple(round_times),
+            events=events,
+            wall_s=wall_s,
+        )

@@ -1,0 +1,61 @@
+"""Run a scenario's workload through one or more policies (the ``simulate`` job)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from suanli.errors import SuanliError
+from suanli.model.job import Job
+from suanli.model.scenario import GeneratorSpec, Scenario
+from suanli.policy.registry import make_policy, policy_names
+from suanli.sim.engine import Simulator
+from suanli.sim.result import SimResult
+from suanli.sim.tables import build_tables
+from suanli.workload.generator import generate_jobs
+
+#: The baseline policies, run when none is named.
+BASELINES: tuple[str, ...] = ("fifo", "backfill", "greedy-cost")
+
+
+def scenario_jobs(scenario: Scenario, seed: int) -> list[Job]:
+    """The scenario's jobs, from its generator with ``seed``."""
+    if isinstance(scenario.workload, GeneratorSpec):
+        return generate_jobs(scenario, np.random.default_rng(seed))
+    if scenario.workload is None:
+        raise SuanliError(
+            f"scenario {scenario.name} has no workload; add workload.generator or workload.trace"
+        )
+    raise SuanliError(
+        f"scenario {scenario.name}: trace workloads are read by 'suanli simulate --trace'"
+    )
+
+
+def default_seed(scenario: Scenario) -> int:
+    """The generator's seed in the scenario (0 without a generator)."""
+    return scenario.workload.seed if isinstance(scenario.workload, GeneratorSpec) else 0
+
+
+def run_policies(
+    scenario: Scenario,
+    jobs: Sequence[Job],
+    policies: Sequence[str],
+    seed: int,
+    *,
+    drain: bool = False,
+    progress: Callable[[str, float], None] | None = None,
+) -> list[SimResult]:
+    """Simulate ``jobs`` under each policy (same jobs, same tables, same seed)."""
+    unknown = [p for p in policies if p not in policy_names()]
+    if unknown:
+        make_policy(unknown[0])  # raises the error listing valid names
+    tables = build_tables(scenario)
+    results = []
+    for name in policies:
+        rng = np.random.default_rng(seed)
+        policy = make_policy(name, scenario.policy_params.get(name), rng)
+        cb = (lambda f, n=name: progress(n, f)) if progress is not None else None
+        sim = Simulator(scenario, jobs, policy, seed=seed, drain=drain, tables=tables, progress=cb)
+        results.append(sim.run())
+    return results
