@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+#: Fixtures for real local infrastructure (Slurm clusters, PostgreSQL).
+pytest_plugins = ["tests.fixtures_infra"]
+
 #: The repository root (this file is ``<repo>/tests/conftest.py``).
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

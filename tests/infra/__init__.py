@@ -1,0 +1,1 @@
+"""Tests of the local test infrastructure: Slurm clusters and PostgreSQL."""
