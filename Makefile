@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint typecheck clean
+.PHONY: setup system run test lint typecheck clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 setup: $(BIN)/.installed
+
+# Debian packages the integration tests use (Slurm, MUNGE, PostgreSQL); a no-op when present.
+system:
+	scripts/setup-system.sh
 
 run: setup
 	$(BIN)/suanli validate
@@ -26,7 +30,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy src
 
-test: lint typecheck
+test: system lint typecheck
 	$(BIN)/pytest -q
 
 clean:
