@@ -243,6 +243,30 @@ def _check_names(
                 return
 
 
+def offered_load(sc: Scenario, jobs: list[Job]) -> float:
+    """Offered load of ``jobs`` on the fleet of ``sc`` (module docstring), over their span."""
+    if len(jobs) < 2:
+        return 0.0
+    capacity: dict[str, float] = {}
+    busy = 0.0
+    for j in jobs:
+        if j.profile not in capacity:
+            prof = sc.profiles[j.profile]
+            capacity[j.profile] = sum(
+                p.count
+                * speed_pflops(
+                    sc.catalog[p.accelerator],
+                    prof,
+                    sc.efficiency[(sc.catalog[p.accelerator].stack, prof.kind)],
+                )
+                for p in sc.pools
+                if (sc.catalog[p.accelerator].stack, prof.kind) in sc.efficiency
+            )
+        busy += j.work_pflop / capacity[j.profile] if capacity[j.profile] > 0 else 0.0
+    span = jobs[-1].submit_s - jobs[0].submit_s
+    return busy / span if span > 0 else float("inf")
+
+
 def _time_scale(
     opts: LoadOptions,
     sc: Scenario,
