@@ -22,6 +22,7 @@ from suanli.trace import (
     summarize_trace,
     write_trace,
 )
+from suanli.trace.jobs import offered_load
 from suanli.trace.stats import TraceStats
 
 trace_app = typer.Typer(help="Real traces: convert, inspect, fleets.", no_args_is_help=True)
@@ -99,8 +100,8 @@ def inspect_command(
         devices = sum(p.count for p in r.scenario.pools)
         console.print(
             f"fleet [bold]{r.fleet}[/]: {devices:,} devices in {len(r.scenario.pools)} pools; "
-            f"{len(r.jobs):,} jobs, {sum(j.work_pflop for j in r.jobs):,.0f} PFLOP; horizon "
-            f"{r.scenario.hours:,} h"
+            f"{len(r.jobs):,} jobs, {sum(j.work_pflop for j in r.jobs):,.0f} PFLOP; offered load "
+            f"{offered_load(r.scenario, r.jobs):.3f}; horizon {r.scenario.hours:,} h"
         )
     if out is not None:
         from suanli.trace.plots import write_plots
