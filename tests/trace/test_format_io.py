@@ -149,3 +149,28 @@ def test_list_and_map_cells() -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     assert "no such trace file" in problems(tmp_path / "nope.csv")[0]
+
+
+def test_parquet_with_wrong_column_types(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pa.table(
+        {
+            "id": ["a", "b"],
+            "tenant": ["lab", "lab"],
+            "submit_s": pa.array([0, 5], pa.int32()),  # ints are fine for a float column
+            "gang": pa.array([1.0, 2.5]),  # 2.5 is not a whole number
+            "duration_s": [3.0, 4.0],
+            "profile": ["dl-training", "dl-training"],
+            "measured_pflops": pa.array(
+                [[("nvidia_t4", 0.1)], None], pa.map_(pa.string(), pa.float64())
+            ),
+        }
+    ).replace_schema_metadata({b"suanli.format_version": b"1", b"suanli.reference": b"x"})
+    p = tmp_path / "user.parquet"
+    pq.write_table(t, p)
+    joined = "\n".join(problems(p))
+    assert "row 2, column gang: 2.5 is not a whole number" in joined
+    assert "column 'measured_pflops' has type map<string, double" in joined
+    assert "store it as string" in joined

@@ -132,6 +132,19 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
 
 def _convert(arr: pa.Array, col: Column, out: _Collector) -> pa.Array:
     """``arr`` as the column's Arrow type; bad cells become problems."""
+    try:
+        return _convert_cells(arr, col, out)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        out.add(
+            f"column {col.name!r} has type {arr.type}, which cannot be read as {col.kind}: "
+            f"{str(exc).splitlines()[0]}",
+            f"store it as {col.arrow_type} (docs/trace-format.md)",
+            f"column {col.name}",
+        )
+        return pa.nulls(len(arr), col.arrow_type)
+
+
+def _convert_cells(arr: pa.Array, col: Column, out: _Collector) -> pa.Array:
     target = col.arrow_type
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         arr = _blank_to_null(pc.cast(arr, pa.string()))
@@ -369,8 +382,9 @@ def _check_meta(meta: Mapping[str, str], out: _Collector) -> None:
     version = meta.get("format_version")
     if version is None:
         out.add(
-            "no format_version",
-            f"start the file with '# format_version: {FORMAT_VERSION}'",
+            "no format_version: not a suanli trace",
+            f"start the file with '# format_version: {FORMAT_VERSION}', or convert a public trace "
+            "with 'suanli trace convert SOURCE --from philly|openb|pollux|tiresias'",
             "metadata",
             1,
         )
