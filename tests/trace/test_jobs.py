@@ -21,6 +21,7 @@ from suanli.trace import (
     scenario_jobs,
 )
 from suanli.trace.jobs import offered_load
+from suanli.trace.sources import CONVERTERS
 
 
 def roofline(sc: Scenario, acc: str, profile: str) -> float:
@@ -190,3 +191,9 @@ def test_scenario_trace_errors(tmp_path: Path) -> None:
     assert "unknown trace format 'phily'" in text and "did you mean 'philly'" in text
     assert "trace file" in text and "not found" in text
     assert "unknown accelerator 'h100'" in text
+
+
+def test_scenario_trace_formats_match_the_converters() -> None:
+    from suanli.config.build import TRACE_FORMATS
+
+    assert set(TRACE_FORMATS) == {"suanli", *CONVERTERS}

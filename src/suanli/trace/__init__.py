@@ -13,7 +13,7 @@
 from suanli.trace.fleets import NAMED_FLEETS, fleet_scenario
 from suanli.trace.format import COLUMNS, FORMAT_VERSION, Trace
 from suanli.trace.io import read_trace, write_trace
-from suanli.trace.jobs import LoadOptions, load_trace_jobs
+from suanli.trace.jobs import LoadOptions, load_trace_jobs, offered_load
 from suanli.trace.replay import Replay, prepare_scenario, replay, scenario_jobs
 from suanli.trace.schema import check_table
 from suanli.trace.sources import CONVERTERS, Conversion, convert_source
@@ -33,6 +33,7 @@ __all__ = [
     "convert_source",
     "fleet_scenario",
     "load_trace_jobs",
+    "offered_load",
     "prepare_scenario",
     "read_trace",
     "replay",
