@@ -54,6 +54,9 @@ from suanli.perf.power import idle_site_power_mw, peak_site_power_mw
 
 PathT = tuple[str | int, ...]
 
+#: Values of ``workload.trace.format`` (kept in step with :mod:`suanli.trace.sources`).
+TRACE_FORMATS: tuple[str, ...] = ("suanli", "philly", "openb", "pollux", "tiresias")
+
 
 def close_matches(name: str, valid: Iterable[str]) -> str:
     """``"did you mean 'x'? "`` plus the valid names (shortened)."""
@@ -479,7 +482,31 @@ class Builder:
         if wc is None:
             return None
         if wc.trace is not None:
-            return TraceSpec(str((self.base_dir / wc.trace.path).resolve()), wc.trace.format)
+            tc = wc.trace
+            tpath: PathT = ("workload", "trace")
+            if tc.format not in TRACE_FORMATS:
+                self.problem(
+                    (*tpath, "format"),
+                    f"unknown trace format {tc.format!r}",
+                    close_matches(tc.format, TRACE_FORMATS),
+                )
+            if tc.reference_accelerator is not None:
+                self.check_ref(
+                    (*tpath, "reference_accelerator"),
+                    tc.reference_accelerator,
+                    catalog,
+                    "accelerator",
+                )
+            trace_file = (self.base_dir / tc.path).resolve()
+            if not trace_file.exists():
+                self.problem(
+                    (*tpath, "path"),
+                    f"trace file {str(trace_file)!r} not found",
+                    "the path is relative to the scenario file",
+                )
+            return TraceSpec(
+                str(trace_file), tc.format, tc.reference_accelerator, tc.time_scale, tc.target_load
+            )
         g = wc.generator
         assert g is not None
         gpath: PathT = ("workload", "generator")

@@ -322,10 +322,23 @@ class GeneratorConfig(Strict):
 
 
 class TraceConfig(Strict):
-    """Jobs from a trace file (path relative to the scenario file)."""
+    """Jobs from a trace file (path relative to the scenario file); see docs/trace-format.md.
+
+    ``format`` is ``suanli`` (CSV or Parquet in suanli's trace format) or a source
+    converted on the fly: ``philly``, ``openb``, ``pollux``, ``tiresias``.
+    """
 
     path: str
     format: str = "suanli"
+    reference_accelerator: str | None = None
+    time_scale: float = Field(default=1.0, gt=0)
+    target_load: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_scale(self) -> TraceConfig:
+        if self.target_load is not None and self.time_scale != 1.0:
+            raise ValueError("give time_scale or target_load, not both")
+        return self
 
 
 class WorkloadConfig(Strict):

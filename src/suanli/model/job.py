@@ -45,6 +45,11 @@ class Job:
     seconds. ``accepted_types`` lists accelerator ids in order of preference
     (empty: any type); ``accepted_stacks`` limits software stacks (empty: any).
     ``measured_pflops`` overrides the roofline speed per accelerator type.
+
+    ``device_fraction`` < 1 asks for a share of one device (``gang`` is then 1):
+    several such jobs may share a device while their fractions sum to at most 1,
+    and the job runs at ``device_fraction`` × the device's speed (GPU sharing as in
+    Alibaba's openb trace; see docs/trace-format.md for what a simulator must do).
     """
 
     id: str
@@ -65,3 +70,4 @@ class Job:
     restart_cost_s: float = 300.0
     priority: int = 0
     measured_pflops: Mapping[str, float] = field(default_factory=dict)
+    device_fraction: float = 1.0

@@ -88,10 +88,18 @@ class GeneratorSpec:
 
 @dataclass(frozen=True, slots=True)
 class TraceSpec:
-    """Jobs read from a trace file in suanli's trace format."""
+    """Jobs read from a trace file in suanli's trace format (docs/trace-format.md).
+
+    ``reference`` overrides the accelerator the trace's durations were measured
+    on; ``time_scale`` multiplies submit times (below 1 compresses arrivals);
+    ``target_load`` instead picks the time scale that offers that load to the fleet.
+    """
 
     path: str
     format: str = "suanli"
+    reference: str | None = None
+    time_scale: float = 1.0
+    target_load: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

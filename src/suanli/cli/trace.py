@@ -1,0 +1,175 @@
+"""``suanli trace convert|inspect|fleets``: real traces in suanli's trace format."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from suanli.cli import app
+from suanli.errors import InputError, Problem
+from suanli.trace import (
+    CONVERTERS,
+    NAMED_FLEETS,
+    Trace,
+    convert_source,
+    read_trace,
+    replay,
+    summarize_trace,
+    write_trace,
+)
+from suanli.trace.jobs import offered_load
+from suanli.trace.stats import TraceStats
+
+trace_app = typer.Typer(help="Real traces: convert, inspect, fleets.", no_args_is_help=True)
+app.add_typer(trace_app, name="trace")
+
+
+@trace_app.command("convert")
+def convert_command(
+    source: Annotated[Path, typer.Argument(help="The source file (or openb folder).")],
+    from_: Annotated[str, typer.Option("--from", help=f"Source format: {', '.join(CONVERTERS)}.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet.")],
+    strict: Annotated[
+        bool, typer.Option(help="Fail on malformed source rows instead of skipping them.")
+    ] = False,
+    nodes: Annotated[
+        Path | None, typer.Option(help="openb: the node list (default: beside the pods).")
+    ] = None,
+    pollux_traces: Annotated[
+        Path | None, typer.Option(help="pollux: the traces/ folder (default: ../traces).")
+    ] = None,
+    cluster: Annotated[
+        Path | None, typer.Option(help="tiresias: the cluster file (default: cluster_spec.csv).")
+    ] = None,
+) -> None:
+    """Convert a public trace into suanli's trace format (docs/trace-format.md)."""
+    options = {
+        k: v
+        for k, v in {"nodes": nodes, "traces": pollux_traces, "cluster": cluster}.items()
+        if v is not None
+    }
+    allowed = {"openb": {"nodes"}, "pollux": {"traces"}, "tiresias": {"cluster"}}
+    extra = set(options) - allowed.get(from_, set())
+    if extra and from_ in CONVERTERS:
+        raise InputError(
+            [
+                Problem(
+                    "command line",
+                    "",
+                    f"option(s) {', '.join(sorted(extra))} do not apply to --from {from_}",
+                    "drop them",
+                )
+            ]
+        )
+    t0 = time.perf_counter()
+    conv = convert_source(source, from_, strict=strict, **options)
+    write_trace(conv.trace, out)
+    dt = time.perf_counter() - t0
+    console = Console()
+    console.print(
+        f"[bold green]✓[/] {conv.rows_read:,} rows read, {len(conv.trace):,} jobs written to "
+        f"[bold]{out}[/] in {dt:.2f} s"
+    )
+    for reason, count in conv.skipped.items():
+        console.print(f"  skipped {count:,}: {reason}", markup=False)
+    for note in conv.notes:
+        console.print(f"  [dim]note:[/] {note}")
+
+
+@trace_app.command("inspect")
+def inspect_command(
+    file: Annotated[Path, typer.Argument(help="A trace (.csv or .parquet).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for plots (PNG).")] = None,
+    fleet: Annotated[
+        str | None,
+        typer.Option(help="Also map the jobs onto a fleet: own, a fleet name, a scenario."),
+    ] = None,
+) -> None:
+    """Summarise a trace: jobs, arrival rate, gang sizes, durations; plots with --out."""
+    tr = read_trace(file)
+    stats = summarize_trace(tr)
+    console = Console()
+    print_stats(tr, stats, console)
+    if fleet is not None:
+        r = replay(tr, fleet)
+        devices = sum(p.count for p in r.scenario.pools)
+        console.print(
+            f"fleet [bold]{r.fleet}[/]: {devices:,} devices in {len(r.scenario.pools)} pools; "
+            f"{len(r.jobs):,} jobs, {sum(j.work_pflop for j in r.jobs):,.0f} PFLOP; offered load "
+            f"{offered_load(r.scenario, r.jobs):.3f}; horizon {r.scenario.hours:,} h"
+        )
+    if out is not None:
+        from suanli.trace.plots import write_plots
+
+        for p in write_plots(tr, stats, out):
+            console.print(f"wrote {p}")
+
+
+@trace_app.command("fleets")
+def fleets_command() -> None:
+    """List the named fleets (a trace's own fleet is 'own')."""
+    for name, (spec, description) in NAMED_FLEETS.items():
+        typer.echo(f"{name}: {description}\n    {spec}")
+
+
+def _h(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def print_stats(tr: Trace, s: TraceStats, console: Console) -> None:
+    """Render a trace summary with rich."""
+    console.print(f"[bold]{tr.source}[/]  [dim]{tr.meta.get('source', '')}[/]")
+    console.print(
+        f"{s.jobs:,} jobs · {s.tenants} tenants · span {_h(s.span_s)}"
+        + (f" from {s.start}" if s.start else "")
+        + f" · {s.jobs_per_hour:.1f} jobs/h (peak {s.peak_jobs_per_hour:,} in one hour)"
+    )
+    console.print(
+        f"reference {tr.meta.get('reference', '(per row)')} · "
+        f"{s.device_hours:,.0f} device-hours · busy devices if no job queued: mean "
+        f"{s.busy_mean:,.0f}, p95 {s.busy_p95:,.0f}, max {s.busy_max:,.0f}"
+    )
+    console.print(
+        f"fractional {s.fractional_jobs:,} · type constraints {s.constrained_jobs:,} · "
+        f"elastic {s.elastic_jobs:,} · measured throughput {s.measured_jobs:,}"
+        + (f" · {s.work_jobs:,} jobs given as work only" if s.work_jobs else "")
+    )
+    t = Table(title="Distributions", header_style="bold")
+    for col in ("", "mean", "p50", "p90", "p99", "max"):
+        t.add_column(col, justify="left" if not col else "right")
+    if s.gang:
+        g = s.gang
+        t.add_row(
+            "gang (devices)",
+            f"{g.mean:.2f}",
+            f"{g.p50:g}",
+            f"{g.p90:g}",
+            f"{g.p99:g}",
+            f"{g.max:g}",
+        )
+    if s.duration_s:
+        d = s.duration_s
+        t.add_row("duration", _h(d.mean), _h(d.p50), _h(d.p90), _h(d.p99), _h(d.max))
+    console.print(t)
+    t = Table(title="Gang sizes", header_style="bold")
+    t.add_column("devices")
+    t.add_column("jobs", justify="right")
+    t.add_column("share", justify="right")
+    for k, v in s.gang_counts.items():
+        t.add_row(k, f"{v:,}", f"{v / max(s.jobs, 1):.1%}")
+    console.print(t)
+    if tr.meta.get("fleet"):
+        console.print(f"own fleet ({tr.meta.get('fleet_name', '')}): {tr.meta['fleet']}")
+    if tr.meta.get("skipped"):
+        console.print(f"skipped in conversion: {tr.meta['skipped']}", markup=False)

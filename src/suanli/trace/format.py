@@ -1,0 +1,155 @@
+"""suanli's trace format, version 1: the columns, their types and the file metadata.
+
+A trace is a table with one row per job (``docs/trace-format.md`` is the
+reference). In memory it is a :class:`Trace`: a ``pyarrow.Table`` whose columns
+are exactly :data:`COLUMNS` in that order (missing optional values are nulls),
+followed by any user columns whose names start with ``x_``; plus a mapping of
+file-level metadata (format version, source, reference accelerator, the trace's
+own fleet, profiles it defines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+#: The version this code reads and writes.
+FORMAT_VERSION = 1
+
+#: Prefix of user columns that are carried along but not interpreted.
+EXTRA_PREFIX = "x_"
+
+#: Separator of list cells (``accepted_types``) and of map entries (``measured_pflops``).
+LIST_SEP = "|"
+
+ColumnKind = Literal["str", "float", "int", "bool", "list", "map"]
+
+ARROW_TYPES: Mapping[ColumnKind, pa.DataType] = {
+    "str": pa.string(),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "list": pa.string(),
+    "map": pa.string(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of the format: name, kind, whether a value is required, and its meaning."""
+
+    name: str
+    kind: ColumnKind
+    required: bool
+    doc: str
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type the column is stored as."""
+        return ARROW_TYPES[self.kind]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "str", True, "job id, unique in the trace"),
+    Column("tenant", "str", True, "tenant id (lower-case letters, digits, '-', '_')"),
+    Column("submit_s", "float", True, "submit time, seconds after the trace's start"),
+    Column("gang", "int", True, "devices the job needs (the minimum for an elastic job)"),
+    Column("gang_max", "int", False, "largest gang of an elastic job (empty: not elastic)"),
+    Column("device_fraction", "float", False, "share of one device, (0, 1] (empty: 1)"),
+    Column("duration_s", "float", False, "run time on `reference` with `gang` devices"),
+    Column("reference", "str", False, "accelerator id `duration_s` was measured on"),
+    Column("work_pflop", "float", False, "total useful work in PFLOP (instead of duration_s)"),
+    Column("hbm_tb", "float", False, "HBM traffic of the whole job in TB (with work_pflop)"),
+    Column("kind", "str", False, "pretrain, finetune, batch_inference, evaluation, ..."),
+    Column("profile", "str", True, "workload profile id (scenario or trace metadata)"),
+    Column("accepted_types", "list", False, "accelerator ids in order of preference"),
+    Column("accepted_stacks", "list", False, "software stacks accepted (cuda|cann|...)"),
+    Column("dataset", "str", False, "data set id"),
+    Column("deadline_s", "float", False, "deadline, seconds after the trace's start"),
+    Column("deferrable", "bool", False, "may wait for cheap or green hours (empty: false)"),
+    Column("preemptible", "bool", False, "may be preempted (empty: true)"),
+    Column("checkpoint_interval_s", "float", False, "seconds between checkpoints (3600)"),
+    Column("restart_cost_s", "float", False, "seconds lost on a restart (300)"),
+    Column("priority", "int", False, "higher runs first (empty: 0)"),
+    Column("measured_pflops", "map", False, "measured PFLOP/s per device: type=value|..."),
+)
+
+COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+BY_NAME: Mapping[str, Column] = {c.name: c for c in COLUMNS}
+REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+
+#: Metadata keys this version knows; others are kept and ignored.
+META_KEYS: Mapping[str, str] = {
+    "format_version": "the format version (1)",
+    "source": "what the trace was converted from",
+    "converter": "the converter and its options",
+    "start": "ISO date-time of submit_s = 0 (empty: unknown)",
+    "reference": "default reference accelerator for rows that leave `reference` empty",
+    "fleet": "the trace's own cluster: pools `accelerator:count:devices_per_node`, space-separated",
+    "fleet_name": "a name for that cluster",
+    "profiles": "workload profiles the trace defines, as JSON",
+    "notes": "assumptions made in the conversion",
+}
+
+
+def canonical_schema(extras: tuple[str, ...] = ()) -> pa.Schema:
+    """The Arrow schema of a checked trace with user columns ``extras`` (strings)."""
+    fields = [pa.field(c.name, c.arrow_type) for c in COLUMNS]
+    fields += [pa.field(x, pa.string()) for x in extras]
+    return pa.schema(fields)
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """A checked trace: its table in the canonical schema, metadata, and a source label."""
+
+    table: pa.Table
+    meta: Mapping[str, str] = field(default_factory=dict)
+    source: str = "<memory>"
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """The user (``x_``) columns."""
+        return tuple(n for n in self.table.column_names if n.startswith(EXTRA_PREFIX))
+
+    def column(self, name: str) -> list[Any]:
+        """A column as a Python list (nulls as ``None``)."""
+        values: list[Any] = self.table.column(name).to_pylist()
+        return values
+
+
+def parse_list(cell: str | None) -> tuple[str, ...]:
+    """``"a|b|a"`` → ``("a", "b")``: split, strip, drop empties and repeats, keep order."""
+    if not cell:
+        return ()
+    out: list[str] = []
+    for part in cell.split(LIST_SEP):
+        p = part.strip()
+        if p and p not in out:
+            out.append(p)
+    return tuple(out)
+
+
+def parse_map(cell: str | None) -> dict[str, float]:
+    """``"a=0.1|b=0.2"`` → ``{"a": 0.1, "b": 0.2}`` (raises ValueError on a bad entry)."""
+    out: dict[str, float] = {}
+    for part in parse_list(cell):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"entry {part!r} is not 'accelerator=value'")
+        number = float(value)
+        if not number > 0 or number == float("inf"):
+            raise ValueError(f"value of {key.strip()!r} must be a positive number, got {value!r}")
+        out[key.strip()] = number
+    return out
+
+
+def format_map(values: Mapping[str, float]) -> str:
+    """Inverse of :func:`parse_map` (keys sorted, shortest round-trip floats)."""
+    return LIST_SEP.join(f"{k}={float(v)!r}" for k, v in sorted(values.items()))
