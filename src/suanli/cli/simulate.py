@@ -15,7 +15,7 @@ from suanli.cli import app
 from suanli.config import load_scenario
 from suanli.report.writer import write_report
 from suanli.scenarios import DEFAULT
-from suanli.sim.run import BASELINES, default_seed, run_policies, scenario_jobs
+from suanli.sim.run import BASELINES, default_seed, run_policies, scenario_workload
 
 
 @app.command("simulate")
@@ -34,16 +34,48 @@ def simulate_command(
         Path | None, typer.Option("--out", help="Report directory (default out/<scenario>).")
     ] = None,
     drain: Annotated[
-        bool, typer.Option("--drain", help="Run past the horizon until every job is done.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--drain/--no-drain",
+            help="Run past the horizon until every job is done (default: only for traces).",
+        ),
+    ] = None,
+    trace: Annotated[
+        Path | None, typer.Option("--trace", help="Replay this trace file (suanli format).")
+    ] = None,
+    fleet: Annotated[
+        str | None,
+        typer.Option(
+            "--fleet",
+            help="With --trace: 'own' (the trace's cluster), a named fleet (suanli trace "
+            "fleets), a spec 'type:count,…', or a scenario (e.g. cn-hubs-2026).",
+        ),
+    ] = None,
+    target_load: Annotated[
+        float | None,
+        typer.Option("--target-load", help="With --trace: scale arrivals to this offered load."),
+    ] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
 ) -> None:
     """Simulate the scenario's workload under each policy; compare; write a report."""
     console = Console()
-    sc = load_scenario(scenario)
     policies = list(policy) if policy else list(BASELINES)
-    run_seed = default_seed(sc) if seed is None else seed
-    jobs = scenario_jobs(sc, run_seed)
+    if trace is not None:
+        from suanli.trace.replay import replay
+
+        if target_load is not None and target_load <= 0:
+            raise typer.BadParameter("must be positive", param_hint="--target-load")
+        r = replay(trace, fleet or scenario or "own", target_load=target_load)
+        sc, jobs = r.scenario, r.jobs
+        run_seed = 0 if seed is None else seed
+        drain = True if drain is None else drain
+    else:
+        if fleet is not None or target_load is not None:
+            raise typer.BadParameter("only with --trace", param_hint="--fleet/--target-load")
+        sc = load_scenario(scenario)
+        run_seed = default_seed(sc) if seed is None else seed
+        sc, jobs = scenario_workload(sc, run_seed)
+        drain = bool(drain) if drain is not None else False
     console.print(
         f"[bold]{sc.name}[/]: {len(jobs):,} jobs over {sc.hours} h on "
         f"{sum(p.count for p in sc.pools):,} devices · seed {run_seed} · "

@@ -12,8 +12,10 @@
 
 Expected run times come from the throughput model (the simulator's estimate of
 a job's duration is exact, unlike user estimates on real clusters). Reservations
-consider devices, not power or quotas. At most ``max_jobs_per_round`` jobs are
-examined per round (Slurm's ``bf_max_job_test`` defaults to 500).
+consider devices, not power or quotas. As in Slurm, the FIFO part runs on every
+event and the backfill part every ``tick_s`` (Slurm's ``bf_interval``, default
+30 s) and for jobs that just arrived; at most ``max_jobs_per_round`` jobs are
+examined per backfill pass (Slurm's ``bf_max_job_test`` defaults to 500).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from suanli.policy.base import (
     Start,
     explain,
 )
-from suanli.policy.costs import estimate
+from suanli.policy.costs import expected_end
 from suanli.policy.registry import register
 from suanli.sim.jobtable import Candidate
 
@@ -53,7 +55,7 @@ class Backfill:
     class Params(PolicyParams):
         """Knobs of EASY backfilling."""
 
-        tick_s: float = 300.0
+        tick_s: float = 30.0
         max_jobs_per_round: int = 500
 
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
@@ -84,8 +86,10 @@ class Backfill:
             return out
         if inp.full or head in inp.arrived:
             out.reasons[head] = "head of the queue: " + explain(inp, head)
+        if not inp.full and not inp.arrived:
+            return out  # the backfill pass runs on ticks (bf_interval) and for new arrivals
         plan = _LazyReservation(inp, head, out)
-        scan = JobScan(inp)
+        scan = JobScan(inp, freed=inp.freed if inp.full else 0)
         for n, j in enumerate(scan):
             if n >= self.depth:
                 break
@@ -114,7 +118,7 @@ class Backfill:
             res = plan.get()
             if res is None or c.pool != res.pool:
                 return c, True
-            if estimate(inp, j, c, inp.now).end_s <= res.time_s:
+            if expected_end(inp, j, c, inp.now) <= res.time_s:
                 return c, True
             if c.devices <= res.spare:
                 res.spare -= c.devices

@@ -144,7 +144,8 @@ class JobScan:
     signature fits nowhere, :meth:`skip` drops the rest of that signature.
     """
 
-    def __init__(self, inp: PolicyInput) -> None:
+    def __init__(self, inp: PolicyInput, freed: int | None = None) -> None:
+        freed = inp.freed if freed is None else freed
         self._submit = inp.jobs.submit
         self._sig_of = inp.jobs.signature
         self._skipped: set[int] = set()
@@ -152,7 +153,7 @@ class JobScan:
         self._heap: list[tuple[float, int, int, Iterator[int]]] = []
         sig_pools = inp.jobs.sig_pools
         for sig in inp.waiting_sigs:
-            if inp.full or sig_pools[sig] & inp.freed:
+            if inp.full or sig_pools[sig] & freed:
                 self._push(sig, iter(inp.waiting_of(sig)))
         if not inp.full and inp.arrived:
             arrived = sorted(inp.arrived, key=lambda j: (self._submit[j], j))

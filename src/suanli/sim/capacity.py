@@ -43,9 +43,13 @@ class PoolNodes:
     def fits(self, devices: int) -> bool:
         """Whether a gang of ``devices`` can be placed now."""
         d = self.per_node
+        buckets = self.buckets
         if devices >= d:
-            return len(self.buckets[d]) >= devices // d
-        return any(self.buckets[k] for k in range(devices, d + 1))
+            return len(buckets[d]) >= devices // d
+        for k in range(d, devices - 1, -1):
+            if buckets[k]:
+                return True
+        return False
 
     def allocate(self, devices: int) -> list[tuple[int, int]]:
         """Take ``devices``; return ``(node, count)`` pairs. Call :meth:`fits` first."""
@@ -141,6 +145,10 @@ class ClusterState:
         self.quota_mask = [tuple(bool(x) for x in mask) for _, mask, _, _ in tables.quotas]
         self.quota_max = [mx for _, _, mx, _ in tables.quotas]
         self.tenant_devices = [0] * len(tables.tenant_ids)
+        #: Sites and quotas where a policy found power or the quota to be the limit;
+        #: freeing either there makes every job blocked by it worth another look.
+        self.power_blocked: set[int] = set()
+        self.quota_blocked: set[int] = set()
 
     def allocate(self, job: int, tenant: int, cand: Candidate) -> Allocation:
         """Allocate ``cand`` for ``job`` (the caller checked it fits)."""
@@ -200,11 +208,13 @@ class Capacity:
             return "devices"
         site = st.tables.pool_site[p]
         if cand.busy_w > self.power_headroom_w(site) + 1e-6:
+            st.power_blocked.add(site)
             return "power"
         for qi in st.tenant_quotas[tenant]:
             if st.quota_mask[qi][p] and (
                 st.quota_usage[qi] + self._quota.get(qi, 0) + cand.devices > st.quota_max[qi]
             ):
+                st.quota_blocked.add(qi)
                 return "quota"
         return None
 

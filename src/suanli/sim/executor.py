@@ -92,13 +92,12 @@ class SimExecutor:
         self.freed = 0
         self.full = True
         self.sig_reasons: dict[int, str] = {}
-        site_pools = [0] * len(tables.site_ids)
+        self._site_pools = [0] * len(tables.site_ids)
         for p, site in enumerate(tables.pool_site):
-            site_pools[site] |= 1 << p
-        #: Pools whose room grows when a job on pool p ends: same site (power), quota pools.
-        self._frees: list[list[int]] = [
-            [site_pools[site] | self._quota_pools(t, p) for t in range(len(tables.tenant_ids))]
-            for p, site in enumerate(tables.pool_site)
+            self._site_pools[site] |= 1 << p
+        self._quota_pool_mask = [
+            sum(1 << q for q, inside in enumerate(mask) if inside)
+            for mask in self.cluster.quota_mask
         ]
         self.running: dict[int, RunState] = {}
         self.epoch = [0] * n
@@ -118,15 +117,6 @@ class SimExecutor:
         self.default_reason = ""
         self.done_count = 0
         self.unschedulable_count = 0
-
-    def _quota_pools(self, tenant: int, pool: int) -> int:
-        mask = 0
-        for qi in self.cluster.tenant_quotas[tenant]:
-            if self.cluster.quota_mask[qi][pool]:
-                for q, inside in enumerate(self.cluster.quota_mask[qi]):
-                    if inside:
-                        mask |= 1 << q
-        return mask
 
     # -- lifecycle events -----------------------------------------------------------------
     def arrive(self, j: int) -> None:
@@ -385,8 +375,17 @@ class SimExecutor:
             holders = self.node_jobs[p].get(node)
             if holders is not None:
                 holders.discard(j)
-        self.cluster.release(rs.alloc)
-        self.freed |= self._frees[p][rs.alloc.tenant]
+        cl = self.cluster
+        cl.release(rs.alloc)
+        self.freed |= 1 << p
+        site = self.tables.pool_site[p]
+        if site in cl.power_blocked:  # power freed where it was the limit
+            cl.power_blocked.discard(site)
+            self.freed |= self._site_pools[site]
+        for qi in cl.tenant_quotas[rs.alloc.tenant]:
+            if qi in cl.quota_blocked and cl.quota_mask[qi][p]:
+                cl.quota_blocked.discard(qi)
+                self.freed |= self._quota_pool_mask[qi]
         self.running_by_pool[p].discard(j)
         self.ends_by_pool[p].discard((rs.expected_end_s, j))
         del self.running[j]

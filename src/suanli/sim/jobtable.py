@@ -48,24 +48,26 @@ class Candidate:
 
 
 class JobTable:
-    """Columns of the jobs of one run; index *j* is the job's position in ``jobs``."""
+    """Columns of the jobs of one run; index *j* is the job's position in ``jobs``.
+
+    The simulator builds it from all jobs at once; the live control plane
+    :meth:`add` s jobs as they are submitted.
+    """
 
     def __init__(self, jobs: Sequence[Job], tables: FleetTables) -> None:
         self.tables = tables
-        self.jobs = tuple(jobs)
-        n = len(jobs)
-        sc = tables.scenario
-        t_index = {t: i for i, t in enumerate(tables.tenant_ids)}
-        p_index = {p: i for i, p in enumerate(tables.profile_ids)}
-        d_index = {d: i for i, d in enumerate(tables.dataset_ids)}
+        self._t_index = {t: i for i, t in enumerate(tables.tenant_ids)}
+        self._p_index = {p: i for i, p in enumerate(tables.profile_ids)}
+        self._d_index = {d: i for i, d in enumerate(tables.dataset_ids)}
+        self.jobs: list[Job] = list(jobs)
         self.ids = [j.id for j in jobs]
         self.submit = [j.submit_s for j in jobs]
         self.work = [j.work_pflop for j in jobs]
         self.gang = [j.gang for j in jobs]
-        self.tenant = [t_index[j.tenant] for j in jobs]
-        self.profile = [p_index[j.profile] for j in jobs]
+        self.tenant = [self._t_index[j.tenant] for j in jobs]
+        self.profile = [self._p_index[j.profile] for j in jobs]
         self.kind = [j.kind for j in jobs]
-        self.dataset = [d_index[j.dataset] if j.dataset else -1 for j in jobs]
+        self.dataset = [self._d_index[j.dataset] if j.dataset else -1 for j in jobs]
         self.deadline = [j.deadline_s for j in jobs]
         self.deferrable = [j.deferrable for j in jobs]
         self.preemptible = [j.preemptible for j in jobs]
@@ -73,16 +75,38 @@ class JobTable:
         self.restart_s = [j.restart_cost_s for j in jobs]
         self.priority = [j.priority for j in jobs]
         self._cache: dict[tuple[object, ...], int] = {}
-        self._cands: list[tuple[Candidate, ...] | None] = [None] * n
-        self._sig: list[int] = [-1] * n
+        self._cands: list[tuple[Candidate, ...] | None] = [None] * len(jobs)
+        self._sig: list[int] = [-1] * len(jobs)
+        self._alone: list[float | None] = [None] * len(jobs)
+        self.stack_of_acc = [tables.scenario.catalog[a].stack for a in tables.acc_ids]
         #: Candidates of each signature, and the pools they use as a bit mask.
         self.sig_candidates: list[tuple[Candidate, ...]] = []
         self.sig_pools: list[int] = []
-        self._alone: list[float | None] = [None] * n
-        self.stack_of_acc = [sc.catalog[a].stack for a in tables.acc_ids]
 
     def __len__(self) -> int:
         return len(self.jobs)
+
+    def add(self, job: Job) -> int:
+        """Append a job (its tenant, profile and data set must be known); return its index."""
+        self.jobs.append(job)
+        self.ids.append(job.id)
+        self.submit.append(job.submit_s)
+        self.work.append(job.work_pflop)
+        self.gang.append(job.gang)
+        self.tenant.append(self._t_index[job.tenant])
+        self.profile.append(self._p_index[job.profile])
+        self.kind.append(job.kind)
+        self.dataset.append(self._d_index[job.dataset] if job.dataset else -1)
+        self.deadline.append(job.deadline_s)
+        self.deferrable.append(job.deferrable)
+        self.preemptible.append(job.preemptible)
+        self.checkpoint_s.append(job.checkpoint_interval_s)
+        self.restart_s.append(job.restart_cost_s)
+        self.priority.append(job.priority)
+        self._cands.append(None)
+        self._sig.append(-1)
+        self._alone.append(None)
+        return len(self.jobs) - 1
 
     def origin_site(self, j: int) -> int:
         """Site a job is 'near': its data set's home, else its tenant's home (-1: none)."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from suanli.errors import SuanliError
 from suanli.model.job import Job
-from suanli.model.scenario import GeneratorSpec, Scenario
+from suanli.model.scenario import GeneratorSpec, Scenario, TraceSpec
 from suanli.policy.registry import make_policy, policy_names
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
@@ -19,16 +19,18 @@ from suanli.workload.generator import generate_jobs
 BASELINES: tuple[str, ...] = ("fifo", "backfill", "greedy-cost")
 
 
-def scenario_jobs(scenario: Scenario, seed: int) -> list[Job]:
-    """The scenario's jobs, from its generator with ``seed``."""
+def scenario_workload(scenario: Scenario, seed: int) -> tuple[Scenario, list[Job]]:
+    """The scenario's jobs — from its generator with ``seed``, or from its trace — and the
+    scenario to run them on (a trace may add tenants and profiles and lengthen the horizon)."""
     if isinstance(scenario.workload, GeneratorSpec):
-        return generate_jobs(scenario, np.random.default_rng(seed))
-    if scenario.workload is None:
-        raise SuanliError(
-            f"scenario {scenario.name} has no workload; add workload.generator or workload.trace"
-        )
+        return scenario, generate_jobs(scenario, np.random.default_rng(seed))
+    if isinstance(scenario.workload, TraceSpec):
+        from suanli.trace.replay import scenario_jobs
+
+        r = scenario_jobs(scenario)
+        return r.scenario, r.jobs
     raise SuanliError(
-        f"scenario {scenario.name}: trace workloads are read by 'suanli simulate --trace'"
+        f"scenario {scenario.name} has no workload; add workload.generator or workload.trace"
     )
 
 
