@@ -36,7 +36,7 @@ class Estimate:
 
 
 def expected_end(inp: PolicyInput, job: int, cand: Candidate, start_s: float) -> float:
-    """When ``job`` would finish on ``cand`` if started at ``start_s`` (data and restart included)."""
+    """When ``job`` would end on ``cand`` if started at ``start_s`` (data, restart included)."""
     transfer = data_transfer_s(inp, job, cand)
     restart = inp.jobs.restart_s[job] if inp.resumed(job) else 0.0
     return start_s + transfer + restart + inp.remaining(job) / cand.rate

@@ -46,7 +46,7 @@ class PoolNodes:
         buckets = self.buckets
         if devices >= d:
             return len(buckets[d]) >= devices // d
-        for k in range(d, devices - 1, -1):
+        for k in range(d, devices - 1, -1):  # noqa: SIM110 (an explicit loop is faster here)
             if buckets[k]:
                 return True
         return False
