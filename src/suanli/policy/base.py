@@ -53,6 +53,15 @@ class Preempt:
 
 
 @dataclass(frozen=True, slots=True)
+class Defer:
+    """Set ``job`` aside until ``until_s`` (e.g. a cheaper hour), queued, with ``reason``."""
+
+    job: int
+    until_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyInput:
     """A snapshot of the world for one scheduling round.
 
@@ -102,6 +111,7 @@ class PolicyInput:
 class PolicyOutput:
     """Decisions of one round.
 
+    Deferred jobs leave the queue until their time comes, then return as arrivals.
     A waiting job's reason is ``reasons[job]``, else ``sig_reasons[signature]``,
     else the reason it was given in an earlier round, else ``default_reason``.
     ``again`` asks the control loop for another round at once (e.g. after
@@ -110,6 +120,7 @@ class PolicyOutput:
 
     starts: list[Start] = field(default_factory=list)
     preempts: list[Preempt] = field(default_factory=list)
+    defers: list[Defer] = field(default_factory=list)
     reasons: dict[int, str] = field(default_factory=dict)
     sig_reasons: dict[int, str] = field(default_factory=dict)
     default_reason: str = "waiting for its turn"
@@ -140,20 +151,26 @@ class JobScan:
     Capacity only changes by being freed, by arrivals, or with time: a job that
     could not start in the previous round can only start now if capacity was
     freed on one of its pools, or if it just arrived. Unless ``inp.full``, only
-    those are yielded. Within a round capacity only shrinks, so once a job of a
-    signature fits nowhere, :meth:`skip` drops the rest of that signature.
+    those are yielded (``pools_of(sig)`` gives the pools a signature cares about; by
+    default all its candidates). Within a round capacity only shrinks, so once a job
+    of a signature fits nowhere, :meth:`skip` drops the rest of that signature.
     """
 
-    def __init__(self, inp: PolicyInput, freed: int | None = None) -> None:
+    def __init__(
+        self,
+        inp: PolicyInput,
+        freed: int | None = None,
+        pools_of: Callable[[int], int] | None = None,
+    ) -> None:
         freed = inp.freed if freed is None else freed
+        mask = inp.jobs.sig_pools.__getitem__ if pools_of is None else pools_of
         self._submit = inp.jobs.submit
         self._sig_of = inp.jobs.signature
         self._skipped: set[int] = set()
         self._seen: set[int] = set()
         self._heap: list[tuple[float, int, int, Iterator[int]]] = []
-        sig_pools = inp.jobs.sig_pools
         for sig in inp.waiting_sigs:
-            if inp.full or sig_pools[sig] & freed:
+            if inp.full or mask(sig) & freed:
                 self._push(sig, iter(inp.waiting_of(sig)))
         if not inp.full and inp.arrived:
             arrived = sorted(inp.arrived, key=lambda j: (self._submit[j], j))

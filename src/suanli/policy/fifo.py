@@ -44,6 +44,7 @@ class Fifo:
                     out.starts.append(Start(j, c))
                     break
             else:
-                out.reasons[j] = "head of the FIFO queue: " + explain(inp, j)
+                if inp.full or out.starts or inp.freed & jobs.sig_pools[jobs.signature(j)]:
+                    out.reasons[j] = "head of the FIFO queue: " + explain(inp, j)
                 break
         return out

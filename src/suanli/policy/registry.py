@@ -70,4 +70,5 @@ def _load_builtin() -> None:
     """Import the built-in policy modules (each registers itself)."""
     import suanli.policy.backfill
     import suanli.policy.fifo
-    import suanli.policy.greedy_cost  # noqa: F401
+    import suanli.policy.greedy_cost
+    import suanli.policy.suanli  # noqa: F401

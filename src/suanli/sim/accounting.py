@@ -27,16 +27,16 @@ class Accounting:
     def __init__(self, tables: FleetTables, hours: int) -> None:
         n = tables.n_pools
         self.hours = hours
-        self.power_w = np.asarray(
-            [c * float(w) for c, w in zip(tables.pool_count, tables.pool_idle_w, strict=True)]
-        )
-        self.busy = np.zeros(n)
-        self.allocated = np.zeros(n)
-        self.up = np.asarray(tables.pool_count, dtype=float)
-        self.energy_j = np.zeros((n, hours))
-        self.busy_s = np.zeros((n, hours))
-        self.allocated_s = np.zeros((n, hours))
-        self.up_s = np.zeros((n, hours))
+        #: Current state per pool: IT power (W), busy, allocated and up devices.
+        self.state = np.zeros((4, n))
+        self.power_w, self.busy, self.allocated, self.up = self.state
+        self.power_w[:] = [
+            c * float(w) for c, w in zip(tables.pool_count, tables.pool_idle_w, strict=True)
+        ]
+        self.up[:] = tables.pool_count
+        #: Their integrals per pool and hour (J and device-seconds).
+        self.integral = np.zeros((4, n, hours))
+        self.energy_j, self.busy_s, self.allocated_s, self.up_s = self.integral
         self.last_t = 0.0
 
     def integrate(self, t: float) -> None:
@@ -45,8 +45,5 @@ class Accounting:
         if dt <= 0.0:
             return
         h = min(int(self.last_t // 3600.0), self.hours - 1)
-        self.energy_j[:, h] += self.power_w * dt
-        self.busy_s[:, h] += self.busy * dt
-        self.allocated_s[:, h] += self.allocated * dt
-        self.up_s[:, h] += self.up * dt
+        self.integral[:, :, h] += self.state * dt
         self.last_t = t

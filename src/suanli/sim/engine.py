@@ -97,6 +97,9 @@ class Simulator:
                     need_round = True
                 elif kind == EventKind.FINISH:
                     need_round |= ex.finish_job(a, b, t)
+                elif kind == EventKind.WAKE:
+                    ex.wake(a)
+                    need_round = True
                 elif kind == EventKind.COMPUTE_START:
                     ex.compute_start(a, b, t)
                 elif kind == EventKind.HOUR:
@@ -116,7 +119,7 @@ class Simulator:
                     for p, nodes in failed.pop(a, []):
                         ex.recover_nodes(p, nodes)
                     need_round = True
-            if need_round:
+            if need_round and (full or ex.waiting):  # nothing waits: nothing to decide
                 loop.round(t, full=full)
             if self.verify:
                 ex.verify()

@@ -22,7 +22,8 @@ class EventKind(IntEnum):
     FAILURE = 3  # nodes or a site go down (their jobs are preempted)
     COMPUTE_START = 4  # data transfer and restart are over: the job starts computing
     ARRIVAL = 5  # a job is submitted
-    TICK = 6  # a periodic scheduling round
+    WAKE = 6  # a deferred job returns to the queue
+    TICK = 7  # a periodic scheduling round
 
 
 Event = tuple[float, int, int, int, int]

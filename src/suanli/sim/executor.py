@@ -29,7 +29,7 @@ from suanli.sim.events import EventKind, EventQueue
 from suanli.sim.jobtable import Candidate, JobTable
 from suanli.sim.tables import FleetTables
 
-PENDING, WAITING, RUNNING, DONE, UNSCHEDULABLE = 0, 1, 2, 3, 4
+PENDING, WAITING, RUNNING, DONE, UNSCHEDULABLE, DEFERRED = 0, 1, 2, 3, 4, 5
 
 
 class PolicyError(SuanliError):
@@ -114,6 +114,13 @@ class SimExecutor:
         self.transfers = Transfers()
         self.node_jobs: list[dict[int, set[int]]] = [{} for _ in range(tables.n_pools)]
         self.last_reasons: dict[int, str] = {}
+        self._replicas_view: frozenset[tuple[int, int]] | None = None
+        self._waiting_view = _JobView(self.waiting)
+        self._running_view = _RunningView(self)
+        self._remaining = lambda j: self.jobs.work[j] - self.work_done[j]
+        self._resumed = lambda j: self.preemptions[j] > 0
+        self._nodes_of = lambda j: self.running[j].alloc.nodes
+        self._waiting_of = lambda sig: _JobView(self.waiting_by_sig[sig])
         self.default_reason = ""
         self.done_count = 0
         self.unschedulable_count = 0
@@ -158,6 +165,7 @@ class SimExecutor:
         d = self.jobs.dataset[j]
         if d >= 0:
             self.replicas.add((d, self.tables.pool_site[rs.cand.pool]))
+            self._replicas_view = None
         self._begin_computing(j, rs, now)
 
     def finish_job(self, j: int, epoch: int, now: float) -> bool:
@@ -189,6 +197,11 @@ class SimExecutor:
         self.preemptions[j] += 1
         self.epoch[j] += 1
         self._enqueue(j)
+
+    def wake(self, j: int) -> None:
+        """A deferred job's time has come: back into the queue."""
+        if self.status[j] == DEFERRED:
+            self._enqueue(j)
 
     # -- failures -------------------------------------------------------------------------
     def fail_nodes(self, pool: int, count: int | None, now: float) -> list[int]:
@@ -223,27 +236,28 @@ class SimExecutor:
         """What a policy sees now; resets the record of what changed since the last one."""
         arrived, freed, full = self.arrived, self.freed, full or self.full
         self.arrived, self.freed, self.full = [], 0, False
-        by_sig = self.waiting_by_sig
+        if self._replicas_view is None:
+            self._replicas_view = frozenset(self.replicas | set(self.inflight))
         return PolicyInput(
             now=now,
             tables=self.tables,
             jobs=self.jobs,
-            waiting=_JobView(self.waiting),
-            waiting_sigs=tuple(by_sig),
-            waiting_of=lambda sig: _JobView(by_sig[sig]),
-            running=_RunningView(self),
+            waiting=self._waiting_view,
+            waiting_sigs=self.waiting_by_sig.keys(),
+            waiting_of=self._waiting_of,
+            running=self._running_view,
             running_on=self.running_by_pool.__getitem__,
             ending_on=self.ends_by_pool.__getitem__,
-            nodes_of=lambda j: self.running[j].alloc.nodes,
+            nodes_of=self._nodes_of,
             arrived=arrived,
             freed=freed,
             full=full,
             capacity=Capacity(self.cluster),
-            replicas=frozenset(self.replicas | set(self.inflight)),
+            replicas=self._replicas_view,
             attained=self.attained_at(now),
-            remaining=lambda j: self.jobs.work[j] - self.work_done[j],
-            resumed=lambda j: self.preemptions[j] > 0,
-            tenant_devices=tuple(self.cluster.tenant_devices),
+            remaining=self._remaining,
+            resumed=self._resumed,
+            tenant_devices=self.cluster.tenant_devices,
         )
 
     def attained_at(self, now: float) -> _Attained:
@@ -258,6 +272,15 @@ class SimExecutor:
             if not self.jobs.preemptible[pre.job]:
                 raise PolicyError(f"policy preempted non-preemptible {self.jobs.ids[pre.job]}")
             self.preempt(pre.job, now, pre.reason)
+        for d in out.defers:
+            if self.status[d.job] != WAITING:
+                raise PolicyError(f"policy deferred job {self.jobs.ids[d.job]}, not waiting")
+            if d.until_s <= now:
+                raise PolicyError(f"policy deferred {self.jobs.ids[d.job]} into the past")
+            self._dequeue(d.job)
+            self.status[d.job] = DEFERRED
+            self.last_reasons[d.job] = d.reason
+            self.events.push(d.until_s, EventKind.WAKE, d.job)
         cap = Capacity(self.cluster)
         for st in out.starts:
             j, cand = st.job, st.candidate
@@ -334,6 +357,7 @@ class SimExecutor:
                 ready = now + cand.transfer_s
                 transfer = cand.transfer_s
                 self.inflight[key] = ready
+                self._replicas_view = None
                 home = self.tables.dataset_home[d]
                 size = self.tables.dataset_size_tb[d]
                 self.transfers.tb += size

@@ -47,6 +47,22 @@ class Candidate:
         return work / self.rate
 
 
+@dataclass(frozen=True, eq=False)
+class SigArrays:
+    """The candidates of a signature as arrays (for vectorised valuation)."""
+
+    pools: np.ndarray
+    sites: np.ndarray
+    devices: np.ndarray
+    rates: np.ndarray
+    busy_w: np.ndarray
+    transfer_s: np.ndarray
+    egress: np.ndarray
+    pue: np.ndarray
+    #: Pools whose rate is at least half the best: where the job first looks (bit mask).
+    fast_pools: int
+
+
 class JobTable:
     """Columns of the jobs of one run; index *j* is the job's position in ``jobs``.
 
@@ -82,6 +98,7 @@ class JobTable:
         #: Candidates of each signature, and the pools they use as a bit mask.
         self.sig_candidates: list[tuple[Candidate, ...]] = []
         self.sig_pools: list[int] = []
+        self._sig_arrays: list[SigArrays | None] = []
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -146,8 +163,36 @@ class JobTable:
                 for c in cands:
                     mask |= 1 << c.pool
                 self.sig_pools.append(mask)
+                self._sig_arrays.append(None)
             self._sig[j] = sig = got
         return sig
+
+    def sig_arrays(self, sig: int) -> SigArrays:
+        """The candidates of signature ``sig`` as arrays (cached)."""
+        a = self._sig_arrays[sig]
+        if a is None:
+            cands = self.sig_candidates[sig]
+            t = self.tables
+            rates = np.array([c.rate for c in cands])
+            best = rates.max() if rates.size else 0.0
+            fast = 0
+            for c in cands:
+                if c.rate >= 0.5 * best:
+                    fast |= 1 << c.pool
+            sites = np.array([t.pool_site[c.pool] for c in cands], dtype=np.int64)
+            a = SigArrays(
+                pools=np.array([c.pool for c in cands], dtype=np.int64),
+                sites=sites,
+                devices=np.array([c.devices for c in cands], dtype=np.int64),
+                rates=rates,
+                busy_w=np.array([c.busy_w for c in cands]),
+                transfer_s=np.array([c.transfer_s for c in cands]),
+                egress=np.array([c.egress for c in cands]),
+                pue=np.array([t.site_pue[s] for s in sites]),
+                fast_pools=fast,
+            )
+            self._sig_arrays[sig] = a
+        return a
 
     def _compute(self, j: int) -> tuple[Candidate, ...]:
         t = self.tables

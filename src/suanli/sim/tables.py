@@ -81,6 +81,8 @@ class FleetTables:
     hours: int
     pool_net_price_cum: tuple[tuple[float, ...], ...]
     site_carbon_cum: tuple[tuple[float, ...], ...]
+    pool_net_price_cum_np: np.ndarray
+    site_carbon_cum_np: np.ndarray
 
     @property
     def n_pools(self) -> int:
@@ -99,6 +101,22 @@ class FleetTables:
         """∫ carbon intensity dt over [t0, t1] at a site, in kg·s/kWh (hours wrap)."""
         return _integral(self.site_carbon_cum[site], self.hours, t0, t1)
 
+    def net_price_integrals(self, pools: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`net_price_integral` over arrays of pools and times."""
+        cum = self.pool_net_price_cum_np
+        out: np.ndarray = _integrals(cum, pools, self.hours, t1) - _integrals(
+            cum, pools, self.hours, t0
+        )
+        return out
+
+    def carbon_integrals(self, sites: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`carbon_integral` over arrays of sites and times."""
+        cum = self.site_carbon_cum_np
+        out: np.ndarray = _integrals(cum, sites, self.hours, t1) - _integrals(
+            cum, sites, self.hours, t0
+        )
+        return out
+
     def pool_label(self, p: int) -> str:
         """Human label: ``accelerator at site``."""
         return f"{self.acc_ids[self.pool_acc[p]]} at {self.site_ids[self.pool_site[p]]}"
@@ -109,6 +127,12 @@ def _cumulative(hourly: np.ndarray) -> tuple[tuple[float, ...], ...]:
     out = np.zeros((hourly.shape[0], hourly.shape[1] + 1))
     out[:, 1:] = np.cumsum(hourly * 3600.0, axis=1)
     return tuple(tuple(float(x) for x in row) for row in out)
+
+
+def _cumulative_np(hourly: np.ndarray) -> np.ndarray:
+    out = np.zeros((hourly.shape[0], hourly.shape[1] + 1))
+    out[:, 1:] = np.cumsum(hourly * 3600.0, axis=1)
+    return out
 
 
 def _integral(cum: tuple[float, ...], hours: int, t0: float, t1: float) -> float:
@@ -125,6 +149,18 @@ def _integral(cum: tuple[float, ...], hours: int, t0: float, t1: float) -> float
         return cycles * total + lo + (rest - h * 3600.0) * (cum[h + 1] - lo) / 3600.0
 
     return f(t1) - f(t0)
+
+
+def _integrals(cum: np.ndarray, rows: np.ndarray, hours: int, t: np.ndarray) -> np.ndarray:
+    """``F_row(t)``: running integral of row ``row`` of an hourly step function at ``t``."""
+    period = hours * 3600.0
+    cycles, rest = np.divmod(t, period)
+    h = np.minimum((rest // 3600.0).astype(np.int64), hours - 1)
+    lo = cum[rows, h]
+    out: np.ndarray = (
+        cycles * cum[rows, hours] + lo + (rest - h * 3600.0) * (cum[rows, h + 1] - lo) / 3600.0
+    )
+    return out
 
 
 def build_tables(sc: Scenario) -> FleetTables:
@@ -182,6 +218,7 @@ def build_tables(sc: Scenario) -> FleetTables:
                 transfer[d, si] = transfer_seconds(ds.size_tb, link)
                 egress[d, si] = egress_cost(ds.size_tb, link)
 
+    net_price = np.asarray([price[site_index[p.site]] for p in pools]) - pool_subsidy
     tenant_ids = tuple(t.id for t in sc.tenants)
     quotas = []
     for ti, t in enumerate(sc.tenants):
@@ -225,8 +262,8 @@ def build_tables(sc: Scenario) -> FleetTables:
         tenant_home=tuple(site_index[t.home] if t.home else -1 for t in sc.tenants),
         quotas=tuple(quotas),
         hours=hours,
-        pool_net_price_cum=_cumulative(
-            np.asarray([price[site_index[p.site]] for p in pools]) - pool_subsidy
-        ),
+        pool_net_price_cum=_cumulative(net_price),
         site_carbon_cum=_cumulative(carbon),
+        pool_net_price_cum_np=_cumulative_np(net_price),
+        site_carbon_cum_np=_cumulative_np(carbon),
     )

@@ -1,0 +1,220 @@
+"""``suanli``: heterogeneity-, power-, price-, carbon- and data-aware, fair scheduling.
+
+Each round:
+
+1. **Consider** the waiting jobs that could have become startable (new arrivals,
+   capacity freed on their pools; every job on a full round, every ``tick_s``) and
+   group them into classes (:mod:`.classes`).
+2. **Value** every candidate (site × accelerator type × device count) of every class:
+   speed on that accelerator from the throughput matrix, data transfer and restart,
+   energy cost net of subsidies, carbon, the tenant's fair share, and how long the
+   jobs have waited (:mod:`.utility`). Candidates worth less than waiting are dropped.
+3. **Defer** deferrable classes whose cost and carbon fall enough later, within
+   their deadline (:mod:`.deferral`).
+4. **Reserve** for the most urgent class that has waited ``reserve_after_s`` and
+   fits nowhere: on its best pool, only work that ends before the reservation may
+   start (EASY backfilling inside the optimisation).
+5. **Decide** starts: on full rounds the round LP/MILP with HiGHS (:mod:`.round_lp`),
+   split POP-style when large; on event rounds a greedy pass in decreasing worth.
+   Every start is checked against the real node shapes, power and quotas.
+
+Every waiting job gets a reason: deferred until when and why, reserved, waiting
+for a faster accelerator, or no room.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+
+from suanli.policy.backfill import earliest_fit
+from suanli.policy.base import Defer, JobScan, PolicyInput, PolicyOutput, Start, explain
+from suanli.policy.registry import register
+from suanli.policy.suanli.classes import JobClass, build_classes
+from suanli.policy.suanli.deferral import defer_until
+from suanli.policy.suanli.params import SuanliParams
+from suanli.policy.suanli.round_lp import RoundProblem, solve
+from suanli.policy.suanli.utility import fairness, value
+from suanli.sim.jobtable import Candidate
+
+
+@dataclass(slots=True)
+class _Option:
+    """A candidate worth taking, with its expected run time and worth."""
+
+    cand: Candidate
+    tau_s: float
+    utility: float
+
+
+@dataclass(slots=True)
+class _Item:
+    """A class with the options worth taking, best first."""
+
+    cls: JobClass
+    good: list[_Option]
+    placed: int = 0
+
+
+@register("suanli")
+class Suanli:
+    """The suanli scheduler (see the module docstring)."""
+
+    name = "suanli"
+    Params = SuanliParams
+
+    def __init__(self, params: SuanliParams, rng: np.random.Generator) -> None:
+        self.p = params
+        self.tick_s = params.tick_s
+
+    def decide(self, inp: PolicyInput) -> PolicyOutput:
+        """One round: consider, value, defer, reserve, decide."""
+        p = self.p
+        out = PolicyOutput(default_reason="waiting: no start worth making for it yet")
+        if not (inp.full or inp.arrived or inp.freed):
+            return out
+        scan = JobScan(inp, pools_of=lambda sig: inp.jobs.sig_arrays(sig).fast_pools)
+        considered = list(islice(scan, p.max_jobs_per_round))
+        if not considered:
+            return out
+        classes = build_classes(inp, considered)
+        fair = fairness(inp, classes, p.w_fair)
+        items: list[_Item] = []
+        for cls in classes:
+            val = value(inp, cls, fair[cls.tenant], p)
+            best = int(np.argmax(val.utility))
+            if p.defer and cls.deferrable:
+                d = defer_until(inp, cls, val, best, p)
+                if d is not None:
+                    why = (
+                        f"deferred {(d.until_s - inp.now) / 3600.0:.1f} h, to run on "
+                        f"{inp.tables.pool_label(cls.candidates[best].pool)} when cost and "
+                        f"carbon are {d.saving:.0%} lower"
+                    )
+                    out.defers.extend(Defer(j, d.until_s, why) for j in cls.jobs)
+                    continue
+            order = np.argsort(-val.utility, kind="stable")
+            good = [
+                _Option(cls.candidates[i], float(val.tau_s[i]), float(val.utility[i]))
+                for i in order
+                if val.utility[i] > 0
+            ]
+            if not good:
+                why = (
+                    "waiting for a faster accelerator: the best free option now, "
+                    f"{inp.tables.pool_label(cls.candidates[best].pool)}, is not yet worth it"
+                )
+                for j in cls.jobs:
+                    out.reasons[j] = why
+                continue
+            items.append(_Item(cls, good))
+        self._reserve(inp, items, out)
+        if inp.full and len(items) > 1:
+            self._solve(inp, items, out)
+        self._greedy(inp, items, out)
+        for it in items:
+            for j in it.cls.jobs[it.placed :]:
+                if j not in out.reasons:
+                    out.reasons[j] = explain(
+                        inp, j, "no room on the pools where it is worth running"
+                    )
+        return out
+
+    def _reserve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
+        """Hold the best pool of the most urgent long-blocked class (EASY-style)."""
+        cap = inp.capacity
+        blocked = [
+            it
+            for it in items
+            if it.cls.wait_s >= self.p.reserve_after_s
+            and all(cap.why_not(it.cls.tenant, o.cand) is not None for o in it.good)
+        ]
+        if not blocked:
+            return
+        head = max(blocked, key=lambda it: (it.cls.wait_s, -it.cls.jobs[0]))
+        res = None
+        for o in head.good:
+            r = earliest_fit(inp, o.cand)
+            if r is not None and (res is None or r.time_s < res.time_s):
+                res = r
+        if res is None:
+            return
+        window = res.time_s - inp.now
+        for it in items:
+            if it is head:
+                continue
+            it.good = [o for o in it.good if o.cand.pool != res.pool or o.tau_s <= window]
+        why = (
+            f"reserved {inp.tables.pool_label(res.pool)} from t={res.time_s:,.0f} s "
+            f"(waited {head.cls.wait_s / 3600:.1f} h)"
+        )
+        for j in head.cls.jobs:
+            out.reasons[j] = why
+        items.remove(head)
+
+    def _solve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
+        """Full round: starts from the round LP, placed on the real node layout."""
+        t = inp.tables
+        cap = inp.capacity
+        ks, ps, ds, ws, us, refs = [], [], [], [], [], []
+        for k, it in enumerate(items):
+            for o in it.good:
+                ks.append(k)
+                ps.append(o.cand.pool)
+                ds.append(o.cand.devices)
+                ws.append(o.cand.busy_w)
+                us.append(o.utility)
+                refs.append((it, o))
+        n_pools = t.n_pools
+        quota_rows = []
+        st = cap.state
+        for qi, (tenant, mask, _, _) in enumerate(t.quotas):
+            cols = np.array(
+                [
+                    items[k].cls.tenant == tenant and bool(mask[pp])
+                    for k, pp in zip(ks, ps, strict=True)
+                ]
+            )
+            if cols.any():
+                quota_rows.append((cols, float(st.quota_max[qi] - st.quota_usage[qi])))
+        pr = RoundProblem(
+            n=np.array([it.cls.n - it.placed for it in items]),
+            k=np.array(ks),
+            p=np.array(ps),
+            d=np.array(ds, dtype=float),
+            w=np.array(ws, dtype=float),
+            u=np.array(us, dtype=float),
+            free=np.array([cap.free_devices(q) for q in range(n_pools)], dtype=float),
+            pool_site=np.asarray(t.pool_site),
+            headroom=np.array([max(cap.power_headroom_w(s), 0.0) for s in range(len(t.site_ids))]),
+            quota_rows=tuple(quota_rows),
+        )
+        groups = max(1, -(-pr.size // self.p.split_above))
+        sol = solve(pr, split=groups)
+        for i in np.argsort(-pr.u, kind="stable"):
+            n = int(sol.x[i])
+            it, o = refs[i]
+            while n > 0 and it.placed < it.cls.n:
+                j = it.cls.jobs[it.placed]
+                if cap.why_not(it.cls.tenant, o.cand) is not None:
+                    break
+                cap.take(it.cls.tenant, o.cand)
+                out.starts.append(Start(j, o.cand))
+                it.placed += 1
+                n -= 1
+
+    def _greedy(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
+        """Place what is left in decreasing worth, as many jobs as fit."""
+        cap = inp.capacity
+        pairs = sorted(
+            ((o.utility, k, o) for k, it in enumerate(items) for o in it.good),
+            key=lambda x: (-x[0], x[1]),
+        )
+        for _, k, o in pairs:
+            it = items[k]
+            while it.placed < it.cls.n and cap.why_not(it.cls.tenant, o.cand) is None:
+                cap.take(it.cls.tenant, o.cand)
+                out.starts.append(Start(it.cls.jobs[it.placed], o.cand))
+                it.placed += 1

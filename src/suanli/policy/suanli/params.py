@@ -1,0 +1,42 @@
+"""Parameters of the ``suanli`` policy, set per scenario under ``policies: {suanli: {...}}``.
+
+The objective weights are dimensionless; see :mod:`.utility` for how they combine.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from suanli.policy.base import PolicyParams
+
+
+class SuanliParams(PolicyParams):
+    """Objective weights and knobs, with their defaults."""
+
+    w_time: float = Field(1.0, ge=0, description="weight of completion time (speed × urgency)")
+    w_cost: float = Field(0.4, ge=0, description="weight of energy cost (net of subsidies)")
+    w_carbon: float = Field(0.2, ge=0, description="weight of carbon")
+    w_fair: float = Field(
+        0.5, ge=0, description="exponent of the tenant-share correction (0: no fairness)"
+    )
+    patience: float = Field(
+        0.5, ge=0, le=1, description="θ: skip candidates slower than θ × the best, at first"
+    )
+    defer: bool = Field(True, description="defer deferrable jobs to cheaper/greener hours")
+    defer_min_saving: float = Field(
+        0.3, gt=0, lt=1, description="defer only if cost+carbon drop by at least this share"
+    )
+    defer_max_hours: float = Field(
+        12.0, gt=0, description="longest deferral of a deferrable job without a deadline"
+    )
+    deadline_slack: float = Field(
+        1.5, ge=1, description="a deferred job starts by deadline − slack × its run time"
+    )
+    reserve_after_s: float = Field(
+        1800.0, ge=0, description="a job blocked this long gets a reservation (no starvation)"
+    )
+    tick_s: float = Field(300.0, gt=0, description="seconds between full (LP) rounds")
+    max_jobs_per_round: int = Field(20_000, gt=0, description="waiting jobs considered per round")
+    split_above: int = Field(
+        20_000, gt=0, description="LP columns above which the problem is split (POP)"
+    )

@@ -1,0 +1,111 @@
+"""What starting one job of a class on a candidate is worth.
+
+For class *k* on candidate *p*, with ``τ_kp`` the expected time to completion if
+started now (data transfer, restart and run time), ``τ*_k = min_p τ_kp``, ``a_k``
+the mean time its jobs have waited, ``C_kp`` and ``G_kp`` the expected energy cost
+(net of subsidies, plus egress) and carbon (as :mod:`suanli.policy.costs`), and
+``C̄_k``, ``Ḡ_k`` their means over the class's candidates:
+
+.. math::
+
+    u_{kp} = w_\\text{time}\\, f_{t(k)} \\left( \\frac{a_k + τ^*_k}{τ^*_k}\\,
+             \\frac{τ^*_k}{τ_{kp}} - θ \\right)
+             - w_\\text{cost} \\left(\\frac{C_{kp}}{\\bar C_k} - 1\\right)
+             - w_\\text{carbon} \\left(\\frac{G_{kp}}{\\bar G_k} - 1\\right).
+
+The first factor is the job's *response ratio* (highest-response-ratio-next:
+short jobs first, but waiting raises everyone, so nothing starves); the second
+its relative speed on *p* (heterogeneity: a job goes where it runs fastest — and,
+through the cost terms, fastest per unit of cost and carbon). A start is only
+worth making when ``u_kp > 0``: with the *patience* θ (default ½) a job does not
+take a candidate less than half as fast as its best until it has waited long
+enough (in proportion to its own length) to make it worthwhile.
+
+Fairness: tenant *t* with weight ``w_t`` has the fair share ``φ_t = w_t / Σ w``
+(over tenants with work) and holds ``s_t`` of the devices in use;
+``f_t = clip((φ_t / max(s_t, φ_t/4))^{w_fair}, 1/2, 2)`` raises tenants below
+their share and lowers those above it (the measured fairness is ρ, finish-time
+fairness, in the metrics).
+
+All candidates of a class are valued at once with numpy (the throughput, power
+and price tables are precomputed arrays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from suanli.policy.base import PolicyInput
+from suanli.policy.suanli.classes import JobClass
+from suanli.policy.suanli.params import SuanliParams
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    """Expected outcome and worth of every candidate of a class (arrays by candidate)."""
+
+    tau_s: np.ndarray
+    cost: np.ndarray
+    carbon_kg: np.ndarray
+    utility: np.ndarray
+
+
+def fairness(inp: PolicyInput, classes: list[JobClass], gamma: float) -> dict[int, float]:
+    """``f_t`` for every tenant with waiting or running work."""
+    demand = {c.tenant for c in classes} | {t for t, n in enumerate(inp.tenant_devices) if n}
+    weights = inp.tables.tenant_weight
+    total_w = float(sum(weights[t] for t in demand)) or 1.0
+    used = float(sum(inp.tenant_devices)) or 1.0
+    out = {}
+    for t in demand:
+        phi = float(weights[t]) / total_w
+        share = inp.tenant_devices[t] / used
+        f = (phi / max(share, phi / 4.0)) ** gamma if gamma > 0 else 1.0
+        out[t] = min(max(f, 0.5), 2.0)
+    return out
+
+
+def transfer_times(inp: PolicyInput, cls: JobClass) -> np.ndarray:
+    """Data transfer time per candidate: none where the data set is (or is arriving)."""
+    a = inp.jobs.sig_arrays(cls.sig)
+    d = inp.jobs.dataset[cls.jobs[0]]
+    if d < 0 or not inp.replicas:
+        return a.transfer_s
+    here = np.array([(d, int(s)) in inp.replicas for s in a.sites])
+    return np.where(here, 0.0, a.transfer_s)
+
+
+def cost_and_carbon(
+    inp: PolicyInput, cls: JobClass, start_s: np.ndarray, idx: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Time to finish, energy cost (net, with egress) and carbon of candidates ``idx``
+    started at ``start_s``."""
+    t = inp.tables
+    a = inp.jobs.sig_arrays(cls.sig)
+    sel = slice(None) if idx is None else idx
+    transfer = transfer_times(inp, cls)[sel]
+    restart = inp.jobs.restart_s[cls.jobs[0]] if cls.resumed else 0.0
+    run = cls.remaining / a.rates[sel]
+    t1 = start_s + transfer + restart
+    kw = a.pue[sel] * a.busy_w[sel] / 3.6e6
+    cost = kw * t.net_price_integrals(a.pools[sel], t1, t1 + run) + np.where(
+        transfer > 0, a.egress[sel], 0.0
+    )
+    carbon = kw * t.carbon_integrals(a.sites[sel], t1, t1 + run)
+    return transfer + restart + run, cost, carbon
+
+
+def value(inp: PolicyInput, cls: JobClass, fair: float, p: SuanliParams) -> Valuation:
+    """Every candidate of the class, valued if started now."""
+    n = len(cls.candidates)
+    tau, cost, carbon = cost_and_carbon(inp, cls, np.full(n, inp.now))
+    best = float(tau.min())
+    urgency = (cls.wait_s + best) / best
+    util = (
+        p.w_time * fair * (urgency * best / tau - p.patience)
+        - p.w_cost * (cost / max(float(cost.mean()), 1e-12) - 1.0)
+        - p.w_carbon * (carbon / max(float(carbon.mean()), 1e-12) - 1.0)
+    )
+    return Valuation(tau, cost, carbon, util)
