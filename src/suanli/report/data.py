@@ -117,6 +117,12 @@ def jct_cdf(r: SimResult, points: int = CDF_POINTS) -> dict[str, list[float | No
     return {"jct_h": sig(jct[idx]), "fraction": sig((idx + 1) / n)}
 
 
+def _hourly(row: np.ndarray, hours: int) -> list[float | None]:
+    """The first ``hours`` values of ``row``, padded with ``None`` (a run that ended sooner)."""
+    values = sig(row[:hours])
+    return values + [None] * (hours - len(values))
+
+
 def _transfers(r: SimResult) -> list[dict[str, Any]]:
     ids = r.tables.site_ids
     return [
@@ -127,8 +133,10 @@ def _transfers(r: SimResult) -> list[dict[str, Any]]:
 
 def _policy(r: SimResult, hours: int, rows: np.ndarray, metrics: dict[str, Any]) -> dict[str, Any]:
     s = site_series(r)
-    series = {k: [sig(row[:hours]) for row in s[k]] for k in ("utilisation", "allocated_share")}
-    series["power_mw"] = [sig(row[:hours]) for row in s["power_mw"]]
+    series = {
+        k: [_hourly(row, hours) for row in s[k]]
+        for k in ("utilisation", "allocated_share", "power_mw")
+    }
     jobs, placements = policy_jobs(r, rows)
     return {
         "name": r.policy,

@@ -2,6 +2,8 @@
  * and redraws the views when the state or the report data document changes. */
 "use strict";
 (function (R) {
+  const count = (n, one, many) => `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
+
   R.Report = class {
     constructor(doc) {
       const $ = (id) => doc.getElementById(id);
@@ -35,8 +37,8 @@
       const sc = data.scenario;
       doc.getElementById("subtitle").textContent =
         `${sc.description ? sc.description + " · " : ""}from ${sc.start} · ${sc.horizon_h} h · ` +
-        `${data.sites.length} sites · ${data.jobs.id.length.toLocaleString("en")} jobs · ` +
-        `${data.policies.length} ${data.policies.length === 1 ? "policy" : "policies"}`;
+        `${count(data.sites.length, "site", "sites")} · ${count(data.jobs.id.length, "job", "jobs")} · ` +
+        count(data.policies.length, "policy", "policies");
       const keep = this.policy.value;
       this.policy.replaceChildren(...data.policies.map((p) => R.el("option", p.name, { value: p.name })));
       this.policy.value = data.policies.some((p) => p.name === keep) ? keep : data.policies[0].name;
