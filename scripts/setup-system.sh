@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages that suanli's integration tests need: a real Slurm (slurmctld,
-# slurmd, client tools), MUNGE and PostgreSQL 15.
+# slurmd, client tools), MUNGE and PostgreSQL 15, and Chromium with its WebDriver
+# (chromium, chromium-driver) for the browser tests of the HTML report.
 #
 # Idempotent and cheap: when every package is already installed it only runs dpkg-query and
 # exits 0, also as a non-root user. `apt-get update` runs only when a package is missing.
@@ -14,7 +15,10 @@
 # SUANLI_REQUIRE_INFRA=1); non-zero when an installation as root fails.
 set -euo pipefail
 
-PACKAGES=(slurm-wlm slurmctld slurmd slurm-client munge postgresql postgresql-client)
+PACKAGES=(
+    slurm-wlm slurmctld slurmd slurm-client munge postgresql postgresql-client
+    chromium chromium-driver
+)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -31,7 +35,7 @@ fi
 if [[ $(id -u) -ne 0 ]]; then
     echo "setup-system: missing Debian packages: ${missing[*]}" >&2
     echo "setup-system: not root, cannot install them; run 'sudo $0' once." >&2
-    echo "setup-system: the Slurm/PostgreSQL integration tests will be skipped." >&2
+    echo "setup-system: the Slurm/PostgreSQL/browser integration tests will be skipped." >&2
     exit 0
 fi
 

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from suanli.report.files import write_jobs_csv, write_metrics, write_sites_csv
+from suanli.report.html import write_html
 from suanli.report.plots import write_plots
 from suanli.sim.result import SimResult
 
 
-def write_report(out: Path, results: Sequence[SimResult], plots: bool = True) -> dict[str, Any]:
-    """Write metrics.json, timing.json, jobs-/sites-<policy>.csv and the plots into ``out``."""
+def write_report(
+    out: Path, results: Sequence[SimResult], plots: bool = True, html: bool = True
+) -> dict[str, Any]:
+    """Write metrics.json, timing.json, jobs-/sites-<policy>.csv, the plots and the HTML
+    report ``index.html`` into ``out``."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -27,6 +31,8 @@ def write_report(out: Path, results: Sequence[SimResult], plots: bool = True) ->
             write_sites_csv(tmp / f"sites-{r.policy}.csv", r)
         if plots:
             write_plots(tmp, results)
+        if html:
+            write_html(tmp / "index.html", results, metrics)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             if old.exists():

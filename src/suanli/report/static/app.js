@@ -1,0 +1,74 @@
+/* suanli report: the page controller — owns the page's state (selected policy, map hour)
+ * and redraws the views when the state or the report data document changes. */
+"use strict";
+(function (R) {
+  const count = (n, one, many) => `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
+
+  R.Report = class {
+    constructor(doc) {
+      const $ = (id) => doc.getElementById(id);
+      this.doc = doc;
+      this.policy = $("policy");
+      this.hour = $("map-hour");
+      this.hourLabel = $("map-hour-label");
+      this.jobs = new R.JobsTable($("jobs"));
+      this.data = null;
+      this.updates = 0;
+      this.policy.addEventListener("change", () => this.drawPolicy());
+      this.hour.addEventListener("input", () => this.drawMap());
+    }
+
+    /** The selected policy's index. */
+    get p() {
+      const i = this.data.policies.findIndex((x) => x.name === this.policy.value);
+      return i < 0 ? 0 : i;
+    }
+
+    /** Show ``data`` (a report data document); can be called again with a newer one. */
+    async update(data) {
+      if (data.format !== "suanli-report-data" || data.version !== 1) {
+        throw new Error(`unsupported report data: ${data.format} v${data.version}`);
+      }
+      const first = this.data === null;
+      this.data = data;
+      const doc = this.doc;
+      doc.title = `suanli · ${data.title}`;
+      doc.getElementById("title").textContent = data.title;
+      const sc = data.scenario;
+      doc.getElementById("subtitle").textContent =
+        `${sc.description ? sc.description + " · " : ""}from ${sc.start} · ${sc.horizon_h} h · ` +
+        `${count(data.sites.length, "site", "sites")} · ${count(data.jobs.id.length, "job", "jobs")} · ` +
+        count(data.policies.length, "policy", "policies");
+      const keep = this.policy.value;
+      this.policy.replaceChildren(...data.policies.map((p) => R.el("option", p.name, { value: p.name })));
+      this.policy.value = data.policies.some((p) => p.name === keep) ? keep : data.policies[0].name;
+      const live = this.hour.value === this.hour.max && !first;
+      this.hour.min = "-1";
+      this.hour.max = String(data.time.length - 1);
+      if (first) this.hour.value = "-1"; else if (live) this.hour.value = this.hour.max;
+      R.drawSummary(doc.getElementById("summary-table"), data);
+      await Promise.all([
+        R.drawCdf(doc.getElementById("cdf"), data),
+        R.drawFairness(doc.getElementById("fairness"), data),
+        this.drawPolicy(),
+      ]);
+      this.updates += 1;
+      doc.body.dataset.updates = String(this.updates);
+      doc.body.dataset.ready = "1";
+    }
+
+    /** Redraw the views that show one policy. */
+    drawPolicy() {
+      const d = this.data, p = this.p;
+      this.jobs.update(d, p);
+      return Promise.all([this.drawMap(), R.drawSeries(this.doc.getElementById("series"), d, p)]);
+    }
+
+    drawMap() {
+      const h = Number(this.hour.value);
+      this.hourLabel.textContent = h < 0 ? "whole run (mean utilisation)" : `hour ${h}: ${this.data.time[h]}`;
+      R.drawSites(this.doc.getElementById("site-table"), this.data, this.p, h);
+      return R.drawMap(this.doc.getElementById("map"), this.data, this.p, h);
+    }
+  };
+})(window.SuanliReport);
