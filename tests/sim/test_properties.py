@@ -156,6 +156,8 @@ def test_invariants(policy: str, world: tuple[Scenario, list[Any]]) -> None:
         else:
             assert r.finish[j] >= jobs[j].submit_s
             assert r.first_start[j] >= jobs[j].submit_s
+            # finish-time fairness: nobody beats having the fleet to itself
+            assert r.finish[j] - jobs[j].submit_s >= r.jobs.alone_s(j) * (1 - 1e-9)
     # energy, cost, carbon = ∫ power × price/intensity
     m = compute_metrics(r)
     kwh, cost, carbon = rebuilt_energy_and_cost(r)

@@ -175,3 +175,21 @@ def test_greedy_cost_prefers_cheaper_subsidised_site() -> None:
     assert r.tables.site_ids[r.tables.pool_site[int(r.last_pool[0])]] == "west"
     fifo = run(sc, [j], "fifo")
     assert fifo.tables.site_ids[fifo.tables.pool_site[int(fifo.last_pool[0])]] == "east"
+
+
+def test_power_saving_sleeps_idle_nodes_and_boots_them_for_work() -> None:
+    ps = {"idle_minutes": 15, "resume_minutes": 5, "sleep_fraction": 0.1}
+    sc = scenario(
+        [site("a", [(H100, 8)], power_saving=ps)],
+        hours=4,
+        catalog={"overrides": {H100: {"idle_w": 100.0}}},
+    )
+    r = run(sc, [job("first", 0.0, 8, HOUR), job("second", 2 * HOUR, 8, HOUR)])
+    assert r.finish[0] == pytest.approx(HOUR)  # the node was awake at t = 0
+    assert r.first_start[1] == pytest.approx(2 * HOUR)
+    assert r.finish[1] == pytest.approx(2 * HOUR + 300 + HOUR)  # five minutes to boot
+    busy = 2 * 8 * 0.700  # kWh
+    idle = (0.25 + 5 / 60 + 0.25) * 8 * 0.100
+    asleep = (0.75 + 40 / 60) * 8 * 0.010
+    assert compute_metrics(r)["energy_mwh"] * 1e3 == pytest.approx(busy + idle + asleep)
+    assert float(r.up_s.sum()) == pytest.approx(4 * HOUR * 8)

@@ -101,7 +101,10 @@ def simulate_command(
     target = out if out is not None else Path("out") / sc.name
     metrics = write_report(target, results, plots=plots)
     console.print(summary_table(metrics))
-    console.print(f"report written to [bold]{target}[/] (metrics.json, jobs-/sites-*.csv, plots)")
+    console.print(
+        f"report written to [bold]{target}[/]: open {target / 'index.html'} "
+        "(also metrics.json, jobs-/sites-*.csv, PNG plots)"
+    )
 
 
 ROWS: list[tuple[str, str, str]] = [

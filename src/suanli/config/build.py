@@ -35,6 +35,7 @@ from suanli.model.fleet import (
     HourlySeries,
     Link,
     Pool,
+    PowerSaving,
     Quota,
     Site,
     Subsidy,
@@ -241,6 +242,15 @@ class Builder:
             hub=sc.hub,
             province=sc.location.province,
             source=sc.source,
+            power_saving=(
+                PowerSaving(
+                    sc.power_saving.idle_minutes * 60.0,
+                    sc.power_saving.resume_minutes * 60.0,
+                    sc.power_saving.sleep_fraction,
+                )
+                if sc.power_saving is not None
+                else None
+            ),
         )
         idle = idle_site_power_mw(site, catalog)
         if idle > sc.power_capacity_mw + 1e-9:

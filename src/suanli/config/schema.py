@@ -142,6 +142,20 @@ class Location(Strict):
     source: str = ""
 
 
+class PowerSavingConfig(Strict):
+    """Idle nodes are suspended (as Slurm's power saving does) and resumed on demand.
+
+    A node wholly idle for ``idle_minutes`` goes to sleep and draws
+    ``sleep_fraction`` of its idle power; a job placed on sleeping nodes waits
+    ``resume_minutes`` for them to boot.
+    """
+
+    idle_minutes: float = Field(15.0, gt=0)
+    resume_minutes: float = Field(5.0, ge=0)
+    sleep_fraction: float = Field(0.1, ge=0, le=1)
+    source: str = ""
+
+
 class SiteConfig(Strict):
     """A data centre: location, power, prices, carbon, subsidies and pools."""
 
@@ -162,6 +176,7 @@ class SiteConfig(Strict):
     carbon: CarbonConfig
     subsidies: list[SubsidyConfig] = Field(default_factory=list)
     pools: list[PoolConfig] = Field(default_factory=list)
+    power_saving: PowerSavingConfig | None = None
     source: str = ""
 
 

@@ -92,6 +92,16 @@ class Pool:
 
 
 @dataclass(frozen=True, slots=True)
+class PowerSaving:
+    """Suspend wholly idle nodes after ``idle_s``; they draw ``sleep_fraction`` of idle
+    power and take ``resume_s`` to boot when work is placed on them."""
+
+    idle_s: float
+    resume_s: float
+    sleep_fraction: float
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     """A data centre (or cluster) with its power, prices, carbon and pools."""
 
@@ -109,6 +119,7 @@ class Site:
     hub: str = ""
     province: str = ""
     source: str = ""
+    power_saving: PowerSaving | None = None
 
     @property
     def devices(self) -> int:

@@ -71,4 +71,5 @@ def _load_builtin() -> None:
     import suanli.policy.backfill
     import suanli.policy.fifo
     import suanli.policy.greedy_cost
+    import suanli.policy.las
     import suanli.policy.suanli  # noqa: F401

@@ -127,7 +127,7 @@ def write_jobs_csv(path: Path, r: SimResult) -> None:
                     int(r.preemptions[j]),
                     status,
                     _num((fin - s) / alone) if done else "",
-                    "" if done else r.reasons.get(j, ""),
+                    r.reasons.get(j, "") if status in ("waiting", "never startable") else "",
                 ]
             )
 

@@ -6,8 +6,9 @@ finish of job *j*, over the jobs finished within the run:
 * JCT ``f_j − s_j``; queueing delay ``b_j − s_j`` (over jobs that started);
 * makespan ``max f_j − min s_j``;
 * finish-time fairness ``ρ_j = (f_j − s_j) / T_j^alone`` with ``T^alone`` the job's
-  completion time with the whole fleet to itself (fastest candidate, data
-  transfer included); a tenant's ρ is the mean over its finished jobs;
+  completion time with the whole fleet to itself (its run time on its fastest
+  candidate, its data already there), so ``ρ ≥ 1``; a tenant's ρ is the mean
+  over its finished jobs;
 * utilisation: busy device-seconds / up device-seconds; *unallocated capacity*:
   up device-hours not allocated to any job;
 * energy: facility energy ``Σ PUE · E_IT``; gross cost ``Σ_h E_h π_h``, subsidy
@@ -120,6 +121,7 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
         "utilisation": float(r.busy_s.sum()) / up_total if up_total else NAN,
         "allocated_share": float(r.allocated_s.sum()) / up_total if up_total else NAN,
         "unallocated_device_hours": float((r.up_s - r.allocated_s).sum()) / 3600.0,
+        "asleep_share": float(r.asleep_s.sum()) / up_total if up_total else NAN,
         "energy_mwh": float(e["kwh"].sum()) / 1e3,
         "cost": {"gross": gross, "subsidy": subsidy, "net": gross - subsidy},
         "carbon_t": float(e["carbon_kg"].sum()) / 1e3,

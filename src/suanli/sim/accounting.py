@@ -9,7 +9,8 @@ within one hour. For pool *p* and hour *h*:
     E_{ph} = \\int_h P^{IT}_p(t)\\,dt, \\quad B_{ph} = \\int_h \\mathrm{busy}_p(t)\\,dt, \\quad
     A_{ph} = \\int_h \\mathrm{allocated}_p(t)\\,dt, \\quad U_{ph} = \\int_h \\mathrm{up}_p(t)\\,dt,
 
-with ``P^IT`` in W (so ``E`` in J), busy/allocated/up in devices (device-seconds).
+with ``P^IT`` in W (so ``E`` in J), busy/allocated/up in devices (device-seconds),
+and likewise the devices asleep (power saving).
 Facility energy is ``PUE · E``; costs and carbon follow from the hourly prices,
 subsidies and intensities of the site (:mod:`suanli.report.metrics`).
 """
@@ -27,16 +28,16 @@ class Accounting:
     def __init__(self, tables: FleetTables, hours: int) -> None:
         n = tables.n_pools
         self.hours = hours
-        #: Current state per pool: IT power (W), busy, allocated and up devices.
-        self.state = np.zeros((4, n))
-        self.power_w, self.busy, self.allocated, self.up = self.state
+        #: Current state per pool: IT power (W), busy, allocated, up and sleeping devices.
+        self.state = np.zeros((5, n))
+        self.power_w, self.busy, self.allocated, self.up, self.asleep = self.state
         self.power_w[:] = [
             c * float(w) for c, w in zip(tables.pool_count, tables.pool_idle_w, strict=True)
         ]
         self.up[:] = tables.pool_count
         #: Their integrals per pool and hour (J and device-seconds).
-        self.integral = np.zeros((4, n, hours))
-        self.energy_j, self.busy_s, self.allocated_s, self.up_s = self.integral
+        self.integral = np.zeros((5, n, hours))
+        self.energy_j, self.busy_s, self.allocated_s, self.up_s, self.asleep_s = self.integral
         self.last_t = 0.0
 
     def integrate(self, t: float) -> None:

@@ -25,16 +25,25 @@ from suanli.sim.tables import FleetTables
 
 
 class PoolNodes:
-    """The nodes of one pool, bucketed by free devices (insertion-ordered, deterministic)."""
+    """The nodes of one pool, bucketed by free devices (insertion-ordered, deterministic).
+
+    Wholly free nodes remember since when (``free_since``) and may be put to sleep
+    (power saving); whole-node gangs take the most recently freed nodes first, so
+    that long-idle nodes stay asleep. ``last_woken`` counts the sleeping nodes the
+    last :meth:`allocate` woke.
+    """
 
     def __init__(self, nodes: int, per_node: int) -> None:
         self.per_node = per_node
         self.free = [per_node] * nodes
         self.up = [True] * nodes
+        self.asleep = [False] * nodes
+        self.free_since = [0.0] * nodes
         self.buckets: list[dict[int, None]] = [{} for _ in range(per_node + 1)]
         self.buckets[per_node] = dict.fromkeys(range(nodes))
         self.free_devices = nodes * per_node
         self.up_devices = nodes * per_node
+        self.last_woken = 0
 
     def hist(self) -> list[int]:
         """Number of up nodes with exactly k free devices, for k = 0..per_node."""
@@ -55,26 +64,38 @@ class PoolNodes:
         """Take ``devices``; return ``(node, count)`` pairs. Call :meth:`fits` first."""
         d = self.per_node
         taken: list[tuple[int, int]] = []
+        woken = 0
+        asleep = self.asleep
         if devices >= d:
             bucket = self.buckets[d]
             for _ in range(devices // d):
-                node = next(iter(bucket))
+                node = next(reversed(bucket))
                 del bucket[node]
                 self.free[node] = 0
                 self.buckets[0][node] = None
                 taken.append((node, d))
+                if asleep[node]:
+                    asleep[node] = False
+                    woken += 1
         else:
             k = next(k for k in range(devices, d + 1) if self.buckets[k])
-            node = next(iter(self.buckets[k]))
-            del self.buckets[k][node]
+            bucket = self.buckets[k]
+            node = next(reversed(bucket)) if k == d else next(iter(bucket))
+            del bucket[node]
             self.free[node] = k - devices
             self.buckets[k - devices][node] = None
             taken.append((node, devices))
+            if asleep[node]:
+                asleep[node] = False
+                woken += 1
         self.free_devices -= devices
+        self.last_woken = woken
         return taken
 
-    def release(self, taken: list[tuple[int, int]]) -> None:
-        """Give back what :meth:`allocate` returned (nodes that failed meanwhile stay down)."""
+    def release(self, taken: list[tuple[int, int]], now: float = 0.0) -> list[int]:
+        """Give back what :meth:`allocate` returned (nodes that failed meanwhile stay down);
+        return the nodes that became wholly free."""
+        emptied = []
         for node, n in taken:
             if not self.up[node]:
                 continue
@@ -82,6 +103,10 @@ class PoolNodes:
             self.free[node] += n
             self.buckets[self.free[node]][node] = None
             self.free_devices += n
+            if self.free[node] == self.per_node:
+                self.free_since[node] = now
+                emptied.append(node)
+        return emptied
 
     def pick_to_fail(self, count: int) -> list[int]:
         """Up nodes to take down: wholly free ones first, then the emptiest busy ones."""
@@ -97,13 +122,15 @@ class PoolNodes:
             self.free_devices -= self.free[node]
             self.up_devices -= self.per_node
             self.up[node] = False
+            self.asleep[node] = False
 
-    def recover(self, nodes: list[int]) -> None:
-        """Bring ``nodes`` back, empty."""
+    def recover(self, nodes: list[int], now: float = 0.0) -> None:
+        """Bring ``nodes`` back, empty and awake."""
         for node in nodes:
             if self.up[node]:
                 continue
             self.up[node] = True
+            self.free_since[node] = now
             self.free[node] = self.per_node
             self.buckets[self.per_node][node] = None
             self.free_devices += self.per_node
@@ -160,14 +187,15 @@ class ClusterState:
         self.tenant_devices[tenant] += cand.devices
         return Allocation(job, cand.pool, cand.devices, nodes, cand.busy_w, tenant)
 
-    def release(self, alloc: Allocation) -> None:
-        """Free an allocation."""
-        self.pools[alloc.pool].release(alloc.nodes)
+    def release(self, alloc: Allocation, now: float = 0.0) -> list[int]:
+        """Free an allocation; return the nodes of its pool that became wholly free."""
+        emptied = self.pools[alloc.pool].release(alloc.nodes, now)
         self.site_committed_w[self.tables.pool_site[alloc.pool]] -= alloc.busy_w
         for qi in self.tenant_quotas[alloc.tenant]:
             if self.quota_mask[qi][alloc.pool]:
                 self.quota_usage[qi] -= alloc.devices
         self.tenant_devices[alloc.tenant] -= alloc.devices
+        return emptied
 
 
 class Capacity:

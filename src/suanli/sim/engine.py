@@ -78,6 +78,8 @@ class Simulator:
             q.push(f.start_s, EventKind.FAILURE, i)
             q.push(f.start_s + f.duration_s, EventKind.RECOVERY, i)
         pools_at = self._failure_pools()
+        for p in range(tables.n_pools):
+            ex.schedule_sleep(p, list(range(tables.pool_count[p] // tables.pool_per_node[p])), 0.0)
         n_jobs = len(jobs)
         events = 0
         next_report = 0
@@ -117,8 +119,10 @@ class Simulator:
                     need_round = True
                 elif kind == EventKind.RECOVERY:
                     for p, nodes in failed.pop(a, []):
-                        ex.recover_nodes(p, nodes)
+                        ex.recover_nodes(p, nodes, t)
                     need_round = True
+                elif kind == EventKind.SLEEP:
+                    ex.sleep_node(a, b, t)
             if need_round and (full or ex.waiting):  # nothing waits: nothing to decide
                 loop.round(t, full=full)
             if self.verify:

@@ -24,6 +24,7 @@ class EventKind(IntEnum):
     ARRIVAL = 5  # a job is submitted
     WAKE = 6  # a deferred job returns to the queue
     TICK = 7  # a periodic scheduling round
+    SLEEP = 8  # an idle node is suspended (power saving)
 
 
 Event = tuple[float, int, int, int, int]

@@ -215,21 +215,50 @@ class SimExecutor:
         victims = sorted({j for n in candidates for j in self.node_jobs[pool].get(n, ())})
         for j in victims:
             self.preempt(j, now, "node failure")
+        sleeping = sum(1 for n in candidates if pn.asleep[n])
         pn.fail(candidates)
+        t = self.tables
         self.acct.up[pool] -= len(candidates) * pn.per_node
-        self.acct.power_w[pool] -= (
-            len(candidates) * pn.per_node * float(self.tables.pool_idle_w[pool])
+        self.acct.asleep[pool] -= sleeping * pn.per_node
+        self.acct.power_w[pool] -= pn.per_node * (
+            (len(candidates) - sleeping) * float(t.pool_idle_w[pool])
+            + sleeping * t.pool_sleep_w[pool]
         )
         return candidates
 
-    def recover_nodes(self, pool: int, nodes: list[int]) -> None:
-        """Bring failed nodes back."""
+    def recover_nodes(self, pool: int, nodes: list[int], now: float) -> None:
+        """Bring failed nodes back (empty and awake)."""
         pn = self.cluster.pools[pool]
         back = [n for n in nodes if not pn.up[n]]
-        pn.recover(back)
+        pn.recover(back, now)
         self.freed |= 1 << pool
         self.acct.up[pool] += len(back) * pn.per_node
         self.acct.power_w[pool] += len(back) * pn.per_node * float(self.tables.pool_idle_w[pool])
+        self.schedule_sleep(pool, back, now)
+
+    # -- power saving ---------------------------------------------------------------------
+    def schedule_sleep(self, pool: int, nodes: list[int], now: float) -> None:
+        """Nodes just became wholly free: suspend them if they stay so (power saving)."""
+        after = self.tables.pool_sleep_after_s[pool]
+        if after == math.inf:
+            return
+        for node in nodes:
+            self.events.push(now + after, EventKind.SLEEP, pool, node)
+
+    def sleep_node(self, pool: int, node: int, now: float) -> None:
+        """Suspend a node if it has been wholly free since the event was scheduled."""
+        pn = self.cluster.pools[pool]
+        if (
+            not pn.up[node]
+            or pn.asleep[node]
+            or pn.free[node] != pn.per_node
+            or pn.free_since[node] + self.tables.pool_sleep_after_s[pool] != now
+        ):
+            return
+        pn.asleep[node] = True
+        t = self.tables
+        self.acct.power_w[pool] -= pn.per_node * (float(t.pool_idle_w[pool]) - t.pool_sleep_w[pool])
+        self.acct.asleep[pool] += pn.per_node
 
     # -- the policy interface -------------------------------------------------------------
     def snapshot(self, now: float, full: bool = False) -> PolicyInput:
@@ -340,6 +369,17 @@ class SimExecutor:
         self.last_reasons.pop(j, None)
         alloc = self.cluster.allocate(j, self.jobs.tenant[j], cand)
         self.running_by_pool[cand.pool].add(j)
+        pn = self.cluster.pools[cand.pool]
+        boot = 0.0
+        if pn.last_woken:
+            t = self.tables
+            self.acct.power_w[cand.pool] += (
+                pn.last_woken
+                * pn.per_node
+                * (float(t.pool_idle_w[cand.pool]) - t.pool_sleep_w[cand.pool])
+            )
+            self.acct.asleep[cand.pool] -= pn.last_woken * pn.per_node
+            boot = t.pool_resume_s[cand.pool]
         for node, _ in alloc.nodes:
             self.node_jobs[cand.pool].setdefault(node, set()).add(j)
         self.status[j] = RUNNING
@@ -366,7 +406,7 @@ class SimExecutor:
                 pair = (home, site)
                 self.transfers.by_pair[pair] = self.transfers.by_pair.get(pair, 0.0) + size
         restart = self.jobs.restart_s[j] if self.preemptions[j] else 0.0
-        compute_start = ready + restart
+        compute_start = max(ready, now + boot) + restart
         end = compute_start + (self.jobs.work[j] - self.work_done[j]) / cand.rate
         rs = RunState(alloc, cand, now, compute_start, self.epoch[j], end)
         self.running[j] = rs
@@ -400,7 +440,7 @@ class SimExecutor:
             if holders is not None:
                 holders.discard(j)
         cl = self.cluster
-        cl.release(rs.alloc)
+        self.schedule_sleep(p, cl.release(rs.alloc, now), now)
         self.freed |= 1 << p
         site = self.tables.pool_site[p]
         if site in cl.power_blocked:  # power freed where it was the limit

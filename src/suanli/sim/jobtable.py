@@ -239,11 +239,11 @@ class JobTable:
         return tuple(c for _, _, c in out)
 
     def alone_s(self, j: int) -> float:
-        """JCT with the whole fleet to itself: fastest candidate, data included (∞ if none)."""
+        """JCT with the whole fleet to itself: its run time on its fastest candidate, with
+        its data already there (∞ if it has no candidate). ``JCT ≥ alone`` always."""
         a = self._alone[j]
         if a is None:
-            cands = self.candidates(j)
-            a = min((c.transfer_s + self.work[j] / c.rate for c in cands), default=float("inf"))
+            a = min((self.work[j] / c.rate for c in self.candidates(j)), default=float("inf"))
             self._alone[j] = a
         return a
 

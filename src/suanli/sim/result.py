@@ -40,6 +40,7 @@ class SimResult:
     busy_s: np.ndarray
     allocated_s: np.ndarray
     up_s: np.ndarray
+    asleep_s: np.ndarray
     placements: tuple[Placement, ...]
     transfers: Transfers
     round_times: tuple[float, ...]
@@ -91,6 +92,7 @@ class SimResult:
             busy_s=acct.busy_s.copy(),
             allocated_s=acct.allocated_s.copy(),
             up_s=acct.up_s.copy(),
+            asleep_s=acct.asleep_s.copy(),
             placements=tuple(ex.placements),
             transfers=ex.transfers,
             round_times=tuple(round_times),

@@ -61,6 +61,9 @@ class FleetTables:
     pool_domestic: tuple[bool, ...]
     pool_tdp_w: np.ndarray
     pool_idle_w: np.ndarray
+    pool_sleep_after_s: tuple[float, ...]
+    pool_resume_s: tuple[float, ...]
+    pool_sleep_w: tuple[float, ...]
     site_pue: tuple[float, ...]
     site_cap_w: np.ndarray
     site_dist_km: np.ndarray
@@ -244,6 +247,19 @@ def build_tables(sc: Scenario) -> FleetTables:
         pool_domestic=tuple(sc.is_domestic(p.accelerator) for p in pools),
         pool_tdp_w=np.array([sc.catalog[p.accelerator].tdp_w or 0.0 for p in pools]),
         pool_idle_w=np.array([sc.catalog[p.accelerator].idle_power_w for p in pools]),
+        pool_sleep_after_s=tuple(
+            ps.idle_s if (ps := sc.sites[site_index[p.site]].power_saving) else math.inf
+            for p in pools
+        ),
+        pool_resume_s=tuple(
+            ps.resume_s if (ps := sc.sites[site_index[p.site]].power_saving) else 0.0 for p in pools
+        ),
+        pool_sleep_w=tuple(
+            sc.catalog[p.accelerator].idle_power_w * ps.sleep_fraction
+            if (ps := sc.sites[site_index[p.site]].power_saving)
+            else sc.catalog[p.accelerator].idle_power_w
+            for p in pools
+        ),
         site_pue=tuple(s.pue for s in sc.sites),
         site_cap_w=np.array([s.power_capacity_mw * 1e6 for s in sc.sites]),
         site_dist_km=dist,

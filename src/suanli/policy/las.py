@@ -1,0 +1,156 @@
+"""``las``: two-dimensional least-attained-service with preemption (Tiresias, NSDI'19).
+
+A job's *attained service* is the device-time it has received (devices × seconds —
+Tiresias's second dimension is the gang size). Jobs fall into queues by attained
+service, with thresholds ``queue_limits_h`` (device-hours); lower queues come first,
+and within a queue jobs keep arrival order (Tiresias's discretised 2D-LAS, which
+needs no job-size estimate). A job that has waited longer than ``starve_factor`` ×
+its attained service is promoted to the first queue (Tiresias's starvation rule).
+
+Each round, waiting jobs in priority order start where they fit (first fit over
+their candidates, preference first). A job that fits nowhere may preempt running,
+preemptible jobs of strictly lower priority on one of its pools — the fewest,
+lowest-priority ones that free enough whole nodes or one node with room — paying
+their checkpoint loss and restart cost; at most one such preemption-start per pool
+per round.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+from pydantic import Field
+
+from suanli.policy.base import (
+    PolicyInput,
+    PolicyOutput,
+    PolicyParams,
+    Preempt,
+    Start,
+    explain,
+)
+from suanli.policy.registry import register
+from suanli.sim.jobtable import Candidate
+
+
+@register("las")
+class Las:
+    """Discretised two-dimensional least-attained-service."""
+
+    name = "las"
+
+    class Params(PolicyParams):
+        """Knobs of 2D-LAS."""
+
+        tick_s: float = 60.0
+        queue_limits_h: tuple[float, ...] = Field((1.0, 10.0, 100.0))
+        starve_factor: float = Field(10.0, gt=0)
+        max_jobs_per_round: int = Field(2000, gt=0)
+
+    def __init__(self, params: Params, rng: np.random.Generator) -> None:
+        self.p = params
+        self.tick_s = params.tick_s
+        self.limits = [h * 3600.0 for h in params.queue_limits_h]
+
+    def priority(self, inp: PolicyInput, j: int) -> tuple[int, float, int]:
+        """(queue, submit, job): smaller is served first."""
+        service = inp.attained(j)
+        queue = bisect.bisect_right(self.limits, service)
+        waited = inp.now - inp.jobs.submit[j] - service / max(inp.jobs.gang[j], 1)
+        if queue > 0 and waited > self.p.starve_factor * max(
+            service / max(inp.jobs.gang[j], 1), 1.0
+        ):
+            queue = 0
+        return (queue, inp.jobs.submit[j], j)
+
+    def decide(self, inp: PolicyInput) -> PolicyOutput:
+        """Start by priority; preempt lower-priority jobs for a job that fits nowhere."""
+        out = PolicyOutput(default_reason="queued behind jobs with less attained service")
+        if not (inp.full or inp.arrived or inp.freed):
+            return out
+        cap = inp.capacity
+        jobs = inp.jobs
+        waiting = sorted((self.priority(inp, j) for j in inp.waiting), key=lambda x: x)[
+            : self.p.max_jobs_per_round
+        ]
+        touched: set[int] = set()
+        victims: set[int] = set()
+        blocked_sigs: set[int] = set()
+        for prio in waiting:
+            j = prio[2]
+            tenant = jobs.tenant[j]
+            sig = jobs.signature(j)
+            if sig in blocked_sigs and not inp.full:
+                continue
+            cand = next(
+                (
+                    c
+                    for c in jobs.candidates(j)
+                    if c.pool not in touched and cap.why_not(tenant, c) is None
+                ),
+                None,
+            )
+            if cand is not None:
+                cap.take(tenant, cand)
+                out.starts.append(Start(j, cand))
+                continue
+            plan = self._preempt_for(inp, j, prio, touched, victims)
+            if plan is None:
+                blocked_sigs.add(sig)
+                out.reasons[j] = "queue " + str(prio[0]) + ": " + explain(inp, j)
+                continue
+            cand, chosen = plan
+            for v in chosen:
+                victims.add(v)
+                out.preempts.append(
+                    Preempt(v, f"preempted by {jobs.ids[j]} (less attained service)")
+                )
+            touched.add(cand.pool)
+            out.starts.append(Start(j, cand))
+        return out
+
+    def _preempt_for(
+        self,
+        inp: PolicyInput,
+        j: int,
+        prio: tuple[int, float, int],
+        touched: set[int],
+        victims: set[int],
+    ) -> tuple[Candidate, list[int]] | None:
+        """Lower-priority running jobs whose devices would let ``j`` start, on one pool."""
+        tenant = inp.jobs.tenant[j]
+        st = inp.capacity.state
+        for c in inp.jobs.candidates(j):
+            if c.pool in touched:
+                continue
+            why = inp.capacity.why_not(tenant, c)
+            if why != "devices":
+                continue  # power or quota: preempting others' devices would not help
+            lower = sorted(
+                (
+                    (self.priority(inp, r), r)
+                    for r in inp.running_on(c.pool)
+                    if r not in victims and inp.running[r].preemptible
+                ),
+                reverse=True,
+            )
+            lower = [(pr, r) for pr, r in lower if pr > prio]
+            if not lower:
+                continue
+            pn = st.pools[c.pool]
+            d = pn.per_node
+            free: dict[int, int] = {}
+            chosen: list[int] = []
+            for _, r in lower:
+                chosen.append(r)
+                for node, n in inp.nodes_of(r):
+                    if pn.up[node]:
+                        free[node] = free.get(node, pn.free[node]) + n
+                full_nodes = len(pn.buckets[d]) + sum(1 for f in free.values() if f == d)
+                if (c.devices >= d and full_nodes >= c.devices // d) or (
+                    c.devices < d
+                    and (pn.fits(c.devices) or any(f >= c.devices for f in free.values()))
+                ):
+                    return c, chosen
+        return None
