@@ -39,7 +39,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         two_sites(),
         str(db),
         admin_token=ADMIN,
-        dry_run_s=0.2,
+        dry_run_s=1.5,
         loop=LoopSettings(poll_s=0.1, grace_s=0.2),
     )
     with TestClient(create_app(svc)) as client:

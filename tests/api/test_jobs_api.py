@@ -54,13 +54,14 @@ def test_waiting_reason_and_cancel(api: Api) -> None:
         for _ in range(3)
     ]  # two sites of 8 devices: the third waits
     deadline = time.monotonic() + 10
+    jobs: list[dict[str, object]] = []
     while time.monotonic() < deadline:
         jobs = [c.get(f"/v1/jobs/{i}", headers=api.lab).json() for i in ids]
-        if sum(j["state"] == "queued" for j in jobs) == 1 and all(
-            j["state"] in ("queued", "pending", "running") for j in jobs
+        if any(j["state"] == "queued" for j in jobs) and any(
+            j["state"] in ("pending", "running") for j in jobs
         ):
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     waiting = next(j for j in jobs if j["state"] == "queued")
     why = c.get(f"/v1/jobs/{waiting['id']}/why", headers=api.lab).json()
     assert why["waiting"] is True and why["reason"]

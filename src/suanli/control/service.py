@@ -52,7 +52,15 @@ log = logging.getLogger("suanli.control")
 
 @dataclass(frozen=True, slots=True)
 class LoopSettings:
-    """Timing of the live loop (seconds)."""
+    """Timing of the live loop (seconds).
+
+    ``poll_s``: how often each site is listed; ``grace_s``: how long after a submission
+    ended a listing may judge its absence; ``sweep_s``: how often the database is swept for
+    jobs the loop was not told about; ``batch_s``: how long arrivals are gathered into one
+    round; ``cancel_retry_s``: when to send an unanswered ``scancel`` again;
+    ``orphan_wait_s``: how long to wait at start-up for a predecessor's ``sbatch``es;
+    ``first_answer_s``: how long scheduling waits at start-up for every site's first answer.
+    """
 
     poll_s: float = 2.0
     grace_s: float = 1.0
@@ -60,6 +68,7 @@ class LoopSettings:
     batch_s: float = 0.02
     cancel_retry_s: float = 10.0
     orphan_wait_s: float = 30.0
+    first_answer_s: float = 30.0
 
 
 @dataclass(slots=True)
@@ -224,6 +233,7 @@ class LiveControl:
         self._next_tick = 0.0
         self._next_poll: dict[str, float] = dict.fromkeys(self.sites, 0.0)
         self._next_sweep = 0.0
+        self._first_round_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
@@ -308,13 +318,21 @@ class LiveControl:
         if now_m >= self._next_tick:
             self._need_round = self._full_round = True
             self._next_tick = now_m + float(self.policy.tick_s)
-        if self._need_round:
+        if self._need_round and self._sites_answered(now_m):
             self._round()
         self._flush()
         for site, worker in self.workers.items():
             if now_m >= self._next_poll[site] and worker.request_listing():
                 self._next_poll[site] = now_m + self.settings.poll_s
         self.heartbeat = time.time()
+
+    def _sites_answered(self, now_m: float) -> bool:
+        """Whether every site has answered once (or long enough has passed since start)."""
+        if self._first_round_at is None:
+            self._first_round_at = now_m + self.settings.first_answer_s
+        if now_m >= self._first_round_at:
+            return True
+        return all(st.reachable is not None for st in self.sites.values())
 
     def _drain(self, wait: float) -> list[object]:
         msgs: list[object] = []
