@@ -54,12 +54,11 @@ class JobStore:
         )
         try:
             with self.db.write() as conn:
-                res = conn.execute(insert(jobs).values(**row))
+                res = conn.execute(insert(jobs), row)
                 job_id = int(res.inserted_primary_key[0])  # type: ignore[index]
                 conn.execute(
-                    insert(job_events).values(
-                        job_id=job_id, at=now, state=JobState.QUEUED.value, message="submitted"
-                    )
+                    insert(job_events),
+                    dict(job_id=job_id, at=now, state=JobState.QUEUED.value, message="submitted"),
                 )
         except IntegrityError:
             if client_key is None:

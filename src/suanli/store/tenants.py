@@ -37,10 +37,17 @@ class TenantExistsError(Exception):
 
 
 class TenantStore:
-    """Tenants and their tokens in the database."""
+    """Tenants and their tokens in the database.
 
-    def __init__(self, db: Database) -> None:
+    :meth:`authenticate` remembers answers for ``cache_s`` seconds (a request then costs
+    no query); :meth:`revoke` forgets them at once, so a revoked token is refused by this
+    process immediately (by another process sharing the database within ``cache_s``).
+    """
+
+    def __init__(self, db: Database, cache_s: float = 5.0) -> None:
         self.db = db
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     def ensure(self, rows: Iterable[tuple[str, str, float, int]], origin: str) -> int:
         """Create the tenants ``(id, name, weight, priority)`` that are missing; return how many."""
@@ -99,6 +106,7 @@ class TenantStore:
         self, token_hash: str, role: Role, tenant_id: str | None, label: str = ""
     ) -> int:
         """Store a token given by its hash (idempotent); return its id."""
+        self._cache.pop(token_hash, None)
         with self.db.write() as conn:
             got = conn.execute(
                 select(api_tokens.c.id).where(api_tokens.c.token_hash == token_hash)
@@ -118,10 +126,22 @@ class TenantStore:
 
     def authenticate(self, token: str) -> Principal | None:
         """Who holds ``token`` (``None``: unknown or revoked)."""
+        digest = hash_token(token)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        who = self._lookup(digest)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self.cache_s, who)
+        return who
+
+    def _lookup(self, digest: str) -> Principal | None:
         with self.db.read() as conn:
             row = conn.execute(
                 select(api_tokens.c.id, api_tokens.c.role, api_tokens.c.tenant_id).where(
-                    api_tokens.c.token_hash == hash_token(token),
+                    api_tokens.c.token_hash == digest,
                     api_tokens.c.revoked_at.is_(None),
                 )
             ).first()
@@ -149,6 +169,7 @@ class TenantStore:
 
     def revoke(self, token_id: int) -> bool:
         """Revoke a token; whether it was active."""
+        self._cache.clear()
         with self.db.write() as conn:
             res = conn.execute(
                 update(api_tokens)
