@@ -315,6 +315,8 @@ class LiveControl:
         if now_m >= self._next_sweep:
             self._sweep()
             self._next_sweep = now_m + self.settings.sweep_s
+            if len(self.ex.db_ids) > 2 * len(self.live) + 10_000:
+                self._rebuild()  # compact: the job table keeps every job it was given
         if now_m >= self._next_tick:
             self._need_round = self._full_round = True
             self._next_tick = now_m + float(self.policy.tick_s)

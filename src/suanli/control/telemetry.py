@@ -40,7 +40,7 @@ class Telemetry:
         )
         self.round_seconds = Histogram(
             "suanli_round_seconds",
-            "Duration of a scheduling round (policy, bookkeeping and database writes)",
+            "Duration of a scheduling round (snapshot, policy, bookkeeping; not the write)",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5),
             registry=r,
         )

@@ -61,8 +61,9 @@ class Database:
             self.reader = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
             self.writer = _sqlite_engine(self.url, immediate=True, pool_size=pool_size)
         else:
+            # no pre-ping (a round trip per checkout); connections are recycled instead
             self.reader = self.writer = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+                self.url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=600
             )
         if migrate:
             from suanli.store.migrate import upgrade
