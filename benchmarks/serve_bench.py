@@ -215,14 +215,14 @@ def round_bench(db_url: str, queued: int, rounds: int, scenario: str) -> dict[st
             }
             job_from_spec(spec, 0, job.tenant, 0.0, 0.0)  # the spec is valid
             rec, _ = js.submit(job.tenant, spec, "sleep 1")
-            ctl._admit(rec)
+            ctl.book.admit(rec)
         ctl._flush()
         first = ctl.round_now()  # the new jobs: start what fits, reasons for the rest
         if len(ctl.ex.waiting) >= queued:
             break
     full, freed = [], []
     for _ in range(rounds):
-        ctl._full_round = True
+        ctl.book.full_round = True
         full.append(ctl.round_now())
         j = next(iter(ctl.ex.placed))
         ctl.ex.release(j)

@@ -1,11 +1,12 @@
 """Exactly once across a crash: SIGKILL `suanli serve` mid-burst, restart it, count.
 
-A real ``suanli serve`` process (uvicorn, SQLite) dispatches to two real local Slurm
-clusters. Eight client threads submit 200 jobs, each with its own ``Idempotency-Key``
-and retrying until accepted. When about a third are accepted the server is killed with
-SIGKILL — while it is accepting jobs and dispatching them — and started again on the same
-database. Then every job must be in the database once, done, and in Slurm exactly once
-(counted by the tag in the Slurm job's comment), and the API must answer the same state.
+A real ``suanli serve`` process (uvicorn; on SQLite, then on PostgreSQL) dispatches to
+two real local Slurm clusters. Eight client threads submit 200 jobs, each with its own
+``Idempotency-Key``, retrying until accepted. When about a third are accepted the server
+is killed with SIGKILL — while it is accepting jobs and dispatching them — and started
+again on the same database. Then every job must be in the database once, done, and in
+Slurm exactly once (counted by the tag in the Slurm job's comment), and the API must
+answer the same state.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from suanli.executor.site import parse_tag
@@ -32,6 +34,7 @@ from suanli.store.schema import dispatches, jobs
 from tests.control.helpers import FIXTURES
 from tests.control.test_live_slurm import slurm_config
 from tests.fixtures_infra import ClusterSpec, SlurmClusterFactory
+from tests.store.helpers import fresh_database
 
 N_JOBS = 200
 KILL_AFTER = 70
@@ -47,8 +50,8 @@ def _free_port() -> int:
 class Server:
     """``suanli serve`` as a child process."""
 
-    def __init__(self, tmp: Path, port: int) -> None:
-        self.tmp, self.port = tmp, port
+    def __init__(self, tmp: Path, port: int, db_url: str) -> None:
+        self.tmp, self.port, self.db_url = tmp, port, db_url
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -64,7 +67,7 @@ class Server:
             "--scenario",
             str(FIXTURES / "serve-two-sites.yaml"),
             "--db",
-            str(self.tmp / "crash.db"),
+            self.db_url,
             "--slurm-config",
             str(self.tmp / "slurm.yaml"),
             "--port",
@@ -106,13 +109,22 @@ class Server:
         )
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
-    slurm_clusters: SlurmClusterFactory, tmp_path: Path
+    slurm_clusters: SlurmClusterFactory,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    database: str,
 ) -> None:
     east_c, west_c = slurm_clusters(ClusterSpec("ska"), ClusterSpec("skb"))
     clusters = {"east": east_c, "west": west_c}
     (tmp_path / "slurm.yaml").write_text(yaml.safe_dump(slurm_config(clusters)))
-    server = Server(tmp_path, _free_port())
+    db_url = (
+        str(tmp_path / "crash.db")
+        if database == "sqlite"
+        else fresh_database(request.getfixturevalue("postgres_url"))
+    )
+    server = Server(tmp_path, _free_port(), db_url)
     server.start()
     try:
         admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -182,7 +194,7 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
             assert api[job_id]["submitted_at"] == first_answer[key]["submitted_at"]
 
         # every job is in Slurm exactly once, by its tag, and the API agrees with Slurm
-        db = Database(str(tmp_path / "crash.db"))
+        db = Database(db_url)
         in_slurm: dict[int, list[tuple[str, int, str]]] = {}
         for site, cluster in clusters.items():
             listed, errors = parse_squeue(cluster.run("squeue", "--json", check=True).stdout)
@@ -222,7 +234,7 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
             "requeued_never_reached_slurm": len(lost),
             "slurm_jobs": sum(len(v) for v in in_slurm.values()),
         }
-        print("crash test:", json.dumps(summary))
+        print(f"crash test ({database}):", json.dumps(summary))
         (tmp_path / "summary.json").write_text(json.dumps(summary))
         db.dispose()
     finally:

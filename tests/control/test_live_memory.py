@@ -140,7 +140,7 @@ def test_round_with_1000_queued_jobs_is_fast(db: Database) -> None:
     ctl.ex.set_site_up(1, True)
     ctl.sites["east"].reachable = ctl.sites["west"].reachable = True
     for rec in submit(db, ctl, 1000, gang=4):
-        ctl._admit(rec)
+        ctl.book.admit(rec)
     ctl._flush()
     ctl.round_now()  # starts 4 jobs, the rest wait
     dt = ctl.round_now()

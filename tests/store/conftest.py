@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from suanli.store.db import Database
-
-
-def fresh_database(url: str) -> str:
-    """A new empty database on the server of ``url`` (or ``url`` itself if not allowed)."""
-    u = make_url(url)
-    name = f"suanli_t_{secrets.token_hex(4)}"
-    conninfo = u.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error:
-        return url
-    return u.set(database=name).render_as_string(hide_password=False)
+from tests.store.helpers import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
