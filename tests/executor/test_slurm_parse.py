@@ -10,7 +10,13 @@ import pytest
 from suanli.config import load_scenario
 from suanli.errors import InputError
 from suanli.executor.site import MemorySite, SubmitRequest, make_tag, parse_tag
-from suanli.executor.slurm import decode_exit, orphan_submissions, parse_squeue, sbatch_argv
+from suanli.executor.slurm import (
+    SlurmSite,
+    decode_exit,
+    orphan_submissions,
+    parse_squeue,
+    sbatch_argv,
+)
 from suanli.executor.slurm_config import SiteConfig, gres_type, load_slurm_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -122,3 +128,11 @@ def test_memory_site() -> None:
 
 def test_orphan_scan_finds_nothing_here() -> None:
     assert orphan_submissions("nosuchinstall") == []
+
+
+def test_commands_get_a_minimal_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUANLI_ADMIN_TOKEN", "secret")
+    monkeypatch.setenv("SLURM_JOB_ID", "1")
+    site = SlurmSite("a", SiteConfig(slurm_conf=Path("/etc/a/slurm.conf")))
+    assert "SUANLI_ADMIN_TOKEN" not in site.env and "SLURM_JOB_ID" not in site.env
+    assert site.env["SLURM_CONF"] == "/etc/a/slurm.conf" and "PATH" in site.env

@@ -157,7 +157,13 @@ class LiveControl:
         j = ex.index.get(job_id)
         if j is None or j >= len(ex.status) or ex.status[j] != WAITING:
             return None
-        return ex.reason(j)
+        why = ex.reason(j)
+        t = ex.tables
+        sites = {t.site_ids[t.pool_site[c.pool]] for c in ex.jobs.candidates(j)}
+        down = sorted(s for s in sites if self.sites[s].reachable is not True)
+        if down:
+            why += f"; not reachable (or not yet reconciled): {', '.join(down)}"
+        return why
 
     @property
     def alive(self) -> bool:

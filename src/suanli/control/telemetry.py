@@ -32,9 +32,7 @@ class Telemetry:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.submissions = Counter(
-            "suanli_submissions", "Jobs accepted over the API", ["tenant"], registry=r
-        )
+        self.submissions = Counter("suanli_submissions", "Jobs accepted over the API", registry=r)
         self.dispatches = Counter(
             "suanli_dispatches", "Dispatches to sites by outcome", ["site", "outcome"], registry=r
         )
