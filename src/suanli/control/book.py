@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suanli.control.jobspec import job_from_spec
-from suanli.control.live import PLACED, WAITING, LiveExecutor
+from suanli.control.live import DEFERRED, PLACED, WAITING, LiveExecutor
 from suanli.control.reconcile import Change, Tracked, reconcile
 from suanli.control.telemetry import Telemetry
 from suanli.executor.site import Listing, SubmitRequest, SubmitResult, make_tag
@@ -260,11 +260,9 @@ class JobBook:
         """End a job in ``state``: free its place, write its end."""
         lj = self.live.pop(db_id)
         ex = self.ex
-        if ex.status[lj.j] == WAITING:
-            ex.dequeue(lj.j)
-        elif ex.status[lj.j] == PLACED:
-            ex.release(lj.j)
+        if ex.status[lj.j] == PLACED:
             self.need_round = True
+        ex.forget(lj.j)
         self.recorded_reason.pop(lj.j, None)
         values: dict[str, Any] = dict(
             state=state.value,
@@ -285,7 +283,7 @@ class JobBook:
         if lj is None:
             return
         lj.cancel_wanted = True
-        if self.ex.status[lj.j] == WAITING or lj.state is JobState.QUEUED:
+        if self.ex.status[lj.j] in (WAITING, DEFERRED) or lj.state is JobState.QUEUED:
             self.finish(db_id, JobState.CANCELLED, "cancelled while queued")
         elif lj.slurm_id is not None and lj.site is not None and self.sites[lj.site].reachable:
             lj.cancel_sent = time.monotonic()

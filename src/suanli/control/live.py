@@ -18,6 +18,7 @@ allocations. The mirror is rebuilt from the placed jobs whenever a site comes ba
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -30,7 +31,7 @@ from suanli.sim.capacity import Allocation, Capacity, ClusterState
 from suanli.sim.jobtable import Candidate, JobTable
 from suanli.sim.tables import FleetTables
 
-WAITING, PLACED, ENDED = 0, 1, 2
+WAITING, PLACED, ENDED, DEFERRED = 0, 1, 2, 3
 
 
 @dataclass(slots=True)
@@ -68,6 +69,8 @@ class LiveExecutor:
         #: Decisions of the last :meth:`apply` calls, for the service to carry out.
         self.started: list[tuple[int, Candidate]] = []
         self.preempted: list[tuple[int, str]] = []
+        #: Jobs a policy set aside until a time (scenario seconds), as a heap.
+        self.deferred: list[tuple[float, int]] = []
         self.pool_index = {pid: p for p, pid in enumerate(tables.pool_ids)}
 
     # -- jobs -----------------------------------------------------------------------------
@@ -154,6 +157,28 @@ class LiveExecutor:
             self.full = True
         self.status[j] = ENDED
 
+    def forget(self, j: int) -> None:
+        """Job *j* ended (cancelled, failed): take it out of the queue or free its place."""
+        if self.status[j] == WAITING:
+            self.dequeue(j)
+        elif self.status[j] == PLACED:
+            self.release(j)
+        self.status[j] = ENDED
+
+    def wake_due(self, now: float) -> int:
+        """Put deferred jobs whose time has come back in the queue; return how many."""
+        woken = 0
+        while self.deferred and self.deferred[0][0] <= now:
+            _, j = heapq.heappop(self.deferred)
+            if self.status[j] == DEFERRED:
+                self.enqueue(j)
+                woken += 1
+        return woken
+
+    def next_wake(self) -> float | None:
+        """When the next deferred job is due (scenario seconds), if any."""
+        return self.deferred[0][0] if self.deferred else None
+
     def site_of(self, j: int) -> int:
         """Site index where placed job *j* is (-1 if not placed)."""
         pl = self.placed.get(j)
@@ -218,6 +243,14 @@ class LiveExecutor:
             if j in self.placed and self._preemptible(j):
                 self.release(j)
                 self.preempted.append((j, pre.reason))
+        # Defer decisions (policies that choose *when*, e.g. a cheaper hour); read by name so
+        # that outputs without them work too
+        for d in getattr(out, "defers", ()):
+            if self.status[d.job] == WAITING and d.until_s > now:
+                self.dequeue(d.job)
+                self.status[d.job] = DEFERRED
+                self.last_reasons[d.job] = d.reason
+                heapq.heappush(self.deferred, (float(d.until_s), d.job))
         cap = Capacity(self.cluster)
         for st in out.starts:
             j, cand = st.job, st.candidate

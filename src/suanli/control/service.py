@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from suanli.control.book import JobBook, SiteStatus
-from suanli.control.live import PLACED, WAITING, LiveExecutor
+from suanli.control.live import DEFERRED, PLACED, WAITING, LiveExecutor
 from suanli.control.loop import ControlLoop
 from suanli.control.telemetry import Telemetry
 from suanli.control.workers import (
@@ -155,7 +155,7 @@ class LiveControl:
         """The policy's current reason for a waiting job (``None`` if it is not waiting)."""
         ex = self.ex
         j = ex.index.get(job_id)
-        if j is None or j >= len(ex.status) or ex.status[j] != WAITING:
+        if j is None or j >= len(ex.status) or ex.status[j] not in (WAITING, DEFERRED):
             return None
         why = ex.reason(j)
         t = ex.tables
@@ -212,6 +212,9 @@ class LiveControl:
         book = self.book
         if book.need_round:
             wait = min(wait, self.settings.batch_s)
+        wake = self.ex.next_wake()
+        if wake is not None:
+            wait = min(wait, wake - (time.time() - self.epoch0))
         msgs = self._drain(max(0.0, wait))
         for m in msgs:
             self._handle(m)
@@ -221,6 +224,8 @@ class LiveControl:
             self._next_sweep = now_m + self.settings.sweep_s
             if len(self.ex.db_ids) > 2 * len(book.live) + 10_000:
                 self._rebuild()  # compact: the job table keeps every job it was given
+        if self.ex.wake_due(time.time() - self.epoch0):
+            book.need_round = True
         if now_m >= self._next_tick:
             book.need_round = book.full_round = True
             self._next_tick = now_m + float(self.policy.tick_s)
@@ -343,7 +348,7 @@ class LiveControl:
             lj = book.live[db_id]
             oj = old.index[db_id]
             lj.j = ex.add(old.jobs.jobs[oj], db_id)
-            if old.status[oj] == WAITING:
+            if old.status[oj] in (WAITING, DEFERRED):  # the policy may defer it again
                 ex.enqueue(lj.j)
             elif old.status[oj] == PLACED:
                 pl = old.placed[oj]
