@@ -28,7 +28,7 @@ def principal(
     if creds is None or not creds.credentials:
         raise ApiError(
             401,
-            "missing API token",
+            "missing API token (no 'Authorization: Bearer …' header)",
             field="Authorization",
             hint="send 'Authorization: Bearer TOKEN'",
         )
