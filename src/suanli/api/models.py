@@ -1,0 +1,254 @@
+"""Request and response bodies of the API (pydantic; requests forbid unknown fields).
+
+Every string a client sends is bounded and must be valid UTF-8 without NUL characters,
+so that whatever passes validation can be stored by SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
+
+from suanli.model.job import JobKind
+from suanli.store.schema import JobState
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_ID = 2**31 - 1
+
+
+def _clean(s: str) -> str:
+    if "\x00" in s:
+        raise ValueError("must not contain NUL characters")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid UTF-8 (no lone surrogates)") from None
+    return s
+
+
+Text = Annotated[str, AfterValidator(_clean)]
+Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def iso(t: float | None) -> datetime | None:
+    """A POSIX time as an aware UTC datetime."""
+    return datetime.fromtimestamp(t, UTC) if t is not None else None
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobIn(_In):
+    """A job to submit. Give its work as ``hours_on_reference`` (hours on ``gang`` devices
+    of the scenario's reference accelerator) or as ``work_pflop``."""
+
+    profile: Name = Field(description="Workload profile of the scenario (GET /v1/scenario).")
+    command: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_clean)] = Field(
+        description="Shell command line the job runs (sbatch --wrap)."
+    )
+    name: Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9._ -]*$")] = ""
+    kind: JobKind | None = Field(None, description="Defaults to the profile's kind.")
+    gang: StrictInt = Field(1, ge=1, le=65536, description="Devices the job runs on.")
+    hours_on_reference: Number | None = Field(None, gt=0, le=100_000)
+    work_pflop: Number | None = Field(None, gt=0, le=1e12)
+    accepted_types: list[Name] = Field(
+        default_factory=list, max_length=32, description="Accelerator ids, best first."
+    )
+    accepted_stacks: list[Name] = Field(default_factory=list, max_length=16)
+    dataset: Name | None = None
+    deadline: AwareDatetime | None = None
+    deferrable: StrictBool = False
+    preemptible: StrictBool = True
+    priority: StrictInt = Field(0, ge=-1000, le=1000)
+    checkpoint_interval_s: Number = Field(3600.0, gt=0, le=1e7)
+    restart_cost_s: Number = Field(300.0, ge=0, le=1e7)
+
+    @model_validator(mode="after")
+    def _one_work(self) -> JobIn:
+        if (self.hours_on_reference is None) == (self.work_pflop is None):
+            raise ValueError("give exactly one of hours_on_reference and work_pflop")
+        return self
+
+
+class JobOut(BaseModel):
+    """A job and where it is."""
+
+    id: int
+    tenant: str
+    name: str
+    state: JobState
+    reason: str
+    cancel_requested: bool
+    profile: str
+    kind: str
+    gang: int
+    work_pflop: float
+    accepted_types: list[str]
+    accepted_stacks: list[str]
+    dataset: str | None
+    deadline: datetime | None
+    deferrable: bool
+    preemptible: bool
+    priority: int
+    command: str
+    site: str | None
+    pool: str | None
+    devices: int | None
+    attempt: int
+    slurm_job_id: int | None
+    slurm_state: str | None
+    last_state: str | None
+    submitted_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    exit_code: int | None
+
+
+class JobList(BaseModel):
+    """A page of jobs, newest first; pass ``next_before_id`` as ``before_id`` for more."""
+
+    jobs: list[JobOut]
+    next_before_id: int | None
+
+
+class WhyOut(BaseModel):
+    """Why a job is where it is: the policy's reason while it waits."""
+
+    job_id: int
+    state: JobState
+    waiting: bool
+    reason: str
+    policy: str
+
+
+class EventOut(BaseModel):
+    """An entry of a job's history."""
+
+    at: datetime
+    state: str
+    message: str
+
+
+class DecisionOut(BaseModel):
+    """A policy decision about a job."""
+
+    id: int
+    at: datetime
+    round: int
+    policy: str
+    job_id: int
+    action: str
+    site: str | None
+    pool: str | None
+    devices: int | None
+    detail: str
+
+
+class TenantIn(_In):
+    """A tenant to create."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean)]
+    weight: Number = Field(1.0, gt=0, le=1e6)
+    priority: StrictInt = Field(0, ge=-1000, le=1000)
+
+
+class TenantOut(BaseModel):
+    """A tenant."""
+
+    id: str
+    name: str
+    weight: float
+    priority: int
+    origin: str
+    created_at: datetime
+
+
+class TokenIn(_In):
+    """A token to issue."""
+
+    label: Annotated[str, Field(max_length=200), AfterValidator(_clean)] = ""
+
+
+class TokenOut(BaseModel):
+    """A token, without its secret."""
+
+    id: int
+    role: str
+    tenant: str | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewToken(TokenOut):
+    """A freshly issued token: ``token`` is shown only this once."""
+
+    token: str
+
+
+class PoolOut(BaseModel):
+    """Accelerators of one type at a site."""
+
+    id: str
+    site: str
+    accelerator: str
+    count: int
+    devices_per_node: int
+
+
+class SiteOut(BaseModel):
+    """A site of the scenario and whether its cluster answers."""
+
+    id: str
+    name: str
+    grid_region: str
+    pue: float
+    power_capacity_mw: float
+    pools: list[PoolOut]
+    reachable: bool | None
+    reachable_since: datetime
+    error: str
+
+
+class ScenarioOut(BaseModel):
+    """What a client needs to write a job: profiles, accelerators, data sets."""
+
+    name: str
+    policy: str
+    reference_accelerator: str | None
+    profiles: dict[str, str]
+    accelerators: list[str]
+    stacks: list[str]
+    datasets: list[str]
+
+
+class HealthOut(BaseModel):
+    """Liveness of the service."""
+
+    status: str
+    database: str
+    loop: str
+    sites: dict[str, bool | None]
+
+
+class ErrorOut(BaseModel):
+    """Every error: what was wrong, in which field, and how to fix it."""
+
+    error: str
+    field: str | None = None
+    hint: str | None = None

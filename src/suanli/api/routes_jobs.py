@@ -1,0 +1,183 @@
+"""Jobs: submit, list, get, cancel, why it waits, its history; decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+
+from suanli.api.auth import Caller, Svc, TenantCaller
+from suanli.api.convert import decision_out, job_out
+from suanli.api.errors import ApiError
+from suanli.api.models import (
+    MAX_ID,
+    DecisionOut,
+    ErrorOut,
+    EventOut,
+    JobIn,
+    JobList,
+    JobOut,
+    WhyOut,
+    iso,
+)
+from suanli.store.records import JobRecord, Principal
+from suanli.store.schema import JobState
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 422)
+}
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id.")]
+IdemKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Submitting again with the same key returns the first job.",
+    ),
+]
+
+
+def _own_job(svc: Svc, who: Principal, job_id: int) -> JobRecord:
+    """The job, if the caller may see it (a tenant sees only its own); 404 otherwise."""
+    rec = svc.jobs.get(job_id, None if who.is_admin else who.tenant_id)
+    if rec is None:
+        raise ApiError(
+            404, f"no job {job_id}", field="job_id", hint="list your jobs with GET /v1/jobs"
+        )
+    return rec
+
+
+@router.post(
+    "/jobs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobOut,
+    responses=ERRORS,
+    summary="Submit a job",
+)
+def submit_job(
+    body: JobIn,
+    svc: Svc,
+    who: TenantCaller,
+    response: Response,
+    idempotency_key: IdemKey = None,
+) -> JobOut:
+    """Queue a job for the caller's tenant; it is scheduled by the policy and run by Slurm."""
+    spec = svc.validator.spec(body)
+    assert who.tenant_id is not None
+    rec, new = svc.jobs.submit(
+        who.tenant_id, spec, body.command, name=body.name, client_key=idempotency_key
+    )
+    if new:
+        svc.control.submitted(rec)
+        svc.telemetry.submissions.inc()
+    else:
+        response.status_code = status.HTTP_200_OK
+    return job_out(rec)
+
+
+@router.get("/jobs", response_model=JobList, responses=ERRORS, summary="List jobs")
+def list_jobs(
+    svc: Svc,
+    who: Caller,
+    state: JobState | None = None,
+    tenant: Annotated[str | None, Query(max_length=64, description="Admins only.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> JobList:
+    """The caller's jobs (an admin's: everyone's, or ``tenant``'s), newest first."""
+    if tenant is not None and not who.is_admin and tenant != who.tenant_id:
+        raise ApiError(403, "tenants list only their own jobs", field="tenant")
+    owner = who.tenant_id if not who.is_admin else tenant
+    recs = svc.jobs.page(owner, state, limit, before_id)
+    ctl = svc.control
+    out = [job_out(r, ctl.reason(r.id) if r.state == "queued" else None) for r in recs]
+    nxt = recs[-1].id if len(recs) == limit else None
+    return JobList(jobs=out, next_before_id=nxt)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS, summary="Get a job")
+def get_job(job_id: JobId, svc: Svc, who: Caller) -> JobOut:
+    """One job (a tenant sees only its own)."""
+    rec = _own_job(svc, who, job_id)
+    return job_out(rec, svc.control.reason(rec.id) if rec.state == "queued" else None)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    responses=ERRORS,
+    summary="Cancel a job",
+)
+def cancel_job(job_id: JobId, svc: Svc, who: Caller) -> JobOut:
+    """Ask for a job to be cancelled: at once while queued, else through ``scancel``."""
+    _own_job(svc, who, job_id)
+    rec = svc.jobs.request_cancel(job_id)
+    assert rec is not None
+    if rec.cancel_requested and not JobState(rec.state).final:
+        svc.control.cancel_requested(job_id)
+    return job_out(rec)
+
+
+@router.get(
+    "/jobs/{job_id}/why",
+    response_model=WhyOut,
+    responses=ERRORS,
+    summary="Why is my job waiting?",
+)
+def why(job_id: JobId, svc: Svc, who: Caller) -> WhyOut:
+    """The policy's reason for a waiting job; for others, where it is."""
+    rec = _own_job(svc, who, job_id)
+    live = svc.control.reason(job_id) if rec.state == "queued" else None
+    return WhyOut(
+        job_id=rec.id,
+        state=JobState(rec.state),
+        waiting=rec.state == "queued",
+        reason=live if live is not None else rec.reason,
+        policy=svc.control.policy_name,
+    )
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_model=list[EventOut],
+    responses=ERRORS,
+    summary="A job's history",
+)
+def events(job_id: JobId, svc: Svc, who: Caller) -> list[EventOut]:
+    """State changes of a job, oldest first."""
+    _own_job(svc, who, job_id)
+    out = []
+    for e in svc.jobs.events(job_id):
+        at = iso(e.at)
+        assert at is not None
+        out.append(EventOut(at=at, state=e.state, message=e.message))
+    return out
+
+
+@router.get(
+    "/decisions",
+    response_model=list[DecisionOut],
+    responses=ERRORS,
+    summary="Decisions history",
+)
+def decisions(
+    svc: Svc,
+    who: Caller,
+    job_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> list[DecisionOut]:
+    """The policy's decisions (starts, preemptions, waiting reasons), newest first."""
+    if job_id is not None:
+        _own_job(svc, who, job_id)
+    recs = svc.jobs.decisions(
+        job_id=job_id,
+        tenant_id=None if who.is_admin else who.tenant_id,
+        limit=limit,
+        before_id=before_id,
+    )
+    return [decision_out(d) for d in recs]

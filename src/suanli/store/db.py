@@ -1,0 +1,136 @@
+"""Opening the control plane's database: SQLite (default) or PostgreSQL, migrated.
+
+``Database(url)`` normalises the URL (a plain path means a SQLite file;
+``postgresql://`` uses psycopg 3), creates engines and runs the Alembic
+migrations to the newest revision. SQLite runs in WAL mode with a busy timeout;
+its write transactions start with ``BEGIN IMMEDIATE`` (on a separate engine) so
+that concurrent writers queue on the lock instead of failing, while reads use
+plain deferred transactions and never block writers.
+
+The database also remembers an *installation id*, a random token created once: it
+goes into the comment of every Slurm job this installation submits, so that
+reconciliation never mistakes another installation's jobs for its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
+
+from suanli.errors import InputError, Problem
+from suanli.store.schema import meta
+
+#: SQLite waits this long for a lock before giving up (ms).
+SQLITE_BUSY_MS = 30_000
+
+
+def normalise_url(url: str) -> str:
+    """A SQLAlchemy URL for ``url``: paths become SQLite files, PostgreSQL uses psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().absolute()}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """Engines for one database, migrated on open; see the module docstring."""
+
+    def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 8) -> None:
+        self.url = normalise_url(url)
+        try:
+            parsed = make_url(self.url)
+        except ArgumentError as exc:
+            raise InputError(
+                [Problem("--db", "", f"not a database URL: {url!r} ({exc})", _URL_HINT)]
+            ) from None
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise InputError(
+                [Problem("--db", "", f"unsupported database {self.dialect!r}", _URL_HINT)]
+            )
+        if self.dialect == "sqlite":
+            self.reader = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
+            self.writer = _sqlite_engine(self.url, immediate=True, pool_size=pool_size)
+        else:
+            # no pre-ping (a round trip per checkout); connections are recycled instead
+            self.reader = self.writer = create_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=600
+            )
+        if migrate:
+            from suanli.store.migrate import upgrade
+
+            upgrade(self)
+        self.install_id = self._install_id()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (committed on success, rolled back on error)."""
+        with self.writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction."""
+        with self.reader.connect() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.reader.dispose()
+        self.writer.dispose()
+
+    def _install_id(self) -> str:
+        with self.read() as conn:
+            got = conn.execute(select(meta.c.value).where(meta.c.key == "install_id")).scalar()
+        if got is not None:
+            return str(got)
+        new = secrets.token_hex(4)
+        try:
+            with self.write() as conn:
+                conn.execute(insert(meta).values(key="install_id", value=new))
+                conn.execute(insert(meta).values(key="created_at", value=repr(time.time())))
+        except IntegrityError:
+            pass  # another process won the race
+        with self.read() as conn:
+            return str(
+                conn.execute(select(meta.c.value).where(meta.c.key == "install_id")).scalar()
+            )
+
+
+_URL_HINT = "give a SQLite file path (suanli.db), sqlite:///PATH, or postgresql://USER@HOST:PORT/DB"
+
+
+def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
+    """A SQLite engine: WAL, busy timeout, foreign keys; BEGIN IMMEDIATE when ``immediate``."""
+    memory = ":memory:" in url or url.rstrip("/") == "sqlite:"
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if memory:
+        raise InputError([Problem("--db", "", "in-memory SQLite is not supported", _URL_HINT)])
+    kwargs["pool_size"] = pool_size
+    kwargs["max_overflow"] = pool_size * 2
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

@@ -1,0 +1,133 @@
+"""Rows of the control plane's tables as frozen dataclasses (what the store returns)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+from suanli.store.schema import JobState, Role
+
+
+class _FromRow:
+    """Build a record from a SQLAlchemy row mapping, ignoring extra columns."""
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
+        """The record for one row (``row._mapping``)."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord(_FromRow):
+    """A tenant: from the scenario, or created over the API by an admin."""
+
+    id: str
+    name: str
+    weight: float
+    priority: int
+    origin: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request comes from: an admin, or a tenant (``tenant_id``)."""
+
+    token_id: int
+    role: Role
+    tenant_id: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this is an admin token."""
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord(_FromRow):
+    """An API token, without its secret (only the hash is stored)."""
+
+    id: int
+    role: str
+    tenant_id: str | None
+    label: str
+    created_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord(_FromRow):
+    """A job as the database holds it."""
+
+    id: int
+    tenant_id: str
+    client_key: str | None
+    name: str
+    state: str
+    spec: dict[str, Any]
+    command: str
+    submitted_at: float
+    updated_at: float
+    attempt: int
+    site: str | None
+    pool: str | None
+    devices: int | None
+    slurm_job_id: int | None
+    slurm_state: str | None
+    last_state: str | None
+    reason: str
+    cancel_requested: bool
+    started_at: float | None
+    ended_at: float | None
+    exit_code: int | None
+
+    @property
+    def job_state(self) -> JobState:
+        """The state as an enum."""
+        return JobState(self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord(_FromRow):
+    """One entry of a job's history."""
+
+    id: int
+    job_id: int
+    at: float
+    state: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord(_FromRow):
+    """A policy decision about a job (start, preempt, a new waiting reason, …)."""
+
+    id: int
+    at: float
+    round: int
+    policy: str
+    job_id: int
+    action: str
+    site: str | None
+    pool: str | None
+    devices: int | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchRecord(_FromRow):
+    """One hand-over of a job to a site (the outbox)."""
+
+    id: int
+    job_id: int
+    attempt: int
+    site: str
+    pool: str
+    devices: int
+    state: str
+    slurm_job_id: int | None
+    created_at: float
+    resolved_at: float | None
+    detail: str

@@ -1,0 +1,63 @@
+"""Helpers for control-plane tests: a live control on MemorySites and waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from suanli.config import load_scenario
+from suanli.control.service import LiveControl, LoopSettings
+from suanli.executor.site import MemorySite, SiteBackend
+from suanli.model.scenario import Scenario
+from suanli.store.db import Database
+from suanli.store.jobs import JobStore
+from suanli.store.records import JobRecord
+from suanli.store.tenants import TenantStore
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SPEC = {"kind": "pretrain", "profile": "dl-training", "gang": 1, "work_pflop": 1.0}
+FAST = LoopSettings(poll_s=0.1, grace_s=0.2, sweep_s=0.5, orphan_wait_s=5)
+
+
+def two_sites() -> Scenario:
+    """The two-site scenario shaped like the local clusters."""
+    return load_scenario(str(FIXTURES / "serve-two-sites.yaml"))
+
+
+def control(
+    db: Database, sc: Scenario, backends: dict[str, SiteBackend] | None = None, **kw: Any
+) -> LiveControl:
+    """A LiveControl on ``db`` (tenants seeded), MemorySites unless given."""
+    TenantStore(db).ensure(((t.id, t.name, t.weight, t.priority) for t in sc.tenants), "scenario")
+    sites = backends or {s.id: MemorySite(s.id, run_s=0.3) for s in sc.sites}
+    return LiveControl(db, sc, sites, lambda site, acc: "h100", settings=FAST, **kw)
+
+
+def submit(
+    db: Database, ctl: LiveControl, n: int = 1, tenant: str = "lab", **spec: Any
+) -> list[JobRecord]:
+    """Submit ``n`` jobs as the API does."""
+    js = JobStore(db)
+    out = []
+    for _ in range(n):
+        rec, _new = js.submit(tenant, {**SPEC, **spec}, spec.get("command", "sleep 1"))
+        ctl.submitted(rec)
+        out.append(rec)
+    return out
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll ``cond`` until true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def states(db: Database, ids: list[int]) -> list[str]:
+    """Current states of jobs."""
+    js = JobStore(db)
+    return [js.get(i).state for i in ids]  # type: ignore[union-attr]
