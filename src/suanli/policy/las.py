@@ -74,7 +74,8 @@ class Las:
         waiting = sorted((self.priority(inp, j) for j in inp.waiting), key=lambda x: x)[
             : self.p.max_jobs_per_round
         ]
-        touched: set[int] = set()
+        touched: set[int] = set()  # pools with a preemption planned: no other start there
+        used: set[int] = set()  # pools with an ordinary start: no preemption plan there
         victims: set[int] = set()
         blocked_sigs: set[int] = set()
         for prio in waiting:
@@ -94,13 +95,20 @@ class Las:
             if cand is not None:
                 cap.take(tenant, cand)
                 out.starts.append(Start(j, cand))
+                used.add(cand.pool)
                 continue
-            plan = self._preempt_for(inp, j, prio, touched, victims)
+            plan = self._preempt_for(inp, j, prio, touched | used, victims)
             if plan is None:
                 blocked_sigs.add(sig)
                 out.reasons[j] = "queue " + str(prio[0]) + ": " + explain(inp, j)
                 continue
             cand, chosen = plan
+            freed_w = sum(inp.running[v].candidate.busy_w for v in chosen)
+            cap.adjust(tenant, cand.pool, cand.busy_w - freed_w, cand.devices)
+            for v in chosen:
+                if jobs.tenant[v] != tenant:
+                    continue
+                cap.adjust(jobs.tenant[v], cand.pool, 0.0, -inp.running[v].candidate.devices)
             for v in chosen:
                 victims.add(v)
                 out.preempts.append(
@@ -124,9 +132,8 @@ class Las:
         for c in inp.jobs.candidates(j):
             if c.pool in touched:
                 continue
-            why = inp.capacity.why_not(tenant, c)
-            if why != "devices":
-                continue  # power or quota: preempting others' devices would not help
+            if inp.capacity.why_not(tenant, c) != "devices":
+                continue  # power or quota bound: checked below once victims are chosen
             lower = sorted(
                 (
                     (self.priority(inp, r), r)
@@ -148,9 +155,28 @@ class Las:
                     if pn.up[node]:
                         free[node] = free.get(node, pn.free[node]) + n
                 full_nodes = len(pn.buckets[d]) + sum(1 for f in free.values() if f == d)
-                if (c.devices >= d and full_nodes >= c.devices // d) or (
+                fits = (c.devices >= d and full_nodes >= c.devices // d) or (
                     c.devices < d
                     and (pn.fits(c.devices) or any(f >= c.devices for f in free.values()))
-                ):
+                )
+                if fits and self._power_and_quota_ok(inp, j, c, chosen):
                     return c, chosen
         return None
+
+    @staticmethod
+    def _power_and_quota_ok(inp: PolicyInput, j: int, c: Candidate, chosen: list[int]) -> bool:
+        """Whether ``j`` fits power and quotas once ``chosen`` (on ``c.pool``) have stopped."""
+        cap = inp.capacity
+        st = cap.state
+        freed_w = sum(inp.running[v].candidate.busy_w for v in chosen)
+        site = inp.tables.pool_site[c.pool]
+        if c.busy_w > cap.power_headroom_w(site) + freed_w + 1e-6:
+            return False
+        tenant = inp.jobs.tenant[j]
+        mine = sum(inp.running[v].candidate.devices for v in chosen if inp.jobs.tenant[v] == tenant)
+        for qi in st.tenant_quotas[tenant]:
+            if st.quota_mask[qi][c.pool]:
+                left = st.quota_max[qi] - st.quota_usage[qi] - cap.quota_delta(qi)
+                if c.devices > left + mine:
+                    return False
+        return True

@@ -72,4 +72,5 @@ def _load_builtin() -> None:
     import suanli.policy.fifo
     import suanli.policy.greedy_cost
     import suanli.policy.las
+    import suanli.policy.maxmin_het
     import suanli.policy.suanli  # noqa: F401

@@ -224,6 +224,20 @@ class Capacity:
         st = self.state
         return st.site_cap_it_w[site] - st.site_committed_w[site] - self._power.get(site, 0.0)
 
+    def adjust(self, tenant: int, pool: int, watts: float, devices: int) -> None:
+        """Record a tentative change of power at ``pool``'s site and of ``tenant``'s quotas
+        that covers ``pool`` (e.g. a start planned after preempting others)."""
+        st = self.state
+        site = st.tables.pool_site[pool]
+        self._power[site] = self._power.get(site, 0.0) + watts
+        for qi in st.tenant_quotas[tenant]:
+            if st.quota_mask[qi][pool]:
+                self._quota[qi] = self._quota.get(qi, 0) + devices
+
+    def quota_delta(self, qi: int) -> int:
+        """Devices of quota ``qi`` taken tentatively this round."""
+        return self._quota.get(qi, 0)
+
     def why_not(self, tenant: int, cand: Candidate) -> str | None:
         """``None`` if ``cand`` can start now for ``tenant``, else the reason."""
         st = self.state

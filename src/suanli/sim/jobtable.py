@@ -202,6 +202,9 @@ class JobTable:
         origin = self.origin_site(j)
         pf = float(t.profile_power_factor[prof])
         out: list[tuple[float, int, Candidate]] = []
+        idle_w = [0.0] * len(t.site_ids)
+        for q in range(t.n_pools):
+            idle_w[t.pool_site[q]] += t.pool_count[q] * float(t.pool_idle_w[q])
         for p in range(t.n_pools):
             a = t.pool_acc[p]
             acc_id = t.acc_ids[a]
@@ -223,6 +226,8 @@ class JobTable:
             if devices > t.pool_count[p]:
                 continue
             busy_w = need * (float(t.pool_tdp_w[p]) * pf - float(t.pool_idle_w[p]))
+            if busy_w > float(t.site_cap_w[site]) / t.site_pue[site] - idle_w[site]:
+                continue  # more power than the site can ever give
             cand = Candidate(
                 pool=p,
                 devices=devices,

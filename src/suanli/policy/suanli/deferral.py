@@ -2,10 +2,19 @@
 
 For a class of deferrable jobs whose best option now is candidate *o*, every hour
 boundary *t* up to the latest start ``min(deadline − slack · τ_o, now + max_hours)``
-is a possible start. With ``S(t) = w_cost C_o(t)/C_o(now) + w_carbon G_o(t)/G_o(now)``
+is a possible start. With
+
+.. math::
+
+    S(t) = w_\\text{cost} \\frac{C_o(t)}{C_o(\\text{now})}
+         + w_\\text{carbon} \\frac{G_o(t)}{G_o(\\text{now})}
+         + w_\\text{delay} \\frac{t - \\text{now}}{τ_o}
+
 (cost and carbon of *o* started at *t*, from the tariff schedule and carbon series
-as the forecast), the class waits for ``t* = argmin S`` when
-``S(t*) ≤ (1 − min_saving) · S(now)``; otherwise it may start now.
+as the forecast, plus the delay relative to the job's own length), the class
+waits for ``t* = argmin S`` when ``S(t*) ≤ (1 − min_saving) · S(now)``; otherwise
+it may start now. ``w_delay = 0`` defers freely within the deadline; the default
+makes long jobs shift by an hour or two for a valley, and short jobs not at all.
 """
 
 from __future__ import annotations
@@ -46,8 +55,10 @@ def defer_until(
     starts = np.arange(first, latest + 1e-6, 3600.0)
     idx = np.full(starts.size, best)
     _, cost, carbon = cost_and_carbon(inp, cls, starts, idx)
-    score = p.w_cost * cost / max(float(val.cost[best]), 1e-12) + p.w_carbon * carbon / max(
-        float(val.carbon_kg[best]), 1e-12
+    score = (
+        p.w_cost * cost / max(float(val.cost[best]), 1e-12)
+        + p.w_carbon * carbon / max(float(val.carbon_kg[best]), 1e-12)
+        + p.w_delay * (starts - now) / max(float(val.tau_s[best]), 1.0)
     )
     i = int(np.argmin(score))
     saving = 1.0 - float(score[i]) / weight

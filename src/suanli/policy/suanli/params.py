@@ -23,6 +23,9 @@ class SuanliParams(PolicyParams):
         0.5, ge=0, le=1, description="θ: skip candidates slower than θ × the best, at first"
     )
     defer: bool = Field(True, description="defer deferrable jobs to cheaper/greener hours")
+    w_delay: float = Field(
+        1.0, ge=0, description="weight of a deferral's delay, relative to the job's run time"
+    )
     defer_min_saving: float = Field(
         0.3, gt=0, lt=1, description="defer only if cost+carbon drop by at least this share"
     )
