@@ -37,7 +37,7 @@ def report_error(exc: SuanliError) -> None:
 
 def main() -> None:
     """Entry point of the ``suanli`` console script."""
-    from suanli.cli import catalog, scenario  # noqa: F401  (registers the commands)
+    from suanli.cli import catalog, plan, scenario  # noqa: F401  (registers the commands)
 
     try:
         app(standalone_mode=True)

@@ -1,14 +1,18 @@
-"""Load and solve a plan: the steps ``suanli plan`` takes, as functions."""
+"""Load, solve and write a plan: the steps ``suanli plan`` takes, as functions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from suanli.errors import InputError, Problem
 from suanli.plan.instance import PlanInstance, build_instance, oversubscription
 from suanli.plan.load import Planning, load_planning
+from suanli.plan.output import write_csv, write_json
+from suanli.plan.plots import plot_plan
 from suanli.plan.result import Plan
+from suanli.plan.scenario_out import write_plan_scenario
 from suanli.plan.solve import SolveOptions, solve_plan
 
 
@@ -82,3 +86,26 @@ def _notes(planning: Planning) -> tuple[str, ...]:
                 "for it and the simulator cannot check it"
             )
     return tuple(out)
+
+
+def inputs_record(run: PlanRun) -> dict[str, Any]:
+    """Where a plan's inputs came from (for ``plan.json``)."""
+    return {
+        "planning": list(run.planning.chain),
+        "scenario": run.planning.scenario.source,
+        "objective": run.plan.objective,
+        "horizon_years": run.instance.horizon_years,
+        "sources": dict(run.planning.file.sources),
+    }
+
+
+def write_outputs(run: PlanRun, out: Path, plots: bool = True) -> list[Path]:
+    """Write ``plan.json``, ``plan.csv``, ``plan-scenario.yaml`` and the plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "plan.json", out / "plan.csv", out / "plan-scenario.yaml"]
+    write_json(run.plan, paths[0], inputs_record(run))
+    write_csv(run.plan, paths[1])
+    write_plan_scenario(run.planning, run.plan, run.instance, paths[2])
+    if plots:
+        paths += plot_plan(run.plan, out)
+    return paths
