@@ -102,6 +102,7 @@ def random_instance(
         carbon_budget_t=float(rng.uniform(5.0, 40.0)) if rng.random() < 0.3 else None,
         min_green_share=float(rng.choice([0.2, 0.5])) if rng.random() < 0.3 else None,
         allow_retirement=bool(rng.random() < 0.3),
+        carbon_price_per_t=float(rng.choice([0.0, 0.0, 500.0])),
     )
 
 
@@ -198,9 +199,14 @@ def _evaluate(
         ek[s, j] = per
         cost[j] = per * inst.energy_price[s][a] * 1e3
         ub[j] = cl.demand_pflops / (cl.utilisation * cl.speed[a])
+    for s in range(S):  # carbon price on facility energy, less green power
+        iota = inst.sites[s].carbon_kg_per_kwh * inst.carbon_price_per_t
+        cost += iota * ek[s]
+        cost0 += iota * E0[s]
+        cost[ig + s] -= iota
     for s in range(S):
         cost[ie + s] = inst.sites[s].expansion_cost_per_mw
-        cost[ig + s] = inst.sites[s].green_premium_per_kwh * 1e3
+        cost[ig + s] += inst.sites[s].green_premium_per_kwh * 1e3
         ub[ie + s] = inst.sites[s].max_expansion_mw
         green_on = inst.min_green_share is not None or inst.carbon_budget_t is not None
         ub[ig + s] = np.inf if green_on and inst.sites[s].green_max_share > 0 else 0.0

@@ -65,7 +65,7 @@ def plan_command(
     exact: Annotated[
         int,
         typer.Option("--exact", min=0, help="Binding constraints to re-solve exactly for prices."),
-    ] = 5,
+    ] = 3,
     time_limit: Annotated[
         float, typer.Option("--time-limit", min=1.0, help="Seconds per MILP solve.")
     ] = 120.0,
@@ -214,32 +214,30 @@ def print_comparison(runs: list[PlanRun], console: Console) -> None:
     table.add_column("", justify="left")
     for r in rows:
         table.add_column(str(r["plan"]), justify="right")
-    lines: list[tuple[str, str]] = [
-        ("total cost", "money"),
-        ("capex", "money"),
-        ("opex", "money"),
-        ("new_devices", "int"),
-        ("domestic_share_new", "pct"),
-        ("expansion_mw", "num"),
-        ("peak_mw", "num"),
-        ("carbon_kt", "num"),
+    lines: list[tuple[str, str, str]] = [
+        ("total cost", "total_cost", "money"),
+        ("capex", "capex", "money"),
+        ("opex", "opex", "money"),
+        ("new devices", "new_devices", "int"),
+        ("domestic share of new", "domestic_share_new", "pct"),
+        ("expansion MW", "expansion_mw", "num"),
+        ("peak MW", "peak_mw", "num"),
+        ("carbon kt CO₂", "carbon_kt", "num"),
     ]
-    lines += [(k, "int") for k in rows[0] if k.startswith("new_") and k != "new_devices"]
-    for key, kind in lines:
-        key_ = key.replace(" ", "_")
+    lines += [
+        (f"new {k[4:]}", k, "int") for k in rows[0] if k.startswith("new_") and k != "new_devices"
+    ]
+    for label, key, kind in lines:
         cells = []
         for r in rows:
-            v = r.get(key_, 0)
-            cells.append(
-                fmt.money(v, cur)
-                if kind == "money"
-                else f"{v:.0%}"
-                if kind == "pct"
-                else f"{v:,.0f}"
-                if kind == "int"
-                else f"{v:,.1f}"
-            )
-        table.add_row(key.replace("_", " "), *cells)
+            v = r.get(key, 0)
+            if kind == "money":
+                cells.append(fmt.money(v, cur))
+            elif kind == "pct":
+                cells.append(f"{v:.0%}")
+            else:
+                cells.append(f"{v:,.0f}" if kind == "int" else f"{v:,.1f}")
+        table.add_row(label, *cells)
     console.print(table)
     for run in runs:
         console.print(f"[bold]{run.plan.name}[/] (solved in {run.plan.solve_seconds:.2f} s)")

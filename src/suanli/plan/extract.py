@@ -117,6 +117,7 @@ def extract_plan(
         expansion_mw=sum(s.expansion_mw for s in sites),
         demand_pflops=sum(c.demand_pflops for c in classes),
         delivered_pflops=sum(c.delivered_pflops for c in classes),
+        opex_carbon=sum(s.carbon_t for s in sites) * inst.carbon_price_per_t,
     )
     return Plan(
         name=inst.name,

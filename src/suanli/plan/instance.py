@@ -20,6 +20,8 @@ inputs:
   (:func:`suanli.perf.energy.subsidy_per_kwh`).
 * **unit price** — list price × currency rate × (1 + import tariff); each node adds
   ``node_cost``.
+* **carbon price** — each tonne of CO₂ (location-based, less green power bought)
+  adds ``carbon_price_per_t`` to the opex (0 when not given);
 * **horizon** — opex is counted over ``Y`` years, discounted at rate *r* with the
   annuity factor ``(1 − (1 + r)^−Y) / r`` (``Y`` when *r* = 0).
 """
@@ -152,6 +154,7 @@ class PlanInstance:
     carbon_budget_t: float | None = None
     min_green_share: float | None = None
     allow_retirement: bool = False
+    carbon_price_per_t: float = 0.0
 
     @property
     def opex_hours(self) -> float:
@@ -347,6 +350,13 @@ def build_instance(
         budget=budget,
         budget_covers=pf.budget.covers if pf.budget else "tco",
         carbon_budget_t=pf.carbon_budget_t,
+        carbon_price_per_t=(
+            money(
+                pf, pf.carbon_price_per_t.amount, pf.carbon_price_per_t.currency, scenario.currency
+            )
+            if pf.carbon_price_per_t
+            else 0.0
+        ),
         min_green_share=pf.min_green_share,
         allow_retirement=pf.allow_retirement,
     )

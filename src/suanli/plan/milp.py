@@ -19,8 +19,9 @@ minimum green share :math:`\bar\gamma`.
 Variables: :math:`n_{sa} \in \mathbb{Z}_+` nodes bought, :math:`\nu_{sa} \in
 \mathbb{Z}_+` nodes retired (when allowed, :math:`\nu_{sa} \le N^0_{sa}/d_a`),
 :math:`x_{sac} \ge 0` devices serving *c* (a fluid share of the pool),
-:math:`z_{sac} \in \{0,1\}` (pool large enough for *c*'s gangs, where
-:math:`m_{ac} > d_a`), :math:`e_s \ge 0` MW of expansion, :math:`g_s \ge 0` MWh of
+:math:`z_{sam} \in \{0,1\}` (the pool of *a* at *s* holds at least *m* devices,
+for each smallest pool :math:`m = m_{ac} > d_a` some class needs; classes with the
+same threshold share it), :math:`e_s \ge 0` MW of expansion, :math:`g_s \ge 0` MWh of
 green power bought, :math:`y_c \ge 0` compute delivered (max-compute only).
 
 Devices and energy (MWh over the horizon):
@@ -41,7 +42,8 @@ Constraints:
     E_s / H &\le C_s + e_s && \text{(average power)}\\
     e_s &\le \bar E_s && \text{(expansion)}\\
     \sum_{s}\sum_{a \in A_r} d_a n_{sa} &\le U_r && \text{(supply rule r: ban, cap)}\\
-    x_{sac} \le \bar x_{sac} z_{sac}, \quad m_{ac} z_{sac} &\le N_{sa} && \text{(memory fit)}\\
+    x_{sac} \le \bar x_{sac} z_{s,a,m_{ac}}, \quad m\, z_{sam} &\le N_{sa},
+    \quad z_{sam'} \le z_{sam}\ (m' > m) && \text{(memory fit)}\\
     \mathrm{CAPEX}\ [+\ \mathrm{OPEX}] &\le B && \text{(budget)}\\
     \textstyle\sum_s \iota_s (E_s - g_s) &\le \bar Z && \text{(carbon)}\\
     g_s \le \gamma_s E_s, \quad \textstyle\sum_s g_s &\ge \bar\gamma \sum_s E_s && \text{(green)}
@@ -54,13 +56,13 @@ bound of :math:`x_{sac}`: never more devices than serve the whole class alone). 
 
     \mathrm{CAPEX} = \sum_{sa} n_{sa}(d_a p_a + q) + \sum_s \kappa_s e_s, \qquad
     \mathrm{OPEX} = \sum_{sa} \pi_{sa} E_{sa} \cdot 10^3
-                  + \sum_s \rho_s g_s \cdot 10^3 .
+                  + \sum_s \rho_s g_s \cdot 10^3 + \varpi \sum_s \iota_s (E_s - g_s),
 
-Objectives: **min-cost** minimises CAPEX + OPEX with demand as above. **max-compute**
-replaces the demand rows by :math:`\sum u_c \sigma_{ac} x_{sac} \ge y_c`,
-:math:`y_c \le D_c` and maximises :math:`\sum_c \omega_c y_c` within the budget; a
-second solve then minimises cost among plans delivering that compute
-(lexicographic). Money is scaled to millions in the model.
+with :math:`\varpi` the carbon price per tonne. Objectives: **min-cost** minimises
+CAPEX + OPEX with demand as above. **max-compute** replaces the demand rows by
+:math:`\sum u_c \sigma_{ac} x_{sac} \ge y_c`, :math:`y_c \le D_c` and maximises
+:math:`\sum_c \omega_c y_c` within the budget; a second solve then minimises cost
+among plans delivering that compute (lexicographic). Money is scaled to millions in the model.
 
 The *elastic* variant (``elastic=`` a set of families) adds a slack column to every
 row of those families, so that any instance is feasible, and minimises the sum of
@@ -94,7 +96,8 @@ Linear = tuple[dict[int, float], float]  # coefficients, constant
 class Formulation:
     """A built model and the maps from decisions to its columns.
 
-    ``n``/``retire`` by ``(s, a)``, ``x``/``z`` by ``(s, a, c)``, ``e``/``g`` by site,
+    ``n``/``retire`` by ``(s, a)``, ``x`` by ``(s, a, c)``, ``z`` by ``(s, a, smallest
+    pool)``, ``e``/``g`` by site,
     ``y`` by class; ``slack`` by row (elastic only). ``cost`` (millions) and
     ``site_energy`` (MWh over the horizon) are linear expressions over the columns.
     """
@@ -186,7 +189,8 @@ def build(
     present = {(s, a) for s in S for a in A if inst.existing[s][a] > 0 or (s, a) in n}
     x: dict[tuple[int, int, int], int] = {}
     x_ub: dict[tuple[int, int, int], float] = {}
-    z: dict[tuple[int, int, int], int] = {}
+    z: dict[tuple[int, int, int], int] = {}  # (s, a, smallest pool) -> binary
+    gated: dict[tuple[int, int, int], int] = {}  # (s, a, c) -> smallest pool it needs
     for c in C:
         cl = inst.classes[c]
         for s in S:
@@ -203,7 +207,9 @@ def build(
                 if need > inst.types[a].devices_per_node and (
                     inst.existing[s][a] < need or (s, a) in retire
                 ):
-                    z[s, a, c] = b.col(ColInfo("fits", (s, a, c)), 0, 1, integer=True)
+                    if (s, a, need) not in z:  # classes with the same threshold share it
+                        z[s, a, need] = b.col(ColInfo("fits", (s, a, need)), 0, 1, integer=True)
+                    gated[s, a, c] = need
     e = {s: b.col(ColInfo("expand", (s,))) for s in S}
     green_on = inst.min_green_share is not None or inst.carbon_budget_t is not None
     g = {
@@ -251,6 +257,14 @@ def build(
         opex0 += e0 * price
     for s, j in g.items():
         opex[j] = opex.get(j, 0.0) + inst.sites[s].green_premium_per_kwh * 1e3 / MONEY
+    if inst.carbon_price_per_t > 0:  # t CO2 = (kg/kWh) x MWh
+        for s in S:
+            price = inst.sites[s].carbon_kg_per_kwh * inst.carbon_price_per_t / MONEY
+            ec, e0 = site_energy[s]
+            _add(opex, ec, price)
+            opex0 += e0 * price
+            if s in g:
+                opex[g[s]] = opex.get(g[s], 0.0) - price
     cost: dict[int, float] = dict(capex)
     _add(cost, opex)
 
@@ -277,17 +291,26 @@ def build(
                     ub=dev0,
                 )
             for c in C:
-                if (s, a, c) in z:
-                    zj = z[s, a, c]
+                if (s, a, c) in gated:
+                    zj = z[s, a, gated[s, a, c]]
                     key = f"{inst.sites[s].id}/{inst.types[a].id}/{inst.classes[c].name}"
                     row(
                         RowInfo("fit", key, "devices"),
                         {x[s, a, c]: 1.0, zj: -x_ub[s, a, c]},
                         ub=0.0,
                     )
-                    fit = {zj: float(inst.classes[c].min_pool[a])}
-                    _add(fit, dev, -1.0)
-                    row(RowInfo("fit", key, "devices"), fit, ub=dev0)
+            needs = sorted(m for (s2, a2, m) in z if (s2, a2) == (s, a))
+            for k, need in enumerate(needs):
+                key = f"{inst.sites[s].id}/{inst.types[a].id}/{need}"
+                fit = {z[s, a, need]: float(need)}
+                _add(fit, dev, -1.0)
+                row(RowInfo("fit", key, "devices"), fit, ub=dev0)
+                if k:  # a pool that holds the larger gangs holds the smaller ones
+                    row(
+                        RowInfo("fit", key, "devices"),
+                        {z[s, a, need]: 1.0, z[s, a, needs[k - 1]]: -1.0},
+                        ub=0.0,
+                    )
     for c in C:
         cl = inst.classes[c]
         coefs = {j: cl.utilisation * cl.speed[a] for (s, a, c2), j in x.items() if c2 == c}

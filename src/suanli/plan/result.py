@@ -98,6 +98,7 @@ class Totals:
     expansion_mw: float
     demand_pflops: float
     delivered_pflops: float
+    opex_carbon: float = 0.0
 
     @property
     def capex(self) -> float:
@@ -106,8 +107,8 @@ class Totals:
 
     @property
     def opex(self) -> float:
-        """Energy plus green-power premium."""
-        return self.opex_energy + self.opex_green
+        """Energy, green-power premium and carbon price."""
+        return self.opex_energy + self.opex_green + self.opex_carbon
 
     @property
     def total_cost(self) -> float:

@@ -14,6 +14,8 @@ The plan's scenario is the input scenario with:
 
   so that the generator's sustained work (PFLOP/s) equals :math:`D_c`; the
   expectations are means of 200,000 seeded draws of the generator's own sampler;
+* tenant quotas removed: they are operating policy, which the plan does not model,
+  and would otherwise keep a tenant's work waiting on capacity the plan bought;
 * a profile ``plan-<class>`` per class (a copy of its profile), so that each job's
   profile names its demand class and the simulator's output can be summed per class;
 * for a class limited by latency, a tiny data set ``users-<class>`` at ``users_near``
@@ -93,6 +95,8 @@ def plan_scenario_data(planning: Planning, plan: Plan, inst: PlanInstance) -> di
             series = site.get(key, {}).get("series")
             if series is not None:
                 series["path"] = str((planning.scenario.base_dir / series["path"]).resolve())
+    for tenant in data.get("tenants", []):
+        tenant.pop("quotas", None)  # operating policy, not capacity: the plan does not model it
     data.pop("workload", None)
     classes, datasets, profiles = [], list(data.get("datasets", [])), dict(data.get("profiles", {}))
     ref = sc.catalog[pf.reference_accelerator]

@@ -219,6 +219,7 @@ class PlanningFile(Strict):
     allow_retirement: bool = False
     budget: Budget | None = None
     carbon_budget_t: float | None = Field(default=None, ge=0)
+    carbon_price_per_t: Money | None = None
     min_green_share: float | None = Field(default=None, ge=0, le=1)
     classes: list[DemandClass] = Field(default_factory=list)
     sources: dict[str, str] = Field(default_factory=dict)

@@ -1,16 +1,21 @@
 """Binding constraints and their shadow prices, in words.
 
-**Where the prices come from.** The marginal values are the duals of the *LP
-relaxation* of the plan's MILP (integrality dropped), ``∂ optimum / ∂ limit``.
-We do not take them from the LP with the integers fixed at the optimum: with the
-purchases fixed, a site's power row can only price the continuous allocation and
-would report a MW as worth almost nothing even where power is what limits the
-plan. With tens of thousands of devices in whole nodes, the relaxation is tight
-(its optimum is within a fraction of a per cent of the MILP's), so its duals are
-the marginal values an economist would quote. Because a dual is a rate at the
-margin, the most valuable constraints are also **re-solved exactly**: the MILP is
-solved again with the limit moved by a stated step (one MW, 1,000 units, 1% of a
-budget) and the change in the optimum is reported next to the rate.
+**Where the prices come from.** The marginal values are the row duals
+(``∂ optimum / ∂ limit``) of an LP solved at the MILP's optimum: the binary
+decisions (which pools are large enough for a class's gangs) are **fixed** at their
+optimal values, and the node counts are **relaxed** to continuous values. Fixing
+every integer, node counts included, would make the duals useless: with the
+purchases frozen, a site's power row or a supply cap can only price the continuous
+allocation, and reports a MW or a licence as worth nothing even where it is what
+limits the plan (we measured exactly that). Relaxing the binaries as well (the plain
+LP relaxation) is no better the other way: their big-M rows are weak, and on the
+national instance without H200 the relaxation's optimum is 8% below the MILP's and
+overstates the value of a banned chip five-fold. With the binaries fixed the LP's
+optimum is within 0.01% of the MILP's, and its duals match exact re-solves. Because
+a dual is a rate at the margin, the most valuable constraints are also **re-solved
+exactly**: the MILP is solved again with the limit moved by a stated step (one MW,
+1,000 units, 1% of a budget) and the change in the optimum is reported next to the
+rate.
 
 For min-cost plans values are money saved over the horizon; for max-compute plans
 they are PFLOP/s of delivered compute gained.
@@ -47,7 +52,7 @@ def shadow_prices(
     resolve: Resolve | None = None,
     max_exact: int = 5,
 ) -> tuple[ShadowPrice, ...]:
-    """Binding constraints of ``f`` with LP-relaxation ``duals`` and MILP solution ``x``.
+    """Binding constraints of ``f`` with LP ``duals`` (see above) and MILP solution ``x``.
 
     ``resolve`` solves a modified instance and returns its optimum (``base_value`` is
     the plan's); the ``max_exact`` most valuable constraints are re-solved with it.

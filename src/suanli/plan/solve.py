@@ -29,7 +29,7 @@ class SolveOptions:
 
     time_limit_s: float = 120.0
     mip_rel_gap: float = DEFAULT_MIP_GAP
-    exact_shadow: int = 5
+    exact_shadow: int = 3
 
 
 def optimum(
@@ -82,7 +82,8 @@ def solve_plan(
         if sol2.ok:
             final_f, final = f2, sol2
     seconds = time.perf_counter() - t0
-    relaxed = solve_lp(f.model)
+    # duals: node counts relaxed, gang-fit binaries held at the optimum (see shadow.py)
+    relaxed = solve_lp(f.model, fix={j: float(round(sol.x[j])) for j in f.z.values()})
     prices: tuple[ShadowPrice, ...] = ()
     if relaxed.row_dual is not None:
 
