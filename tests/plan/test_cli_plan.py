@@ -75,3 +75,11 @@ def test_compare_files(write_plan: Writer, tmp_path: Path) -> None:
 def test_bad_horizon(write_plan: Writer) -> None:
     result = run_cli("plan", "--demand", str(write_plan()), "--horizon", "soon")
     assert result.returncode == 2 and "not a horizon" in result.stderr
+
+
+def test_max_compute_within_a_budget(write_plan: Writer) -> None:
+    path = write_plan(budget={"amount": 4.0e7, "covers": "tco", "source": "test"})
+    result = run_cli("plan", "--demand", str(path), "--objective", "max-compute", "--exact", "1")
+    assert result.returncode == 0, result.stderr
+    assert "max-compute" in result.stdout
+    assert "PFLOP/s of delivered compute" in result.stdout
