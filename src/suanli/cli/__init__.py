@@ -37,7 +37,7 @@ def report_error(exc: SuanliError) -> None:
 
 def main() -> None:
     """Entry point of the ``suanli`` console script."""
-    from suanli.cli import catalog, plan, scenario, serve, simulate, trace  # noqa: F401
+    from suanli.cli import catalog, plan, scenario, serve, simulate, sweep, trace  # noqa: F401
 
     try:
         app(standalone_mode=True)

@@ -12,7 +12,8 @@ their candidates, preference first). A job that fits nowhere may preempt running
 preemptible jobs of strictly lower priority on one of its pools — the fewest,
 lowest-priority ones that free enough whole nodes or one node with room — paying
 their checkpoint loss and restart cost; at most one such preemption-start per pool
-per round.
+per round. Only jobs in a lower queue are preempted: within a queue jobs run to
+completion in arrival order, which keeps two jobs from taking turns for ever.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ class Las:
                 ),
                 reverse=True,
             )
-            lower = [(pr, r) for pr, r in lower if pr > prio]
+            lower = [(pr, r) for pr, r in lower if pr[0] > prio[0]]  # lower queues only
             if not lower:
                 continue
             pn = st.pools[c.pool]

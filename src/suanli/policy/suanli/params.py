@@ -14,7 +14,7 @@ class SuanliParams(PolicyParams):
     """Objective weights and knobs, with their defaults."""
 
     w_time: float = Field(1.0, ge=0, description="weight of completion time (speed × urgency)")
-    w_cost: float = Field(0.4, ge=0, description="weight of energy cost (net of subsidies)")
+    w_cost: float = Field(0.5, ge=0, description="weight of energy cost (net of subsidies)")
     w_carbon: float = Field(0.2, ge=0, description="weight of carbon")
     w_fair: float = Field(
         0.5, ge=0, description="exponent of the tenant-share correction (0: no fairness)"

@@ -28,7 +28,8 @@ less than waiting stays queued). ``x_kp`` counts jobs of class *k* started on *p
   binding row is lost), and the tests compare it with brute force.
 * **Split** (POP, Narayanan et al., SOSP'21): classes are dealt round-robin into
   ``g`` groups, each given ``1/g`` of every capacity; the ``g`` smaller LPs are
-  solved independently and their solutions combined.
+  solved independently, their solutions combined, and capacity a group left
+  unused is filled greedily with the other groups' jobs.
 
 The LP's dual prices (per device of each pool, per watt of each site) are returned;
 between full rounds the policy admits new work greedily against them.
@@ -174,6 +175,37 @@ def round_solution(pr: RoundProblem, x: np.ndarray) -> np.ndarray:
     return xi
 
 
+def greedy_fill(pr: RoundProblem, x: np.ndarray) -> np.ndarray:
+    """Add whole jobs to an integer solution, in decreasing utility, while capacity lasts."""
+    xi = x.copy()
+    used_k = np.bincount(pr.k, weights=xi, minlength=pr.n.size)
+    used_p = np.bincount(pr.p, weights=xi * pr.d, minlength=pr.free.size)
+    used_s = np.bincount(pr.pool_site[pr.p], weights=xi * pr.w, minlength=pr.headroom.size)
+    used_q = [float((xi * pr.d)[mask].sum()) for mask, _ in pr.quota_rows]
+    for i in np.argsort(-pr.u, kind="stable"):
+        k, p = pr.k[i], pr.p[i]
+        s = pr.pool_site[p]
+        room = min(
+            pr.n[k] - used_k[k],
+            (pr.free[p] - used_p[p]) // pr.d[i] if pr.d[i] > 0 else np.inf,
+            (pr.headroom[s] - used_s[s] + 1e-6) // pr.w[i] if pr.w[i] > 0 else np.inf,
+        )
+        for j, (mask, left) in enumerate(pr.quota_rows):
+            if mask[i] and pr.d[i] > 0:
+                room = min(room, (left - used_q[j]) // pr.d[i])
+        add = max(int(room), 0)
+        if add == 0:
+            continue
+        xi[i] += add
+        used_k[k] += add
+        used_p[p] += add * pr.d[i]
+        used_s[s] += add * pr.w[i]
+        for j, (mask, _) in enumerate(pr.quota_rows):
+            if mask[i]:
+                used_q[j] += add * pr.d[i]
+    return xi
+
+
 def _solve_split(pr: RoundProblem, groups: int) -> RoundSolution:
     """POP: deal classes into ``groups``, each with 1/groups of every capacity."""
     x = np.zeros(pr.size)
@@ -200,6 +232,7 @@ def _solve_split(pr: RoundProblem, groups: int) -> RoundSolution:
         sol = solve(sub, exact=False)
         x[cols] = sol.x
         bound += sol.bound
+    x = greedy_fill(pr, x)  # capacity a group left unused goes to the others' jobs
     return RoundSolution(
         x, float(pr.u @ x), bound, np.zeros(pr.free.size), np.zeros(pr.headroom.size)
     )
