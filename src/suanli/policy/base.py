@@ -77,8 +77,9 @@ class PolicyInput:
 
     Since the previous round, ``arrived`` jobs joined the queue (new or requeued)
     and capacity was freed on the pools in the bit mask ``freed``; when ``full``
-    is true everything may have changed. :func:`jobs_to_consider` uses this to
-    skip jobs that provably still cannot start.
+    is true everything may have changed. :class:`JobScan` uses this to
+    skip jobs that provably still cannot start. ``requeued`` are the waiting jobs
+    that have run before (preempted), the only ones with attained service.
     """
 
     now: float
@@ -100,6 +101,7 @@ class PolicyInput:
     arrived: Sequence[int] = ()
     freed: int = 0
     full: bool = True
+    requeued: Collection[int] = ()
 
     @property
     def hour(self) -> int:

@@ -19,6 +19,9 @@ completion in arrival order, which keeps two jobs from taking turns for ever.
 from __future__ import annotations
 
 import bisect
+import heapq
+from collections.abc import Iterator
+from itertools import islice
 
 import numpy as np
 from pydantic import Field
@@ -65,6 +68,17 @@ class Las:
             queue = 0
         return (queue, inp.jobs.submit[j], j)
 
+    def in_priority_order(self, inp: PolicyInput) -> Iterator[tuple[int, float, int]]:
+        """Waiting jobs by priority without sorting the whole queue: jobs that never ran
+        have no service (queue 0) and come in arrival order; only requeued jobs (few)
+        are sorted."""
+        requeued = sorted(self.priority(inp, j) for j in inp.requeued)
+        fresh = ((0, inp.jobs.submit[j], j) for j in inp.waiting if j not in inp.requeued)
+        first = [p for p in requeued if p[0] == 0]
+        rest = [p for p in requeued if p[0] > 0]
+        yield from heapq.merge(fresh, first)
+        yield from rest
+
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """Start by priority; preempt lower-priority jobs for a job that fits nowhere."""
         out = PolicyOutput(default_reason="queued behind jobs with less attained service")
@@ -72,9 +86,7 @@ class Las:
             return out
         cap = inp.capacity
         jobs = inp.jobs
-        waiting = sorted((self.priority(inp, j) for j in inp.waiting), key=lambda x: x)[
-            : self.p.max_jobs_per_round
-        ]
+        waiting = list(islice(self.in_priority_order(inp), self.p.max_jobs_per_round))
         touched: set[int] = set()  # pools with a preemption planned: no other start there
         used: set[int] = set()  # pools with an ordinary start: no preemption plan there
         victims: set[int] = set()

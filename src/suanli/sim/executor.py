@@ -89,6 +89,7 @@ class SimExecutor:
         self.running_by_pool: list[set[int]] = [set() for _ in range(tables.n_pools)]
         self.ends_by_pool: list[SortedList] = [SortedList() for _ in range(tables.n_pools)]
         self.arrived: list[int] = []
+        self.requeued: set[int] = set()
         self.freed = 0
         self.full = True
         self.sig_reasons: dict[int, str] = {}
@@ -197,6 +198,7 @@ class SimExecutor:
         self.preemptions[j] += 1
         self.epoch[j] += 1
         self._enqueue(j)
+        self.requeued.add(j)
 
     def wake(self, j: int) -> None:
         """A deferred job's time has come: back into the queue."""
@@ -281,6 +283,7 @@ class SimExecutor:
             arrived=arrived,
             freed=freed,
             full=full,
+            requeued=self.requeued,
             capacity=Capacity(self.cluster),
             replicas=self._replicas_view,
             attained=self.attained_at(now),
@@ -366,6 +369,7 @@ class SimExecutor:
     # -- internals ------------------------------------------------------------------------
     def _start(self, j: int, cand: Candidate, now: float) -> None:
         self._dequeue(j)
+        self.requeued.discard(j)
         self.last_reasons.pop(j, None)
         alloc = self.cluster.allocate(j, self.jobs.tenant[j], cand)
         self.running_by_pool[cand.pool].add(j)
