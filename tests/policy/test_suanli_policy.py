@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from suanli.policy.registry import make_policy
@@ -64,7 +66,9 @@ def test_short_jobs_are_not_deferred_by_default() -> None:
     assert r.first_start[0] == pytest.approx(20 * HOUR)
 
 
-@pytest.mark.parametrize("policy", ["suanli", "fifo", "backfill", "greedy-cost", "las", "maxmin-het"])
+@pytest.mark.parametrize(
+    "policy", ["suanli", "fifo", "backfill", "greedy-cost", "las", "maxmin-het"]
+)
 def test_cann_only_job_never_lands_on_cuda(policy: str) -> None:
     sc = scenario([site("a", [(H100, 16), (ASCEND, 8)])], hours=24)
     jobs = [job(f"c{i}", 60.0 * i, 8, HOUR, accepted_stacks=("cann",)) for i in range(3)]
@@ -94,7 +98,10 @@ def test_job_stays_with_its_data_when_moving_it_costs_more_than_it_saves(
 
 def test_cheaper_subsidised_site_when_speeds_are_equal() -> None:
     sub = {"name": "s", "eligible": "domestic_accelerators", "discount_fraction": 0.5}
-    sites = [site("east", [(ASCEND, 8)], price=0.8), site("west", [(ASCEND, 8)], price=0.8, subsidies=[sub])]
+    sites = [
+        site("east", [(ASCEND, 8)], price=0.8),
+        site("west", [(ASCEND, 8)], price=0.8, subsidies=[sub]),
+    ]
     r = run(scenario(sites, hours=24), [job("j", 0.0, 8, HOUR)])
     assert site_of(r, 0) == "west"
 
@@ -107,9 +114,11 @@ def test_lower_carbon_site_when_speeds_and_prices_are_equal() -> None:
 
 def test_long_blocked_job_gets_a_reservation() -> None:
     sc = scenario([site("a", [(H100, 16)])], hours=48)
-    jobs = [job("big", 0.0, 16, HOUR)] + [
-        job(f"s{i}", 60.0 + i, 8, 3 * HOUR) for i in range(2)
-    ] + [job(f"t{i}", 1800.0 + 600.0 * i, 8, 3 * HOUR) for i in range(20)]
+    jobs = (
+        [job("big", 0.0, 16, HOUR)]
+        + [job(f"s{i}", 60.0 + i, 8, 3 * HOUR) for i in range(2)]
+        + [job(f"t{i}", 1800.0 + 600.0 * i, 8, 3 * HOUR) for i in range(20)]
+    )
     jobs[0] = job("big", 120.0, 16, HOUR)  # arrives after the small ones took the nodes
     jobs.sort(key=lambda x: x.submit_s)
     r = run(sc, jobs)
@@ -135,13 +144,26 @@ def test_las_preempts_a_job_with_more_attained_service() -> None:
 
 def test_maxmin_het_gives_the_fast_pool_to_the_job_that_gains_most() -> None:
     # an inference-like job (memory-bound) gains little on the H100; a compute-bound one a lot
-    sc = scenario([site("a", [(H100, 8), ("nvidia_h20", 8)])], hours=48, profiles={
-        "unit": {"kind": "pretrain", "precisions": ["bf16"], "flops_per_byte": 1e6,
-                 "memory_gb": 1.0, "power_factor": 1.0},
-        "decode": {"kind": "pretrain", "precisions": ["bf16"], "flops_per_byte": 5.0,
-                   "memory_gb": 1.0, "power_factor": 1.0},
-    })
-    dec = job("decode", 0.0, 8, HOUR)
-    dec = type(dec)(**{**{f: getattr(dec, f) for f in dec.__dataclass_fields__}, "profile": "decode"})
+    sc = scenario(
+        [site("a", [(H100, 8), ("nvidia_h20", 8)])],
+        hours=48,
+        profiles={
+            "unit": {
+                "kind": "pretrain",
+                "precisions": ["bf16"],
+                "flops_per_byte": 1e6,
+                "memory_gb": 1.0,
+                "power_factor": 1.0,
+            },
+            "decode": {
+                "kind": "pretrain",
+                "precisions": ["bf16"],
+                "flops_per_byte": 5.0,
+                "memory_gb": 1.0,
+                "power_factor": 1.0,
+            },
+        },
+    )
+    dec = dataclasses.replace(job("decode", 0.0, 8, HOUR), profile="decode")
     r = run(sc, [job("train", 0.0, 8, HOUR), dec], "maxmin-het")
     assert acc_of(r, 0) == H100 and acc_of(r, 1) == "nvidia_h20"

@@ -21,12 +21,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import overload
 
 from sortedcontainers import SortedList
 
 from suanli.model.job import Job
-from suanli.policy.base import PolicyInput, PolicyOutput, Running
+from suanli.policy.base import PolicyInput, PolicyOutput, Running, WaitingView
 from suanli.sim.capacity import Allocation, Capacity, ClusterState
 from suanli.sim.jobtable import Candidate, JobTable
 from suanli.sim.tables import FleetTables
@@ -218,9 +217,9 @@ class LiveExecutor:
             now=now,
             tables=self.tables,
             jobs=self.jobs,
-            waiting=_JobView(self.waiting),
+            waiting=WaitingView(self.waiting),
             waiting_sigs=tuple(by_sig),
-            waiting_of=lambda sig: _JobView(by_sig[sig]),
+            waiting_of=lambda sig: WaitingView(by_sig[sig]),
             running=_PlacedView(self),
             running_on=self.running_by_pool.__getitem__,
             ending_on=self.ends_by_pool.__getitem__,
@@ -290,30 +289,6 @@ def _with_devices(c: Candidate, devices: int) -> Candidate:
     return Candidate(
         c.pool, devices, min(c.used, devices), c.rate, c.rank, c.transfer_s, c.egress, c.busy_w
     )
-
-
-class _JobView(Sequence[int]):
-    """Job indices of a waiting list, in arrival order (read-only)."""
-
-    __slots__ = ("_sl",)
-
-    def __init__(self, sl: SortedList) -> None:
-        self._sl = sl
-
-    def __len__(self) -> int:
-        return len(self._sl)
-
-    def __iter__(self) -> Iterator[int]:
-        return (j for _, j in self._sl)
-
-    @overload
-    def __getitem__(self, i: int) -> int: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[int]: ...
-    def __getitem__(self, i: int | slice) -> int | Sequence[int]:
-        if isinstance(i, slice):
-            return [j for _, j in self._sl[i]]
-        return int(self._sl[i][1])
 
 
 class _PlacedView(Mapping[int, Running]):

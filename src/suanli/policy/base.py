@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -145,6 +145,31 @@ class Policy(Protocol):
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """Decisions for one round."""
         ...
+
+
+class WaitingView(Sequence[int]):
+    """Job indices of a waiting list kept as a sorted list of ``(submit, job)``, in
+    arrival order, read-only (what executors hand policies as ``waiting``)."""
+
+    __slots__ = ("_sl",)
+
+    def __init__(self, sl: Sequence[tuple[float, int]]) -> None:
+        self._sl = sl
+
+    def __len__(self) -> int:
+        return len(self._sl)
+
+    def __iter__(self) -> Iterator[int]:
+        return (j for _, j in self._sl)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[int]: ...
+    def __getitem__(self, i: int | slice) -> int | Sequence[int]:
+        if isinstance(i, slice):
+            return [j for _, j in self._sl[i]]
+        return int(self._sl[i][1])
 
 
 class JobScan:

@@ -15,14 +15,13 @@ to a site stays there (a replica) for later jobs; a copy in flight is shared.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import overload
 
 from sortedcontainers import SortedList
 
 from suanli.errors import SuanliError
-from suanli.policy.base import PolicyInput, PolicyOutput, Running
+from suanli.policy.base import PolicyInput, PolicyOutput, Running, WaitingView
 from suanli.sim.accounting import Accounting
 from suanli.sim.capacity import Allocation, Capacity, ClusterState
 from suanli.sim.events import EventKind, EventQueue
@@ -116,12 +115,12 @@ class SimExecutor:
         self.node_jobs: list[dict[int, set[int]]] = [{} for _ in range(tables.n_pools)]
         self.last_reasons: dict[int, str] = {}
         self._replicas_view: frozenset[tuple[int, int]] | None = None
-        self._waiting_view = _JobView(self.waiting)
+        self._waiting_view = WaitingView(self.waiting)
         self._running_view = _RunningView(self)
         self._remaining = lambda j: self.jobs.work[j] - self.work_done[j]
         self._resumed = lambda j: self.preemptions[j] > 0
         self._nodes_of = lambda j: self.running[j].alloc.nodes
-        self._waiting_of = lambda sig: _JobView(self.waiting_by_sig[sig])
+        self._waiting_of = lambda sig: WaitingView(self.waiting_by_sig[sig])
         self.default_reason = ""
         self.done_count = 0
         self.unschedulable_count = 0
@@ -464,30 +463,6 @@ class SimExecutor:
 
 def _nodes_of(ex: SimExecutor, pool: int) -> list[tuple[int, int]]:
     return [nd for j in ex.running_by_pool[pool] for nd in ex.running[j].alloc.nodes]
-
-
-class _JobView(Sequence[int]):
-    """Job indices of the waiting list, in arrival order (read-only)."""
-
-    __slots__ = ("_sl",)
-
-    def __init__(self, sl: SortedList) -> None:
-        self._sl = sl
-
-    def __len__(self) -> int:
-        return len(self._sl)
-
-    def __iter__(self) -> Iterator[int]:
-        return (j for _, j in self._sl)
-
-    @overload
-    def __getitem__(self, i: int) -> int: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[int]: ...
-    def __getitem__(self, i: int | slice) -> int | Sequence[int]:
-        if isinstance(i, slice):
-            return [j for _, j in self._sl[i]]
-        return int(self._sl[i][1])
 
 
 class _RunningView(Mapping[int, Running]):
