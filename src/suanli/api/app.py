@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from suanli.api import routes_admin, routes_fleet, routes_jobs
+from suanli.api import routes_admin, routes_dashboard, routes_fleet, routes_jobs
 from suanli.api.errors import BodyLimit, install_error_handlers
 from suanli.api.services import Services
 
@@ -49,5 +49,6 @@ def create_app(services: Services, *, start_control: bool = True) -> FastAPI:
     app.include_router(routes_fleet.router)
     app.include_router(routes_jobs.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_dashboard.router)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     return app

@@ -25,6 +25,10 @@ class ApiSettings:
 
     max_body_bytes: int = 64 * 1024
     max_page: int = 1000
+    #: Seconds between the dashboard page's polls of its document.
+    dashboard_poll_s: float = 5.0
+    #: Recent decisions the dashboard shows.
+    dashboard_decisions: int = 100
 
 
 @dataclass(slots=True)

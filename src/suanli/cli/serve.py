@@ -48,13 +48,22 @@ def serve_command(
     poll_s: Annotated[
         float, typer.Option("--poll-seconds", help="How often each site's jobs are listed.")
     ] = 2.0,
+    sample_s: Annotated[
+        float,
+        typer.Option("--sample-seconds", help="How often the dashboard's site samples are taken."),
+    ] = 60.0,
+    dashboard_poll_s: Annotated[
+        float,
+        typer.Option("--dashboard-poll-seconds", help="How often the dashboard page refreshes."),
+    ] = 5.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning…")] = "info",
 ) -> None:
-    """Run the control plane: API on HOST:PORT, state in DB, jobs dispatched to Slurm."""
+    """Run the control plane: API on HOST:PORT, state in DB, jobs dispatched to Slurm;
+    the live dashboard at http://HOST:PORT/ (sign in with an API token)."""
     import uvicorn
 
     from suanli.api.app import create_app
-    from suanli.api.services import build_services
+    from suanli.api.services import ApiSettings, build_services
     from suanli.control.service import LoopSettings
     from suanli.executor.slurm_config import load_slurm_config
 
@@ -69,8 +78,13 @@ def serve_command(
                 )
             ]
         )
-    if poll_s <= 0:
-        raise typer.BadParameter("must be positive", param_hint="--poll-seconds")
+    for value, name in (
+        (poll_s, "--poll-seconds"),
+        (sample_s, "--sample-seconds"),
+        (dashboard_poll_s, "--dashboard-poll-seconds"),
+    ):
+        if value <= 0:
+            raise typer.BadParameter("must be positive", param_hint=name)
     token = os.environ.get(ADMIN_ENV) or None
     if admin_token_file is not None:
         try:
@@ -89,7 +103,8 @@ def serve_command(
         dry_run_s=dry_run_s,
         policy=policy,
         admin_token=token,
-        loop=LoopSettings(poll_s=poll_s),
+        loop=LoopSettings(poll_s=poll_s, sample_s=sample_s),
+        settings=ApiSettings(dashboard_poll_s=dashboard_poll_s),
     )
     uvicorn.run(
         create_app(services),

@@ -34,6 +34,7 @@ from typing import Any
 from suanli.control.book import JobBook, SiteStatus
 from suanli.control.live import DEFERRED, PLACED, WAITING, LiveExecutor
 from suanli.control.loop import ControlLoop
+from suanli.control.samples import sample_sites
 from suanli.control.telemetry import Telemetry
 from suanli.control.workers import (
     Admit,
@@ -67,7 +68,9 @@ class LoopSettings:
     jobs the loop was not told about; ``batch_s``: how long arrivals are gathered into one
     round; ``cancel_retry_s``: when to send an unanswered ``scancel`` again;
     ``orphan_wait_s``: how long to wait at start-up for a predecessor's ``sbatch``es;
-    ``first_answer_s``: how long scheduling waits at start-up for every site's first answer.
+    ``first_answer_s``: how long scheduling waits at start-up for every site's first answer;
+    ``sample_s``: how often every site's state is sampled for the dashboard
+    (:mod:`suanli.control.samples`); ``sample_keep_s``: how long samples are kept.
     """
 
     poll_s: float = 2.0
@@ -77,6 +80,8 @@ class LoopSettings:
     cancel_retry_s: float = 10.0
     orphan_wait_s: float = 30.0
     first_answer_s: float = 30.0
+    sample_s: float = 60.0
+    sample_keep_s: float = 7 * 86400.0
 
 
 class LiveControl:
@@ -126,6 +131,7 @@ class LiveControl:
         self._next_tick = 0.0
         self._next_poll: dict[str, float] = dict.fromkeys(self.sites, 0.0)
         self._next_sweep = 0.0
+        self._next_sample = 0.0
         self._first_round_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -208,7 +214,10 @@ class LiveControl:
 
     def _iteration(self) -> None:
         now_m = time.monotonic()
-        wait = min([self._next_tick, *self._next_poll.values(), self._next_sweep]) - now_m
+        wait = (
+            min([self._next_tick, *self._next_poll.values(), self._next_sweep, self._next_sample])
+            - now_m
+        )
         book = self.book
         if book.need_round:
             wait = min(wait, self.settings.batch_s)
@@ -231,6 +240,9 @@ class LiveControl:
             self._next_tick = now_m + float(self.policy.tick_s)
         if book.need_round and self._sites_answered(now_m):
             self._round()
+        if now_m >= self._next_sample:
+            self._sample()
+            self._next_sample = now_m + self.settings.sample_s
         self._flush()
         for site in book.poll_now:
             self._next_poll[site] = 0.0
@@ -304,6 +316,15 @@ class LiveControl:
         dt = time.perf_counter() - t0
         self.round_times.append(dt)
         self.telemetry.round_seconds.observe(dt)
+
+    def _sample(self) -> None:
+        """Add every site's sample (and the pruning of old ones) to the batch."""
+        book = self.book
+        now = time.time()
+        running = [lj.j for lj in book.live.values() if lj.state is JobState.RUNNING]
+        reachable = {k: v.reachable for k, v in self.sites.items()}
+        book.batch.samples.extend(sample_sites(book.ex, running, reachable, now, self.epoch0))
+        book.batch.prune_samples_before = now - self.settings.sample_keep_s
 
     def _flush(self) -> None:
         """Write the batch, then hand its submissions and cancellations to the sites."""

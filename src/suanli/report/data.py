@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from suanli.model.scenario import Scenario
 from suanli.report.data_jobs import jobs_columns, listed, policy_jobs
 from suanli.report.files import clean_json, site_series
 from suanli.report.metrics import compute_metrics
@@ -77,8 +78,8 @@ def series_hours(results: Sequence[SimResult]) -> int:
     return max(1, min(hours, math.ceil(end / 3600.0)))
 
 
-def _sites(results: Sequence[SimResult]) -> list[dict[str, Any]]:
-    sc = results[0].scenario
+def site_rows(sc: Scenario) -> list[dict[str, Any]]:
+    """The document's ``sites``: one entry per site of the scenario."""
     out = []
     for s in sc.sites:
         accs: dict[str, int] = {}
@@ -185,7 +186,7 @@ def report_data(
             "seed": first.seed,
         },
         "time": [(local + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M") for h in range(hours)],
-        "sites": _sites(results),
+        "sites": site_rows(sc),
         "accelerators": list(t.acc_ids),
         "tenants": [{"id": x.id, "name": x.name, "weight": x.weight} for x in sc.tenants],
         "site_series": {

@@ -1,8 +1,8 @@
 """The HTML report: one self-contained page drawn in the browser from a report data document.
 
 The page is ``static/report.html`` with the styles (``report.css``) and the scripts
-(``format.js``, ``views.js``, ``jobs.js``, ``app.js``, ``boot.js``) written into it, and two
-payloads: plotly.js (from the ``plotly`` package) and the report data document
+(``format.js``, ``views.js``, ``live.js``, ``jobs.js``, ``app.js``, ``boot.js``) written into
+it, and two payloads: plotly.js (from the ``plotly`` package) and the report data document
 (:mod:`suanli.report.data`), each gzip-compressed and base64-encoded and unpacked by the
 browser; nothing is fetched over the network. The same page serves a live dashboard:
 :func:`render_page` with ``data_url`` embeds no document and makes the page fetch it from
@@ -28,7 +28,7 @@ from suanli.report.data import report_data
 from suanli.sim.result import SimResult
 
 #: The page's scripts, in load order.
-SCRIPTS: tuple[str, ...] = ("format.js", "views.js", "jobs.js", "app.js", "boot.js")
+SCRIPTS: tuple[str, ...] = ("format.js", "views.js", "live.js", "jobs.js", "app.js", "boot.js")
 
 
 def static_text(name: str) -> str:
@@ -74,13 +74,16 @@ def render_page(
     *,
     data_url: str | None = None,
     poll_s: float = 10.0,
+    auth: str | None = None,
     title: str | None = None,
 ) -> str:
     """The report page as HTML text.
 
     With ``data`` (a report data document) the page is self-contained. With ``data_url``
     instead, it fetches the document from that URL when opened and again every
-    ``poll_s`` seconds — the live dashboard. ``title`` defaults to the document's title.
+    ``poll_s`` seconds — the live dashboard; with ``auth="bearer"`` it asks for an API
+    token and sends it as ``Authorization: Bearer``. ``title`` defaults to the document's
+    title.
     """
     if (data is None) == (data_url is None):
         raise ValueError("render_page needs exactly one of data and data_url")
@@ -95,6 +98,8 @@ def render_page(
             f'<meta name="suanli-data-url" content="{html.escape(str(data_url))}">\n'
             f'<meta name="suanli-poll-s" content="{poll_s:g}">'
         )
+        if auth is not None:
+            meta += f'\n<meta name="suanli-auth" content="{html.escape(auth)}">'
         title = title if title is not None else "live"
     page = static_text("report.html")
     for marker, value in (

@@ -1,4 +1,5 @@
-"""The control loop's writes: batches of job transitions, dispatch intents, decisions.
+"""The control loop's writes: batches of job transitions, dispatch intents, decisions,
+site samples.
 
 The loop collects what changed in one iteration into a :class:`Batch` and writes
 it in one transaction (:meth:`Ledger.write`). Dispatch intents are written — and
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from suanli.store.db import Database
-from suanli.store.records import DispatchRecord, JobRecord
+from suanli.store.records import DispatchRecord, JobRecord, SampleRecord
 from suanli.store.schema import (
     FINAL_STATES,
     DispatchState,
@@ -25,6 +26,7 @@ from suanli.store.schema import (
     dispatches,
     job_events,
     jobs,
+    site_samples,
 )
 
 
@@ -37,6 +39,9 @@ class Batch:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     new_dispatches: list[dict[str, Any]] = field(default_factory=list)
     dispatch_updates: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[SampleRecord] = field(default_factory=list)
+    #: Delete site samples taken before this time (POSIX s), if set.
+    prune_samples_before: float | None = None
 
     def __bool__(self) -> bool:
         return bool(
@@ -45,6 +50,8 @@ class Batch:
             or self.decisions
             or self.new_dispatches
             or self.dispatch_updates
+            or self.samples
+            or self.prune_samples_before is not None
         )
 
     def update_job(self, job_id: int, **values: Any) -> None:
@@ -150,6 +157,12 @@ class Ledger:
                 conn.execute(insert(job_events), batch.events)
             if batch.decisions:
                 conn.execute(insert(decisions), batch.decisions)
+            if batch.samples:
+                conn.execute(insert(site_samples), [asdict(x) for x in batch.samples])
+            if batch.prune_samples_before is not None:
+                conn.execute(
+                    delete(site_samples).where(site_samples.c.at < batch.prune_samples_before)
+                )
 
     def active_jobs(self) -> list[JobRecord]:
         """Jobs not yet ended, by id."""

@@ -131,3 +131,25 @@ class DispatchRecord(_FromRow):
     created_at: float
     resolved_at: float | None
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRecord(_FromRow):
+    """One site at one instant, as the live loop estimated it (``at``: POSIX seconds).
+
+    Devices in all, up (0 while the site is unreachable), held by suanli's jobs and
+    running; facility power (MW); the tariff (currency/kWh, gross), the net cost rate
+    (currency/h, subsidies deducted) and the grid's carbon intensity (kg CO₂/kWh).
+    See :mod:`suanli.control.samples`.
+    """
+
+    at: float
+    site: str
+    devices: int
+    up: int
+    allocated: int
+    busy: int
+    power_mw: float
+    price: float
+    cost_per_h: float
+    carbon: float

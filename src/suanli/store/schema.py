@@ -183,3 +183,20 @@ decisions = Table(
     Column("detail", Text, nullable=False, default=""),
 )
 Index("ix_decisions_job_id", decisions.c.job_id, decisions.c.id)
+
+site_samples = Table(
+    "site_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("devices", Integer, nullable=False),
+    Column("up", Integer, nullable=False),
+    Column("allocated", Integer, nullable=False),
+    Column("busy", Integer, nullable=False),
+    Column("power_mw", Float, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("cost_per_h", Float, nullable=False),
+    Column("carbon", Float, nullable=False),
+)
+Index("ix_site_samples_at", site_samples.c.at)

@@ -1,5 +1,6 @@
 /* suanli report: the page controller — owns the page's state (selected policy, map hour)
- * and redraws the views when the state or the report data document changes. */
+ * and redraws the views when the state or the report data document changes; a live
+ * document (kind "live") also shows the queues, the decisions and the job pages. */
 "use strict";
 (function (R) {
   const count = (n, one, many) => `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
@@ -16,6 +17,27 @@
       this.updates = 0;
       this.policy.addEventListener("change", () => this.drawPolicy());
       this.hour.addEventListener("input", () => this.drawMap());
+      window.addEventListener("hashchange", () => this.openJobFromHash());
+    }
+
+    get live() { return this.data !== null && this.data.kind === "live"; }
+
+    /** Show or hide the live-only parts, and swap texts that differ in a live document. */
+    setMode() {
+      const live = this.live;
+      for (const e of this.doc.querySelectorAll(".live-only")) e.hidden = !live;
+      for (const e of this.doc.querySelectorAll("[data-live]")) {
+        if (e.dataset.sim === undefined) e.dataset.sim = e.textContent;
+        e.textContent = live ? e.dataset.live : e.dataset.sim;
+      }
+      this.policy.parentElement.hidden = live;
+      this.doc.body.dataset.kind = this.data.kind;
+    }
+
+    /** ``#job=ID`` in the address opens that job's page (live) or history. */
+    openJobFromHash() {
+      const m = /(?:^#|&)job=([^&]+)/.exec(location.hash);
+      if (m && this.data !== null) this.jobs.open(decodeURIComponent(m[1]));
     }
 
     /** The selected policy's index. */
@@ -35,23 +57,35 @@
       doc.title = `suanli · ${data.title}`;
       doc.getElementById("title").textContent = data.title;
       const sc = data.scenario;
-      doc.getElementById("subtitle").textContent =
-        `${sc.description ? sc.description + " · " : ""}from ${sc.start} · ${sc.horizon_h} h · ` +
-        `${count(data.sites.length, "site", "sites")} · ${count(data.jobs.id.length, "job", "jobs")} · ` +
-        count(data.policies.length, "policy", "policies");
+      this.setMode();
+      const L = data.live;
+      doc.getElementById("subtitle").textContent = L
+        ? `policy ${L.policy} · updated ${L.now} · last ${L.window_h} h · ` +
+          `${count(data.sites.length, "site", "sites")} · ${count(data.jobs.id.length, "job", "jobs")} listed`
+        : `${sc.description ? sc.description + " · " : ""}from ${sc.start} · ${sc.horizon_h} h · ` +
+          `${count(data.sites.length, "site", "sites")} · ${count(data.jobs.id.length, "job", "jobs")} · ` +
+          count(data.policies.length, "policy", "policies");
+      if (L) {
+        doc.getElementById("viewer").textContent =
+          L.viewer.role === "admin" ? "signed in as admin" : `signed in as tenant ${L.viewer.tenant}`;
+        R.drawDecisions(doc.getElementById("decisions"), data);
+      }
       const keep = this.policy.value;
       this.policy.replaceChildren(...data.policies.map((p) => R.el("option", p.name, { value: p.name })));
       this.policy.value = data.policies.some((p) => p.name === keep) ? keep : data.policies[0].name;
       const live = this.hour.value === this.hour.max && !first;
       this.hour.min = "-1";
       this.hour.max = String(data.time.length - 1);
-      if (first) this.hour.value = "-1"; else if (live) this.hour.value = this.hour.max;
+      if (first) this.hour.value = this.live ? this.hour.max : "-1";
+      else if (live) this.hour.value = this.hour.max;
       R.drawSummary(doc.getElementById("summary-table"), data);
       await Promise.all([
         R.drawCdf(doc.getElementById("cdf"), data),
         R.drawFairness(doc.getElementById("fairness"), data),
         this.drawPolicy(),
+        L ? R.drawQueues(doc.getElementById("queues"), doc.getElementById("queue-table"), data) : null,
       ]);
+      if (first) this.openJobFromHash();
       this.updates += 1;
       doc.body.dataset.updates = String(this.updates);
       doc.body.dataset.ready = "1";
@@ -66,7 +100,10 @@
 
     drawMap() {
       const h = Number(this.hour.value);
-      this.hourLabel.textContent = h < 0 ? "whole run (mean utilisation)" : `hour ${h}: ${this.data.time[h]}`;
+      const last = h === this.data.time.length - 1;
+      this.hourLabel.textContent = this.live
+        ? (h < 0 ? "the window (mean utilisation)" : `${this.data.time[h]}${last ? " (latest)" : ""}`)
+        : (h < 0 ? "whole run (mean utilisation)" : `hour ${h}: ${this.data.time[h]}`);
       R.drawSites(this.doc.getElementById("site-table"), this.data, this.p, h);
       return R.drawMap(this.doc.getElementById("map"), this.data, this.p, h);
     }

@@ -17,8 +17,10 @@
     const name = (list, i) => (i >= 0 && list[i] !== undefined ? (list[i].id || list[i]) : "");
     const num = (v) => (v === null || v === undefined ? null : v);
     const rho = (r) => (P.jct_s[r] === null || !J.alone_s[r] ? null : P.jct_s[r] / J.alone_s[r]);
+    const named = J.name ? [{ key: "name", label: "name", sort: (r) => J.name[r], text: (r) => J.name[r] }] : [];
     return [
-      { key: "job", label: "job", sort: (r) => J.id[r], text: (r) => J.id[r] },
+      { key: "job", label: "job", sort: (r) => (J.db_id ? J.db_id[r] : J.id[r]), text: (r) => J.id[r] },
+      ...named,
       { key: "tenant", label: "tenant", sort: (r) => name(data.tenants, J.tenant[r]),
         text: (r) => name(data.tenants, J.tenant[r]) },
       { key: "kind", label: "kind", sort: (r) => J.kinds[J.kind[r]], text: (r) => J.kinds[J.kind[r]] },
@@ -75,7 +77,16 @@
 
     /** Show policy ``p`` of ``data`` (keeps the search, filters, sort and page). */
     update(data, p) {
+      const keep = this.selected !== null && this.data ? this.data.jobs.id[this.selected] : null;
+      if (!this.data && data.kind === "live") {  // a running system: newest jobs first
+        this.sortKey = "job";
+        this.sortDir = -1;
+      }
       this.data = data;
+      if (keep !== null) {
+        const r = data.jobs.id.indexOf(keep);
+        this.selected = r >= 0 ? r : null;
+      }
       this.P = data.policies[p].jobs;
       this.cols = columns(data, this.P);
       const pl = data.policies[p].placements;
@@ -126,7 +137,7 @@
         if (st >= 0 && P.status[r] !== st) continue;
         if (tn >= 0 && J.tenant[r] !== tn) continue;
         if (si >= 0 && P.site[r] !== si) continue;
-        if (q && !(J.id[r].toLowerCase().includes(q) || tenantHit[J.tenant[r]] || kindHit[J.kind[r]] ||
+        if (q && !(J.id[r].toLowerCase().includes(q) || (J.name && J.name[r].toLowerCase().includes(q)) || tenantHit[J.tenant[r]] || kindHit[J.kind[r]] ||
             (P.site[r] >= 0 && siteHit[P.site[r]]) || (P.accelerator[r] >= 0 && accHit[P.accelerator[r]]) ||
             (P.reason[r] >= 0 && reasonHit[P.reason[r]]) || statusHit[P.status[r]])) continue;
         out.push(r);
@@ -162,7 +173,7 @@
         const tr = R.el("tr", null, { "data-row": String(r) });
         if (r === this.selected) tr.classList.add("selected");
         for (const c of this.cols) tr.appendChild(R.el("td", c.text(r), c.num ? { class: "num" } : null));
-        tr.addEventListener("click", () => this.select(r));
+        tr.addEventListener("click", () => this.select(r, true));
         body.appendChild(tr);
       }
       const old = this.table.querySelector("tbody");
@@ -177,13 +188,38 @@
       if (this.selected !== null && this.selected < total) this.select(this.selected);
     }
 
-    /** Show the history of job row ``r`` below the table. */
-    select(r) {
+    /** Open the job with id ``id`` (its row if listed; in a live document its page). */
+    open(id) {
+      const r = this.data.jobs.id.indexOf(String(id));
+      if (r >= 0) this.select(r, true);
+      else if (this.data.kind === "live") {
+        this.selected = null;
+        R.jobPage(this.detail, this.data, String(id), ["not among the listed jobs"], false);
+      }
+    }
+
+    /** Show the history of job row ``r`` below the table (a live job's page: fetched
+     * from the API when ``fetch`` or when another job was shown). */
+    select(r, fetch) {
+      const again = this.selected === r;
       this.selected = r;
       for (const tr of this.table.querySelectorAll("tbody tr")) {
         tr.classList.toggle("selected", Number(tr.dataset.row) === r);
       }
       const d = this.data, J = d.jobs, P = this.P, pl = this.placements;
+      if (d.kind === "live") {
+        const id = J.id[r];
+        if (location.hash !== `#job=${id}`) history.replaceState(null, "", `#job=${id}`);
+        if (again && !fetch && this.detail.dataset.job === id) return;
+        const where = P.site[r] >= 0
+          ? `${d.sites[P.site[r]].id} · ${d.accelerators[P.accelerator[r]]} × ${P.devices[r]}` : "not placed";
+        R.jobPage(this.detail, d, id, [
+          `${J.kinds[J.kind[r]]} (${J.profiles[J.profile[r]]}), gang ${J.gang[r]}, ${P.statuses[P.status[r]]}`,
+          where,
+          ...(P.reason[r] >= 0 ? [`waiting: ${P.reasons[P.reason[r]]}`] : []),
+        ], true);
+        return;
+      }
       const when = (s) => R.clock(d, s);
       const lines = [];
       const submit = J.submit_s[r];
@@ -205,7 +241,7 @@
         lines.push(`ran on ${where} from ${when(submit + P.wait_s[r])} ${end}`);
       }
       if (P.reason[r] >= 0) lines.push(`waiting: ${P.reasons[P.reason[r]]}`);
-      if (P.status[r] === 3) lines.push("never startable: no pool in the fleet can run it");
+      if (P.statuses[P.status[r]] === "never startable") lines.push("never startable: no pool in the fleet can run it");
       const list = R.el("ol");
       for (const l of lines) list.appendChild(R.el("li", l));
       this.detail.replaceChildren(R.el("h3", `${J.id[r]} · ${P.statuses[P.status[r]]}`), list);

@@ -106,8 +106,52 @@
     return Plotly.react(div, traces, layout, R.PLOT_CONFIG);
   };
 
+  /** Live per-site table: reachability, each site now (or at ``hour``), totals of the window. */
+  function drawSitesLive(table, data, hour) {
+    const pol = data.policies[0];
+    const util = siteUtilisation(data, 0, hour);
+    const cur = data.scenario.currency || "";
+    const cols = [
+      ["site", "text"], ["state", "text"], ["devices"], [hour >= 0 ? "util." : "util. (window)"],
+      ["power MW"], ["cap. MW"], [`price ${cur}/kWh`], ["kg CO₂/kWh"], ["MWh"], [`net ${cur}`], ["t CO₂"],
+    ];
+    const at = (row, i) => (hour >= 0 && row[i] ? row[i][hour] : null);
+    const head = R.el("tr");
+    for (const [label, cls] of cols) head.appendChild(R.el("th", label, cls ? { class: cls } : null));
+    const body = document.createElement("tbody");
+    data.sites.forEach((s, i) => {
+      const m = pol.metrics.sites[s.id] || {};
+      const st = data.live.site_status[s.id] || {};
+      const state = st.reachable === true ? "up" : st.reachable === false ? "unreachable" : "not yet asked";
+      const tr = R.el("tr", null, { "data-site": s.id, "data-state": state });
+      const name = R.el("td", null, { class: "text", title: s.name });
+      name.appendChild(R.el("span", null, { class: "swatch", style: `background:${R.colour(i)}` }));
+      name.appendChild(document.createTextNode(s.id));
+      tr.appendChild(name);
+      tr.appendChild(R.el("td", state, {
+        class: `text state-${state.replace(/ /g, "-")}`,
+        title: st.error ? `${st.error} (since ${st.since})` : `since ${st.since || "?"}`,
+      }));
+      const cells = [
+        R.format(s.devices, ",.0f"), R.format(util[i], ".1%"),
+        R.format(hour >= 0 ? at(pol.series.power_mw, i) : m.power_mw_now, ",.3f"),
+        R.format(s.capacity_mw, ",.1f"),
+        R.format(hour >= 0 ? at(data.site_series.price, i) : m.price_now, ".3f"),
+        R.format(hour >= 0 ? at(data.site_series.carbon_kg_per_kwh, i) : m.carbon_now, ".3f"),
+        R.format(m.energy_mwh, ",.3f"),
+        R.format(m.cost === undefined ? null : m.cost - m.subsidy, ",.2f"), R.format(m.carbon_t, ",.3f"),
+      ];
+      for (const c of cells) tr.appendChild(R.el("td", c));
+      body.appendChild(tr);
+    });
+    const thead = document.createElement("thead");
+    thead.appendChild(head);
+    table.replaceChildren(thead, body);
+  }
+
   /** Per-site table for the selected policy (utilisation at ``hour``, or over the run). */
   R.drawSites = function (table, data, p, hour) {
+    if (data.kind === "live") return drawSitesLive(table, data, hour);
     const pol = data.policies[p];
     const util = siteUtilisation(data, p, hour);
     const cur = data.scenario.currency || "";
@@ -221,7 +265,8 @@
     const layout = R.baseLayout({
       height: 420, barmode: "group",
       grid: { rows: 1, columns: 2, pattern: "independent" },
-      yaxis: { title: { text: "mean ρ (JCT / JCT alone)" }, rangemode: "tozero" },
+      yaxis: { title: { text: `mean ρ (JCT / ${data.kind === "live" ? "run time" : "JCT alone"})` },
+               rangemode: "tozero" },
       yaxis2: { title: { text: "mean JCT (h)" }, rangemode: "tozero" },
       xaxis: { automargin: true, tickangle: -25 },
       xaxis2: { automargin: true, tickangle: -25 },

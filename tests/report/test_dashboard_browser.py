@@ -1,0 +1,251 @@
+"""The live dashboard of a real ``suanli serve`` process in a real browser (headless
+Chromium): sign-in with API tokens, the numbers on the page against the API, live
+updates, a job's page, and a tenant's narrower view."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.control.helpers import FIXTURES
+from tests.report.browser import screenshot, wait_for
+
+pytestmark = pytest.mark.browser
+
+ADMIN = "dashboard-admin-token-0123456789"
+JOB = {"profile": "dl-training", "hours_on_reference": 0.01, "command": "sleep 1"}
+
+
+@dataclass
+class Served:
+    """A running ``suanli serve --dry-run`` and tokens for it."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    tokens: dict[str, str]
+
+    def api(self, method: str, path: str, who: str = "admin", **kw: Any) -> Any:
+        r = httpx.request(
+            method,
+            self.url + path,
+            headers={"Authorization": f"Bearer {self.tokens[who]}"},
+            timeout=10,
+            **kw,
+        )
+        r.raise_for_status()
+        return r.json()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("dashboard")
+    port = _free_port()
+    argv = [
+        sys.executable, "-m", "suanli", "serve",
+        "--scenario", str(FIXTURES / "serve-two-sites.yaml"),
+        "--db", str(tmp / "dash.db"), "--dry-run", "--dry-run-seconds", "3",
+        "--port", str(port), "--poll-seconds", "0.2", "--sample-seconds", "0.5",
+        "--dashboard-poll-seconds", "0.5", "--log-level", "warning",
+    ]  # fmt: skip
+    log = (tmp / "serve.log").open("wb")
+    env = {**os.environ, "SUANLI_ADMIN_TOKEN": ADMIN}
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (tmp / "serve.log").read_text()
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "suanli serve did not start"
+        time.sleep(0.1)
+    s = Served(url, proc, {"admin": ADMIN})
+    for tenant in ("lab", "uni"):
+        s.tokens[tenant] = s.api("POST", f"/v1/tenants/{tenant}/tokens", json={})["token"]
+    try:
+        yield s
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _js(driver: Any, script: str) -> Any:
+    return driver.execute_script(f"return ({script});")
+
+
+def _sign_in(driver: Any, token: str) -> None:
+    wait_for(driver, "document.body.dataset.login === '1'", timeout=60)
+    box = driver.find_element("id", "login-token")
+    box.clear()
+    box.send_keys(token)
+    driver.find_element("id", "login-open").click()
+
+
+def _cell(path: str) -> str:
+    return f"document.querySelector('#summary-table tr[data-path=\"{path}\"] td')"
+
+
+def _severe(driver: Any) -> list[str]:
+    """Console errors other than the refused (401) and missing (404) requests we caused."""
+    return [
+        e["message"]
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE" and not ("401" in e["message"] or "404" in e["message"])
+    ]
+
+
+def test_admin_dashboard_follows_the_system(
+    chromium: Any, served: Served, screenshot_dir: Path
+) -> None:
+    jobs = [
+        served.api("POST", "/v1/jobs", who, json={**JOB, "name": f"{who}-{i}", "gang": 8})
+        for i, who in enumerate(["lab", "lab", "uni"])
+    ]  # two sites of 8 devices: the third job waits for the first to end
+    chromium.get_log("browser")  # forget what earlier tests left in the log
+    chromium.get(served.url + "/")
+    assert _js(chromium, "document.getElementById('login').hidden") is False
+    _sign_in(chromium, "a-token-this-service-never-issued")
+    wait_for(chromium, "!document.getElementById('login-message').hidden", timeout=30)
+    assert "invalid or revoked" in _js(
+        chromium, "document.getElementById('login-message').textContent"
+    )
+    _sign_in(chromium, ADMIN)
+    wait_for(chromium, "document.body.dataset.ready === '1'", timeout=60)
+    assert _js(chromium, "document.body.dataset.kind") == "live"
+    assert _js(chromium, "document.getElementById('viewer').textContent") == "signed in as admin"
+    assert _js(chromium, "document.getElementById('queues-section').hidden") is False
+    # the sites: one marker each on the map, one table row each, both reachable
+    states = _js(
+        chromium,
+        "[...document.querySelectorAll('#site-table tbody tr')]"
+        ".map(tr => [tr.dataset.site, tr.dataset.state])",
+    )
+    assert states == [["east", "up"], ["west", "up"]]
+    markers = _js(chromium, "document.getElementById('map').data.at(-1).x.length")
+    assert markers == 2
+    assert _js(chromium, "document.getElementById('series').data.length") == 2 * 5
+    # every job ends; the page follows until its counts are the API's
+    ids = [j["id"] for j in jobs]
+
+    def all_done() -> bool:
+        return all(served.api("GET", f"/v1/jobs/{i}")["state"] == "done" for i in ids)
+
+    deadline = time.monotonic() + 60
+    while not all_done():
+        assert time.monotonic() < deadline, "jobs did not finish"
+        time.sleep(0.2)
+    done = len(served.api("GET", "/v1/jobs", params={"state": "done", "limit": 1000})["jobs"])
+    wait_for(chromium, f"{_cell('jobs.done')}.dataset.value === '{done}'", timeout=30)
+    assert _js(chromium, f"{_cell('jobs.done')}.textContent") == f"{done:,}"
+    queue = _js(
+        chromium,
+        "Object.fromEntries([...document.querySelectorAll('#queue-table tbody tr')]"
+        ".map(tr => [tr.dataset.tenant, tr.querySelector('[data-key=queued]').textContent]))",
+    )
+    assert queue == {"lab": "0", "uni": "0"}
+    actions = _js(
+        chromium,
+        "[...document.querySelectorAll('#decisions tbody tr')].map(tr => tr.dataset.action)",
+    )
+    assert "start" in actions and "wait" in actions  # the third job was told why it waited
+    # utilisation was drawn from the samples: some instant had the 16 devices busy
+    util = _js(chromium, "document.getElementById('series').data[0].y")
+    assert max(v for v in util if v is not None) == pytest.approx(1.0)
+    screenshot(chromium, screenshot_dir / "dashboard-admin.png")
+    # a job's page: click its row; its history comes from the API
+    third = ids[2]
+    rows = _js(
+        chromium,
+        "[...document.querySelectorAll('#jobs-table tbody tr')]"
+        ".map(tr => [tr.dataset.row, tr.cells[0].textContent])",
+    )
+    row = next(r for r, text in rows if text == str(third))
+    chromium.execute_script(
+        f"document.querySelector('#jobs-table tbody tr[data-row=\"{row}\"]').click()"
+    )
+    wait_for(chromium, "document.getElementById('job-detail').dataset.loaded === '1'")
+    detail = _js(chromium, "document.getElementById('job-detail').textContent")
+    assert f"job {third} · uni-2 · done" in detail
+    assert "queued" in detail and "running" in detail and "start at" in detail
+    # times as everywhere on the page: the scenario's clock (UTC here), to the second
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d · queued: submitted", detail)
+    assert _js(chromium, "location.hash") == f"#job={third}"
+    screenshot(chromium, screenshot_dir / "dashboard-job.png", full_page=False)
+    # a deep link opens the same page
+    chromium.get(f"{served.url}/#job={ids[0]}")
+    wait_for(chromium, f"document.getElementById('job-detail').dataset.job === '{ids[0]}'")
+    wait_for(chromium, "document.getElementById('job-detail').dataset.loaded === '1'")
+    # a job submitted now appears without reloading the page
+    served.api("POST", "/v1/jobs", "lab", json={**JOB, "name": "late-arrival"})
+    wait_for(
+        chromium,
+        "[...document.querySelectorAll('#jobs-table tbody tr')]"
+        ".some(tr => tr.cells[1].textContent === 'late-arrival')",
+        timeout=30,
+    )
+    assert _severe(chromium) == []
+
+
+def test_tenant_sees_its_own_jobs_only(chromium: Any, served: Served, screenshot_dir: Path) -> None:
+    lab_job = served.api("POST", "/v1/jobs", "lab", json={**JOB, "name": "lab-private"})
+    served.api("POST", "/v1/jobs", "uni", json={**JOB, "name": "uni-visible"})
+    chromium.get(served.url + "/")
+    chromium.get_log("browser")
+    chromium.execute_script("sessionStorage.clear()")
+    chromium.get("about:blank")
+    # a token handed over in the address: used, then taken out of it
+    chromium.get(f"{served.url}/#token={served.tokens['uni']}")
+    wait_for(chromium, "document.body.dataset.ready === '1'", timeout=60)
+    assert "token" not in _js(chromium, "location.href")
+    assert (
+        _js(chromium, "document.getElementById('viewer').textContent") == "signed in as tenant uni"
+    )
+    wait_for(
+        chromium,
+        "[...document.querySelectorAll('#jobs-table tbody tr')]"
+        ".some(tr => tr.cells[1].textContent === 'uni-visible')",
+        timeout=30,
+    )
+    names = _js(
+        chromium,
+        "[...document.querySelectorAll('#jobs-table tbody tr')].map(tr => tr.cells[1].textContent)",
+    )
+    assert names and all(n.startswith("uni") for n in names)
+    tenants = _js(
+        chromium,
+        "[...document.querySelectorAll('#queue-table tbody tr')].map(tr => tr.dataset.tenant)",
+    )
+    assert tenants == ["uni", "(other tenants)"]
+    # another tenant's job cannot be opened
+    chromium.get(f"{served.url}/#job={lab_job['id']}")
+    wait_for(chromium, "document.getElementById('job-detail').textContent.includes('could not')")
+    assert "404" in _js(chromium, "document.getElementById('job-detail').textContent")
+    screenshot(chromium, screenshot_dir / "dashboard-tenant.png")
+    # signing out forgets the token
+    chromium.find_element("id", "sign-out").click()
+    wait_for(chromium, "document.body.dataset.login === '1'", timeout=30)
+    assert _js(chromium, "sessionStorage.getItem('suanli-token')") is None
+    assert _severe(chromium) == []
+    chromium.get("about:blank")
