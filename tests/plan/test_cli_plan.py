@@ -32,7 +32,7 @@ def test_plan_writes_table_and_files(write_plan: Writer, tmp_path: Path) -> None
     assert "Purchases" in text and "Demand classes" in text
     assert "Binding constraints" in text and "export cap on nvidia_h100_sxm5" in text
     names = {p.name for p in out.iterdir()}
-    assert {"plan.json", "plan.csv", "plan-scenario.yaml", "map.png"} <= names
+    assert {"plan.json", "plan.csv", "plan-scenario.yaml", "map.png", "index.html"} <= names
     check = run_cli("validate", str(out / "plan-scenario.yaml"))
     assert check.returncode == 0, check.stderr
 
@@ -70,6 +70,8 @@ def test_compare_files(write_plan: Writer, tmp_path: Path) -> None:
     assert [r["plan"] for r in rows] == ["tiny-plan", "more-h100"]
     assert float(rows[1]["total_cost"]) <= float(rows[0]["total_cost"])
     assert (out / "more-h100" / "plan-scenario.yaml").is_file()
+    assert (out / "index.html").is_file() and (out / "more-h100" / "index.html").is_file()
+    assert f"open {out / 'index.html'}" in result.stdout
 
 
 def test_bad_horizon(write_plan: Writer) -> None:

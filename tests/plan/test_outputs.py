@@ -53,6 +53,7 @@ def test_outputs_are_byte_identical(write_plan: Writer, tmp_path: Path) -> None:
         "map.png",
         "devices.png",
         "cost.png",
+        "index.html",
     }
     assert files[1] == files[2]
 

@@ -18,6 +18,7 @@ from suanli.plan.explain import PlanInfeasibleError
 from suanli.plan.load import DEFAULT_COMPARISON, DEFAULT_PLANNING, builtin_planning_names
 from suanli.plan.run import PlanRun, parse_horizon, run_plan, write_outputs
 from suanli.plan.solve import SolveOptions
+from suanli.plan.summary import binding, cell, comparison_lines
 
 
 class Objective(StrEnum):
@@ -54,7 +55,11 @@ def plan_command(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder for plan.json, plan.csv, plan-scenario.yaml, plots."),
+        typer.Option(
+            "--out",
+            help="Folder for plan.json, plan.csv, plan-scenario.yaml, plots and the page "
+            "index.html.",
+        ),
     ] = None,
     compare: Annotated[
         bool, typer.Option("--compare", help="Solve several planning files and compare them.")
@@ -90,7 +95,7 @@ def plan_command(
         print_comparison(runs, console)
         if out is not None:
             paths = write_comparison(runs, out, plots=plots)
-            console.print(f"wrote {len(paths)} files to {out}")
+            console.print(f"wrote {len(paths)} files to {out}; open {out / 'index.html'}")
         return
     if args and len(args) > 1:
         raise typer.BadParameter("give at most one scenario (or use --compare)")
@@ -197,10 +202,10 @@ def print_plan(run: PlanRun, console: Console) -> None:
         f"{t.new_devices:,} new devices ({plan.domestic_share_added:.0%} domestic) · "
         f"carbon {t.carbon_t / 1e3:,.0f} kt CO₂"
     )
-    binding = [sp for sp in plan.shadow_prices if sp.family != "demand"]
-    if binding:
+    constraints = binding(plan)
+    if constraints:
         console.print("[bold]Binding constraints and what relaxing them is worth[/]")
-        for sp in binding:
+        for sp in constraints:
             console.print(f"  • {sp.sentence}", markup=False)
     for note in plan.notes:
         console.print(f"[yellow]note:[/] {note}")
@@ -214,32 +219,10 @@ def print_comparison(runs: list[PlanRun], console: Console) -> None:
     table.add_column("", justify="left")
     for r in rows:
         table.add_column(str(r["plan"]), justify="right")
-    lines: list[tuple[str, str, str]] = [
-        ("total cost", "total_cost", "money"),
-        ("capex", "capex", "money"),
-        ("opex", "opex", "money"),
-        ("new devices", "new_devices", "int"),
-        ("domestic share of new", "domestic_share_new", "pct"),
-        ("expansion MW", "expansion_mw", "num"),
-        ("peak MW", "peak_mw", "num"),
-        ("carbon kt CO₂", "carbon_kt", "num"),
-    ]
-    lines += [
-        (f"new {k[4:]}", k, "int") for k in rows[0] if k.startswith("new_") and k != "new_devices"
-    ]
-    for label, key, kind in lines:
-        cells = []
-        for r in rows:
-            v = r.get(key, 0)
-            if kind == "money":
-                cells.append(fmt.money(v, cur))
-            elif kind == "pct":
-                cells.append(f"{v:.0%}")
-            else:
-                cells.append(f"{v:,.0f}" if kind == "int" else f"{v:,.1f}")
-        table.add_row(label, *cells)
+    for label, key, kind in comparison_lines(rows[0]):
+        table.add_row(label, *(cell(r.get(key, 0), kind, cur) for r in rows))
     console.print(table)
     for run in runs:
         console.print(f"[bold]{run.plan.name}[/] (solved in {run.plan.solve_seconds:.2f} s)")
-        for sp in [sp for sp in run.plan.shadow_prices if sp.family != "demand"][:4]:
+        for sp in binding(run.plan)[:4]:
             console.print(f"  • {sp.sentence}", markup=False)

@@ -7,8 +7,10 @@ by :mod:`suanli.plan.load`) and a scenario become a :class:`PlanInstance` of num
 mathematics is in that module's docstring), :mod:`suanli.plan.solve` solves it with
 HiGHS and reads out a :class:`Plan` with shadow prices (:mod:`suanli.plan.shadow`)
 or explains why none exists (:mod:`suanli.plan.explain`). The plan is written as
-tables, plots and a scenario file that the simulator can run
-(:mod:`suanli.plan.output`, :mod:`suanli.plan.plots`, :mod:`suanli.plan.scenario_out`).
+tables, plots, an HTML page and a scenario file that the simulator can run
+(:mod:`suanli.plan.output`, :mod:`suanli.plan.plots`, :mod:`suanli.plan.html` drawing
+:mod:`suanli.plan.page_data`, :mod:`suanli.plan.scenario_out`); plans compared, by
+:mod:`suanli.plan.compare` with the figures of :mod:`suanli.plan.summary`.
 """
 
 from suanli.plan.instance import PlanInstance

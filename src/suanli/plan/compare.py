@@ -1,4 +1,5 @@
-"""Plans side by side: cost, vendor mix, power and carbon of several rule sets.
+"""Plans side by side: cost, vendor mix, power and carbon of several rule sets, written as
+``compare.csv``/``compare.json``/``compare.png`` and a comparison page ``index.html``.
 
 The default comparison (``suanli plan --compare``) is the built-in national demand
 under four rule sets: today's rules; no H200 at all; the H200 export cap doubled;
@@ -13,44 +14,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from suanli.plan.html import write_plan_page
 from suanli.plan.output import clean
+from suanli.plan.page_data import comparison_document
 from suanli.plan.plots import plot_comparison
-from suanli.plan.run import PlanRun, write_outputs
+from suanli.plan.run import PlanRun, inputs_record, write_outputs
+from suanli.plan.summary import plan_rows
 
 
 def comparison_rows(runs: Sequence[PlanRun]) -> list[dict[str, Any]]:
-    """One flat record per plan."""
-    vendors = sorted({v for r in runs for v in r.plan.added_by("vendor")})
-    rows = []
-    for r in runs:
-        p, t = r.plan, r.plan.totals
-        by_vendor = p.added_by("vendor")
-        row: dict[str, Any] = {
-            "plan": p.name,
-            "status": p.status,
-            "total_cost": t.total_cost,
-            "capex": t.capex,
-            "opex": t.opex,
-            "new_devices": t.new_devices,
-            "domestic_share_new": p.domestic_share_added,
-            "expansion_mw": t.expansion_mw,
-            "peak_mw": sum(s.peak_mw for s in p.sites),
-            "energy_gwh": t.energy_mwh / 1e3,
-            "carbon_kt": t.carbon_t / 1e3,
-            "delivered_pflops": t.delivered_pflops,
-        }
-        for v in vendors:
-            row[f"new_{v}"] = by_vendor.get(v, 0)
-        rows.append(row)
-    return rows
+    """One flat record per plan (:func:`suanli.plan.summary.plan_rows`)."""
+    return plan_rows([r.plan for r in runs])
 
 
-def write_comparison(runs: Sequence[PlanRun], out: Path, plots: bool = True) -> list[Path]:
-    """Each plan into ``out/<name>/``, plus ``compare.csv``, ``compare.json``, ``compare.png``."""
+def write_comparison(
+    runs: Sequence[PlanRun], out: Path, plots: bool = True, html: bool = True
+) -> list[Path]:
+    """Each plan into ``out/<name>/``, plus ``compare.csv``, ``compare.json``,
+    ``compare.png`` and the comparison page ``index.html``."""
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for r in runs:
-        paths += write_outputs(r, out / r.plan.name, plots=plots)
+        paths += write_outputs(r, out / r.plan.name, plots=plots, html=html)
     rows = comparison_rows(runs)
     csv_path, json_path = out / "compare.csv", out / "compare.json"
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
@@ -64,4 +49,9 @@ def write_comparison(runs: Sequence[PlanRun], out: Path, plots: bool = True) -> 
         png = out / "compare.png"
         plot_comparison([r.plan for r in runs], png)
         paths.append(png)
+    if html:
+        page = out / "index.html"
+        doc = comparison_document([r.plan for r in runs], [inputs_record(r) for r in runs])
+        write_plan_page(page, doc)
+        paths.append(page)
     return paths

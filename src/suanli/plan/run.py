@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from suanli.errors import InputError, Problem
+from suanli.plan.html import write_plan_page
 from suanli.plan.instance import PlanInstance, build_instance, oversubscription
 from suanli.plan.load import Planning, load_planning
 from suanli.plan.output import write_csv, write_json
+from suanli.plan.page_data import plan_document
 from suanli.plan.plots import plot_plan
 from suanli.plan.result import Plan
 from suanli.plan.scenario_out import write_plan_scenario
@@ -99,13 +101,18 @@ def inputs_record(run: PlanRun) -> dict[str, Any]:
     }
 
 
-def write_outputs(run: PlanRun, out: Path, plots: bool = True) -> list[Path]:
-    """Write ``plan.json``, ``plan.csv``, ``plan-scenario.yaml`` and the plots into ``out``."""
+def write_outputs(run: PlanRun, out: Path, plots: bool = True, html: bool = True) -> list[Path]:
+    """Write ``plan.json``, ``plan.csv``, ``plan-scenario.yaml``, the plots and the page
+    ``index.html`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "plan.json", out / "plan.csv", out / "plan-scenario.yaml"]
-    write_json(run.plan, paths[0], inputs_record(run))
+    inputs = inputs_record(run)
+    write_json(run.plan, paths[0], inputs)
     write_csv(run.plan, paths[1])
     write_plan_scenario(run.planning, run.plan, run.instance, paths[2])
     if plots:
         paths += plot_plan(run.plan, out)
+    if html:
+        paths.append(out / "index.html")
+        write_plan_page(paths[-1], plan_document(run.plan, inputs))
     return paths
