@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 #: Fixtures for real local infrastructure (Slurm clusters, PostgreSQL).
-pytest_plugins = ["tests.fixtures_infra"]
+pytest_plugins = ["tests.fixtures_infra", "tests.fixtures_browser"]
 
 #: The repository root (this file is ``<repo>/tests/conftest.py``).
 REPO_ROOT = Path(__file__).resolve().parents[1]

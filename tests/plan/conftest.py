@@ -19,7 +19,6 @@ from suanli.plan.run import run_plan
 from suanli.plan.solve import SolveOptions
 
 # The browser fixtures of the report's tests, for the plan page's (tests/plan/test_page_browser.py).
-from tests.report.conftest import chromium, screenshot_dir  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY_PLAN = FIXTURES / "tiny-plan.yaml"

@@ -29,6 +29,7 @@ def _json(path: Path) -> Any:
 def _show(driver: Any, page: Path) -> Any:
     """``page`` in the browser, loaded and drawn (loaded again only when another is shown)."""
     if driver.current_url != page.as_uri():
+        driver.get_log("browser")  # forget what pages of earlier tests logged
         took = open_report(driver, page.as_uri())
         print(f"{page.parent.name}/{page.name}: {took:.2f} s to load and draw")
     return driver
