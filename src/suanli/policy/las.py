@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections.abc import Iterator
-from itertools import islice
+from itertools import islice, takewhile
 
 import numpy as np
 from pydantic import Field
@@ -90,12 +90,17 @@ class Las:
         touched: set[int] = set()  # pools with a preemption planned: no other start there
         used: set[int] = set()  # pools with an ordinary start: no preemption plan there
         victims: set[int] = set()
-        blocked_sigs: set[int] = set()
+        # Within a round capacity only shrinks, and jobs come in increasing queue order, so
+        # a tenant's signature that could neither start nor preempt stays blocked: its later
+        # jobs get the same explanation without being tried again.
+        blocked: dict[tuple[int, int], str] = {}
+        ranked: dict[int, list[tuple[tuple[int, float, int], int]]] = {}
         for prio in waiting:
             j = prio[2]
             tenant = jobs.tenant[j]
-            sig = jobs.signature(j)
-            if sig in blocked_sigs and not inp.full:
+            sig = (jobs.signature(j), tenant)
+            if sig in blocked:
+                out.reasons[j] = f"queue {prio[0]}: {blocked[sig]}"
                 continue
             cand = next(
                 (
@@ -110,10 +115,10 @@ class Las:
                 out.starts.append(Start(j, cand))
                 used.add(cand.pool)
                 continue
-            plan = self._preempt_for(inp, j, prio, touched | used, victims)
+            plan = self._preempt_for(inp, j, prio, touched | used, victims, ranked)
             if plan is None:
-                blocked_sigs.add(sig)
-                out.reasons[j] = "queue " + str(prio[0]) + ": " + explain(inp, j)
+                blocked[sig] = explain(inp, j)
+                out.reasons[j] = f"queue {prio[0]}: {blocked[sig]}"
                 continue
             cand, chosen = plan
             freed_w = sum(inp.running[v].candidate.busy_w for v in chosen)
@@ -138,8 +143,12 @@ class Las:
         prio: tuple[int, float, int],
         touched: set[int],
         victims: set[int],
+        ranked: dict[int, list[tuple[tuple[int, float, int], int]]],
     ) -> tuple[Candidate, list[int]] | None:
-        """Lower-priority running jobs whose devices would let ``j`` start, on one pool."""
+        """Lower-priority running jobs whose devices would let ``j`` start, on one pool.
+
+        ``ranked`` caches, per pool and round, its preemptible running jobs from the lowest
+        priority down."""
         tenant = inp.jobs.tenant[j]
         st = inp.capacity.state
         for c in inp.jobs.candidates(j):
@@ -147,15 +156,21 @@ class Las:
                 continue
             if inp.capacity.why_not(tenant, c) != "devices":
                 continue  # power or quota bound: checked below once victims are chosen
-            lower = sorted(
-                (
-                    (self.priority(inp, r), r)
-                    for r in inp.running_on(c.pool)
-                    if r not in victims and inp.running[r].preemptible
-                ),
-                reverse=True,
-            )
-            lower = [(pr, r) for pr, r in lower if pr[0] > prio[0]]  # lower queues only
+            order = ranked.get(c.pool)
+            if order is None:
+                order = ranked[c.pool] = sorted(
+                    (
+                        (self.priority(inp, r), r)
+                        for r in inp.running_on(c.pool)
+                        if inp.jobs.preemptible[r]
+                    ),
+                    reverse=True,
+                )
+            lower = [  # lower queues only
+                (pr, r)
+                for pr, r in takewhile(lambda x: x[0][0] > prio[0], order)
+                if r not in victims
+            ]
             if not lower:
                 continue
             pn = st.pools[c.pool]
