@@ -19,7 +19,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from suanli.report.html import document_bytes, pack, plotly_js, static_text
+from suanli.report.html import (
+    document_bytes,
+    join_scripts,
+    pack,
+    payload_script,
+    plotly_js,
+    static_text,
+)
 
 #: Scripts of the report that the page uses (read from ``report/static``), in load order.
 REPORT_SCRIPTS: tuple[str, ...] = ("format.js",)
@@ -32,28 +39,12 @@ def plan_static_text(name: str) -> str:
     return (files("suanli.plan") / "static" / name).read_text(encoding="utf-8")
 
 
-def _payload(element_id: str, text: str) -> str:
-    return (
-        f'<script type="application/octet-stream" id="{element_id}" '
-        f'data-encoding="gzip+base64">{text}</script>'
-    )
-
-
-def _scripts() -> str:
-    code = "\n".join(
-        [*(static_text(n) for n in REPORT_SCRIPTS), *(plan_static_text(n) for n in SCRIPTS)]
-    )
-    if "</script" in code.lower():
-        raise ValueError("a plan page script contains '</script'; it would end the page's script")
-    return code
-
-
 def render_plan_page(data: dict[str, Any]) -> str:
     """The plan page of ``data`` (a plan data document) as HTML text."""
     js, version = plotly_js()
     payloads = [
-        _payload("plotly-js", pack(js, level=9)),
-        _payload("suanli-plan-data", pack(document_bytes(data))),
+        payload_script("plotly-js", pack(js, level=9)),
+        payload_script("suanli-plan-data", pack(document_bytes(data))),
     ]
     page = plan_static_text("plan.html")
     for marker, value in (
@@ -61,7 +52,12 @@ def render_plan_page(data: dict[str, Any]) -> str:
         ("<!--@PLOTLY@-->", f"plotly.js v{html.escape(version)}"),
         ("/*@CSS@*/", static_text("report.css") + "\n" + plan_static_text("plan.css")),
         ("<!--@PAYLOADS@-->", "\n".join(payloads)),
-        ("/*@SCRIPTS@*/", _scripts()),
+        (
+            "/*@SCRIPTS@*/",
+            join_scripts(
+                [*(static_text(n) for n in REPORT_SCRIPTS), *(plan_static_text(n) for n in SCRIPTS)]
+            ),
+        ),
     ):
         page = page.replace(marker, value)
     return page

@@ -55,17 +55,19 @@ def document_bytes(data: dict[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
-def _payload(element_id: str, text: str) -> str:
+def payload_script(element_id: str, text: str) -> str:
+    """An inert ``<script>`` element holding a packed payload (:func:`pack`)."""
     return (
         f'<script type="application/octet-stream" id="{element_id}" '
         f'data-encoding="gzip+base64">{text}</script>'
     )
 
 
-def _scripts() -> str:
-    code = "\n".join(static_text(name) for name in SCRIPTS)
+def join_scripts(texts: Sequence[str]) -> str:
+    """Scripts joined for one inline ``<script>`` (none may contain ``</script``)."""
+    code = "\n".join(texts)
     if "</script" in code.lower():
-        raise ValueError("a report script contains '</script'; it would end the page's script")
+        raise ValueError("a page script contains '</script'; it would end the page's script")
     return code
 
 
@@ -88,10 +90,10 @@ def render_page(
     if (data is None) == (data_url is None):
         raise ValueError("render_page needs exactly one of data and data_url")
     js, version = plotly_js()
-    payloads = [_payload("plotly-js", pack(js, level=9))]
+    payloads = [payload_script("plotly-js", pack(js, level=9))]
     meta = ""
     if data is not None:
-        payloads.append(_payload("suanli-data", pack(document_bytes(data))))
+        payloads.append(payload_script("suanli-data", pack(document_bytes(data))))
         title = title if title is not None else str(data.get("title", "report"))
     else:
         meta = (
@@ -108,7 +110,7 @@ def render_page(
         ("<!--@PLOTLY@-->", f"plotly.js v{html.escape(version)}"),
         ("/*@CSS@*/", static_text("report.css")),
         ("<!--@PAYLOADS@-->", "\n".join(payloads)),
-        ("/*@SCRIPTS@*/", _scripts()),
+        ("/*@SCRIPTS@*/", join_scripts([static_text(n) for n in SCRIPTS])),
     ):
         page = page.replace(marker, value)
     return page
