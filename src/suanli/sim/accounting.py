@@ -1,8 +1,8 @@
 """Energy, utilisation and capacity accounting per pool and hour.
 
-Between events the state is constant, so integrals are exact sums over the
-segments between event times. An event at every hour boundary keeps segments
-within one hour. For pool *p* and hour *h*:
+Between changes the state is constant, so integrals are exact sums over the
+segments between the times it changes (the executor integrates just before each
+change). An event at every hour boundary keeps segments within one hour. For pool *p* and hour *h*:
 
 .. math::
 
@@ -35,16 +35,25 @@ class Accounting:
             c * float(w) for c, w in zip(tables.pool_count, tables.pool_idle_w, strict=True)
         ]
         self.up[:] = tables.pool_count
-        #: Their integrals per pool and hour (J and device-seconds).
-        self.integral = np.zeros((5, n, hours))
-        self.energy_j, self.busy_s, self.allocated_s, self.up_s, self.asleep_s = self.integral
+        #: Their integrals per hour and pool (J and device-seconds), stored hour-major so
+        #: that one hour's row is contiguous; the named views are ``(pools, hours)``.
+        self.by_hour = np.zeros((hours, 5, n))
+        self.energy_j, self.busy_s, self.allocated_s, self.up_s, self.asleep_s = (
+            self.by_hour[:, k, :].T for k in range(5)
+        )
+        self._step = np.zeros((5, n))
         self.last_t = 0.0
 
     def integrate(self, t: float) -> None:
-        """Add the constant state since the last call up to ``t`` (never across an hour)."""
+        """Add the constant state since the last call up to ``t`` (never across an hour).
+
+        The executor calls it before every change of the state, and the engine at every
+        hour boundary, so the state between two calls is constant and within one hour.
+        """
         dt = t - self.last_t
         if dt <= 0.0:
             return
         h = min(int(self.last_t // 3600.0), self.hours - 1)
-        self.integral[:, :, h] += self.state * dt
+        np.multiply(self.state, dt, out=self._step)
+        self.by_hour[h] += self._step
         self.last_t = t

@@ -89,7 +89,6 @@ class Simulator:
             t = q.peek_time()
             if t > self.end_s:
                 break
-            acct.integrate(t)
             need_round = full = False
             while q.peek_time() == t:
                 _, kind, _, a, b = q.pop()
@@ -105,6 +104,7 @@ class Simulator:
                 elif kind == EventKind.COMPUTE_START:
                     ex.compute_start(a, b, t)
                 elif kind == EventKind.HOUR:
+                    acct.integrate(t)  # segments never cross an hour (see Accounting)
                     if t + 3600.0 <= self.end_s:
                         q.push(t + 3600.0, EventKind.HOUR)
                     need_round = full = True

@@ -207,6 +207,7 @@ class SimExecutor:
     # -- failures -------------------------------------------------------------------------
     def fail_nodes(self, pool: int, count: int | None, now: float) -> list[int]:
         """Take ``count`` nodes (all when None) of a pool down; preempt their jobs."""
+        self.acct.integrate(now)  # before the state changes
         pn = self.cluster.pools[pool]
         candidates = (
             [n for n in range(len(pn.up)) if pn.up[n]]
@@ -229,6 +230,7 @@ class SimExecutor:
 
     def recover_nodes(self, pool: int, nodes: list[int], now: float) -> None:
         """Bring failed nodes back (empty and awake)."""
+        self.acct.integrate(now)  # before the state changes
         pn = self.cluster.pools[pool]
         back = [n for n in nodes if not pn.up[n]]
         pn.recover(back, now)
@@ -248,6 +250,7 @@ class SimExecutor:
 
     def sleep_node(self, pool: int, node: int, now: float) -> None:
         """Suspend a node if it has been wholly free since the event was scheduled."""
+        self.acct.integrate(now)  # before the state changes
         pn = self.cluster.pools[pool]
         if (
             not pn.up[node]
@@ -367,6 +370,7 @@ class SimExecutor:
 
     # -- internals ------------------------------------------------------------------------
     def _start(self, j: int, cand: Candidate, now: float) -> None:
+        self.acct.integrate(now)  # before the state changes
         self._dequeue(j)
         self.requeued.discard(j)
         self.last_reasons.pop(j, None)
@@ -424,6 +428,7 @@ class SimExecutor:
             self.events.push(compute_start, EventKind.COMPUTE_START, j, rs.epoch)
 
     def _begin_computing(self, j: int, rs: RunState, now: float) -> None:
+        self.acct.integrate(now)  # before the state changes
         rs.computing = True
         rs.compute_start_s = now
         p = rs.cand.pool
@@ -433,6 +438,7 @@ class SimExecutor:
         self.events.push(now + remaining / rs.cand.rate, EventKind.FINISH, j, rs.epoch)
 
     def _stop(self, j: int, rs: RunState, now: float, why: str) -> None:
+        self.acct.integrate(now)  # before the state changes
         p = rs.cand.pool
         if rs.computing:
             self.acct.busy[p] -= rs.cand.used
