@@ -85,7 +85,7 @@ def main() -> int:
         return 1
     work = Path(tempfile.mkdtemp(prefix="suanli-shots-"))
     try:
-        report = args.report
+        report = args.report.resolve() if args.report else None
         if report is None:
             report = work / "report"
             suanli = Path(sys.executable).with_name("suanli")

@@ -14,7 +14,7 @@ TINY = REPO_ROOT / "tests" / "fixtures" / "tiny.yaml"
 
 @pytest.fixture(scope="session")
 def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A report directory: ``suanli simulate tests/fixtures/tiny.yaml`` (three policies)."""
+    """A report directory: ``suanli simulate tests/fixtures/tiny.yaml`` (default policies)."""
     out = tmp_path_factory.mktemp("report") / "tiny"
     res = run_cli("simulate", str(TINY), "--out", str(out), "--no-plots")
     assert res.returncode == 0, res.stderr

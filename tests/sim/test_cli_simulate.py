@@ -18,7 +18,7 @@ def test_report_files_and_determinism(tmp_path: Path) -> None:
         res = run_cli("simulate", str(TINY), "--seed", seed, "--out", str(out))
         assert res.returncode == 0, res.stderr
     names = {p.name for p in a.iterdir()}
-    for policy in ("fifo", "backfill", "greedy-cost"):
+    for policy in ("fifo", "backfill", "greedy-cost", "suanli"):
         assert {
             f"jobs-{policy}.csv",
             f"sites-{policy}.csv",
@@ -29,7 +29,7 @@ def test_report_files_and_determinism(tmp_path: Path) -> None:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert (a / "metrics.json").read_bytes() != (c / "metrics.json").read_bytes()
     m = json.loads((a / "metrics.json").read_text())
-    assert set(m["policies"]) == {"fifo", "backfill", "greedy-cost"}
+    assert set(m["policies"]) == {"fifo", "backfill", "greedy-cost", "suanli"}
     fifo = m["policies"]["fifo"]
     assert fifo["jobs"]["submitted"] == fifo["jobs"]["finished"] + fifo["jobs"]["unfinished"]
     assert "avg JCT" in res.stdout and "report written" in res.stdout

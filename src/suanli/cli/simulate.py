@@ -15,7 +15,7 @@ from suanli.cli import app
 from suanli.config import load_scenario
 from suanli.report.writer import write_report
 from suanli.scenarios import DEFAULT
-from suanli.sim.run import BASELINES, default_seed, run_policies, scenario_workload
+from suanli.sim.run import DEFAULT_POLICIES, default_seed, run_policies, scenario_workload
 
 
 @app.command("simulate")
@@ -25,7 +25,11 @@ def simulate_command(
     ] = None,
     policy: Annotated[
         list[str] | None,
-        typer.Option("--policy", "-p", help="Policy to run (repeat; default: all baselines)."),
+        typer.Option(
+            "--policy",
+            "-p",
+            help="Policy to run (repeat; default: fifo, backfill, greedy-cost and suanli).",
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Workload seed (default: the scenario's).")
@@ -59,7 +63,7 @@ def simulate_command(
 ) -> None:
     """Simulate the scenario's workload under each policy; compare; write a report."""
     console = Console()
-    policies = list(policy) if policy else list(BASELINES)
+    policies = list(policy) if policy else list(DEFAULT_POLICIES)
     if trace is not None:
         from suanli.trace.replay import replay
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from suanli.cli import app
 from suanli.report.sweep import write_sweep
 from suanli.scenarios import DEFAULT
-from suanli.sim.run import BASELINES
+from suanli.sim.run import DEFAULT_POLICIES
 from suanli.sim.sweep import run_sweep
 
 
@@ -50,7 +50,7 @@ def sweep_command(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out/sweep"),
 ) -> None:
     """Run policies × seeds × loads in parallel; plot JCT, cost and carbon against load."""
-    policies = list(policy) if policy else [*BASELINES, "suanli"]
+    policies = list(policy) if policy else list(DEFAULT_POLICIES)
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:

@@ -15,8 +15,11 @@ from suanli.sim.result import SimResult
 from suanli.sim.tables import build_tables
 from suanli.workload.generator import generate_jobs
 
-#: The baseline policies, run when none is named.
+#: The baseline policies every result is compared with.
 BASELINES: tuple[str, ...] = ("fifo", "backfill", "greedy-cost")
+#: What ``suanli simulate`` and ``suanli sweep`` run when no policy is named: the
+#: baselines and suanli's own scheduler.
+DEFAULT_POLICIES: tuple[str, ...] = (*BASELINES, "suanli")
 
 
 def scenario_workload(scenario: Scenario, seed: int) -> tuple[Scenario, list[Job]]:
