@@ -6,17 +6,6 @@
  * something failed. */
 "use strict";
 (function (P, R) {
-  /** Text of the embedded payload ``id`` (null when the page has none). */
-  async function payload(id) {
-    const el = document.getElementById(id);
-    if (!el) return null;
-    const bin = atob(el.textContent.trim());
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Response(stream).text();
-  }
-
   /** Refuse a document of another format or version. */
   function check(data) {
     if (data.format !== "suanli-plan-data" || data.version !== 1) {
@@ -97,12 +86,12 @@
 
   async function start() {
     const t0 = performance.now();
-    const text = await payload("suanli-plan-data");
+    const text = await R.payload("suanli-plan-data");
     if (text === null) throw new Error("the plan data document is missing from the page");
     const data = JSON.parse(text);
     check(data);
     if (!window.Plotly) {
-      const js = await payload("plotly-js");
+      const js = await R.payload("plotly-js");
       if (js === null) throw new Error("plotly.js is missing from the page");
       const s = document.createElement("script");
       s.textContent = js;

@@ -5,19 +5,6 @@
  * with an API token when <meta name="suanli-auth" content="bearer"> asks for one. */
 "use strict";
 (function (R) {
-  /** Text of the embedded payload ``id`` (null when the page has none). */
-  async function payload(id) {
-    const el = document.getElementById(id);
-    if (!el) return null;
-    const text = el.textContent.trim();
-    if (el.dataset.encoding === "json") return text;
-    const bin = atob(text);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Response(stream).text();
-  }
-
   function meta(name) {
     const m = document.querySelector(`meta[name="${name}"]`);
     return m ? m.content : null;
@@ -87,7 +74,7 @@
     const timings = {};
     const lap = (name, since) => { timings[name] = Math.round(performance.now() - since); };
     if (!window.Plotly) {
-      const js = await payload("plotly-js");
+      const js = await R.payload("plotly-js");
       if (js === null) throw new Error("plotly.js is missing from the page");
       const s = document.createElement("script");
       s.textContent = js;
@@ -98,7 +85,7 @@
     const url = meta("suanli-data-url");
     if (url === null) {
       const t1 = performance.now();
-      const data = JSON.parse(await payload("suanli-data"));
+      const data = JSON.parse(await R.payload("suanli-data"));
       lap("data_ms", t1);
       const t2 = performance.now();
       await report.update(data);

@@ -52,6 +52,36 @@ window.SuanliReport = window.SuanliReport || {};
     return e;
   };
 
+  /** Text of the embedded payload ``id`` (null when the page has none). */
+  R.payload = async function (id) {
+    const el = document.getElementById(id);
+    if (!el) return null;
+    const text = el.textContent.trim();
+    if (el.dataset.encoding === "json") return text;
+    const bin = atob(text);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text();
+  };
+
+  /** Plotly axes for a lon/lat plane around ``sites`` (objects with ``lat`` and ``lon``),
+   * scaled like an equirectangular projection at their mean latitude (no map tiles). */
+  R.lonLatAxes = function (sites) {
+    const lats = sites.map((s) => s.lat), lons = sites.map((s) => s.lon);
+    const lat0 = (Math.min(...lats) + Math.max(...lats)) / 2;
+    const pad = (lo, hi, top) => {
+      const d = Math.max(2, (hi - lo) * 0.12);
+      return [lo - d, hi + d * (top ? 1.6 : 1)];
+    };
+    return {
+      xaxis: { title: { text: "longitude (°E)" }, range: pad(Math.min(...lons), Math.max(...lons)),
+               zeroline: false, constrain: "domain" },
+      yaxis: { title: { text: "latitude (°N)" }, range: pad(Math.min(...lats), Math.max(...lats), true),
+               scaleanchor: "x", scaleratio: 1 / Math.cos((lat0 * Math.PI) / 180), zeroline: false },
+    };
+  };
+
   /** Plotly config shared by every chart: no logo, no links out, responsive. */
   R.PLOT_CONFIG = { displaylogo: false, responsive: true, showLink: false,
                     modeBarButtonsToRemove: ["sendDataToCloud", "select2d", "lasso2d"] };

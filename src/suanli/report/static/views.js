@@ -88,19 +88,10 @@
       },
       showlegend: false,
     });
-    const lats = sites.map((s) => s.lat), lons = sites.map((s) => s.lon);
-    const lat0 = (Math.min(...lats) + Math.max(...lats)) / 2;
-    const pad = (lo, hi, top) => {
-      const d = Math.max(2, (hi - lo) * 0.12);
-      return [lo - d, hi + d * (top ? 1.6 : 1)];
-    };
     const layout = R.baseLayout({
       height: 560,
       margin: { l: 55, r: 10, t: 20, b: 45 },
-      xaxis: { title: { text: "longitude (°E)" }, range: pad(Math.min(...lons), Math.max(...lons)),
-               zeroline: false, constrain: "domain" },
-      yaxis: { title: { text: "latitude (°N)" }, range: pad(Math.min(...lats), Math.max(...lats), true),
-               scaleanchor: "x", scaleratio: 1 / Math.cos((lat0 * Math.PI) / 180), zeroline: false },
+      ...R.lonLatAxes(sites),
       hovermode: "closest",
     });
     return Plotly.react(div, traces, layout, R.PLOT_CONFIG);
