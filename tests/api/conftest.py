@@ -32,16 +32,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    db = tmp_path_factory.mktemp("api") / "api.db"
-    svc = build_services(
-        two_sites(),
-        str(db),
-        admin_token=ADMIN,
-        dry_run_s=1.5,
-        loop=LoopSettings(poll_s=0.1, grace_s=0.2),
-    )
+def running_api(db: str, dry_run_s: float, loop: LoopSettings) -> Iterator[Api]:
+    """An app on ``db`` (the two-site fixture, in-memory sites) with tenant tokens."""
+    svc = build_services(two_sites(), db, admin_token=ADMIN, dry_run_s=dry_run_s, loop=loop)
     with TestClient(create_app(svc)) as client:
         tokens = {}
         for tenant in ("lab", "uni"):
@@ -49,3 +42,9 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             assert r.status_code == 201, r.text
             tokens[tenant] = bearer(r.json()["token"])
         yield Api(client, svc, bearer(ADMIN), tokens["lab"], tokens["uni"])
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    db = tmp_path_factory.mktemp("api") / "api.db"
+    yield from running_api(str(db), 1.5, LoopSettings(poll_s=0.1, grace_s=0.2))

@@ -8,13 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from suanli.api.app import create_app
-from suanli.api.services import build_services
 from suanli.control.service import LoopSettings
-from tests.api.conftest import ADMIN, Api, bearer
-from tests.control.helpers import two_sites
+from tests.api.conftest import Api, bearer, running_api
 
 JOB = {"profile": "dl-training", "hours_on_reference": 0.01, "command": "sleep 1"}
 
@@ -23,19 +19,7 @@ JOB = {"profile": "dl-training", "hours_on_reference": 0.01, "command": "sleep 1
 def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """An API whose loop samples the sites every 0.2 s; jobs 'run' 1 s."""
     db = tmp_path_factory.mktemp("dash") / "dash.db"
-    svc = build_services(
-        two_sites(),
-        str(db),
-        admin_token=ADMIN,
-        dry_run_s=1.0,
-        loop=LoopSettings(poll_s=0.1, grace_s=0.2, sample_s=0.2),
-    )
-    with TestClient(create_app(svc)) as client:
-        tokens = {}
-        for tenant in ("lab", "uni"):
-            r = client.post(f"/v1/tenants/{tenant}/tokens", json={}, headers=bearer(ADMIN))
-            tokens[tenant] = bearer(r.json()["token"])
-        yield Api(client, svc, bearer(ADMIN), tokens["lab"], tokens["uni"])
+    yield from running_api(str(db), 1.0, LoopSettings(poll_s=0.1, grace_s=0.2, sample_s=0.2))
 
 
 def _doc(api: Api, who: dict[str, str], **params: Any) -> dict[str, Any]:

@@ -90,13 +90,7 @@
     if (text === null) throw new Error("the plan data document is missing from the page");
     const data = JSON.parse(text);
     check(data);
-    if (!window.Plotly) {
-      const js = await R.payload("plotly-js");
-      if (js === null) throw new Error("plotly.js is missing from the page");
-      const s = document.createElement("script");
-      s.textContent = js;
-      document.head.appendChild(s);
-    }
+    await R.loadPlotly();
     await new P.Page(document).show(data);
     document.body.dataset.timings = JSON.stringify({ total_ms: Math.round(performance.now() - t0) });
   }

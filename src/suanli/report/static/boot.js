@@ -73,13 +73,7 @@
     const t0 = performance.now();
     const timings = {};
     const lap = (name, since) => { timings[name] = Math.round(performance.now() - since); };
-    if (!window.Plotly) {
-      const js = await R.payload("plotly-js");
-      if (js === null) throw new Error("plotly.js is missing from the page");
-      const s = document.createElement("script");
-      s.textContent = js;
-      document.head.appendChild(s);
-    }
+    await R.loadPlotly();
     lap("plotly_ms", t0);
     const report = new R.Report(document);
     const url = meta("suanli-data-url");

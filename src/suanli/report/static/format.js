@@ -65,6 +65,16 @@ window.SuanliReport = window.SuanliReport || {};
     return new Response(stream).text();
   };
 
+  /** Run plotly.js from the page's ``plotly-js`` payload, unless it is loaded already. */
+  R.loadPlotly = async function () {
+    if (window.Plotly) return;
+    const js = await R.payload("plotly-js");
+    if (js === null) throw new Error("plotly.js is missing from the page");
+    const s = document.createElement("script");
+    s.textContent = js;
+    document.head.appendChild(s);
+  };
+
   /** Plotly axes for a lon/lat plane around ``sites`` (objects with ``lat`` and ``lon``),
    * scaled like an equirectangular projection at their mean latitude (no map tiles). */
   R.lonLatAxes = function (sites) {
