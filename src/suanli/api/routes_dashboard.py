@@ -10,10 +10,9 @@ tenants together.
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from suanli.api.auth import Caller, Svc
@@ -27,16 +26,17 @@ ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorOut} for code
 DOCUMENT_URL = "/v1/dashboard"
 
 
-@cache
-def _page(poll_s: float) -> str:
-    """The dashboard page (the same for everyone; rendered once per poll interval)."""
-    return render_page(data_url=DOCUMENT_URL, poll_s=poll_s, auth="bearer", title="live")
-
-
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def dashboard_page(svc: Svc) -> HTMLResponse:
-    """The live dashboard (no token needed to load it; its data needs one)."""
-    return HTMLResponse(_page(svc.settings.dashboard_poll_s), headers={"Cache-Control": "no-cache"})
+def dashboard_page(request: Request, svc: Svc) -> HTMLResponse:
+    """The live dashboard (no token needed to load it; its data needs one). The page is the
+    same for everyone: rendered once per application and kept in its state."""
+    state = request.app.state
+    page: str | None = getattr(state, "dashboard_page", None)
+    if page is None:
+        page = state.dashboard_page = render_page(
+            data_url=DOCUMENT_URL, poll_s=svc.settings.dashboard_poll_s, auth="bearer", title="live"
+        )
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
 @router.get(
