@@ -28,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scripts.screenshots import crop_to  # noqa: E402 (needs the repository on the path)
+from scripts.screenshots import crop_to, fit_page  # noqa: E402 (needs the repository on the path)
 from tests.report.browser import start_chromium, unavailable_reason, wait_for  # noqa: E402
 
 ADMIN = "dashboard-screenshot-admin-0123456789"
@@ -110,10 +110,7 @@ def main() -> None:
             wait_for(driver, "document.body.dataset.ready === '1'")
             driver.execute_script("document.querySelector('#jobs-table tbody tr').click()")
             wait_for(driver, "document.getElementById('job-detail').dataset.loaded === '1'")
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(1500, height + 40)
-            driver.execute_script("window.scrollTo(0, 0)")
-            time.sleep(1.0)  # let Plotly resize to the window
+            fit_page(driver, 1500, settle_s=1.0)
             args.out.mkdir(parents=True, exist_ok=True)
             for name, selectors in PARTS.items():
                 path = args.out / name

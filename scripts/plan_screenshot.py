@@ -17,14 +17,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from screenshots import crop_to  # noqa: E402 (needs scripts/ on the path)
+from screenshots import crop_to, fit_page  # noqa: E402 (needs scripts/ on the path)
 from tests.report.browser import open_report, start_chromium, unavailable_reason  # noqa: E402
 
 #: The parts of the page the picture shows.
@@ -53,10 +52,7 @@ def main() -> int:
         driver = start_chromium(work / "profile", width=1280, height=900)
         try:
             print(f"{page}: drawn in {open_report(driver, page.as_uri()):.2f} s")
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(1280, height + 40)
-            driver.execute_script("window.scrollTo(0, 0)")
-            time.sleep(0.5)  # let Plotly resize to the window
+            fit_page(driver, 1280)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             crop_to(driver, PARTS, args.out)
             print(f"{args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")

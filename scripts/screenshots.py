@@ -47,6 +47,16 @@ def shrink(path: Path) -> None:
     small.save(path, optimize=True)
 
 
+def fit_page(driver: object, width: int, settle_s: float = 0.5) -> None:
+    """Make the window as tall as the page (so one screenshot holds all of it), at the top."""
+    height = driver.execute_script(  # type: ignore[attr-defined]
+        "return document.documentElement.scrollHeight"
+    )
+    driver.set_window_size(width, height + 40)  # type: ignore[attr-defined]
+    driver.execute_script("window.scrollTo(0, 0)")  # type: ignore[attr-defined]
+    time.sleep(settle_s)  # let Plotly resize to the window
+
+
 def crop_to(driver: object, selectors: str, path: Path) -> None:
     """Screenshot the page and crop it to the box around the elements ``selectors``."""
     from PIL import Image
@@ -104,10 +114,7 @@ def main() -> int:
             driver.find_element("css selector", "#jobs-table thead th[data-key=jct]").click()
             driver.find_element("css selector", "#jobs-table tbody tr:nth-child(2)").click()
             wait_for(driver, "!document.getElementById('job-detail').hidden")
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(1280, height + 40)
-            driver.execute_script("window.scrollTo(0, 0)")
-            time.sleep(0.5)  # let Plotly resize to the window
+            fit_page(driver, 1280)
             args.out.mkdir(parents=True, exist_ok=True)
             for name, selectors in PARTS.items():
                 crop_to(driver, selectors, args.out / name)
