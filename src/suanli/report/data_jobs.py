@@ -31,6 +31,7 @@ Times are seconds (from the scenario's start for ``submit_s``/``start_s``/…), 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,8 @@ def listed(r: SimResult, end_s: float | None = None) -> np.ndarray:
     return np.flatnonzero(r.jobs.submit_array() < (r.end_s if end_s is None else end_s))
 
 
-def _codes(values: list[str]) -> tuple[list[str], list[int]]:
+def codes(values: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The distinct ``values`` sorted, and each value's index among them."""
     names = sorted(set(values))
     index = {v: i for i, v in enumerate(names)}
     return names, [index[v] for v in values]
@@ -67,7 +69,7 @@ def jobs_columns(r: SimResult, listed_rows: np.ndarray) -> dict[str, Any]:
     ``listed_rows`` (indices into ``r.jobs``)."""
     jobs = r.jobs
     rows = listed_rows.tolist()
-    kinds, kind = _codes([str(jobs.kind[j]) for j in rows])
+    kinds, kind = codes([str(jobs.kind[j]) for j in rows])
     t = r.tables
     return {
         "id": [jobs.ids[j] for j in rows],

@@ -37,9 +37,10 @@ import numpy as np
 
 from suanli.model.scenario import Scenario
 from suanli.report.data import FORMAT, VERSION, site_rows
-from suanli.report.data_jobs import seconds, sig5
+from suanli.report.data_jobs import codes, seconds, sig5
 from suanli.report.files import clean_json
 from suanli.report.live_series import SiteTotals, binned, sample_arrays, totals
+from suanli.report.metrics import stats
 from suanli.store.dashboard import QueueRow
 from suanli.store.records import DecisionRecord, JobRecord, SampleRecord, TenantRecord
 from suanli.store.schema import JobState
@@ -115,15 +116,9 @@ class LiveInputs:
     site_status: Mapping[str, tuple[bool | None, float, str]]
 
 
-def _stats_h(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"mean": None, "p50": None, "p99": None}
-    a = np.asarray(values) / 3600.0
-    return {
-        "mean": float(a.mean()),
-        "p50": float(np.percentile(a, 50)),
-        "p99": float(np.percentile(a, 99)),
-    }
+def _stats_h(seconds_: list[float]) -> dict[str, float]:
+    """:func:`~suanli.report.metrics.stats` of durations in seconds, in hours."""
+    return {k: v / 3600.0 for k, v in stats(np.asarray(seconds_, dtype=float)).items()}
 
 
 class _Clock:
@@ -274,12 +269,6 @@ def _share(num: np.ndarray, up: np.ndarray) -> list[list[float | None]]:
     return [sig5(row) for row in ratio]
 
 
-def _codes(values: Sequence[str]) -> tuple[list[str], list[int]]:
-    names = sorted(set(values))
-    index = {v: i for i, v in enumerate(names)}
-    return names, [index[v] for v in values]
-
-
 def live_data(inp: LiveInputs) -> dict[str, Any]:
     """The live report data document (see the module docstring)."""
     sc = inp.scenario
@@ -298,8 +287,8 @@ def live_data(inp: LiveInputs) -> dict[str, Any]:
     tenant_index = {t.id: i for i, t in enumerate(tenants)}
     jobs = [r for r in inp.jobs if r.tenant_id in tenant_index]
     jt = [_Times.of(r) for r in jobs]
-    kinds, kind = _codes([str(r.spec.get("kind", "")) for r in jobs])
-    profiles, profile = _codes([str(r.spec.get("profile", "")) for r in jobs])
+    kinds, kind = codes([str(r.spec.get("kind", "")) for r in jobs])
+    profiles, profile = codes([str(r.spec.get("profile", "")) for r in jobs])
     waiting = [r.reason if r.job_state is JobState.QUEUED else "" for r in jobs]
     reasons = sorted(set(waiting) - {""})
     reason_code = {v: i for i, v in enumerate(reasons)}

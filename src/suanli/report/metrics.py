@@ -27,7 +27,8 @@ from suanli.sim.result import SimResult
 NAN = float("nan")
 
 
-def _stats(x: np.ndarray) -> dict[str, float]:
+def stats(x: np.ndarray) -> dict[str, float]:
+    """Mean, median and 99th percentile of ``x`` (NaN for none)."""
     if x.size == 0:
         return {"mean": NAN, "p50": NAN, "p99": NAN}
     return {
@@ -113,8 +114,8 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
                 1 for j in range(len(jobs)) if arrived[j] and not jobs.candidates(j)
             ),
         },
-        "jct_h": {k: v / 3600.0 for k, v in _stats(jct).items()},
-        "queueing_delay_h": {k: v / 3600.0 for k, v in _stats(wait).items()},
+        "jct_h": {k: v / 3600.0 for k, v in stats(jct).items()},
+        "queueing_delay_h": {k: v / 3600.0 for k, v in stats(wait).items()},
         "makespan_h": float((r.finish[done].max() - submit[done].min()) / 3600.0)
         if done.any()
         else NAN,
