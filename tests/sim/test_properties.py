@@ -1,7 +1,8 @@
 """Properties every policy must keep, on random small scenarios (hypothesis).
 
-* no pool over-allocated, no site over its power cap, no quota exceeded — at every
-  instant (the executor's invariant check runs after each one);
+* no pool over-allocated, no shared device over-committed, no site over its power
+  cap, no quota exceeded — at every instant (the executor's invariant check runs
+  after each one), with jobs that share devices and under every placement rule;
 * every job finishes exactly once, or is reported unfinished with a reason;
 * energy equals ∫ power dt, rebuilt from the job placements;
 * cost and carbon equal energy × the hourly tariff and intensity;
@@ -25,6 +26,7 @@ from suanli.report.files import clean_json
 from suanli.report.metrics import compute_metrics
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
+from suanli.sim.sharing import PLACEMENTS
 from tests.sim.helpers import ASCEND, H100, job, scenario
 
 H20 = "nvidia_h20"
@@ -32,7 +34,7 @@ TYPES = [H100, ASCEND, H20]
 
 
 @st.composite
-def worlds(draw: st.DrawFn) -> tuple[Scenario, list[Any]]:
+def worlds(draw: st.DrawFn) -> tuple[Scenario, list[Any], str]:
     n_sites = draw(st.integers(1, 3))
     sites = []
     for s in range(n_sites):
@@ -86,12 +88,14 @@ def worlds(draw: st.DrawFn) -> tuple[Scenario, list[Any]]:
     n_jobs = draw(st.integers(1, 25))
     jobs = []
     for i in range(n_jobs):
+        fraction = draw(st.sampled_from([1.0, 1.0, 1.0, 0.1, 0.25, 0.46, 0.5, 0.75]))
         jobs.append(
             job(
                 f"j{i}",
                 draw(st.floats(0, 20 * 3600)),
-                draw(st.sampled_from([1, 2, 4, 8, 16])),
+                draw(st.sampled_from([1, 2, 4, 8, 16])) if fraction == 1.0 else 1,
                 draw(st.floats(300, 8 * 3600)),
+                device_fraction=fraction,
                 tenant=draw(st.sampled_from(["a", "b"])),
                 dataset=draw(st.sampled_from([None, "d"])),
                 accepted_types=tuple(
@@ -101,7 +105,7 @@ def worlds(draw: st.DrawFn) -> tuple[Scenario, list[Any]]:
             )
         )
     jobs.sort(key=lambda j: j.submit_s)
-    return sc, jobs
+    return sc, jobs, draw(st.sampled_from(sorted(PLACEMENTS)))
 
 
 def rebuilt_energy_and_cost(r: SimResult) -> tuple[float, float, float]:
@@ -143,9 +147,9 @@ def rebuilt_energy_and_cost(r: SimResult) -> tuple[float, float, float]:
 @pytest.mark.parametrize("policy", policy_names())
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds())
-def test_invariants(policy: str, world: tuple[Scenario, list[Any]]) -> None:
-    sc, jobs = world
-    r = Simulator(sc, jobs, make_policy(policy), verify=True).run()
+def test_invariants(policy: str, world: tuple[Scenario, list[Any], str]) -> None:
+    sc, jobs, placement = world
+    r = Simulator(sc, jobs, make_policy(policy), verify=True, placement=placement).run()
     # every job finished exactly once, or is unfinished with a reason
     finished = [pl.job for pl in r.placements if pl.end == "finished"]
     assert len(finished) == len(set(finished)) == int(r.done.sum())
@@ -165,6 +169,6 @@ def test_invariants(policy: str, world: tuple[Scenario, list[Any]]) -> None:
     assert m["cost"]["gross"] == pytest.approx(cost, rel=1e-9, abs=1e-6)
     assert m["carbon_t"] * 1e3 == pytest.approx(carbon, rel=1e-9, abs=1e-6)
     # determinism
-    again = Simulator(sc, jobs, make_policy(policy), verify=False).run()
+    again = Simulator(sc, jobs, make_policy(policy), verify=False, placement=placement).run()
     assert json.dumps(clean_json(compute_metrics(again))) == json.dumps(clean_json(m))
     assert np.array_equal(again.finish, r.finish, equal_nan=True)

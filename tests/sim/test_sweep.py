@@ -35,12 +35,16 @@ def test_sweep_cli(tmp_path: Path) -> None:
         "0.3,0.8",
         "--workers",
         "2",
+        "--placement",
+        "fgd",
         "--out",
         str(tmp_path),
     )
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader((tmp_path / "sweep.csv").open()))
     assert len(rows) == 2 * 2 * 2
+    assert {r["placement"] for r in rows} == {"fgd"}
+    assert all(float(r["fragmented_mean"]) >= 0 for r in rows)
     assert {r["policy"] for r in rows} == {"fifo", "suanli"}
     assert {float(r["load"]) for r in rows} == {0.3, 0.8}
     by_policy = {(r["policy"], r["load"], r["seed"]): r["jobs"] for r in rows}
@@ -48,6 +52,12 @@ def test_sweep_cli(tmp_path: Path) -> None:
         assert by_policy[("fifo", load, seed)] == by_policy[("suanli", load, seed)] == n
     for name in ("sweep-jct.png", "sweep-cost.png", "sweep-carbon.png", "sweep.json"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_sweep_bad_placement(tmp_path: Path) -> None:
+    res = run_cli("sweep", str(TINY), "--placement", "tight", "--out", str(tmp_path))
+    assert res.returncode == 2 and "best-fit" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "sweep.csv").exists()
 
 
 def test_sweep_bad_loads(tmp_path: Path) -> None:

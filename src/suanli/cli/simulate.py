@@ -13,9 +13,11 @@ from rich.table import Table
 
 from suanli.cli import app
 from suanli.config import load_scenario
+from suanli.report.data import SUMMARY_ROWS, summary_rows
 from suanli.report.writer import write_report
 from suanli.scenarios import DEFAULT
 from suanli.sim.run import DEFAULT_POLICIES, default_seed, run_policies, scenario_workload
+from suanli.sim.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
 
 
 @app.command("simulate")
@@ -59,11 +61,20 @@ def simulate_command(
         float | None,
         typer.Option("--target-load", help="With --trace: scale arrivals to this offered load."),
     ] = None,
+    placement: Annotated[
+        str,
+        typer.Option(
+            "--placement",
+            help="Device placement rule for gangs within a node and shares of a device: "
+            f"{', '.join(PLACEMENTS)} (fgd: least fragmentation).",
+        ),
+    ] = DEFAULT_PLACEMENT,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
 ) -> None:
     """Simulate the scenario's workload under each policy; compare; write a report."""
     console = Console()
     policies = list(policy) if policy else list(DEFAULT_POLICIES)
+    placement_rule(placement)  # an unknown rule is an error before any work
     if trace is not None:
         from suanli.trace.replay import replay
 
@@ -83,7 +94,7 @@ def simulate_command(
     console.print(
         f"[bold]{sc.name}[/]: {len(jobs):,} jobs over {sc.hours} h on "
         f"{sum(p.count for p in sc.pools):,} devices · seed {run_seed} · "
-        f"policies {', '.join(policies)}"
+        f"policies {', '.join(policies)} · placement {placement}"
     )
     with Progress(
         TextColumn("{task.description:>12}"),
@@ -100,6 +111,7 @@ def simulate_command(
             policies,
             run_seed,
             drain=drain,
+            placement=placement,
             progress=lambda name, f: progress.update(tasks[name], completed=f),
         )
     target = out if out is not None else Path("out") / sc.name
@@ -111,26 +123,8 @@ def simulate_command(
     )
 
 
-ROWS: list[tuple[str, str, str]] = [
-    ("jobs finished", "jobs.finished", "{:,.0f}"),
-    ("jobs unfinished", "jobs.unfinished", "{:,.0f}"),
-    ("avg JCT (h)", "jct_h.mean", "{:.2f}"),
-    ("p50 JCT (h)", "jct_h.p50", "{:.2f}"),
-    ("p99 JCT (h)", "jct_h.p99", "{:.1f}"),
-    ("avg queueing (h)", "queueing_delay_h.mean", "{:.2f}"),
-    ("makespan (h)", "makespan_h", "{:.1f}"),
-    ("utilisation", "utilisation", "{:.1%}"),
-    ("unallocated (device-h)", "unallocated_device_hours", "{:,.0f}"),
-    ("energy (MWh)", "energy_mwh", "{:,.0f}"),
-    ("cost gross", "cost.gross", "{:,.0f}"),
-    ("  subsidies", "cost.subsidy", "{:,.0f}"),
-    ("cost net", "cost.net", "{:,.0f}"),
-    ("carbon (t CO₂)", "carbon_t", "{:,.0f}"),
-    ("max tenant mean ρ", "fairness.max_tenant_mean_rho", "{:.2f}"),
-    ("preemptions", "preemptions", "{:,.0f}"),
-    ("data moved (TB)", "data.moved_tb", "{:,.1f}"),
-    ("egress cost", "data.egress_cost", "{:,.0f}"),
-]
+#: The summary table's rows: those of the HTML report, with Python format strings.
+ROWS: list[tuple[str, str, str]] = [(a, b, "{:" + c + "}") for a, b, c in SUMMARY_ROWS]
 
 
 def _get(d: dict[str, Any], path: str) -> Any:
@@ -143,13 +137,15 @@ def summary_table(metrics: dict[str, Any]) -> Table:
     """Policies side by side."""
     pols = metrics["policies"]
     t = Table(
-        title=f"{metrics['scenario']} · seed {metrics['seed']} · {metrics['currency']}",
+        title=f"{metrics['scenario']} · seed {metrics['seed']} · {metrics['currency']}"
+        f" · placement {next(iter(pols.values()))['placement']}",
         header_style="bold",
     )
     t.add_column("metric")
     for p in pols:
         t.add_column(p, justify="right")
-    for label, path, fmt in ROWS:
+    for label, path, spec in summary_rows(pols):
+        fmt = "{:" + spec + "}"
         cells = []
         for p in pols:
             v = _get(pols[p], path)

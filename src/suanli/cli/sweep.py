@@ -14,6 +14,7 @@ from suanli.cli import app
 from suanli.report.sweep import write_sweep
 from suanli.scenarios import DEFAULT
 from suanli.sim.run import DEFAULT_POLICIES
+from suanli.sim.sharing import DEFAULT_PLACEMENT, PLACEMENTS
 from suanli.sim.sweep import run_sweep
 
 
@@ -48,6 +49,10 @@ def sweep_command(
         int | None, typer.Option("--workers", help="Processes (default: all cores).")
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out/sweep"),
+    placement: Annotated[
+        str,
+        typer.Option("--placement", help=f"Device placement rule: {', '.join(PLACEMENTS)}."),
+    ] = DEFAULT_PLACEMENT,
 ) -> None:
     """Run policies × seeds × loads in parallel; plot JCT, cost and carbon against load."""
     policies = list(policy) if policy else list(DEFAULT_POLICIES)
@@ -72,6 +77,7 @@ def sweep_command(
             trace=str(trace) if trace else None,
             fleet=fleet,
             workers=workers,
+            placement=placement,
             progress=lambda done, total: progress.update(task, completed=done),
         )
     files = write_sweep(out, rows)

@@ -18,6 +18,7 @@ allocations. The mirror is rebuilt from the placed jobs whenever a site comes ba
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,10 +125,9 @@ class LiveExecutor:
         return True
 
     def _hold(self, j: int, cand: Candidate, now: float) -> None:
-        pn = self.cluster.pools[cand.pool]
         site = self.tables.pool_site[cand.pool]
         alloc = None
-        if self.site_up[site] and pn.fits(cand.devices):
+        if self.site_up[site] and self.cluster.fits(cand):
             alloc = self.cluster.allocate(j, self.jobs.tenant[j], cand)
         end = now + self.jobs.work[j] / cand.rate
         self.placed[j] = Placement(cand, alloc, now, end)
@@ -195,10 +195,9 @@ class LiveExecutor:
         """Recompute the mirror from the placed jobs and the masked sites."""
         self.cluster = ClusterState(self.tables)
         for j, pl in sorted(self.placed.items(), key=lambda kv: (kv[1].started_s, kv[0])):
-            pn = self.cluster.pools[pl.cand.pool]
             site = self.tables.pool_site[pl.cand.pool]
             pl.alloc = None
-            if self.site_up[site] and pn.fits(pl.cand.devices):
+            if self.site_up[site] and self.cluster.fits(pl.cand):
                 pl.alloc = self.cluster.allocate(j, self.jobs.tenant[j], pl.cand)
         for p, site in enumerate(self.tables.pool_site):
             if not self.site_up[site]:
@@ -224,6 +223,7 @@ class LiveExecutor:
             running_on=self.running_by_pool.__getitem__,
             ending_on=self.ends_by_pool.__getitem__,
             nodes_of=self._nodes_of,
+            share_of=self._share_of,
             arrived=arrived,
             freed=freed,
             full=full,
@@ -232,7 +232,7 @@ class LiveExecutor:
             attained=lambda j: self._attained(j, now),
             remaining=lambda j: self.jobs.work[j],
             resumed=lambda j: False,
-            tenant_devices=tuple(self.cluster.tenant_devices),
+            tenant_milli=tuple(self.cluster.tenant_milli),
         )
 
     def apply(self, out: PolicyOutput, now: float) -> None:
@@ -280,15 +280,19 @@ class LiveExecutor:
         pl = self.placed.get(j)
         return pl.alloc.nodes if pl is not None and pl.alloc is not None else ()
 
+    def _share_of(self, j: int) -> tuple[int, int] | None:
+        pl = self.placed.get(j)
+        if pl is None or pl.alloc is None or not pl.alloc.share:
+            return None
+        return pl.alloc.device, pl.alloc.share
+
     def _attained(self, j: int, now: float) -> float:
         pl = self.placed.get(j)
-        return max(0.0, now - pl.started_s) * pl.cand.devices if pl is not None else 0.0
+        return max(0.0, now - pl.started_s) * pl.cand.amount if pl is not None else 0.0
 
 
 def _with_devices(c: Candidate, devices: int) -> Candidate:
-    return Candidate(
-        c.pool, devices, min(c.used, devices), c.rate, c.rank, c.transfer_s, c.egress, c.busy_w
-    )
+    return dataclasses.replace(c, devices=devices, used=min(c.used, devices))
 
 
 class _PlacedView(Mapping[int, Running]):

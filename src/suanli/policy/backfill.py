@@ -33,6 +33,7 @@ from suanli.policy.base import (
     explain,
 )
 from suanli.policy.costs import expected_end
+from suanli.policy.freed import Freed
 from suanli.policy.registry import register
 from suanli.sim.jobtable import Candidate
 
@@ -161,32 +162,19 @@ def reservation(inp: PolicyInput, head: int) -> Reservation | None:
 
 
 def earliest_fit(inp: PolicyInput, cand: Candidate) -> Reservation | None:
-    """When ``cand``'s devices will be free on its pool, as running jobs end as expected."""
-    pn = inp.capacity.state.pools[cand.pool]
-    d = pn.per_node
-    need = cand.devices
-    full = len(pn.buckets[d])
-    whole = need >= d
-    if (whole and full >= need // d) or (not whole and pn.fits(need)):
-        return Reservation(cand.pool, inp.now, _spare(full, need, d, whole, pn.free_devices))
-    free: dict[int, int] = {}
-    total_free = pn.free_devices
-    for t, j in inp.ending_on(cand.pool):
-        for node, n in inp.nodes_of(j):
-            if not pn.up[node]:
-                continue
-            f = free.get(node, pn.free[node]) + n
-            free[node] = f
-            total_free += n
-            if f == d:
-                full += 1
-            if not whole and f >= need:
-                return Reservation(cand.pool, t, _spare(full, need, d, whole, total_free))
-        if whole and full >= need // d:
-            return Reservation(cand.pool, t, _spare(full, need, d, whole, total_free))
-    return None
+    """When ``cand``'s devices (or share) will be free on its pool, as running jobs end
+    as expected."""
+    freed = Freed(inp, cand.pool)
+    t = freed.until_fits(cand, inp.ending_on(cand.pool))
+    return None if t is None else Reservation(cand.pool, t, _spare(freed, cand))
 
 
-def _spare(full: int, need: int, d: int, whole: bool, total_free: int) -> int:
-    """Devices free at the reservation after the head takes its own (whole nodes for gangs)."""
-    return (full - need // d) * d if whole else max(total_free - need, 0)
+def _spare(freed: Freed, cand: Candidate) -> int:
+    """Devices free at the reservation after the head takes its own (whole nodes for
+    gangs; none counted beside a share)."""
+    d = freed.pn.per_node
+    if cand.share:
+        return 0
+    if cand.devices >= d:
+        return (freed.full_nodes - cand.devices // d) * d
+    return max(freed.free_devices - cand.devices, 0)

@@ -69,11 +69,14 @@ class PolicyInput:
     (``waiting_of(sig)``; jobs of one signature have the same candidates);
     ``running`` maps job index to :class:`Running`, ``running_on(pool)`` lists the
     jobs on a pool, ``ending_on(pool)`` yields ``(expected end, job)`` in order of
-    expected end, ``nodes_of(job)`` the ``(node, devices)`` a running job holds;
+    expected end, ``nodes_of(job)`` the ``(node, devices)`` a running job holds
+    (none for a job on a shared device: ``share_of(job)`` gives its ``(device,
+    share)``, else ``None``);
     ``capacity`` is the policy's private planning view;
     ``replicas`` holds ``(dataset, site)`` pairs where a data set is present or
     arriving; ``attained(j)`` gives device-seconds of service received so far,
-    ``remaining(j)`` the PFLOP still to do, ``resumed(j)`` whether a restart cost is due.
+    ``remaining(j)`` the PFLOP still to do, ``resumed(j)`` whether a restart cost is due;
+    ``tenant_milli[t]`` the thousandths of a device tenant *t* holds.
 
     Since the previous round, ``arrived`` jobs joined the queue (new or requeued)
     and capacity was freed on the pools in the bit mask ``freed``; when ``full``
@@ -97,11 +100,12 @@ class PolicyInput:
     attained: Callable[[int], float]
     remaining: Callable[[int], float]
     resumed: Callable[[int], bool]
-    tenant_devices: Sequence[int]
+    tenant_milli: Sequence[int]
     arrived: Sequence[int] = ()
     freed: int = 0
     full: bool = True
     requeued: Collection[int] = ()
+    share_of: Callable[[int], tuple[int, int] | None] = lambda j: None
 
     @property
     def hour(self) -> int:

@@ -10,7 +10,8 @@ its attained service is promoted to the first queue (Tiresias's starvation rule)
 Each round, waiting jobs in priority order start where they fit (first fit over
 their candidates, preference first). A job that fits nowhere may preempt running,
 preemptible jobs of strictly lower priority on one of its pools — the fewest,
-lowest-priority ones that free enough whole nodes or one node with room — paying
+lowest-priority ones that free enough whole nodes, one node with room, or (for a
+job that takes a share of a device) a device with room — paying
 their checkpoint loss and restart cost; at most one such preemption-start per pool
 per round. Only jobs in a lower queue are preempted: within a queue jobs run to
 completion in arrival order, which keeps two jobs from taking turns for ever.
@@ -34,6 +35,7 @@ from suanli.policy.base import (
     Start,
     explain,
 )
+from suanli.policy.freed import Freed
 from suanli.policy.registry import register
 from suanli.sim.jobtable import Candidate
 
@@ -122,11 +124,11 @@ class Las:
                 continue
             cand, chosen = plan
             freed_w = sum(inp.running[v].candidate.busy_w for v in chosen)
-            cap.adjust(tenant, cand.pool, cand.busy_w - freed_w, cand.devices)
+            cap.adjust(tenant, cand.pool, cand.busy_w - freed_w, cand.milli)
             for v in chosen:
                 if jobs.tenant[v] != tenant:
                     continue
-                cap.adjust(jobs.tenant[v], cand.pool, 0.0, -inp.running[v].candidate.devices)
+                cap.adjust(jobs.tenant[v], cand.pool, 0.0, -inp.running[v].candidate.milli)
             for v in chosen:
                 victims.add(v)
                 out.preempts.append(
@@ -150,7 +152,6 @@ class Las:
         ``ranked`` caches, per pool and round, its preemptible running jobs from the lowest
         priority down."""
         tenant = inp.jobs.tenant[j]
-        st = inp.capacity.state
         for c in inp.jobs.candidates(j):
             if c.pool in touched:
                 continue
@@ -173,21 +174,12 @@ class Las:
             ]
             if not lower:
                 continue
-            pn = st.pools[c.pool]
-            d = pn.per_node
-            free: dict[int, int] = {}
+            freed = Freed(inp, c.pool)
             chosen: list[int] = []
             for _, r in lower:
                 chosen.append(r)
-                for node, n in inp.nodes_of(r):
-                    if pn.up[node]:
-                        free[node] = free.get(node, pn.free[node]) + n
-                full_nodes = len(pn.buckets[d]) + sum(1 for f in free.values() if f == d)
-                fits = (c.devices >= d and full_nodes >= c.devices // d) or (
-                    c.devices < d
-                    and (pn.fits(c.devices) or any(f >= c.devices for f in free.values()))
-                )
-                if fits and self._power_and_quota_ok(inp, j, c, chosen):
+                freed.stop(r)
+                if freed.fits(c) and self._power_and_quota_ok(inp, j, c, chosen):
                     return c, chosen
         return None
 
@@ -201,10 +193,10 @@ class Las:
         if c.busy_w > cap.power_headroom_w(site) + freed_w + 1e-6:
             return False
         tenant = inp.jobs.tenant[j]
-        mine = sum(inp.running[v].candidate.devices for v in chosen if inp.jobs.tenant[v] == tenant)
+        mine = sum(inp.running[v].candidate.milli for v in chosen if inp.jobs.tenant[v] == tenant)
         for qi in st.tenant_quotas[tenant]:
             if st.quota_mask[qi][c.pool]:
                 left = st.quota_max[qi] - st.quota_usage[qi] - cap.quota_delta(qi)
-                if c.devices > left + mine:
+                if c.milli > left + mine:
                     return False
         return True

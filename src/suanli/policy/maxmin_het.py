@@ -114,7 +114,7 @@ class MaxMinHet:
             sizes.append(arrays.rates.size)
             col_k.append(np.full(arrays.rates.size, ki))
             col_rate.append(arrays.rates)
-            col_dev.append(arrays.devices)
+            col_dev.append(arrays.amount)
             col_pool.append(arrays.pools)
             n_k[ki] = len(classes[key]) + sum(running[key].values())
             best[ki] = arrays.rates.max()

@@ -23,7 +23,7 @@ becomes ``null``, so the same results give the same document, byte for byte.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -60,7 +60,20 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("preemptions", "preemptions", ",.0f"),
     ("data moved (TB)", "data.moved_tb", ",.1f"),
     ("egress cost", "data.egress_cost", ",.0f"),
+    ("fragmented devices (mean)", "sharing.fragmented_devices_mean", ",.1f"),
 )
+#: Rows added when some job of the run takes a share of a device.
+SHARING_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("jobs sharing a device", "sharing.share_jobs", ",.0f"),
+    ("shared devices (mean)", "sharing.shared_devices_mean", ",.1f"),
+)
+
+
+def summary_rows(per_policy: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """The rows of the summary table for these policies' metrics."""
+    sharing = any(m["sharing"]["share_jobs"] for m in per_policy.values())
+    return SUMMARY_ROWS + (SHARING_ROWS if sharing else ())
+
 
 #: Points per policy in the JCT CDF (quantiles; enough for a smooth curve, small to embed).
 CDF_POINTS = 400
@@ -193,7 +206,9 @@ def report_data(
             "price": [sig(row) for row in t.price[:, h_idx]],
             "carbon_kg_per_kwh": [sig(row) for row in t.carbon[:, h_idx]],
         },
-        "summary_rows": [{"label": a, "path": b, "format": c} for a, b, c in SUMMARY_ROWS],
+        "summary_rows": [
+            {"label": a, "path": b, "format": c} for a, b, c in summary_rows(per_policy)
+        ],
         "jobs": jobs_columns(first, rows),
         "policies": [_policy(r, hours, rows, per_policy[r.policy]) for r in results],
     }

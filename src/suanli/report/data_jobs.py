@@ -115,12 +115,17 @@ def policy_jobs(r: SimResult, rows: np.ndarray) -> tuple[dict[str, Any], dict[st
         "jct_s": seconds(r.finish[rows] - submit),
         "site": pool_site[pool].tolist(),
         "accelerator": pool_acc[pool].tolist(),
-        "devices": np.where(pool >= 0, r.last_devices[rows], 0).tolist(),
+        "devices": device_counts(np.where(pool >= 0, r.last_devices[rows], 0.0)),
         "preemptions": r.preemptions[rows].tolist(),
         "reasons": reasons,
         "reason": [r_index[w] if w else -1 for w in waiting],
     }
     return jobs, placements(r, row_of)
+
+
+def device_counts(x: np.ndarray) -> list[float | int]:
+    """Devices held, whole numbers as integers and shares of one device as fractions."""
+    return [int(v) if v.is_integer() else round(v, 3) for v in x.tolist()]
 
 
 def placements(r: SimResult, row_of: np.ndarray) -> dict[str, Any]:
@@ -140,7 +145,7 @@ def placements(r: SimResult, row_of: np.ndarray) -> dict[str, Any]:
         "job": [int(row_of[p.job]) for p in pls],
         "site": [t.pool_site[p.pool] for p in pls],
         "accelerator": [t.pool_acc[p.pool] for p in pls],
-        "devices": [p.devices for p in pls],
+        "devices": device_counts(np.asarray([p.devices for p in pls], dtype=float)),
         "start_s": seconds(np.asarray([p.start_s for p in pls], dtype=float)),
         "compute_start_s": seconds(np.asarray([p.compute_start_s for p in pls], dtype=float)),
         "end_s": seconds(np.asarray([p.end_s for p in pls], dtype=float)),

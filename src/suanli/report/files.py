@@ -123,7 +123,7 @@ def write_jobs_csv(path: Path, r: SimResult) -> None:
                     _num((r.first_start[j] - s) / 3600.0),
                     t.site_ids[t.pool_site[pool]] if pool >= 0 else "",
                     t.acc_ids[t.pool_acc[pool]] if pool >= 0 else "",
-                    int(r.last_devices[j]) if pool >= 0 else "",
+                    _num(float(r.last_devices[j])) if pool >= 0 else "",
                     int(r.preemptions[j]),
                     status,
                     _num((fin - s) / alone) if done else "",

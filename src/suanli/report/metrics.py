@@ -10,7 +10,11 @@ finish of job *j*, over the jobs finished within the run:
   candidate, its data already there), so ``ρ ≥ 1``; a tenant's ρ is the mean
   over its finished jobs;
 * utilisation: busy device-seconds / up device-seconds; *unallocated capacity*:
-  up device-hours not allocated to any job;
+  up device-hours not allocated to any job (a share counts as its fraction);
+* GPU sharing: the mean number of shared devices, and the mean *fragmented*
+  devices ``F`` — the expected capacity the next request of the pool's workload
+  could not use (FGD's measure, :mod:`suanli.sim.sharing`) — also as a share of up
+  devices;
 * energy: facility energy ``Σ PUE · E_IT``; gross cost ``Σ_h E_h π_h``, subsidy
   ``Σ_h E^{elig}_h (π_h − π̃_h)``, net = gross − subsidy; carbon ``Σ_h E_h c_h``;
 * data moved (TB) and egress cost; preemptions and work lost to them.
@@ -106,6 +110,7 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
     return {
         "policy": r.policy,
         "seed": r.seed,
+        "placement": r.placement,
         "jobs": {
             "submitted": int(arrived.sum()),
             "finished": int(done.sum()),
@@ -123,6 +128,16 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
         "allocated_share": float(r.allocated_s.sum()) / up_total if up_total else NAN,
         "unallocated_device_hours": float((r.up_s - r.allocated_s).sum()) / 3600.0,
         "asleep_share": float(r.asleep_s.sum()) / up_total if up_total else NAN,
+        "sharing": {
+            "share_jobs": sum(
+                1 for j in range(len(jobs)) if arrived[j] and jobs.jobs[j].device_fraction < 1.0
+            ),
+            "shared_device_hours": float(r.shared_s.sum()) / 3600.0,
+            "fragmented_device_hours": float(r.fragmented_s.sum()) / 3600.0,
+            "shared_devices_mean": float(r.shared_s.sum()) / r.end_s if r.end_s else NAN,
+            "fragmented_devices_mean": float(r.fragmented_s.sum()) / r.end_s if r.end_s else NAN,
+            "fragmented_share": float(r.fragmented_s.sum()) / up_total if up_total else NAN,
+        },
         "energy_mwh": float(e["kwh"].sum()) / 1e3,
         "cost": {"gross": gross, "subsidy": subsidy, "net": gross - subsidy},
         "carbon_t": float(e["carbon_kg"].sum()) / 1e3,

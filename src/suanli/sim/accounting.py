@@ -10,7 +10,9 @@ change). An event at every hour boundary keeps segments within one hour. For poo
     A_{ph} = \\int_h \\mathrm{allocated}_p(t)\\,dt, \\quad U_{ph} = \\int_h \\mathrm{up}_p(t)\\,dt,
 
 with ``P^IT`` in W (so ``E`` in J), busy/allocated/up in devices (device-seconds),
-and likewise the devices asleep (power saving).
+and likewise the devices asleep (power saving), the shared devices (hosting jobs
+that take a share of one) and the expected fragmentation ``F`` in devices
+(:mod:`suanli.sim.sharing`). Busy and allocated count a share as its fraction.
 Facility energy is ``PUE · E``; costs and carbon follow from the hourly prices,
 subsidies and intensities of the site (:mod:`suanli.report.metrics`).
 """
@@ -28,20 +30,35 @@ class Accounting:
     def __init__(self, tables: FleetTables, hours: int) -> None:
         n = tables.n_pools
         self.hours = hours
-        #: Current state per pool: IT power (W), busy, allocated, up and sleeping devices.
-        self.state = np.zeros((5, n))
-        self.power_w, self.busy, self.allocated, self.up, self.asleep = self.state
+        #: Current state per pool: IT power (W), busy, allocated, up, sleeping, shared
+        #: and fragmented devices.
+        self.state = np.zeros((7, n))
+        (
+            self.power_w,
+            self.busy,
+            self.allocated,
+            self.up,
+            self.asleep,
+            self.shared,
+            self.fragmented,
+        ) = self.state
         self.power_w[:] = [
             c * float(w) for c, w in zip(tables.pool_count, tables.pool_idle_w, strict=True)
         ]
         self.up[:] = tables.pool_count
         #: Their integrals per hour and pool (J and device-seconds), stored hour-major so
         #: that one hour's row is contiguous; the named views are ``(pools, hours)``.
-        self.by_hour = np.zeros((hours, 5, n))
-        self.energy_j, self.busy_s, self.allocated_s, self.up_s, self.asleep_s = (
-            self.by_hour[:, k, :].T for k in range(5)
-        )
-        self._step = np.zeros((5, n))
+        self.by_hour = np.zeros((hours, 7, n))
+        (
+            self.energy_j,
+            self.busy_s,
+            self.allocated_s,
+            self.up_s,
+            self.asleep_s,
+            self.shared_s,
+            self.fragmented_s,
+        ) = (self.by_hour[:, k, :].T for k in range(7))
+        self._step = np.zeros((7, n))
         self.last_t = 0.0
 
     def integrate(self, t: float) -> None:

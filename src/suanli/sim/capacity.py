@@ -7,20 +7,37 @@ checks a scheduler makes are O(devices per node):
 * a gang of ``n < d`` goes to one node, the one with the fewest free devices ≥ n
   (best fit, which keeps whole nodes free for large gangs).
 
+Which node a gang smaller than a node goes to, and which shared device a job
+that takes a share of one device goes to, is the pool's placement rule
+(:mod:`suanli.sim.sharing`: best fit by default, FGD to fight fragmentation).
+
 Power is *committed* when devices are allocated: a site's committed IT power is
 the idle power of all its devices plus, per allocated job, ``devices × (TDP ×
-power_factor − idle)``. Committed power never exceeds ``capacity / PUE``, so the
-power actually drawn never exceeds the site's capacity.
+power_factor − idle)`` (a share's fraction of that for a share). Committed power
+never exceeds ``capacity / PUE``, so the power actually drawn never exceeds the
+site's capacity. Quotas and the devices each tenant holds are counted in
+thousandths of a device, so shares count as what they are.
 
 :class:`Capacity` is a policy's view: it reads the state and records tentative
-allocations in an overlay, leaving the cluster untouched.
+allocations in an overlay, leaving the cluster untouched; the overlay places with
+the same rule as the cluster, so what fits in a round's plan fits when it is applied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sortedcontainers import SortedList
+
 from suanli.sim.jobtable import Candidate
+from suanli.sim.sharing import (
+    DEFAULT_PLACEMENT,
+    MILLI,
+    Fragmentation,
+    SharedDevices,
+    placement_rule,
+)
 from suanli.sim.tables import FleetTables
 
 
@@ -44,6 +61,11 @@ class PoolNodes:
         self.free_devices = nodes * per_node
         self.up_devices = nodes * per_node
         self.last_woken = 0
+        #: ``T(W)`` per node bucket (:class:`~suanli.sim.sharing.Fragmentation`), and
+        #: ``Σ_nodes T(W_n)`` kept as nodes move between buckets (0 for every node wholly
+        #: free, as T(d) = 0).
+        self.t: tuple[float, ...] = (0.0,) * (per_node + 1)
+        self.node_term = 0.0
 
     def hist(self) -> list[int]:
         """Number of up nodes with exactly k free devices, for k = 0..per_node."""
@@ -60,8 +82,11 @@ class PoolNodes:
                 return True
         return False
 
-    def allocate(self, devices: int) -> list[tuple[int, int]]:
-        """Take ``devices``; return ``(node, count)`` pairs. Call :meth:`fits` first."""
+    def allocate(self, devices: int, at: int = -1) -> list[tuple[int, int]]:
+        """Take ``devices``; return ``(node, count)`` pairs. Call :meth:`fits` first.
+
+        A gang smaller than a node goes to a node with ``at`` free devices, by
+        default the fewest that fit (best fit)."""
         d = self.per_node
         taken: list[tuple[int, int]] = []
         woken = 0
@@ -77,13 +102,15 @@ class PoolNodes:
                 if asleep[node]:
                     asleep[node] = False
                     woken += 1
+            self.node_term += (self.t[0] - self.t[d]) * (devices // d)
         else:
-            k = next(k for k in range(devices, d + 1) if self.buckets[k])
-            bucket = self.buckets[k]
-            node = next(reversed(bucket)) if k == d else next(iter(bucket))
-            del bucket[node]
+            k = at if at >= 0 else next(k for k in range(devices, d + 1) if self.buckets[k])
+            nodes = self.buckets[k]
+            node = next(reversed(nodes)) if k == d else next(iter(nodes))
+            del nodes[node]
             self.free[node] = k - devices
             self.buckets[k - devices][node] = None
+            self.node_term += self.t[k - devices] - self.t[k]
             taken.append((node, devices))
             if asleep[node]:
                 asleep[node] = False
@@ -96,12 +123,15 @@ class PoolNodes:
         """Give back what :meth:`allocate` returned (nodes that failed meanwhile stay down);
         return the nodes that became wholly free."""
         emptied = []
+        t = self.t
         for node, n in taken:
             if not self.up[node]:
                 continue
-            del self.buckets[self.free[node]][node]
-            self.free[node] += n
-            self.buckets[self.free[node]][node] = None
+            f = self.free[node]
+            del self.buckets[f][node]
+            self.free[node] = f + n
+            self.buckets[f + n][node] = None
+            self.node_term += t[f + n] - t[f]
             self.free_devices += n
             if self.free[node] == self.per_node:
                 self.free_since[node] = now
@@ -119,6 +149,7 @@ class PoolNodes:
             if not self.up[node]:
                 continue
             del self.buckets[self.free[node]][node]
+            self.node_term -= self.t[self.free[node]]
             self.free_devices -= self.free[node]
             self.up_devices -= self.per_node
             self.up[node] = False
@@ -133,31 +164,54 @@ class PoolNodes:
             self.free_since[node] = now
             self.free[node] = self.per_node
             self.buckets[self.per_node][node] = None
+            self.node_term += self.t[self.per_node]
             self.free_devices += self.per_node
             self.up_devices += self.per_node
 
 
 @dataclass(slots=True)
 class Allocation:
-    """Devices held by a running job."""
+    """Devices held by a running job: whole devices on ``nodes``, or ``share``
+    thousandths of shared device ``device`` on node ``host``."""
 
     job: int
     pool: int
-    devices: int
+    milli: int
     nodes: list[tuple[int, int]]
     busy_w: float
     tenant: int
+    device: int = -1
+    share: int = 0
+    host: int = -1
 
 
 class ClusterState:
-    """Mutable state of the fleet: nodes, committed power, quota usage."""
+    """Mutable state of the fleet: nodes, shared devices, committed power, quota usage.
 
-    def __init__(self, tables: FleetTables) -> None:
+    ``requests[p]`` is pool *p*'s target workload for the placement rule and the
+    fragmentation measure (:class:`~suanli.sim.sharing.Fragmentation`; none: every
+    request is as good as any, and fragmentation reads 0).
+    """
+
+    def __init__(
+        self,
+        tables: FleetTables,
+        placement: str = DEFAULT_PLACEMENT,
+        requests: Sequence[Mapping[int, int]] | None = None,
+    ) -> None:
         self.tables = tables
         self.pools = [
             PoolNodes(c // d, d)
             for c, d in zip(tables.pool_count, tables.pool_per_node, strict=True)
         ]
+        self.rule = placement_rule(placement)
+        self.frag = [
+            Fragmentation(requests[p] if requests is not None else {}, d)
+            for p, d in enumerate(tables.pool_per_node)
+        ]
+        self.shared = [SharedDevices(f.h) for f in self.frag]
+        for pn, f in zip(self.pools, self.frag, strict=True):
+            pn.t = f.t
         n_sites = len(tables.site_ids)
         self.site_cap_it_w = [
             float(c / u) for c, u in zip(tables.site_cap_w, tables.site_pue, strict=True)
@@ -170,32 +224,80 @@ class ClusterState:
         for qi, (tenant, _, _, _) in enumerate(tables.quotas):
             self.tenant_quotas[tenant].append(qi)
         self.quota_mask = [tuple(bool(x) for x in mask) for _, mask, _, _ in tables.quotas]
-        self.quota_max = [mx for _, _, mx, _ in tables.quotas]
-        self.tenant_devices = [0] * len(tables.tenant_ids)
+        #: Quota limits and usage in thousandths of a device.
+        self.quota_max = [mx * MILLI for _, _, mx, _ in tables.quotas]
+        #: Thousandths of a device each tenant holds.
+        self.tenant_milli = [0] * len(tables.tenant_ids)
         #: Sites and quotas where a policy found power or the quota to be the limit;
         #: freeing either there makes every job blocked by it worth another look.
         self.power_blocked: set[int] = set()
         self.quota_blocked: set[int] = set()
 
+    def fits(self, cand: Candidate) -> bool:
+        """Whether ``cand``'s devices (or share) are free now (power and quotas aside)."""
+        pn = self.pools[cand.pool]
+        if cand.share:
+            return pn.free_devices > 0 or self.shared[cand.pool].max_free() >= cand.share
+        return pn.fits(cand.devices)
+
     def allocate(self, job: int, tenant: int, cand: Candidate) -> Allocation:
         """Allocate ``cand`` for ``job`` (the caller checked it fits)."""
-        nodes = self.pools[cand.pool].allocate(cand.devices)
-        self.site_committed_w[self.tables.pool_site[cand.pool]] += cand.busy_w
+        p = cand.pool
+        pn = self.pools[p]
+        milli = cand.share or cand.devices * MILLI
+        if cand.share:
+            alloc = self._allocate_share(job, tenant, cand)
+        else:
+            bucket = -1
+            if self.rule.picks_buckets and cand.devices < pn.per_node:
+                bucket = self.rule.bucket(self.frag[p], pn.hist(), cand.devices)
+            nodes = pn.allocate(cand.devices, bucket)
+            alloc = Allocation(job, p, milli, nodes, cand.busy_w, tenant)
+        self.site_committed_w[self.tables.pool_site[p]] += cand.busy_w
         for qi in self.tenant_quotas[tenant]:
-            if self.quota_mask[qi][cand.pool]:
-                self.quota_usage[qi] += cand.devices
-        self.tenant_devices[tenant] += cand.devices
-        return Allocation(job, cand.pool, cand.devices, nodes, cand.busy_w, tenant)
+            if self.quota_mask[qi][p]:
+                self.quota_usage[qi] += milli
+        self.tenant_milli[tenant] += milli
+        return alloc
+
+    def _allocate_share(self, job: int, tenant: int, cand: Candidate) -> Allocation:
+        p, m = cand.pool, cand.share
+        pn, sh = self.pools[p], self.shared[p]
+        choice = self.rule.share(self.frag[p], sh.by_free, pn.hist(), m)
+        assert choice is not None, "allocate a share that fits (check fits first)"
+        if choice.key >= 0:
+            key = choice.key
+            sh.take(key, m)
+            pn.last_woken = 0
+        else:
+            ((node, _),) = pn.allocate(1, choice.bucket)
+            key = sh.open(node, m)
+        return Allocation(job, p, m, [], cand.busy_w, tenant, key, m, sh.node[key])
 
     def release(self, alloc: Allocation, now: float = 0.0) -> list[int]:
         """Free an allocation; return the nodes of its pool that became wholly free."""
-        emptied = self.pools[alloc.pool].release(alloc.nodes, now)
+        pn = self.pools[alloc.pool]
+        if alloc.share:
+            node = self.shared[alloc.pool].give(alloc.device, alloc.share)
+            emptied = pn.release([(node, 1)], now) if node >= 0 else []
+        else:
+            emptied = pn.release(alloc.nodes, now)
         self.site_committed_w[self.tables.pool_site[alloc.pool]] -= alloc.busy_w
         for qi in self.tenant_quotas[alloc.tenant]:
             if self.quota_mask[qi][alloc.pool]:
-                self.quota_usage[qi] -= alloc.devices
-        self.tenant_devices[alloc.tenant] -= alloc.devices
+                self.quota_usage[qi] -= alloc.milli
+        self.tenant_milli[alloc.tenant] -= alloc.milli
         return emptied
+
+    def fragmented(self, pool: int) -> float:
+        """Expected fragmentation ``F`` of a pool, in devices (:mod:`suanli.sim.sharing`),
+        kept up to date as nodes and shared devices change."""
+        return max(0.0, self.shared[pool].sum_h + self.pools[pool].node_term) / MILLI
+
+    def fragmented_from_scratch(self, pool: int) -> float:
+        """:meth:`fragmented` recomputed from the node histogram (for checks)."""
+        frag = self.frag[pool]
+        return frag.of(self.shared[pool].sum_h, self.pools[pool].hist()) / MILLI
 
 
 class Capacity:
@@ -204,6 +306,8 @@ class Capacity:
     def __init__(self, state: ClusterState) -> None:
         self.state = state
         self._hist: dict[int, list[int]] = {}
+        self._shared: dict[int, SortedList] = {}
+        self._opened: dict[int, int] = {}
         self._power: dict[int, float] = {}
         self._quota: dict[int, int] = {}
 
@@ -219,23 +323,32 @@ class Capacity:
             return self.state.pools[pool].free_devices
         return sum(k * n for k, n in enumerate(h))
 
+    def free_amount(self, pool: int) -> float:
+        """Free capacity of a pool in devices: wholly free ones and the free shares of
+        shared devices (only shares can use the latter)."""
+        sl = self._shared.get(pool)
+        if sl is None:
+            sl = self.state.shared[pool].by_free
+        return self.free_devices(pool) + float(sum(f for f, _ in sl)) / MILLI
+
     def power_headroom_w(self, site: int) -> float:
         """IT power a site can still commit."""
         st = self.state
         return st.site_cap_it_w[site] - st.site_committed_w[site] - self._power.get(site, 0.0)
 
-    def adjust(self, tenant: int, pool: int, watts: float, devices: int) -> None:
+    def adjust(self, tenant: int, pool: int, watts: float, milli: int) -> None:
         """Record a tentative change of power at ``pool``'s site and of ``tenant``'s quotas
-        that covers ``pool`` (e.g. a start planned after preempting others)."""
+        that cover ``pool``, in thousandths of a device (e.g. a start planned after
+        preempting others)."""
         st = self.state
         site = st.tables.pool_site[pool]
         self._power[site] = self._power.get(site, 0.0) + watts
         for qi in st.tenant_quotas[tenant]:
             if st.quota_mask[qi][pool]:
-                self._quota[qi] = self._quota.get(qi, 0) + devices
+                self._quota[qi] = self._quota.get(qi, 0) + milli
 
     def quota_delta(self, qi: int) -> int:
-        """Devices of quota ``qi`` taken tentatively this round."""
+        """Thousandths of a device of quota ``qi`` taken tentatively this round."""
         return self._quota.get(qi, 0)
 
     def why_not(self, tenant: int, cand: Candidate) -> str | None:
@@ -243,7 +356,13 @@ class Capacity:
         st = self.state
         p = cand.pool
         h = self._hist.get(p)
-        if h is None:
+        if cand.share:
+            sl = self._shared.get(p)
+            room = (sl[-1][0] if sl else 0) if sl is not None else st.shared[p].max_free()
+            whole = any(h[1:]) if h is not None else st.pools[p].free_devices > 0
+            if room < cand.share and not whole:
+                return "devices"
+        elif h is None:
             if not st.pools[p].fits(cand.devices):
                 return "devices"
         elif not _hist_fits(h, cand.devices):
@@ -254,25 +373,50 @@ class Capacity:
             return "power"
         for qi in st.tenant_quotas[tenant]:
             if st.quota_mask[qi][p] and (
-                st.quota_usage[qi] + self._quota.get(qi, 0) + cand.devices > st.quota_max[qi]
+                st.quota_usage[qi] + self._quota.get(qi, 0) + cand.milli > st.quota_max[qi]
             ):
                 st.quota_blocked.add(qi)
                 return "quota"
         return None
 
     def take(self, tenant: int, cand: Candidate) -> None:
-        """Record a tentative allocation (call :meth:`why_not` first)."""
+        """Record a tentative allocation (call :meth:`why_not` first); it is placed by
+        the cluster's rule, as :meth:`ClusterState.allocate` will place it."""
         st = self.state
         p = cand.pool
         h = self._hist.get(p)
         if h is None:
             h = self._hist[p] = st.pools[p].hist()
-        _hist_take(h, cand.devices)
+        if cand.share:
+            self._take_share(p, h, cand.share)
+        elif st.rule.picks_buckets and cand.devices < len(h) - 1:
+            w = st.rule.bucket(st.frag[p], h, cand.devices)
+            h[w] -= 1
+            h[w - cand.devices] += 1
+        else:
+            _hist_take(h, cand.devices)
         site = st.tables.pool_site[p]
         self._power[site] = self._power.get(site, 0.0) + cand.busy_w
         for qi in st.tenant_quotas[tenant]:
             if st.quota_mask[qi][p]:
-                self._quota[qi] = self._quota.get(qi, 0) + cand.devices
+                self._quota[qi] = self._quota.get(qi, 0) + cand.milli
+
+    def _take_share(self, p: int, h: list[int], m: int) -> None:
+        st = self.state
+        sl = self._shared.get(p)
+        if sl is None:
+            sl = self._shared[p] = SortedList(st.shared[p].by_free)
+        choice = st.rule.share(st.frag[p], sl, h, m)
+        assert choice is not None, "take a share that fits (check why_not first)"
+        if choice.key >= 0:
+            sl.remove((choice.f, choice.key))
+            sl.add((choice.f - m, choice.key))
+        else:
+            h[choice.bucket] -= 1
+            h[choice.bucket - 1] += 1
+            opened = self._opened.get(p, 0)
+            self._opened[p] = opened + 1
+            sl.add((MILLI - m, st.shared[p].next_key + opened))
 
 
 def _hist_fits(h: list[int], devices: int) -> bool:

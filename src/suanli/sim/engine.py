@@ -25,6 +25,7 @@ from suanli.sim.events import EventKind, EventQueue
 from suanli.sim.executor import SimExecutor
 from suanli.sim.jobtable import JobTable
 from suanli.sim.result import SimResult
+from suanli.sim.sharing import DEFAULT_PLACEMENT, placement_rule
 from suanli.sim.tables import FleetTables, build_tables
 
 Progress = Callable[[float], None]
@@ -45,6 +46,7 @@ class Simulator:
         tables: FleetTables | None = None,
         progress: Progress | None = None,
         verify: bool = False,
+        placement: str = DEFAULT_PLACEMENT,
     ) -> None:
         self.scenario = scenario
         self.tables = tables if tables is not None else build_tables(scenario)
@@ -56,6 +58,8 @@ class Simulator:
         self.end_s = self.horizon_s * (drain_factor if drain else 1.0)
         self.progress = progress
         self.verify = verify
+        placement_rule(placement)  # an unknown name fails here, before the run
+        self.placement = placement
 
     def run(self) -> SimResult:
         """Run to the end; return everything measured."""
@@ -64,7 +68,7 @@ class Simulator:
         hours = math.ceil(self.end_s / 3600.0)
         acct = Accounting(tables, hours)
         q = EventQueue()
-        ex = SimExecutor(tables, jobs, q, acct)
+        ex = SimExecutor(tables, jobs, q, acct, self.placement)
         loop = ControlLoop(self.policy, ex)
         arrivals = [
             (s, EventKind.ARRIVAL, j, 0) for j, s in enumerate(jobs.submit) if s < self.end_s
@@ -148,6 +152,7 @@ class Simulator:
             acct=acct,
             policy=self.policy.name,
             seed=self.seed,
+            placement=self.placement,
             end_s=end,
             round_times=loop.round_times,
             events=events,

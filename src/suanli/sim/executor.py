@@ -26,6 +26,7 @@ from suanli.sim.accounting import Accounting
 from suanli.sim.capacity import Allocation, Capacity, ClusterState
 from suanli.sim.events import EventKind, EventQueue
 from suanli.sim.jobtable import Candidate, JobTable
+from suanli.sim.sharing import DEFAULT_PLACEMENT, pool_requests
 from suanli.sim.tables import FleetTables
 
 PENDING, WAITING, RUNNING, DONE, UNSCHEDULABLE, DEFERRED = 0, 1, 2, 3, 4, 5
@@ -54,7 +55,7 @@ class Placement:
 
     job: int
     pool: int
-    devices: int
+    devices: float  # held; a fraction of one device for a share
     start_s: float
     compute_start_s: float
     end_s: float = math.nan
@@ -75,12 +76,19 @@ class Transfers:
 class SimExecutor:
     """Executes decisions in simulated time and keeps every job's history."""
 
-    def __init__(self, tables: FleetTables, jobs: JobTable, events: EventQueue, acct: Accounting):
+    def __init__(
+        self,
+        tables: FleetTables,
+        jobs: JobTable,
+        events: EventQueue,
+        acct: Accounting,
+        placement: str = DEFAULT_PLACEMENT,
+    ):
         self.tables = tables
         self.jobs = jobs
         self.events = events
         self.acct = acct
-        self.cluster = ClusterState(tables)
+        self.cluster = ClusterState(tables, placement, pool_requests(jobs))
         n = len(jobs)
         self.status = [PENDING] * n
         self.waiting: SortedList = SortedList()
@@ -120,6 +128,7 @@ class SimExecutor:
         self._remaining = lambda j: self.jobs.work[j] - self.work_done[j]
         self._resumed = lambda j: self.preemptions[j] > 0
         self._nodes_of = lambda j: self.running[j].alloc.nodes
+        self._share_of = self._share
         self._waiting_of = lambda sig: WaitingView(self.waiting_by_sig[sig])
         self.default_reason = ""
         self.done_count = 0
@@ -174,7 +183,7 @@ class SimExecutor:
         if rs is None or rs.epoch != epoch or not rs.computing:
             return False
         self.work_done[j] = self.jobs.work[j]
-        self.attained[j] += (now - rs.compute_start_s) * rs.cand.devices
+        self.attained[j] += (now - rs.compute_start_s) * rs.cand.amount
         self._stop(j, rs, now, "finished")
         self.status[j] = DONE
         self.finish[j] = now
@@ -192,7 +201,7 @@ class SimExecutor:
             kept = min(remaining, kept_s * rs.cand.rate)
             self.lost_pflop[j] += min(remaining, elapsed * rs.cand.rate) - kept
             self.work_done[j] += kept
-            self.attained[j] += elapsed * rs.cand.devices
+            self.attained[j] += elapsed * rs.cand.amount
         self._stop(j, rs, now, why)
         self.preemptions[j] += 1
         self.epoch[j] += 1
@@ -219,6 +228,7 @@ class SimExecutor:
             self.preempt(j, now, "node failure")
         sleeping = sum(1 for n in candidates if pn.asleep[n])
         pn.fail(candidates)
+        self.acct.fragmented[pool] = self.cluster.fragmented(pool)
         t = self.tables
         self.acct.up[pool] -= len(candidates) * pn.per_node
         self.acct.asleep[pool] -= sleeping * pn.per_node
@@ -234,6 +244,7 @@ class SimExecutor:
         pn = self.cluster.pools[pool]
         back = [n for n in nodes if not pn.up[n]]
         pn.recover(back, now)
+        self.acct.fragmented[pool] = self.cluster.fragmented(pool)
         self.freed |= 1 << pool
         self.acct.up[pool] += len(back) * pn.per_node
         self.acct.power_w[pool] += len(back) * pn.per_node * float(self.tables.pool_idle_w[pool])
@@ -282,6 +293,7 @@ class SimExecutor:
             running_on=self.running_by_pool.__getitem__,
             ending_on=self.ends_by_pool.__getitem__,
             nodes_of=self._nodes_of,
+            share_of=self._share_of,
             arrived=arrived,
             freed=freed,
             full=full,
@@ -291,7 +303,7 @@ class SimExecutor:
             attained=self.attained_at(now),
             remaining=self._remaining,
             resumed=self._resumed,
-            tenant_devices=self.cluster.tenant_devices,
+            tenant_milli=self.cluster.tenant_milli,
         )
 
     def attained_at(self, now: float) -> _Attained:
@@ -343,23 +355,40 @@ class SimExecutor:
     def verify(self) -> None:
         """Check the cluster's invariants; raise AssertionError naming the one broken.
 
-        Every pool: 0 ≤ free ≤ up devices, free = Σ free devices of up nodes, allocated
-        = Σ devices of its running jobs; every site: committed IT power ≤ capacity/PUE;
-        every quota: usage ≤ maximum.
+        Every pool: 0 ≤ free ≤ up devices, free = Σ free devices of up nodes, held =
+        Σ devices of its running whole-device jobs + its shared devices; every shared
+        device: free + Σ shares of its jobs = 1000, free ≥ 0, on an up node; allocated
+        = Σ devices (shares as fractions) of its running jobs; every site: committed IT
+        power ≤ capacity/PUE; every quota: usage ≤ maximum.
         """
         cl = self.cluster
         alloc = [0] * self.tables.n_pools
+        on_device: list[dict[int, int]] = [{} for _ in cl.pools]
         for rs in self.running.values():
-            alloc[rs.cand.pool] += rs.cand.devices
+            alloc[rs.cand.pool] += rs.cand.milli
+            a = rs.alloc
+            if a.share:
+                on_device[a.pool][a.device] = on_device[a.pool].get(a.device, 0) + a.share
         for p, pn in enumerate(cl.pools):
             free = sum(f for f, up in zip(pn.free, pn.up, strict=True) if up)
             label = self.tables.pool_label(p)
             assert free == pn.free_devices, f"{label}: free count {pn.free_devices} != {free}"
             assert 0 <= pn.free_devices <= pn.up_devices, f"{label}: free {pn.free_devices}"
             assert min(pn.free) >= 0, f"{label}: a node has negative free devices"
-            held = sum(n for node, n in _nodes_of(self, p) if pn.up[node])
+            sh = cl.shared[p]
+            assert set(sh.free) == set(on_device[p]), f"{label}: shared devices without jobs"
+            for key, f in sh.free.items():
+                assert f >= 0 and f + on_device[p][key] == 1000, f"{label}: device {key} {f}"
+                assert pn.up[sh.node[key]], f"{label}: shared device {key} on a down node"
+            held = sum(n for node, n in _nodes_of(self, p) if pn.up[node]) + len(sh)
             assert held + pn.free_devices == pn.up_devices, f"{label}: over-allocated"
-            assert alloc[p] == int(self.acct.allocated[p]), f"{label}: allocation accounting"
+            assert abs(alloc[p] / 1000 - self.acct.allocated[p]) < 1e-6, (
+                f"{label}: allocation accounting"
+            )
+            assert len(sh) == self.acct.shared[p], f"{label}: shared device accounting"
+        for p in range(self.tables.n_pools):
+            frag = cl.fragmented_from_scratch(p)
+            assert abs(frag - self.acct.fragmented[p]) < 1e-6, f"pool {p}: fragmentation"
         for s, cap in enumerate(cl.site_cap_it_w):
             assert cl.site_committed_w[s] <= cap * (1 + 1e-9) + 1e-6, (
                 f"site {self.tables.site_ids[s]}: committed {cl.site_committed_w[s]:.0f} W "
@@ -387,8 +416,14 @@ class SimExecutor:
             )
             self.acct.asleep[cand.pool] -= pn.last_woken * pn.per_node
             boot = t.pool_resume_s[cand.pool]
+        on = self.node_jobs[cand.pool]
         for node, _ in alloc.nodes:
-            self.node_jobs[cand.pool].setdefault(node, set()).add(j)
+            on.setdefault(node, set()).add(j)
+        if alloc.share:
+            on.setdefault(alloc.host, set()).add(j)
+        self.acct.fragmented[cand.pool] = self.cluster.fragmented(cand.pool)
+        if cand.share:
+            self.acct.shared[cand.pool] = len(self.cluster.shared[cand.pool])
         self.status[j] = RUNNING
         if math.isnan(self.first_start[j]):
             self.first_start[j] = now
@@ -418,8 +453,8 @@ class SimExecutor:
         rs = RunState(alloc, cand, now, compute_start, self.epoch[j], end)
         self.running[j] = rs
         self.ends_by_pool[cand.pool].add((end, j))
-        self.acct.allocated[cand.pool] += cand.devices
-        pl = Placement(j, cand.pool, cand.devices, now, compute_start, transfer_s=transfer)
+        self.acct.allocated[cand.pool] += cand.amount
+        pl = Placement(j, cand.pool, cand.amount, now, compute_start, transfer_s=transfer)
         self.placements.append(pl)
         self._open[j] = pl
         if compute_start <= now:
@@ -432,7 +467,7 @@ class SimExecutor:
         rs.computing = True
         rs.compute_start_s = now
         p = rs.cand.pool
-        self.acct.busy[p] += rs.cand.used
+        self.acct.busy[p] += rs.cand.busy
         self.acct.power_w[p] += rs.cand.busy_w
         remaining = self.jobs.work[j] - self.work_done[j]
         self.events.push(now + remaining / rs.cand.rate, EventKind.FINISH, j, rs.epoch)
@@ -441,15 +476,19 @@ class SimExecutor:
         self.acct.integrate(now)  # before the state changes
         p = rs.cand.pool
         if rs.computing:
-            self.acct.busy[p] -= rs.cand.used
+            self.acct.busy[p] -= rs.cand.busy
             self.acct.power_w[p] -= rs.cand.busy_w
-        self.acct.allocated[p] -= rs.cand.devices
-        for node, _ in rs.alloc.nodes:
-            holders = self.node_jobs[p].get(node)
+        self.acct.allocated[p] -= rs.cand.amount
+        on = self.node_jobs[p]
+        for node in (rs.alloc.host,) if rs.alloc.share else (n for n, _ in rs.alloc.nodes):
+            holders = on.get(node)
             if holders is not None:
                 holders.discard(j)
         cl = self.cluster
         self.schedule_sleep(p, cl.release(rs.alloc, now), now)
+        self.acct.fragmented[p] = cl.fragmented(p)
+        if rs.cand.share:
+            self.acct.shared[p] = len(cl.shared[p])
         self.freed |= 1 << p
         site = self.tables.pool_site[p]
         if site in cl.power_blocked:  # power freed where it was the limit
@@ -465,6 +504,10 @@ class SimExecutor:
         pl = self._open.pop(j)
         pl.end_s = now
         pl.end = why
+
+    def _share(self, j: int) -> tuple[int, int] | None:
+        a = self.running[j].alloc
+        return (a.device, a.share) if a.share else None
 
 
 def _nodes_of(ex: SimExecutor, pool: int) -> list[tuple[int, int]]:
@@ -510,5 +553,5 @@ class _Attained:
     def __call__(self, j: int) -> float:
         ex = self._ex
         rs = ex.running.get(j)
-        extra = (self._now - rs.compute_start_s) * rs.cand.devices if rs and rs.computing else 0.0
+        extra = (self._now - rs.compute_start_s) * rs.cand.amount if rs and rs.computing else 0.0
         return ex.attained[j] + extra

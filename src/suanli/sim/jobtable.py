@@ -10,6 +10,10 @@ from home), and the devices it needs there fit in the pool:
 with ``shape`` the node-shape rounding (:func:`suanli.sim.tables.node_shape`).
 It computes on ``u_{jp} = max(n_j, n_min)`` of them at ``r_{jp} = u_{jp} · s(profile_j, a)``
 PFLOP/s (or the job's measured speed); padding devices from node shapes stay idle.
+A job with ``device_fraction`` φ < 1 (gang 1) takes a share ``m = round(1000 φ)``
+thousandths of one device where its memory fits in one (``n_min = 1``) and runs at
+``r_{jp} = (m / 1000) · s(profile_j, a)``, drawing that share of the busy power
+(:mod:`suanli.sim.sharing`).
 Candidates are computed once per job *signature* and cached.
 """
 
@@ -30,7 +34,9 @@ class Candidate:
 
     ``devices`` are held (node-shape rounding included); ``used`` of them compute
     (``max(gang, memory-fit minimum)``), at ``rate`` PFLOP/s in all; ``busy_w`` is
-    the IT power the used devices draw above idle.
+    the IT power the used devices draw above idle. A job that shares a device has
+    ``share`` > 0: it holds that many thousandths of one device (``devices`` = 1) and
+    computes and draws power in proportion (:mod:`suanli.sim.sharing`).
     """
 
     pool: int
@@ -41,6 +47,22 @@ class Candidate:
     transfer_s: float
     egress: float
     busy_w: float
+    share: int = 0
+
+    @property
+    def milli(self) -> int:
+        """Thousandths of a device held: the share, or 1000 × devices."""
+        return self.share or self.devices * 1000
+
+    @property
+    def amount(self) -> float:
+        """Devices held, a fraction for a share."""
+        return self.share / 1000 if self.share else float(self.devices)
+
+    @property
+    def busy(self) -> float:
+        """Devices computing, a fraction for a share."""
+        return self.share / 1000 if self.share else float(self.used)
 
     def runtime_s(self, work: float) -> float:
         """Seconds of computation for ``work`` PFLOP here."""
@@ -53,7 +75,8 @@ class SigArrays:
 
     pools: np.ndarray
     sites: np.ndarray
-    devices: np.ndarray
+    #: Devices held per job (fractions for shares).
+    amount: np.ndarray
     rates: np.ndarray
     busy_w: np.ndarray
     transfer_s: np.ndarray
@@ -150,6 +173,7 @@ class JobTable:
                 job.accepted_stacks,
                 self.dataset[j],
                 job.gang,
+                job.device_fraction,
                 self.origin_site(j),
             )
             if job.measured_pflops:
@@ -183,7 +207,7 @@ class JobTable:
             a = SigArrays(
                 pools=np.array([c.pool for c in cands], dtype=np.int64),
                 sites=sites,
-                devices=np.array([c.devices for c in cands], dtype=np.int64),
+                amount=np.array([c.amount for c in cands]),
                 rates=rates,
                 busy_w=np.array([c.busy_w for c in cands]),
                 transfer_s=np.array([c.transfer_s for c in cands]),
@@ -201,6 +225,7 @@ class JobTable:
         d = self.dataset[j]
         origin = self.origin_site(j)
         pf = float(t.profile_power_factor[prof])
+        share = max(1, round(1000 * job.device_fraction)) if job.device_fraction < 1.0 else 0
         out: list[tuple[float, int, Candidate]] = []
         idle_w = [0.0] * len(t.site_ids)
         for q in range(t.n_pools):
@@ -222,10 +247,17 @@ class JobTable:
             if d >= 0 and not t.dataset_allowed[d, site]:
                 continue
             need = max(job.gang, int(t.nmin[prof, a]))
-            devices = node_shape(need, t.pool_per_node[p], t.pool_in_node_sizes[p])
-            if devices > t.pool_count[p]:
-                continue
-            busy_w = need * (float(t.pool_tdp_w[p]) * pf - float(t.pool_idle_w[p]))
+            if share:
+                if need > 1:
+                    continue  # its memory does not fit in one device
+                devices, per_device = 1, per_device * share / 1000
+            else:
+                devices = node_shape(need, t.pool_per_node[p], t.pool_in_node_sizes[p])
+                if devices > t.pool_count[p]:
+                    continue
+            busy_w = (share / 1000 if share else need) * (
+                float(t.pool_tdp_w[p]) * pf - float(t.pool_idle_w[p])
+            )
             if busy_w > float(t.site_cap_w[site]) / t.site_pue[site] - idle_w[site]:
                 continue  # more power than the site can ever give
             cand = Candidate(
@@ -237,6 +269,7 @@ class JobTable:
                 transfer_s=float(t.transfer_s[d, site]) if d >= 0 else 0.0,
                 egress=float(t.egress[d, site]) if d >= 0 else 0.0,
                 busy_w=busy_w,
+                share=share,
             )
             dist = float(t.site_dist_km[origin, site]) if origin >= 0 else 0.0
             out.append((rank * 1e9 + dist, p, cand))

@@ -27,6 +27,7 @@ class SimResult:
     jobs: JobTable
     policy: str
     seed: int
+    placement: str
     end_s: float
     first_start: np.ndarray
     finish: np.ndarray
@@ -41,6 +42,8 @@ class SimResult:
     allocated_s: np.ndarray
     up_s: np.ndarray
     asleep_s: np.ndarray
+    shared_s: np.ndarray
+    fragmented_s: np.ndarray
     placements: tuple[Placement, ...]
     transfers: Transfers
     round_times: tuple[float, ...]
@@ -58,6 +61,7 @@ class SimResult:
         acct: Accounting,
         policy: str,
         seed: int,
+        placement: str,
         end_s: float,
         round_times: list[float],
         events: int,
@@ -67,7 +71,7 @@ class SimResult:
         ex = executor
         n = len(jobs)
         last_pool = np.full(n, -1, dtype=np.int64)
-        last_devices = np.zeros(n, dtype=np.int64)
+        last_devices = np.zeros(n)
         for pl in ex.placements:
             last_pool[pl.job] = pl.pool
             last_devices[pl.job] = pl.devices
@@ -79,6 +83,7 @@ class SimResult:
             jobs=jobs,
             policy=policy,
             seed=seed,
+            placement=placement,
             end_s=end_s,
             first_start=np.asarray(ex.first_start, dtype=float),
             finish=np.asarray(ex.finish, dtype=float),
@@ -93,6 +98,8 @@ class SimResult:
             allocated_s=acct.allocated_s.copy(),
             up_s=acct.up_s.copy(),
             asleep_s=acct.asleep_s.copy(),
+            shared_s=acct.shared_s.copy(),
+            fragmented_s=acct.fragmented_s.copy(),
             placements=tuple(ex.placements),
             transfers=ex.transfers,
             round_times=tuple(round_times),

@@ -12,6 +12,7 @@ from suanli.model.scenario import GeneratorSpec, Scenario, TraceSpec
 from suanli.policy.registry import make_policy, policy_names
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
+from suanli.sim.sharing import DEFAULT_PLACEMENT, placement_rule
 from suanli.sim.tables import build_tables
 from suanli.workload.generator import generate_jobs
 
@@ -49,18 +50,30 @@ def run_policies(
     seed: int,
     *,
     drain: bool = False,
+    placement: str = DEFAULT_PLACEMENT,
     progress: Callable[[str, float], None] | None = None,
 ) -> list[SimResult]:
-    """Simulate ``jobs`` under each policy (same jobs, same tables, same seed)."""
+    """Simulate ``jobs`` under each policy (same jobs, same tables, same seed), with the
+    device placement rule ``placement`` (:mod:`suanli.sim.sharing`)."""
     unknown = [p for p in policies if p not in policy_names()]
     if unknown:
         make_policy(unknown[0])  # raises the error listing valid names
+    placement_rule(placement)  # likewise for the placement rule
     tables = build_tables(scenario)
     results = []
     for name in policies:
         rng = np.random.default_rng(seed)
         policy = make_policy(name, scenario.policy_params.get(name), rng)
         cb = (lambda f, n=name: progress(n, f)) if progress is not None else None
-        sim = Simulator(scenario, jobs, policy, seed=seed, drain=drain, tables=tables, progress=cb)
+        sim = Simulator(
+            scenario,
+            jobs,
+            policy,
+            seed=seed,
+            drain=drain,
+            tables=tables,
+            progress=cb,
+            placement=placement,
+        )
         results.append(sim.run())
     return results

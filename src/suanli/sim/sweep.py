@@ -23,6 +23,7 @@ from suanli.model.scenario import GeneratorSpec, Scenario
 from suanli.policy.registry import make_policy
 from suanli.report.metrics import compute_metrics
 from suanli.sim.engine import Simulator
+from suanli.sim.sharing import DEFAULT_PLACEMENT, placement_rule
 from suanli.workload.generator import generate_jobs
 
 
@@ -46,9 +47,14 @@ def scaled(sc: Scenario, load: float) -> Scenario:
 
 
 def run_case(
-    scenario: str | None, trace: str | None, fleet: str, case: SweepCase
+    scenario: str | None,
+    trace: str | None,
+    fleet: str,
+    case: SweepCase,
+    placement: str = DEFAULT_PLACEMENT,
 ) -> dict[str, Any]:
-    """Simulate one case; return its key metrics (JSON-ready)."""
+    """Simulate one case with device placement rule ``placement``; return its key metrics
+    (JSON-ready)."""
     if trace is not None:
         from suanli.trace.replay import replay
 
@@ -60,7 +66,7 @@ def run_case(
     policy = make_policy(
         case.policy, sc.policy_params.get(case.policy), np.random.default_rng(case.seed)
     )
-    res = Simulator(sc, jobs, policy, seed=case.seed, drain=drain).run()
+    res = Simulator(sc, jobs, policy, seed=case.seed, drain=drain, placement=placement).run()
     m = compute_metrics(res)
     return {
         "policy": case.policy,
@@ -76,6 +82,8 @@ def run_case(
         "cost_net": m["cost"]["net"],
         "carbon_t": m["carbon_t"],
         "max_tenant_rho": m["fairness"]["max_tenant_mean_rho"],
+        "placement": placement,
+        "fragmented_mean": m["sharing"]["fragmented_devices_mean"],
     }
 
 
@@ -88,22 +96,24 @@ def run_sweep(
     trace: str | None = None,
     fleet: str = "own",
     workers: int | None = None,
+    placement: str = DEFAULT_PLACEMENT,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every case; rows sorted by (load, policy, seed)."""
     for name in policies:  # fail fast on a bad name, before forking
         make_policy(name)
+    placement_rule(placement)
     cases = [SweepCase(p, s, ld) for ld in loads for p in policies for s in seeds]
     workers = workers or os.cpu_count() or 1
     rows: list[dict[str, Any]] = []
     if workers == 1:
         for i, case in enumerate(cases):
-            rows.append(run_case(scenario, trace, fleet, case))
+            rows.append(run_case(scenario, trace, fleet, case, placement))
             if progress:
                 progress(i + 1, len(cases))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_case, scenario, trace, fleet, c) for c in cases]
+            futures = [pool.submit(run_case, scenario, trace, fleet, c, placement) for c in cases]
             for i, fut in enumerate(as_completed(futures)):
                 rows.append(fut.result())
                 if progress:

@@ -163,7 +163,7 @@ class Suanli:
             for o in it.good:
                 ks.append(k)
                 ps.append(o.cand.pool)
-                ds.append(o.cand.devices)
+                ds.append(o.cand.amount)
                 ws.append(o.cand.busy_w)
                 us.append(o.utility)
                 refs.append((it, o))
@@ -178,7 +178,7 @@ class Suanli:
                 ]
             )
             if cols.any():
-                quota_rows.append((cols, float(st.quota_max[qi] - st.quota_usage[qi])))
+                quota_rows.append((cols, (st.quota_max[qi] - st.quota_usage[qi]) / 1000))
         pr = RoundProblem(
             n=np.array([it.cls.n - it.placed for it in items]),
             k=np.array(ks),
@@ -186,7 +186,7 @@ class Suanli:
             d=np.array(ds, dtype=float),
             w=np.array(ws, dtype=float),
             u=np.array(us, dtype=float),
-            free=np.array([cap.free_devices(q) for q in range(n_pools)], dtype=float),
+            free=np.array([cap.free_amount(q) for q in range(n_pools)]),
             pool_site=np.asarray(t.pool_site),
             headroom=np.array([max(cap.power_headroom_w(s), 0.0) for s in range(len(t.site_ids))]),
             quota_rows=tuple(quota_rows),

@@ -33,8 +33,9 @@ less than waiting stays queued). ``x_kp`` counts jobs of class *k* started on *p
 
 The LP's dual prices (per device of each pool, per watt of each site) are returned;
 between full rounds the policy admits new work greedily against them.
-Node shapes are not in the LP (devices are counted, not nodes): the placement step
-checks every start against the real node layout.
+Node shapes are not in the LP (devices are counted, not nodes; a job sharing a device
+counts as its share, and ``F_p`` includes the free shares of shared devices): the
+placement step checks every start against the real node and device layout.
 """
 
 from __future__ import annotations

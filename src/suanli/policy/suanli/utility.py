@@ -54,14 +54,14 @@ class Valuation:
 
 def fairness(inp: PolicyInput, classes: list[JobClass], gamma: float) -> dict[int, float]:
     """``f_t`` for every tenant with waiting or running work."""
-    demand = {c.tenant for c in classes} | {t for t, n in enumerate(inp.tenant_devices) if n}
+    demand = {c.tenant for c in classes} | {t for t, n in enumerate(inp.tenant_milli) if n}
     weights = inp.tables.tenant_weight
     total_w = float(sum(weights[t] for t in demand)) or 1.0
-    used = float(sum(inp.tenant_devices)) or 1.0
+    used = float(sum(inp.tenant_milli)) or 1.0
     out = {}
     for t in demand:
         phi = float(weights[t]) / total_w
-        share = inp.tenant_devices[t] / used
+        share = inp.tenant_milli[t] / used
         f = (phi / max(share, phi / 4.0)) ** gamma if gamma > 0 else 1.0
         out[t] = min(max(f, 0.5), 2.0)
     return out
