@@ -53,7 +53,7 @@ def snapshot(devices: int, waiting: int, seed: int = 1) -> tuple[Any, Any]:
     fifo = make_policy("fifo")
     target_busy = devices // 2
     j = 0
-    while j < len(jobs) and sum(ex.cluster.tenant_devices) < target_busy:
+    while j < len(jobs) and sum(ex.cluster.tenant_milli) < target_busy * 1000:
         ex.arrive(j)
         ex.apply(fifo.decide(ex.snapshot(0.0, full=True)), 0.0)
         j += 1

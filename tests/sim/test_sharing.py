@@ -312,3 +312,30 @@ def test_every_policy_packs_shares(policy: str, rule: str) -> None:
     else:
         assert whole == shares[0]
     assert not math.isnan(r.finish[-1])
+
+
+def test_a_share_on_a_node_still_booting_waits_for_it() -> None:
+    """Power saving: the first share wakes the sleeping node and computes once it has
+    booted (5 min); a second share placed on the same device 10 s later waits as well."""
+    s = site("s", [(H100, 2)], power_saving={"idle_minutes": 1, "resume_minutes": 5})
+    s["pools"] = [{"accelerator": H100, "count": 2, "devices_per_node": 2}]
+    sc = scenario([s], hours=24)
+    jobs = [share("a", 3600.0, 0.5, 600), share("b", 3610.0, 0.5, 600), job("w", 3620.0, 1, 60)]
+    r = Simulator(sc, jobs, make_policy("fifo"), verify=True).run()
+    compute = {r.jobs.ids[pl.job]: pl.compute_start_s for pl in r.placements}
+    assert compute == {"a": 3900.0, "b": 3900.0, "w": 3900.0}
+    assert r.finish.tolist() == [4500.0, 4500.0, 3960.0]
+
+
+def test_shares_must_be_of_one_device() -> None:
+    with pytest.raises(ValueError, match="needs gang 1"):
+        job("x", 0.0, 2, 60, device_fraction=0.5)
+    with pytest.raises(ValueError, match=r"must be in \(0, 1\]"):
+        job("x", 0.0, 1, 60, device_fraction=0.0)
+
+
+def test_a_share_of_nearly_all_a_device_takes_the_device() -> None:
+    sc = _pool_scenario(8, 8)
+    jt = JobTable([share("x", 0.0, 0.9996, 60), share("y", 0.0, 0.9994, 60)], build_tables(sc))
+    assert jt.candidates(0)[0].share == 0 and jt.candidates(0)[0].devices == 1
+    assert jt.candidates(1)[0].share == 999

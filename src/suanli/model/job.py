@@ -71,3 +71,14 @@ class Job:
     priority: int = 0
     measured_pflops: Mapping[str, float] = field(default_factory=dict)
     device_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.device_fraction <= 1.0:
+            raise ValueError(
+                f"job {self.id}: device_fraction {self.device_fraction} must be in (0, 1]"
+            )
+        if self.device_fraction < 1.0 and (self.gang != 1 or self.gang_max not in (None, 1)):
+            raise ValueError(
+                f"job {self.id}: a share of one device (device_fraction "
+                f"{self.device_fraction}) needs gang 1, not {self.gang}"
+            )

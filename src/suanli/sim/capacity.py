@@ -46,8 +46,8 @@ class PoolNodes:
 
     Wholly free nodes remember since when (``free_since``) and may be put to sleep
     (power saving); whole-node gangs take the most recently freed nodes first, so
-    that long-idle nodes stay asleep. ``last_woken`` counts the sleeping nodes the
-    last :meth:`allocate` woke.
+    that long-idle nodes stay asleep. ``woken`` lists the sleeping nodes the last
+    :meth:`allocate` woke.
     """
 
     def __init__(self, nodes: int, per_node: int) -> None:
@@ -60,7 +60,7 @@ class PoolNodes:
         self.buckets[per_node] = dict.fromkeys(range(nodes))
         self.free_devices = nodes * per_node
         self.up_devices = nodes * per_node
-        self.last_woken = 0
+        self.woken: list[int] = []
         #: ``T(W)`` per node bucket (:class:`~suanli.sim.sharing.Fragmentation`), and
         #: ``Σ_nodes T(W_n)`` kept as nodes move between buckets (0 for every node wholly
         #: free, as T(d) = 0).
@@ -89,7 +89,7 @@ class PoolNodes:
         default the fewest that fit (best fit)."""
         d = self.per_node
         taken: list[tuple[int, int]] = []
-        woken = 0
+        woken: list[int] = []
         asleep = self.asleep
         if devices >= d:
             bucket = self.buckets[d]
@@ -101,7 +101,7 @@ class PoolNodes:
                 taken.append((node, d))
                 if asleep[node]:
                     asleep[node] = False
-                    woken += 1
+                    woken.append(node)
             self.node_term += (self.t[0] - self.t[d]) * (devices // d)
         else:
             k = at if at >= 0 else next(k for k in range(devices, d + 1) if self.buckets[k])
@@ -114,9 +114,9 @@ class PoolNodes:
             taken.append((node, devices))
             if asleep[node]:
                 asleep[node] = False
-                woken += 1
+                woken.append(node)
         self.free_devices -= devices
-        self.last_woken = woken
+        self.woken = woken
         return taken
 
     def release(self, taken: list[tuple[int, int]], now: float = 0.0) -> list[int]:
@@ -268,7 +268,7 @@ class ClusterState:
         if choice.key >= 0:
             key = choice.key
             sh.take(key, m)
-            pn.last_woken = 0
+            pn.woken = []
         else:
             ((node, _),) = pn.allocate(1, choice.bucket)
             key = sh.open(node, m)
@@ -295,9 +295,11 @@ class ClusterState:
         return max(0.0, self.shared[pool].sum_h + self.pools[pool].node_term) / MILLI
 
     def fragmented_from_scratch(self, pool: int) -> float:
-        """:meth:`fragmented` recomputed from the node histogram (for checks)."""
+        """:meth:`fragmented` recomputed from the shared devices and the node histogram
+        (for checks)."""
         frag = self.frag[pool]
-        return frag.of(self.shared[pool].sum_h, self.pools[pool].hist()) / MILLI
+        sum_h = sum(frag.h[f] for f in self.shared[pool].free.values())
+        return frag.of(sum_h, self.pools[pool].hist()) / MILLI
 
 
 class Capacity:
@@ -308,6 +310,7 @@ class Capacity:
         self._hist: dict[int, list[int]] = {}
         self._shared: dict[int, SortedList] = {}
         self._opened: dict[int, int] = {}
+        self._share_delta: dict[int, int] = {}
         self._power: dict[int, float] = {}
         self._quota: dict[int, int] = {}
 
@@ -326,10 +329,8 @@ class Capacity:
     def free_amount(self, pool: int) -> float:
         """Free capacity of a pool in devices: wholly free ones and the free shares of
         shared devices (only shares can use the latter)."""
-        sl = self._shared.get(pool)
-        if sl is None:
-            sl = self.state.shared[pool].by_free
-        return self.free_devices(pool) + float(sum(f for f, _ in sl)) / MILLI
+        shared = self.state.shared[pool].free_total + self._share_delta.get(pool, 0)
+        return self.free_devices(pool) + shared / MILLI
 
     def power_headroom_w(self, site: int) -> float:
         """IT power a site can still commit."""
@@ -408,6 +409,8 @@ class Capacity:
             sl = self._shared[p] = SortedList(st.shared[p].by_free)
         choice = st.rule.share(st.frag[p], sl, h, m)
         assert choice is not None, "take a share that fits (check why_not first)"
+        delta = -m if choice.key >= 0 else MILLI - m
+        self._share_delta[p] = self._share_delta.get(p, 0) + delta
         if choice.key >= 0:
             sl.remove((choice.f, choice.key))
             sl.add((choice.f - m, choice.key))

@@ -121,6 +121,8 @@ class SimExecutor:
         self.inflight: dict[tuple[int, int], float] = {}
         self.transfers = Transfers()
         self.node_jobs: list[dict[int, set[int]]] = [{} for _ in range(tables.n_pools)]
+        #: Per pool, nodes woken from sleep and when they are up (power saving).
+        self.booting: list[dict[int, float]] = [{} for _ in range(tables.n_pools)]
         self.last_reasons: dict[int, str] = {}
         self._replicas_view: frozenset[tuple[int, int]] | None = None
         self._waiting_view = WaitingView(self.waiting)
@@ -244,6 +246,8 @@ class SimExecutor:
         pn = self.cluster.pools[pool]
         back = [n for n in nodes if not pn.up[n]]
         pn.recover(back, now)
+        for node in back:
+            self.booting[pool].pop(node, None)
         self.acct.fragmented[pool] = self.cluster.fragmented(pool)
         self.freed |= 1 << pool
         self.acct.up[pool] += len(back) * pn.per_node
@@ -271,6 +275,7 @@ class SimExecutor:
         ):
             return
         pn.asleep[node] = True
+        self.booting[pool].pop(node, None)
         t = self.tables
         self.acct.power_w[pool] -= pn.per_node * (float(t.pool_idle_w[pool]) - t.pool_sleep_w[pool])
         self.acct.asleep[pool] += pn.per_node
@@ -377,6 +382,7 @@ class SimExecutor:
             assert min(pn.free) >= 0, f"{label}: a node has negative free devices"
             sh = cl.shared[p]
             assert set(sh.free) == set(on_device[p]), f"{label}: shared devices without jobs"
+            assert sh.free_total == sum(sh.free.values()), f"{label}: free share total"
             for key, f in sh.free.items():
                 assert f >= 0 and f + on_device[p][key] == 1000, f"{label}: device {key} {f}"
                 assert pn.up[sh.node[key]], f"{label}: shared device {key} on a down node"
@@ -406,21 +412,21 @@ class SimExecutor:
         alloc = self.cluster.allocate(j, self.jobs.tenant[j], cand)
         self.running_by_pool[cand.pool].add(j)
         pn = self.cluster.pools[cand.pool]
-        boot = 0.0
-        if pn.last_woken:
-            t = self.tables
-            self.acct.power_w[cand.pool] += (
-                pn.last_woken
-                * pn.per_node
-                * (float(t.pool_idle_w[cand.pool]) - t.pool_sleep_w[cand.pool])
-            )
-            self.acct.asleep[cand.pool] -= pn.last_woken * pn.per_node
-            boot = t.pool_resume_s[cand.pool]
+        booting = self.booting[cand.pool]
+        if pn.woken:
+            t, p = self.tables, cand.pool
+            n_woken = len(pn.woken) * pn.per_node
+            self.acct.power_w[p] += n_woken * (float(t.pool_idle_w[p]) - t.pool_sleep_w[p])
+            self.acct.asleep[p] -= n_woken
+            for node in pn.woken:
+                booting[node] = now + t.pool_resume_s[p]
         on = self.node_jobs[cand.pool]
-        for node, _ in alloc.nodes:
+        hosts = [alloc.host] if alloc.share else [node for node, _ in alloc.nodes]
+        boot = 0.0
+        for node in hosts:
             on.setdefault(node, set()).add(j)
-        if alloc.share:
-            on.setdefault(alloc.host, set()).add(j)
+            if booting:  # a node woken for an earlier job may still be booting
+                boot = max(boot, booting.get(node, now) - now)
         self.acct.fragmented[cand.pool] = self.cluster.fragmented(cand.pool)
         if cand.share:
             self.acct.shared[cand.pool] = len(self.cluster.shared[cand.pool])

@@ -225,7 +225,8 @@ class JobTable:
         d = self.dataset[j]
         origin = self.origin_site(j)
         pf = float(t.profile_power_factor[prof])
-        share = max(1, round(1000 * job.device_fraction)) if job.device_fraction < 1.0 else 0
+        # a share is whole thousandths; one that rounds to all of a device is a whole device
+        share = max(1, round(1000 * job.device_fraction)) % 1000
         out: list[tuple[float, int, Candidate]] = []
         idle_w = [0.0] * len(t.site_ids)
         for q in range(t.n_pools):

@@ -134,7 +134,7 @@ class SharedDevices:
     ``(free, key)`` pairs, sorted.
     """
 
-    __slots__ = ("by_free", "free", "h", "next_key", "node", "sum_h")
+    __slots__ = ("by_free", "free", "free_total", "h", "next_key", "node", "sum_h")
 
     def __init__(self, h: Sequence[float]) -> None:
         self.free: dict[int, int] = {}
@@ -143,6 +143,8 @@ class SharedDevices:
         self.next_key = 0
         self.h = h
         self.sum_h = 0.0
+        #: Σ free over the shared devices, in thousandths.
+        self.free_total = 0
 
     def __len__(self) -> int:
         return len(self.free)
@@ -160,6 +162,7 @@ class SharedDevices:
         self.node[key] = node
         self.by_free.add((f, key))
         self.sum_h += self.h[f]
+        self.free_total += f
         return key
 
     def take(self, key: int, share: int) -> None:
@@ -176,6 +179,7 @@ class SharedDevices:
             return -1
         self.by_free.remove((f - share, key))
         self.sum_h -= self.h[f - share]
+        self.free_total -= f - share
         del self.free[key]
         return self.node.pop(key)
 
@@ -184,6 +188,7 @@ class SharedDevices:
         self.by_free.add((new, key))
         self.free[key] = new
         self.sum_h += self.h[new] - self.h[old]
+        self.free_total += new - old
 
 
 class PlacementRule(Protocol):
