@@ -57,12 +57,13 @@ def test_summary_table_matches_metrics(page: Any, tiny_report: Path) -> None:
         "return [...document.querySelectorAll('#summary-table tbody td')].map(td => "
         "[td.parentElement.dataset.path, td.dataset.policy, td.dataset.value, td.textContent])"
     )
-    from suanli.cli.simulate import ROWS
+    from suanli.report.data import summary_rows
 
-    assert len(cells) == len(ROWS) * len(m["policies"])
+    rows = summary_rows(m["policies"])
+    assert len(cells) == len(rows) * len(m["policies"])
     for path, policy, raw, text in cells:
         want = _get(m["policies"][policy], path)
-        fmt = next(f for _, p, f in ROWS if p == path)
+        fmt = "{:" + next(f for _, p, f in rows if p == path) + "}"
         if want is None:
             assert (raw, text) == ("", "–")
             continue

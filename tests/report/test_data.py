@@ -13,11 +13,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from suanli.cli.simulate import ROWS
+from suanli.cli.simulate import summary_table
 from suanli.config import load_scenario
-from suanli.report.data import FORMAT, SUMMARY_ROWS, VERSION, report_data
+from suanli.report.data import (
+    FORMAT,
+    SHARING_ROWS,
+    SUMMARY_ROWS,
+    VERSION,
+    report_data,
+    summary_rows,
+)
 from suanli.report.files import write_jobs_csv
 from suanli.report.html import document_bytes, render_page
+from suanli.report.metrics import compute_metrics
 from suanli.sim.result import SimResult
 from suanli.sim.run import default_seed, run_policies, scenario_workload
 from tests.report.conftest import TINY
@@ -35,8 +43,19 @@ def data(results: list[SimResult]) -> dict[str, Any]:
     return report_data(results)
 
 
-def test_summary_rows_are_the_console_table() -> None:
-    assert [(a, b, "{:" + c + "}") for a, b, c in SUMMARY_ROWS] == ROWS
+def test_summary_rows_are_the_console_table(results: list[SimResult]) -> None:
+    """The console table has the report's summary rows, sharing rows only when a job
+    shares a device."""
+    metrics = {"scenario": "s", "seed": 0, "currency": "CNY", "placement": "best-fit"}
+    pols = {r.policy: compute_metrics(r) for r in results}
+    table = summary_table({**metrics, "policies": pols})
+    labels = [str(c) for c in table.columns[0].cells]
+    assert labels == [a for a, _, _ in SUMMARY_ROWS]
+    assert labels == [a for a, _, _ in summary_rows(pols)]
+    pols["fifo"]["sharing"]["share_jobs"] = 3
+    table = summary_table({**metrics, "policies": pols})
+    labels = [str(c) for c in table.columns[0].cells]
+    assert labels == [a for a, _, _ in SUMMARY_ROWS + SHARING_ROWS]
 
 
 def test_document_shape(data: dict[str, Any], results: list[SimResult]) -> None:

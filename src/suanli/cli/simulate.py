@@ -13,7 +13,7 @@ from rich.table import Table
 
 from suanli.cli import app
 from suanli.config import load_scenario
-from suanli.report.data import SUMMARY_ROWS, summary_rows
+from suanli.report.data import summary_rows
 from suanli.report.writer import write_report
 from suanli.scenarios import DEFAULT
 from suanli.sim.run import DEFAULT_POLICIES, default_seed, run_policies, scenario_workload
@@ -123,10 +123,6 @@ def simulate_command(
     )
 
 
-#: The summary table's rows: those of the HTML report, with Python format strings.
-ROWS: list[tuple[str, str, str]] = [(a, b, "{:" + c + "}") for a, b, c in SUMMARY_ROWS]
-
-
 def _get(d: dict[str, Any], path: str) -> Any:
     for k in path.split("."):
         d = d[k]
@@ -134,7 +130,7 @@ def _get(d: dict[str, Any], path: str) -> Any:
 
 
 def summary_table(metrics: dict[str, Any]) -> Table:
-    """Policies side by side."""
+    """Policies side by side: the rows of the HTML report's summary (``summary_rows``)."""
     pols = metrics["policies"]
     t = Table(
         title=f"{metrics['scenario']} · seed {metrics['seed']} · {metrics['currency']}"

@@ -69,7 +69,8 @@ class Freed:
     def until_fits(self, cand: Candidate, ends: Iterable[tuple[float, int]]) -> float | None:
         """Stop the jobs of ``ends`` — ``(time, job)`` in time order — until ``cand`` fits;
         return that time (now if it fits already; ``None``: never). The hot path of
-        backfilling, with the common steps inlined."""
+        backfilling: the whole-device steps of :meth:`stop` and :meth:`fits` are inlined
+        (Philly on philly-hetero under backfill: 13.1 s against 15–17.5 s calling them)."""
         if self.fits(cand):
             return self._inp.now
         pn = self.pn

@@ -181,8 +181,12 @@ class Allocation:
     busy_w: float
     tenant: int
     device: int = -1
-    share: int = 0
     host: int = -1
+
+    @property
+    def share(self) -> int:
+        """Thousandths of its shared device (0: whole devices)."""
+        return self.milli if self.device >= 0 else 0
 
 
 class ClusterState:
@@ -244,7 +248,7 @@ class ClusterState:
         """Allocate ``cand`` for ``job`` (the caller checked it fits)."""
         p = cand.pool
         pn = self.pools[p]
-        milli = cand.share or cand.devices * MILLI
+        milli = cand.milli
         if cand.share:
             alloc = self._allocate_share(job, tenant, cand)
         else:
@@ -272,7 +276,7 @@ class ClusterState:
         else:
             ((node, _),) = pn.allocate(1, choice.bucket)
             key = sh.open(node, m)
-        return Allocation(job, p, m, [], cand.busy_w, tenant, key, m, sh.node[key])
+        return Allocation(job, p, m, [], cand.busy_w, tenant, key, sh.node[key])
 
     def release(self, alloc: Allocation, now: float = 0.0) -> list[int]:
         """Free an allocation; return the nodes of its pool that became wholly free."""
@@ -391,9 +395,7 @@ class Capacity:
         if cand.share:
             self._take_share(p, h, cand.share)
         elif st.rule.picks_buckets and cand.devices < len(h) - 1:
-            w = st.rule.bucket(st.frag[p], h, cand.devices)
-            h[w] -= 1
-            h[w - cand.devices] += 1
+            _hist_take(h, cand.devices, st.rule.bucket(st.frag[p], h, cand.devices))
         else:
             _hist_take(h, cand.devices)
         site = st.tables.pool_site[p]
@@ -415,8 +417,7 @@ class Capacity:
             sl.remove((choice.f, choice.key))
             sl.add((choice.f - m, choice.key))
         else:
-            h[choice.bucket] -= 1
-            h[choice.bucket - 1] += 1
+            _hist_take(h, 1, choice.bucket)
             opened = self._opened.get(p, 0)
             self._opened[p] = opened + 1
             sl.add((MILLI - m, st.shared[p].next_key + opened))
@@ -429,12 +430,14 @@ def _hist_fits(h: list[int], devices: int) -> bool:
     return any(h[k] for k in range(devices, d + 1))
 
 
-def _hist_take(h: list[int], devices: int) -> None:
+def _hist_take(h: list[int], devices: int, at: int = -1) -> None:
+    """Take ``devices`` in histogram ``h`` as :meth:`PoolNodes.allocate` does: a gang
+    smaller than a node from a node with ``at`` free (default: the fewest that fit)."""
     d = len(h) - 1
     if devices >= d:
         h[d] -= devices // d
         h[0] += devices // d
         return
-    k = next(k for k in range(devices, d + 1) if h[k])
+    k = at if at >= 0 else next(k for k in range(devices, d + 1) if h[k])
     h[k] -= 1
     h[k - devices] += 1

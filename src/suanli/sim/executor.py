@@ -130,7 +130,6 @@ class SimExecutor:
         self._remaining = lambda j: self.jobs.work[j] - self.work_done[j]
         self._resumed = lambda j: self.preemptions[j] > 0
         self._nodes_of = lambda j: self.running[j].alloc.nodes
-        self._share_of = self._share
         self._waiting_of = lambda sig: WaitingView(self.waiting_by_sig[sig])
         self.default_reason = ""
         self.done_count = 0
@@ -392,9 +391,8 @@ class SimExecutor:
                 f"{label}: allocation accounting"
             )
             assert len(sh) == self.acct.shared[p], f"{label}: shared device accounting"
-        for p in range(self.tables.n_pools):
             frag = cl.fragmented_from_scratch(p)
-            assert abs(frag - self.acct.fragmented[p]) < 1e-6, f"pool {p}: fragmentation"
+            assert abs(frag - self.acct.fragmented[p]) < 1e-6, f"{label}: fragmentation"
         for s, cap in enumerate(cl.site_cap_it_w):
             assert cl.site_committed_w[s] <= cap * (1 + 1e-9) + 1e-6, (
                 f"site {self.tables.site_ids[s]}: committed {cl.site_committed_w[s]:.0f} W "
@@ -511,7 +509,7 @@ class SimExecutor:
         pl.end_s = now
         pl.end = why
 
-    def _share(self, j: int) -> tuple[int, int] | None:
+    def _share_of(self, j: int) -> tuple[int, int] | None:
         a = self.running[j].alloc
         return (a.device, a.share) if a.share else None
 

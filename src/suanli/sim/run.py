@@ -12,7 +12,7 @@ from suanli.model.scenario import GeneratorSpec, Scenario, TraceSpec
 from suanli.policy.registry import make_policy, policy_names
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
-from suanli.sim.sharing import DEFAULT_PLACEMENT, placement_rule
+from suanli.sim.sharing import DEFAULT_PLACEMENT
 from suanli.sim.tables import build_tables
 from suanli.workload.generator import generate_jobs
 
@@ -58,7 +58,6 @@ def run_policies(
     unknown = [p for p in policies if p not in policy_names()]
     if unknown:
         make_policy(unknown[0])  # raises the error listing valid names
-    placement_rule(placement)  # likewise for the placement rule
     tables = build_tables(scenario)
     results = []
     for name in policies:
