@@ -1,11 +1,11 @@
 # Two commands do everything on a fresh machine:
 #   make run   — set up, then run the main job on the built-in national scenario
-#   make test  — set up, then run the linters, the type checker and the test suite
+#   make test  — set up, then run the linters, the type checker, the wheel smoke test and the tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system run test lint typecheck clean
+.PHONY: setup system run test lint typecheck wheel clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,17 @@ run: setup
 	$(BIN)/suanli simulate
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks devtools scripts
+	$(BIN)/ruff format --check src tests benchmarks devtools scripts
 
 typecheck: setup
-	$(BIN)/mypy src
+	$(BIN)/mypy src devtools
 
-test: system lint typecheck
+# Build the wheel, install it in a fresh environment outside the checkout and run it.
+wheel: setup
+	$(BIN)/python scripts/wheel_smoke.py
+
+test: system lint typecheck wheel
 	$(BIN)/pytest -q
 
 clean:

@@ -254,7 +254,8 @@ def main() -> int:
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    from suanli.store.pg_local import LocalPostgres, unavailable_reason
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # devtools/
+    from devtools.pg_local import LocalPostgres, unavailable_reason
 
     clients = [int(c) for c in args.clients.split(",")]
     results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores"}

@@ -5,7 +5,7 @@ the same daemons:
 
 * ``slurm_clusters``: a factory, ``slurm_clusters("a", "b")`` or
   ``slurm_clusters(ClusterSpec("x", nodes=1, gpu_type="ascend910b"))``, returning started
-  :class:`~suanli.executor.slurm_local.LocalSlurmCluster` objects. A name asked for again gets
+  :class:`~devtools.slurm_local.LocalSlurmCluster` objects. A name asked for again gets
   the cluster already running (with the same shape, else an error). Clusters asked for in
   one call start in parallel. All share one private ``munged`` and stop at the session end.
 * ``postgres_url``: the SQLAlchemy URL of a throw-away PostgreSQL database, or the value of
@@ -28,16 +28,16 @@ from pathlib import Path
 
 import pytest
 
-from suanli.executor.slurm_local import (
+from devtools.slurm_local import (
     LocalMunge,
     LocalSlurmCluster,
     NodeShape,
     pick_free_ports,
     start_all,
 )
-from suanli.executor.slurm_local import unavailable_reason as slurm_unavailable_reason
-from suanli.store.pg_local import PG_URL_ENV, LocalPostgres
-from suanli.store.pg_local import unavailable_reason as pg_unavailable_reason
+from devtools.slurm_local import unavailable_reason as slurm_unavailable_reason
+from devtools.pg_local import PG_URL_ENV, LocalPostgres
+from devtools.pg_local import unavailable_reason as pg_unavailable_reason
 
 #: Set to 1 to make missing infrastructure fail the tests instead of skipping them.
 REQUIRE_ENV = "SUANLI_REQUIRE_INFRA"

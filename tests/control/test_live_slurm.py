@@ -7,7 +7,7 @@ from pathlib import Path
 from suanli.control.service import LiveControl
 from suanli.executor.slurm import SlurmSite
 from suanli.executor.slurm_config import load_slurm_config
-from suanli.executor.slurm_local import LocalSlurmCluster
+from devtools.slurm_local import LocalSlurmCluster
 from suanli.store.db import Database
 from suanli.store.jobs import JobStore
 from tests.control.helpers import control, states, submit, two_sites, wait_for

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 import sqlalchemy
 
-from suanli.store.pg_local import PG_URL_ENV, LocalPostgres, unavailable_reason
+from devtools.pg_local import PG_URL_ENV, LocalPostgres, unavailable_reason
 from tests.fixtures_infra import infra_missing, pg_url_from_env
 
 

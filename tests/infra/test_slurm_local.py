@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from suanli.executor.slurm_local import (
+from devtools.slurm_local import (
     LocalSlurmCluster,
     LocalSlurmError,
     NodeShape,

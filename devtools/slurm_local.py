@@ -711,7 +711,7 @@ class LocalSlurmCluster:
         d = self.directory
         host = socket.gethostname().split(".")[0]
         lines = [
-            "# Written by suanli.executor.slurm_local: a throw-away local test cluster.",
+            "# Written by devtools.slurm_local: a throw-away local test cluster.",
             f"ClusterName={self.name}",
             f"SlurmctldHost={host}(127.0.0.1)",
             f"SlurmctldPort={self._controller_port}",
@@ -764,7 +764,7 @@ class LocalSlurmCluster:
         return "\n".join(lines) + "\n"
 
     def _gres_conf(self) -> str:
-        lines = ["# Written by suanli.executor.slurm_local: fake GPUs (mknod, major 195)."]
+        lines = ["# Written by devtools.slurm_local: fake GPUs (mknod, major 195)."]
         for node in self._nodes:
             if node.devices:
                 last = len(node.devices) - 1
@@ -988,7 +988,7 @@ def start_all(clusters: Sequence[LocalSlurmCluster]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start local clusters, print their ``SLURM_CONF`` exports, wait for Ctrl-C, stop them."""
     parser = argparse.ArgumentParser(
-        prog="python -m suanli.executor.slurm_local",
+        prog="python -m devtools.slurm_local",
         description="Start throw-away local Slurm clusters (one per site) until Ctrl-C.",
     )
     parser.add_argument("--sites", default="a", help="comma-separated site names (default: a)")
