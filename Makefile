@@ -26,6 +26,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks devtools scripts
 	$(BIN)/ruff format --check src tests benchmarks devtools scripts
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy src devtools

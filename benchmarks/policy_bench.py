@@ -21,20 +21,20 @@ import numpy as np
 import yaml
 
 from suanli.config import parse_scenario
+from suanli.core.accounting import Accounting
+from suanli.core.events import EventQueue
+from suanli.core.jobtable import JobTable
+from suanli.core.state import SchedulingState
+from suanli.core.tables import build_tables
 from suanli.policy.registry import make_policy
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
 from suanli.scenarios import builtin_dir, builtin_text
-from suanli.sim.accounting import Accounting
-from suanli.sim.events import EventQueue
-from suanli.sim.executor import SimExecutor
-from suanli.sim.jobtable import JobTable
-from suanli.sim.tables import build_tables
 from suanli.workload.generator import generate_jobs
 
 
 def snapshot(devices: int, waiting: int, seed: int = 1) -> tuple[Any, Any]:
-    """An executor with about half the fleet busy and ``waiting`` jobs queued."""
+    """A scheduling state with about half the fleet busy and ``waiting`` jobs queued."""
     data = yaml.safe_load(builtin_text("cn-hubs-2026"))
     total = sum(p["count"] for s in data["sites"] for p in s["pools"])
     scale = devices / total
@@ -49,7 +49,7 @@ def snapshot(devices: int, waiting: int, seed: int = 1) -> tuple[Any, Any]:
     jobs = [j for j in jobs if j.gang <= devices // 64 or j.gang <= 16][: waiting * 3]
     tables = build_tables(sc)
     jt = JobTable(jobs, tables)
-    ex = SimExecutor(tables, jt, EventQueue(), Accounting(tables, sc.hours))
+    ex = SchedulingState(tables, jt, EventQueue(), Accounting(tables, sc.hours))
     fifo = make_policy("fifo")
     target_busy = devices // 2
     j = 0
@@ -65,7 +65,7 @@ def snapshot(devices: int, waiting: int, seed: int = 1) -> tuple[Any, Any]:
 
 
 def time_rounds(ex: Any, policy: str, repeat: int) -> list[float]:
-    """Seconds per full round of ``policy`` on the executor's snapshot (not applied)."""
+    """Seconds per full round of ``policy`` on the state's snapshot (not applied)."""
     pol = make_policy(policy)
     out = []
     for _ in range(repeat):

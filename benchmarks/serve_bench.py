@@ -181,11 +181,12 @@ def round_bench(db_url: str, queued: int, rounds: int, scenario: str) -> dict[st
     after the first round. Then ``rounds`` times: a full round (the policy's tick: every
     job is looked at) and a round after one running job ended (capacity freed).
     """
+    from suanli.clock import SystemClock
     from suanli.config import load_scenario
     from suanli.control.jobspec import job_from_spec
     from suanli.control.service import LiveControl
-    from suanli.executor.site import MemorySite
-    from suanli.sim.run import scenario_workload
+    from suanli.experiment.run import scenario_workload
+    from suanli.sites.config import dry_run_sites
     from suanli.store.db import Database
     from suanli.store.jobs import JobStore
     from suanli.store.tenants import TenantStore
@@ -193,11 +194,10 @@ def round_bench(db_url: str, queued: int, rounds: int, scenario: str) -> dict[st
     sc, generated = scenario_workload(load_scenario(scenario), 1)
     db = Database(db_url)
     TenantStore(db).ensure(((t.id, t.name, t.weight, t.priority) for t in sc.tenants), "scenario")
-    sites = {s.id: MemorySite(s.id) for s in sc.sites}
-    ctl = LiveControl(db, sc, dict(sites), lambda s, a: "gpu")
+    ctl = LiveControl(db, sc, dry_run_sites(sc).build(SystemClock()))
     for i, st in enumerate(ctl.sites.values()):
         st.reachable = True
-        ctl.ex.set_site_up(i, True)
+        ctl.state.set_site_up(i, True)
     js = JobStore(db)
     first = 0.0
     for start in range(0, len(generated), 500):
@@ -218,21 +218,20 @@ def round_bench(db_url: str, queued: int, rounds: int, scenario: str) -> dict[st
             ctl.book.admit(rec)
         ctl._flush()
         first = ctl.round_now()  # the new jobs: start what fits, reasons for the rest
-        if len(ctl.ex.waiting) >= queued:
+        if len(ctl.state.waiting) >= queued:
             break
     full, freed = [], []
     for _ in range(rounds):
-        ctl.book.full_round = True
         full.append(ctl.round_now())
-        j = next(iter(ctl.ex.placed))
-        ctl.ex.release(j)
-        freed.append(ctl.round_now())
+        j = next(iter(ctl.state.running))
+        ctl.state.end(j, ctl.book.now_s(), "ended for the benchmark")
+        freed.append(ctl.round_now(full=False))
     out = {
         "scenario": sc.name,
         "devices": sum(p.count for p in sc.pools),
-        "queued": len(ctl.ex.waiting),
-        "placed": len(ctl.ex.placed),
-        "signatures": len(ctl.ex.jobs.sig_candidates),
+        "queued": len(ctl.state.waiting),
+        "placed": len(ctl.state.running),
+        "signatures": len(ctl.state.jobs.sig_candidates),
         "last_arrival_round_ms": 1000 * first,
         "full_round_p50_ms": 1000 * statistics.median(full),
         "full_round_max_ms": 1000 * max(full),

@@ -7,7 +7,7 @@
    capacity left unallocated when the GPUs the arrived pods asked for reach 80 … 120 %
    of the fleet, the mean over ``--runs`` draws, and its ratio to best fit (the
    baseline, measured in the same run); the time per placement, also against best fit.
-   The placements are those of :class:`suanli.sim.capacity.ClusterState`, the
+   The placements are those of :class:`suanli.core.capacity.ClusterState`, the
    simulator's own.
 2. **Replay**: the trace through the simulator under ``backfill`` on its own fleet and,
    loaded, on 64 G2 GPUs at offered load 0.9, under each rule: JCT, queueing, the
@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from suanli.core.capacity import ClusterState
+from suanli.core.jobtable import JobTable
+from suanli.core.sharing import PLACEMENTS, pool_requests
+from suanli.core.tables import build_tables
 from suanli.policy.registry import make_policy
 from suanli.report.metrics import compute_metrics
-from suanli.sim.capacity import ClusterState
 from suanli.sim.engine import Simulator
-from suanli.sim.jobtable import JobTable
-from suanli.sim.sharing import PLACEMENTS, pool_requests
-from suanli.sim.tables import build_tables
 from suanli.trace import convert_source, replay, write_trace
 
 TRACES = (

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
+from devtools.pg_local import PG_URL_ENV, LocalPostgres
+from devtools.pg_local import unavailable_reason as pg_unavailable_reason
 from devtools.slurm_local import (
     LocalMunge,
     LocalSlurmCluster,
@@ -36,8 +37,6 @@ from devtools.slurm_local import (
     start_all,
 )
 from devtools.slurm_local import unavailable_reason as slurm_unavailable_reason
-from devtools.pg_local import PG_URL_ENV, LocalPostgres
-from devtools.pg_local import unavailable_reason as pg_unavailable_reason
 
 #: Set to 1 to make missing infrastructure fail the tests instead of skipping them.
 REQUIRE_ENV = "SUANLI_REQUIRE_INFRA"

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from suanli.api.app import create_app
 from suanli.api.services import Services, build_services
 from suanli.control.service import LoopSettings
+from suanli.sites.config import dry_run_sites
 from tests.control.helpers import two_sites
 
 ADMIN = "admin-token-for-tests-0123456789"
@@ -34,7 +35,8 @@ def bearer(token: str) -> dict[str, str]:
 
 def running_api(db: str, dry_run_s: float, loop: LoopSettings) -> Iterator[Api]:
     """An app on ``db`` (the two-site fixture, in-memory sites) with tenant tokens."""
-    svc = build_services(two_sites(), db, admin_token=ADMIN, dry_run_s=dry_run_s, loop=loop)
+    sc = two_sites()
+    svc = build_services(sc, db, dry_run_sites(sc, dry_run_s), admin_token=ADMIN, loop=loop)
     with TestClient(create_app(svc)) as client:
         tokens = {}
         for tenant in ("lab", "uni"):

@@ -30,8 +30,10 @@ def test_help_lists_the_options() -> None:
     for opt in (
         "--scenario",
         "--db",
+        "--sites",
         "--slurm-config",
         "--dry-run",
+        "--placement",
         "--port",
         "--policy",
         "--admin-token-file",
@@ -48,16 +50,37 @@ def test_needs_a_site_backend_and_exits_2() -> None:
         timeout=120,
         env={**env, "COLUMNS": "200"},
     )
-    assert r.returncode == 2 and "give --slurm-config FILE or --dry-run" in r.stderr
+    assert r.returncode == 2 and "give one of --sites FILE or --dry-run" in r.stderr
+    assert "Traceback" not in r.stderr
+    two = run_serve("--scenario", SCENARIO, "--dry-run", "--sites", "x.yaml")
+    assert "(got --sites and --dry-run)" in two
 
 
-def test_checks_the_slurm_config(tmp_path: Path) -> None:
+def test_checks_the_sites_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "sites.yaml"
+    cfg.write_text("sites:\n  east: {backend: slurm, slurm_conf: /x}\n  mars: {backend: slurm}\n")
+    text = run_serve("--scenario", SCENARIO, "--sites", str(cfg), "--db", str(tmp_path / "d"))
+    assert f"{cfg}: sites.west: missing" in text and "sites.mars" in text
+    assert "no device type for nvidia_h100_sxm5" in text
+    bad = CliRunner().invoke(
+        app, ["serve", "--scenario", SCENARIO, "--dry-run", "--placement", "nope"]
+    )
+    assert "unknown placement rule 'nope'; valid placement rules: best-fit" in str(bad.exception)
+
+
+def test_the_old_slurm_config_still_works_with_a_warning(tmp_path: Path) -> None:
+    """--slurm-config: the same checks, after a deprecation message (this release only)."""
     cfg = tmp_path / "slurm.yaml"
     cfg.write_text("sites:\n  east: {slurm_conf: /x}\n  mars: {}\n")
-    text = run_serve(
-        "--scenario", SCENARIO, "--slurm-config", str(cfg), "--db", str(tmp_path / "d")
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--scenario", SCENARIO, "--slurm-config", str(cfg), "--db", str(tmp_path / "d")],
+        env={"SUANLI_ADMIN_TOKEN": "a-long-enough-token-123"},
     )
-    assert "sites.west: missing" in text and "sites.mars" in text and "no GRES type" in text
+    assert isinstance(result.exception, InputError)
+    assert "--slurm-config is deprecated" in result.output
+    text = str(result.exception)
+    assert "sites.west: missing" in text and "sites.mars" in text and "no device type" in text
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from schemathesis import GenerationMode
 from suanli.api.app import create_app
 from suanli.api.services import build_services
 from suanli.control.service import LoopSettings
+from suanli.sites.config import dry_run_sites
 from suanli.store.schema import Role
 from tests.control.helpers import two_sites
 
@@ -32,11 +33,12 @@ SENT: list[int] = []
 @pytest.fixture(scope="module")
 def fuzz_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     db = Path(tmp_path_factory.mktemp("fuzz")) / "fuzz.db"
+    sc = two_sites()
     svc = build_services(
-        two_sites(),
+        sc,
         str(db),
+        dry_run_sites(sc, 0.1),
         admin_token=ADMIN,
-        dry_run_s=0.1,
         loop=LoopSettings(poll_s=0.2, grace_s=0.2),
     )
     tokens = [svc.tenants.issue_token(Role.TENANT, tenant, "fuzz") for tenant in ("lab", "uni")]

@@ -1,4 +1,4 @@
-"""Helpers for control-plane tests: a live control on MemorySites and waiting."""
+"""Helpers for control-plane tests: a live control on dry-run sites, and waiting."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from suanli.clock import Clock, SystemClock
 from suanli.config import load_scenario
 from suanli.control.service import LiveControl, LoopSettings
-from suanli.executor.site import MemorySite, SiteBackend
 from suanli.model.scenario import Scenario
+from suanli.sites.base import SiteBackend
+from suanli.sites.dryrun import DryRunSettings, DryRunSite
 from suanli.store.db import Database
 from suanli.store.jobs import JobStore
 from suanli.store.records import JobRecord
@@ -26,12 +28,21 @@ def two_sites() -> Scenario:
     return load_scenario(str(FIXTURES / "serve-two-sites.yaml"))
 
 
+def dry(
+    site: str, run_s: float = 0.3, start_s: float = 0.0, clock: Clock | None = None
+) -> DryRunSite:
+    """A dry-run site whose jobs are pending ``start_s`` and run ``run_s`` seconds."""
+    return DryRunSite(
+        site, DryRunSettings(run_seconds=run_s, start_seconds=start_s), clock or SystemClock()
+    )
+
+
 def control(
     db: Database, sc: Scenario, backends: dict[str, SiteBackend] | None = None, **kw: Any
 ) -> LiveControl:
-    """A LiveControl on ``db`` (tenants seeded), MemorySites unless given."""
+    """A LiveControl on ``db`` (tenants seeded), dry-run sites unless given."""
     TenantStore(db).ensure(((t.id, t.name, t.weight, t.priority) for t in sc.tenants), "scenario")
-    sites = backends or {s.id: MemorySite(s.id, run_s=0.3) for s in sc.sites}
+    sites = backends or {s.id: dry(s.id) for s in sc.sites}
     return LiveControl(db, sc, sites, lambda site, acc: "h100", settings=FAST, **kw)
 
 

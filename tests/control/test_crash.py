@@ -26,13 +26,13 @@ import httpx
 import pytest
 import yaml
 
-from suanli.executor.site import parse_tag
-from suanli.executor.slurm import parse_squeue
+from suanli.sites.base import parse_tag
+from suanli.sites.slurm.backend import parse_squeue
 from suanli.store.db import Database
 from suanli.store.ledger import Ledger
 from suanli.store.schema import dispatches, jobs
 from tests.control.helpers import FIXTURES
-from tests.control.test_live_slurm import slurm_config
+from tests.control.test_live_slurm import sites_file
 from tests.fixtures_infra import ClusterSpec, SlurmClusterFactory
 from tests.store.helpers import fresh_database
 
@@ -68,8 +68,8 @@ class Server:
             str(FIXTURES / "serve-two-sites.yaml"),
             "--db",
             self.db_url,
-            "--slurm-config",
-            str(self.tmp / "slurm.yaml"),
+            "--sites",
+            str(self.tmp / "sites.yaml"),
             "--port",
             str(self.port),
             "--poll-seconds",
@@ -118,7 +118,7 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
 ) -> None:
     east_c, west_c = slurm_clusters(ClusterSpec("ska"), ClusterSpec("skb"))
     clusters = {"east": east_c, "west": west_c}
-    (tmp_path / "slurm.yaml").write_text(yaml.safe_dump(slurm_config(clusters)))
+    (tmp_path / "sites.yaml").write_text(yaml.safe_dump(sites_file(clusters)))
     db_url = (
         str(tmp_path / "crash.db")
         if database == "sqlite"
@@ -195,20 +195,22 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
 
         # every job is in Slurm exactly once, by its tag, and the API agrees with Slurm
         db = Database(db_url)
-        in_slurm: dict[int, list[tuple[str, int, str]]] = {}
+        in_slurm: dict[int, list[tuple[str, str, str]]] = {}
         for site, cluster in clusters.items():
             listed, errors = parse_squeue(cluster.run("squeue", "--json", check=True).stdout)
             assert not errors
             for info in listed:
                 tag = parse_tag(info.tag, db.install_id)
                 if tag is not None:
-                    in_slurm.setdefault(tag[0], []).append((site, info.slurm_job_id, info.state))
+                    in_slurm.setdefault(tag[0], []).append(
+                        (site, info.external_id, info.native_state)
+                    )
         assert sorted(in_slurm) == sorted(accepted.values())
         twice = {j: v for j, v in in_slurm.items() if len(v) != 1}
         assert not twice, twice
-        for job_id, [(site, slurm_id, state)] in in_slurm.items():
+        for job_id, [(site, external_id, state)] in in_slurm.items():
             assert state == "COMPLETED"
-            assert (api[job_id]["site"], api[job_id]["slurm_job_id"]) == (site, slurm_id)
+            assert (api[job_id]["site"], api[job_id]["external_id"]) == (site, external_id)
 
         # the database: each job once, done; dispatch outcomes, and what the kill interrupted
         with db.read() as conn:

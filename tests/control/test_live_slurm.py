@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from suanli.control.service import LiveControl
-from suanli.executor.slurm import SlurmSite
-from suanli.executor.slurm_config import load_slurm_config
 from devtools.slurm_local import LocalSlurmCluster
+
+from suanli.clock import SystemClock
+from suanli.control.service import LiveControl
+from suanli.sites.config import load_sites
 from suanli.store.db import Database
 from suanli.store.jobs import JobStore
 from tests.control.helpers import control, states, submit, two_sites, wait_for
 from tests.fixtures_infra import ClusterSpec, SlurmClusterFactory
 
 
-def slurm_config(sites: dict[str, LocalSlurmCluster], timeout_s: float = 20) -> dict[str, object]:
-    """An operator's Slurm config (as parsed YAML) for local clusters."""
+def sites_file(sites: dict[str, LocalSlurmCluster], timeout_s: float = 20) -> dict[str, object]:
+    """A sites file (as parsed YAML) putting each site on a local Slurm cluster."""
     return {
-        "gres_types": {"nvidia_h100_sxm5": "h100"},
+        "device_types": {"nvidia_h100_sxm5": "h100"},
         "sites": {
-            s: {"slurm_conf": str(c.conf_path), "timeout_s": timeout_s} for s, c in sites.items()
+            s: {"backend": "slurm", "slurm_conf": str(c.conf_path), "timeout_s": timeout_s}
+            for s, c in sites.items()
         },
     }
 
@@ -29,10 +31,9 @@ def test_controller_outage(slurm_clusters: SlurmClusterFactory, tmp_path: Path) 
         ClusterSpec("sdo", message_timeout=3), ClusterSpec("sdt", message_timeout=3)
     )
     sc = two_sites()
-    cfg = load_slurm_config(slurm_config({"east": east_c, "west": west_c}), sc)
+    cfg = load_sites(sites_file({"east": east_c, "west": west_c}), sc)
     db = Database(str(tmp_path / "outage.db"))
-    backends = {s: SlurmSite(s, cfg.sites[s]) for s in ("east", "west")}
-    ctl: LiveControl = control(db, sc, dict(backends))
+    ctl: LiveControl = control(db, sc, cfg.build(SystemClock()))
     ctl.start()
     js = JobStore(db)
     try:

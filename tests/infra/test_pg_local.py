@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy
-
 from devtools.pg_local import PG_URL_ENV, LocalPostgres, unavailable_reason
+
 from tests.fixtures_infra import infra_missing, pg_url_from_env
 
 

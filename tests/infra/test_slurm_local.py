@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from devtools.slurm_local import (
     LocalSlurmCluster,
     LocalSlurmError,
@@ -18,6 +17,7 @@ from devtools.slurm_local import (
     pick_free_ports,
     unavailable_reason,
 )
+
 from tests.fixtures_infra import ClusterSpec, SlurmClusterFactory, infra_missing
 
 Job = dict[str, Any]

@@ -21,7 +21,7 @@ from suanli.plan.solve import SolveOptions
 from suanli.plan.verify import check_delivery, work_in_window
 from suanli.workload.generator import generate_jobs
 
-sim_run = pytest.importorskip("suanli.sim.run", reason="the simulator is not installed")
+sim_run = pytest.importorskip("suanli.experiment.run", reason="the simulator is not installed")
 
 Writer = Callable[..., Path]
 

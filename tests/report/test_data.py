@@ -15,6 +15,7 @@ import pytest
 
 from suanli.cli.simulate import summary_table
 from suanli.config import load_scenario
+from suanli.experiment.run import default_seed, run_policies, scenario_workload
 from suanli.report.data import (
     FORMAT,
     SHARING_ROWS,
@@ -27,7 +28,6 @@ from suanli.report.files import write_jobs_csv
 from suanli.report.html import document_bytes, render_page
 from suanli.report.metrics import compute_metrics
 from suanli.sim.result import SimResult
-from suanli.sim.run import default_seed, run_policies, scenario_workload
 from tests.report.conftest import TINY
 
 

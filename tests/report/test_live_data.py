@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from suanli.control.live import LiveExecutor
 from suanli.control.samples import sample_sites
+from suanli.core.policy import PolicyOutput, Start
 from suanli.model.job import Job, JobKind
-from suanli.policy.base import PolicyOutput, Start
 from suanli.report.live_series import binned, sample_arrays, totals
-from suanli.sim.tables import build_tables
 from suanli.store.records import SampleRecord
 from tests.control.helpers import two_sites
+from tests.core.test_state import _state
 
 
 def _sample(at: float, site: str = "a", **kw: float) -> SampleRecord:
@@ -26,10 +25,10 @@ def _sample(at: float, site: str = "a", **kw: float) -> SampleRecord:
 
 def test_sample_sites_uses_the_power_model() -> None:
     sc = two_sites()
-    ex = LiveExecutor(build_tables(sc))
-    job = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
-    j = ex.add(job, 7)
-    ex.enqueue(j)
+    ex = _state(0)
+    job = Job("7", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
+    j = ex.add(job)
+    ex.arrive(j)
     cand = ex.jobs.candidates(j)[0]
     ex.apply(PolicyOutput(starts=[Start(j, cand)]), 0.0)
     t = ex.tables

@@ -4,7 +4,7 @@
   cap, no quota exceeded — at every instant (the executor's invariant check runs
   after each one), with jobs that share devices and under every placement rule;
 * every job finishes exactly once, or is reported unfinished with a reason;
-* energy equals ∫ power dt, rebuilt from the job placements;
+* energy equals ∫ power dt, rebuilt from the jobs' stretches on pools;
 * cost and carbon equal energy × the hourly tariff and intensity;
 * the same inputs give the same results.
 """
@@ -20,13 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from suanli.core.sharing import PLACEMENTS
 from suanli.model.scenario import Scenario
 from suanli.policy.registry import make_policy, policy_names
 from suanli.report.files import clean_json
 from suanli.report.metrics import compute_metrics
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
-from suanli.sim.sharing import PLACEMENTS
 from tests.sim.helpers import ASCEND, H100, job, scenario
 
 H20 = "nvidia_h20"
@@ -109,7 +109,7 @@ def worlds(draw: st.DrawFn) -> tuple[Scenario, list[Any], str]:
 
 
 def rebuilt_energy_and_cost(r: SimResult) -> tuple[float, float, float]:
-    """Facility kWh, gross cost and carbon rebuilt from placements (not from the accounting)."""
+    """Facility kWh, gross cost and carbon rebuilt from stretches (not from the accounting)."""
     t = r.tables
     kwh = cost = carbon = 0.0
     for p in range(t.n_pools):
@@ -131,7 +131,7 @@ def rebuilt_energy_and_cost(r: SimResult) -> tuple[float, float, float]:
             kwh -= kw * (t1 - t0) / 3600
             cost -= kw * t.net_price_integral(p, t0, t1) / 3600
             carbon -= kw * t.carbon_integral(s, t0, t1) / 3600
-    for pl in r.placements:
+    for pl in r.stretches:
         end = pl.end_s if not math.isnan(pl.end_s) else r.end_s
         if pl.compute_start_s >= end:
             continue
@@ -151,7 +151,7 @@ def test_invariants(policy: str, world: tuple[Scenario, list[Any], str]) -> None
     sc, jobs, placement = world
     r = Simulator(sc, jobs, make_policy(policy), verify=True, placement=placement).run()
     # every job finished exactly once, or is unfinished with a reason
-    finished = [pl.job for pl in r.placements if pl.end == "finished"]
+    finished = [pl.job for pl in r.stretches if pl.end == "finished"]
     assert len(finished) == len(set(finished)) == int(r.done.sum())
     for j in range(len(jobs)):
         if not r.done[j]:

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from sortedcontainers import SortedList
 
+from suanli.core.capacity import Capacity, ClusterState
+from suanli.core.jobtable import JobTable
+from suanli.core.sharing import MILLI, PLACEMENTS, Fragmentation, placement_rule, pool_requests
+from suanli.core.tables import build_tables
 from suanli.errors import UnknownNameError
 from suanli.policy.registry import make_policy, policy_names
 from suanli.report.metrics import compute_metrics
-from suanli.sim.capacity import Capacity, ClusterState
 from suanli.sim.engine import Simulator
-from suanli.sim.jobtable import JobTable
-from suanli.sim.sharing import MILLI, PLACEMENTS, Fragmentation, placement_rule, pool_requests
-from suanli.sim.tables import build_tables
 from tests.sim.helpers import H100, job, scenario, site
 
 # -- brute force: nodes as explicit lists of free thousandths per device ---------------------
@@ -322,7 +322,7 @@ def test_a_share_on_a_node_still_booting_waits_for_it() -> None:
     sc = scenario([s], hours=24)
     jobs = [share("a", 3600.0, 0.5, 600), share("b", 3610.0, 0.5, 600), job("w", 3620.0, 1, 60)]
     r = Simulator(sc, jobs, make_policy("fifo"), verify=True).run()
-    compute = {r.jobs.ids[pl.job]: pl.compute_start_s for pl in r.placements}
+    compute = {r.jobs.ids[pl.job]: pl.compute_start_s for pl in r.stretches}
     assert compute == {"a": 3900.0, "b": 3900.0, "w": 3900.0}
     assert r.finish.tolist() == [4500.0, 4500.0, 3960.0]
 

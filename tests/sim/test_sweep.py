@@ -9,7 +9,7 @@ import pytest
 
 from suanli.config import load_scenario
 from suanli.config.summary import summarize
-from suanli.sim.sweep import scaled
+from suanli.experiment.sweep import scaled
 from tests.conftest import run_cli
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny.yaml"

@@ -96,10 +96,10 @@ def test_ledger_batches(db: Database) -> None:
     assert got is not None and (got.state, got.site, got.devices) == ("dispatching", "east", 8)
     assert [d.state for d in led.dispatches_of(j.id)] == ["intent"]
     b = Batch()
-    b.resolve(j.id, 1, DispatchState.SUBMITTED, 42)
-    b.update_job(j.id, state="running", slurm_job_id=42)
+    b.resolve(j.id, 1, DispatchState.SUBMITTED, "42")
+    b.update_job(j.id, state="running", external_id="42")
     led.write(b)
-    assert led.dispatches_of(j.id)[0].slurm_job_id == 42
+    assert led.dispatches_of(j.id)[0].external_id == "42"
     assert j.id in {r.id for r in led.active_jobs()}
     assert js.decisions(tenant_id=tid)[0].action == "start"
     led.write(Batch())  # an empty batch writes nothing

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from suanli.sim.sharing import PLACEMENTS
+from suanli.core.sharing import PLACEMENTS
 from tests.conftest import run_cli
 
 

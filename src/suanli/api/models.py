@@ -108,8 +108,8 @@ class JobOut(BaseModel):
     pool: str | None
     devices: int | None
     attempt: int
-    slurm_job_id: int | None
-    slurm_state: str | None
+    external_id: str | None = Field(description="the site's id for the job (e.g. a Slurm job id)")
+    site_state: str | None = Field(description="the site's own name for the job's state")
     last_state: str | None
     submitted_at: datetime
     updated_at: datetime

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from suanli.api.submit import SubmitValidator
+from suanli.clock import Clock, SystemClock
 from suanli.control.service import LiveControl, LoopSettings
 from suanli.control.telemetry import Telemetry
+from suanli.core.sharing import DEFAULT_PLACEMENT
 from suanli.errors import InputError, Problem
-from suanli.executor.site import MemorySite, SiteBackend
-from suanli.executor.slurm import SlurmSite, wait_for_orphans
-from suanli.executor.slurm_config import SlurmConfig, gres_type
 from suanli.model.scenario import Scenario
+from suanli.sites.base import Feature
+from suanli.sites.config import SitesConfig
 from suanli.store.db import Database
 from suanli.store.jobs import JobStore
 from suanli.store.schema import Role
@@ -88,52 +88,31 @@ def seed(db: Database, scenario: Scenario, admin_token: str | None) -> None:
 def build_services(
     scenario: Scenario,
     db_url: str,
+    sites: SitesConfig,
     *,
-    slurm: SlurmConfig | None = None,
-    dry_run_s: float = 1.0,
     policy: str = "backfill",
+    placement: str = DEFAULT_PLACEMENT,
     admin_token: str | None = None,
     loop: LoopSettings | None = None,
     settings: ApiSettings | None = None,
+    clock: Clock | None = None,
 ) -> Services:
-    """Open (and migrate) the database, seed it, and wire the control loop to the sites.
-
-    With ``slurm`` each site is a :class:`~suanli.executor.slurm.SlurmSite`; without, a
-    :class:`~suanli.executor.site.MemorySite` whose jobs run ``dry_run_s`` seconds.
-    """
+    """Open (and migrate) the database, seed it, and wire the control loop to the sites
+    (each built by its backend, :mod:`suanli.sites`)."""
     db = Database(db_url)
     seed(db, scenario, admin_token)
     telemetry = Telemetry()
-    backends: dict[str, SiteBackend] = {}
-    before: Callable[[], None] | None = None
-    if slurm is not None:
-        cfg = slurm
-        for s in scenario.sites:
-            backends[s.id] = SlurmSite(s.id, cfg.sites[s.id])
-
-        def gres(site: str, acc: str) -> str:
-            return gres_type(cfg, site, acc) or acc
-
-        def before() -> None:
-            left = wait_for_orphans(db.install_id, (loop or LoopSettings()).orphan_wait_s)
-            if left:
-                raise RuntimeError(f"sbatch processes of a previous run still alive: {left}")
-
-    else:
-        for s in scenario.sites:
-            backends[s.id] = MemorySite(s.id, run_s=dry_run_s)
-
-        def gres(site: str, acc: str) -> str:
-            return acc
-
+    clock = clock or SystemClock()
     control = LiveControl(
         db,
         scenario,
-        backends,
-        gres,
+        sites.build(clock),
+        sites.device_type,
+        no_preemption=[s for s in sites.sites if not sites.supports(s, Feature.PREEMPTION)],
         policy=policy,
+        placement=placement,
         settings=loop,
         telemetry=telemetry,
-        before_recovery=before,
+        clock=clock,
     )
     return Services(db, scenario, control, telemetry, settings or ApiSettings())

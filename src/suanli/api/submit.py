@@ -14,12 +14,12 @@ from typing import Any
 
 from suanli.api.errors import ApiError
 from suanli.api.models import JobIn
+from suanli.core.jobtable import JobTable
+from suanli.core.tables import build_tables
 from suanli.model.fleet import Tenant
 from suanli.model.job import Job
 from suanli.model.scenario import GeneratorSpec, Scenario, TraceSpec
 from suanli.perf.roofline import speed_pflops
-from suanli.sim.jobtable import JobTable
-from suanli.sim.tables import build_tables
 
 _PROBE = "_probe"
 

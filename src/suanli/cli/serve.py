@@ -1,4 +1,4 @@
-"""``suanli serve``: the control plane — REST API, database, live control loop, Slurm sites."""
+"""``suanli serve``: the control plane — REST API, database, live control loop, sites."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 
 from suanli.cli import app
 from suanli.config import load_scenario
+from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
 from suanli.errors import InputError, Problem
 from suanli.scenarios import DEFAULT
 
@@ -26,12 +27,20 @@ def serve_command(
         str,
         typer.Option("--db", help="Database: a SQLite file path or URL, or postgresql://…"),
     ] = "suanli.db",
+    sites: Annotated[
+        Path | None,
+        typer.Option(
+            "--sites", help="Sites file: each site's backend (slurm, dry-run) and settings."
+        ),
+    ] = None,
     slurm_config: Annotated[
         Path | None,
-        typer.Option("--slurm-config", help="YAML mapping each site to its Slurm cluster."),
+        typer.Option(
+            "--slurm-config", help="Deprecated: the old Slurm-only sites file (use --sites)."
+        ),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="No Slurm: sites that pretend to run jobs.")
+        bool, typer.Option("--dry-run", help="Every site a dry-run site that pretends to run jobs.")
     ] = False,
     dry_run_s: Annotated[
         float, typer.Option("--dry-run-seconds", help="With --dry-run: how long a job 'runs'.")
@@ -39,6 +48,10 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     policy: Annotated[str, typer.Option("--policy", help="Scheduling policy.")] = "backfill",
+    placement: Annotated[
+        str,
+        typer.Option("--placement", help=f"Device placement rule: {', '.join(PLACEMENTS)}."),
+    ] = DEFAULT_PLACEMENT,
     admin_token_file: Annotated[
         Path | None,
         typer.Option(
@@ -58,26 +71,33 @@ def serve_command(
     ] = 5.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning…")] = "info",
 ) -> None:
-    """Run the control plane: API on HOST:PORT, state in DB, jobs dispatched to Slurm;
-    the live dashboard at http://HOST:PORT/ (sign in with an API token)."""
+    """Run the control plane: API on HOST:PORT, state in DB, jobs dispatched to each site's
+    backend (Slurm, or dry-run); the live dashboard at http://HOST:PORT/ (sign in with an
+    API token)."""
     import uvicorn
 
     from suanli.api.app import create_app
     from suanli.api.services import ApiSettings, build_services
     from suanli.control.service import LoopSettings
-    from suanli.executor.slurm_config import load_slurm_config
+    from suanli.sites.config import dry_run_sites, load_sites
+    from suanli.sites.slurm.legacy import DEPRECATION, load_slurm_config
 
-    if (slurm_config is None) == (not dry_run):
+    given = [n for n, v in (("--sites", sites), ("--slurm-config", slurm_config)) if v] + (
+        ["--dry-run"] if dry_run else []
+    )
+    if len(given) != 1:
         raise InputError(
             [
                 Problem(
                     "suanli serve",
-                    "--slurm-config",
-                    "give --slurm-config FILE or --dry-run",
-                    "see docs/serve.md for the file's format",
+                    "--sites",
+                    "give one of --sites FILE or --dry-run"
+                    + (f" (got {' and '.join(given)})" if given else ""),
+                    "see docs/serve.md, 'The sites file'",
                 )
             ]
         )
+    placement_rule(placement)
     for value, name in (
         (poll_s, "--poll-seconds"),
         (sample_s, "--sample-seconds"),
@@ -95,13 +115,19 @@ def serve_command(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     sc = load_scenario(scenario)
-    slurm = load_slurm_config(slurm_config, sc) if slurm_config is not None else None
+    if sites is not None:
+        site_config = load_sites(sites, sc)
+    elif slurm_config is not None:
+        typer.echo(f"warning: {DEPRECATION}", err=True)
+        site_config = load_slurm_config(slurm_config, sc)
+    else:
+        site_config = dry_run_sites(sc, dry_run_s)
     services = build_services(
         sc,
         db,
-        slurm=slurm,
-        dry_run_s=dry_run_s,
+        site_config,
         policy=policy,
+        placement=placement,
         admin_token=token,
         loop=LoopSettings(poll_s=poll_s, sample_s=sample_s),
         settings=ApiSettings(dashboard_poll_s=dashboard_poll_s),

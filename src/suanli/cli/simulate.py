@@ -13,11 +13,11 @@ from rich.table import Table
 
 from suanli.cli import app
 from suanli.config import load_scenario
+from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
+from suanli.experiment.run import DEFAULT_POLICIES, default_seed, run_policies, scenario_workload
 from suanli.report.data import summary_rows
 from suanli.report.writer import write_report
 from suanli.scenarios import DEFAULT
-from suanli.sim.run import DEFAULT_POLICIES, default_seed, run_policies, scenario_workload
-from suanli.sim.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
 
 
 @app.command("simulate")

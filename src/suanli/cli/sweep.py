@@ -11,11 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from suanli.cli import app
+from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS
+from suanli.experiment.run import DEFAULT_POLICIES
+from suanli.experiment.sweep import run_sweep
 from suanli.report.sweep import write_sweep
 from suanli.scenarios import DEFAULT
-from suanli.sim.run import DEFAULT_POLICIES
-from suanli.sim.sharing import DEFAULT_PLACEMENT, PLACEMENTS
-from suanli.sim.sweep import run_sweep
 
 
 def _floats(text: str, what: str) -> list[float]:

@@ -1,28 +1,31 @@
 """The book of unfinished jobs: every state change of the live control plane.
 
-:class:`JobBook` keeps, for each unfinished job, what the control loop knows (its
-index in the :class:`~suanli.control.live.LiveExecutor`, state, attempt, site, Slurm id,
-whether a cancellation is wanted) and carries out transitions — admission, dispatch,
-preemption, requeue, the end of a job, cancellation, a site's answers and their
-reconciliation — by updating the executor, adding the database writes to :attr:`batch`
-and the site commands to :attr:`submits` and :attr:`cancels`. The loop
-(:mod:`suanli.control.service`) writes the batch, then sends the commands.
+:class:`JobBook` keeps, for each unfinished job, what the control plane knows beyond the
+scheduling core (its state in the database, attempt, site, external id, whether a
+cancellation is wanted) and carries out transitions — admission, dispatch, preemption,
+requeue, the end of a job, cancellation, a site's answers and their reconciliation — by
+changing the shared :class:`~suanli.core.state.SchedulingState` (the same object and
+methods the simulator uses), adding the database writes to :attr:`batch` and the site
+commands to :attr:`submits` and :attr:`cancels`. The loop (:mod:`suanli.control.service`)
+writes the batch, then sends the commands.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from suanli.clock import Clock
 from suanli.control.jobspec import job_from_spec
-from suanli.control.live import DEFERRED, PLACED, WAITING, LiveExecutor
 from suanli.control.reconcile import Change, Tracked, reconcile
 from suanli.control.telemetry import Telemetry
-from suanli.executor.site import Listing, SubmitRequest, SubmitResult, make_tag
-from suanli.sim.jobtable import Candidate
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import Preempt
+from suanli.core.state import DEFERRED, RUNNING, WAITING, SchedulingState
+from suanli.sites.base import Listing, SubmitRequest, SubmitResult, make_tag
 from suanli.store.ledger import Batch
 from suanli.store.records import JobRecord
 from suanli.store.schema import PLACED_STATES, DispatchState, JobState
@@ -35,14 +38,14 @@ class SiteStatus:
     """What the service knows about a site's reachability (``None``: not yet asked)."""
 
     reachable: bool | None = None
-    since: float = field(default_factory=time.time)
+    since: float = 0.0
     error: str = ""
     last_ok: float | None = None
 
 
 @dataclass(slots=True)
 class LiveJob:
-    """Bookkeeping of one unfinished job."""
+    """Bookkeeping of one unfinished job (``j``: its index in the scheduling state)."""
 
     j: int
     tenant: str
@@ -51,7 +54,7 @@ class LiveJob:
     state: JobState
     attempt: int
     site: str | None = None
-    slurm_id: int | None = None
+    external_id: str | None = None
     submit_ended: float | None = None
     cancel_wanted: bool = False
     cancel_sent: float | None = None
@@ -59,47 +62,64 @@ class LiveJob:
 
 
 class JobBook:
-    """Unfinished jobs and their transitions (see the module docstring)."""
+    """Unfinished jobs and their transitions (see the module docstring).
+
+    ``epoch0`` is the POSIX time of the scenario's start: scheduling times are seconds
+    since then. ``device_type(site, accelerator)`` is the site backend's name for an
+    accelerator.
+    """
 
     def __init__(
         self,
-        ex: LiveExecutor,
+        state: SchedulingState,
         sites: dict[str, SiteStatus],
         *,
         install_id: str,
         epoch0: float,
         policy_name: str,
-        gres_type: Callable[[str, str], str],
+        device_type: Callable[[str, str], str],
         telemetry: Telemetry,
         grace_s: float,
         cancel_retry_s: float,
+        clock: Clock,
     ) -> None:
-        self.ex = ex
+        self.state = state
         self.sites = sites
         self.install_id = install_id
         self.epoch0 = epoch0
         self.policy_name = policy_name
-        self.gres_type = gres_type
+        self.device_type = device_type
         self.telemetry = telemetry
         self.grace_s = grace_s
         self.cancel_retry_s = cancel_retry_s
+        self.clock = clock
         self.live: dict[int, LiveJob] = {}
-        self.batch = Batch()
+        self.batch = self.new_batch()
         self.submits: list[tuple[str, SubmitRequest]] = []
-        self.cancels: list[tuple[str, int]] = []
+        self.cancels: list[tuple[str, str]] = []
         self.recorded_reason: dict[int, str] = {}
         self.poll_now: set[str] = set()
-        self.need_round = True
-        self.full_round = True
         self.rounds = 0
+
+    def new_batch(self) -> Batch:
+        """An empty batch stamped by this book's clock."""
+        return Batch(clock=self.clock.time)
+
+    def now_s(self) -> float:
+        """Scenario seconds now."""
+        return self.clock.time() - self.epoch0
+
+    def db_id(self, j: int) -> int:
+        """The database id of the job at index *j*."""
+        return int(self.state.jobs.ids[j])
 
     def record_reasons(self) -> None:
         """Write the policy's waiting reasons that changed in the last round."""
-        ex = self.ex
-        for j, reason in ex.last_reasons.items():
-            if self.recorded_reason.get(j) != reason:
+        st = self.state
+        for j, reason in st.last_reasons.items():
+            if self.recorded_reason.get(j) != reason and st.status[j] in (WAITING, DEFERRED):
                 self.recorded_reason[j] = reason
-                db_id = ex.db_ids[j]
+                db_id = self.db_id(j)
                 self.batch.update_job(db_id, reason=reason)
                 self.batch.decision(
                     round=self.rounds,
@@ -113,62 +133,85 @@ class JobBook:
         """Take over a job from the database: queue it, or (after a restart) hold its place."""
         if rec.id in self.live or rec.job_state.final:
             return
+        st = self.state
         try:
             job = job_from_spec(rec.spec, rec.id, rec.tenant_id, rec.submitted_at, self.epoch0)
-            j = self.ex.add(job, rec.id)
+            j = st.add(job)
         except (KeyError, ValueError, TypeError) as exc:
             self.batch.update_job(
                 rec.id,
                 state=JobState.FAILED.value,
-                ended_at=time.time(),
+                ended_at=self.clock.time(),
                 reason=f"cannot schedule this job: {exc!r}",
             )
             self.batch.event(rec.id, JobState.FAILED.value, f"cannot schedule: {exc!r}")
             return
-        state = rec.job_state
+        st.work_done[j] = rec.progress_pflop
+        st.attained[j] = rec.attained_s
+        st.preemptions[j] = rec.preemptions
         lj = LiveJob(
             j=j,
             tenant=rec.tenant_id,
             name=rec.name,
             command=rec.command,
-            state=state,
+            state=rec.job_state,
             attempt=rec.attempt,
             site=rec.site,
-            slurm_id=rec.slurm_job_id,
+            external_id=rec.external_id,
             cancel_wanted=rec.cancel_requested,
             started_at=rec.started_at,
         )
         self.live[rec.id] = lj
-        if state is JobState.QUEUED:
-            if not self.ex.runnable(j):
-                self.finish(rec.id, JobState.FAILED, "no pool of the fleet can run this job")
-            elif rec.cancel_requested:
+        if lj.state is JobState.QUEUED:
+            if rec.cancel_requested:
                 self.finish(rec.id, JobState.CANCELLED, "cancelled while queued")
-            else:
-                self.ex.enqueue(j)
-                self.need_round = True
+            elif not st.arrive(j):
+                self.finish(rec.id, JobState.FAILED, "no pool of the fleet can run this job")
             return
         # placed before a restart: hold its devices; reconciliation will tell the rest
-        lj.submit_ended = time.monotonic()
-        started = (rec.started_at or rec.updated_at) - self.epoch0
-        if rec.pool is None or not self.ex.place(j, rec.pool, rec.devices or 0, started):
+        lj.submit_ended = self.clock.monotonic()
+        cand = self._candidate(j, rec.pool, rec.devices or 0)
+        if cand is None:
             log.warning("job %s: pool %s is not in the fleet any more", rec.id, rec.pool)
+            return
+        started = (rec.started_at or rec.updated_at) - self.epoch0
+        st.restore(j, cand, min(started, self.now_s()), self.now_s())
+
+    def _candidate(self, j: int, pool: str | None, devices: int) -> Candidate | None:
+        """Job *j*'s candidate on ``pool`` with ``devices`` held (a restart's recovery)."""
+        t = self.state.tables
+        p = t.pool_ids.index(pool) if pool in t.pool_ids else -1
+        cand = next((c for c in self.state.jobs.candidates(j) if c.pool == p), None)
+        if cand is not None and devices and cand.devices != devices and not cand.share:
+            cand = dataclasses.replace(cand, devices=devices, used=min(cand.used, devices))
+        return cand
 
     # -- decisions --------------------------------------------------------------------------
+    def carry_out(self) -> None:
+        """Turn the round's carried-out decisions into dispatches and cancellations."""
+        applied, self.state.applied = self.state.applied, []
+        for d in applied:
+            if isinstance(d, Preempt):
+                self.preempted(d.job, d.reason)
+            else:
+                self.dispatch(d.job, d.candidate)
+
     def dispatch(self, j: int, cand: Candidate) -> None:
-        """Start job *j* on ``cand``: write the intent, queue the ``sbatch`` for after the write."""
-        ex = self.ex
-        db_id = ex.db_ids[j]
+        """Job *j* was started on ``cand``: write the intent, queue the submission for after
+        the write."""
+        st = self.state
+        db_id = self.db_id(j)
         lj = self.live[db_id]
-        t = ex.tables
+        t = st.tables
         site = t.site_ids[t.pool_site[cand.pool]]
         pool = t.pool_ids[cand.pool]
+        acc = t.acc_ids[t.pool_acc[cand.pool]]
         per_node = t.pool_per_node[cand.pool]
         nodes, per = (
             (cand.devices // per_node, per_node) if cand.devices >= per_node else (1, cand.devices)
         )
         lj.attempt += 1
-        lj.site, lj.slurm_id, lj.submit_ended = site, None, None
+        lj.site, lj.external_id, lj.submit_ended = site, None, None
         lj.state = JobState.DISPATCHING
         self.recorded_reason.pop(j, None)
         b = self.batch
@@ -180,10 +223,10 @@ class JobBook:
             site=site,
             pool=pool,
             devices=cand.devices,
-            slurm_job_id=None,
-            slurm_state=None,
+            external_id=None,
+            site_state=None,
             last_state=None,
-            reason=f"dispatching to {site} ({cand.devices} × {t.acc_ids[t.pool_acc[cand.pool]]})",
+            reason=f"dispatching to {site} ({cand.devices} × {acc})",
         )
         b.event(db_id, lj.state.value, f"dispatching to {site}, attempt {lj.attempt}")
         b.decision(
@@ -202,18 +245,20 @@ class JobBook:
             tag=make_tag(self.install_id, db_id, lj.attempt),
             name=f"suanli-{db_id}",
             command=lj.command,
-            gres_type=self.gres_type(site, t.acc_ids[t.pool_acc[cand.pool]]),
+            device_type=self.device_type(site, acc),
             nodes=nodes,
-            gpus_per_node=per,
+            devices_per_node=per,
+            expected_end_at=self.epoch0 + st.running[j].expected_end_s,
         )
         self.submits.append((site, req))
 
-    def preempt(self, j: int, reason: str) -> None:
-        """Stop job *j* as the policy asked (``scancel``) and put it back in the queue."""
-        db_id = self.ex.db_ids[j]
+    def preempted(self, j: int, reason: str) -> None:
+        """The policy preempted job *j* (the scheduling state has requeued it): cancel it at
+        its site and write it back to the queue."""
+        db_id = self.db_id(j)
         lj = self.live[db_id]
-        if lj.slurm_id is not None and lj.site is not None:
-            self.cancels.append((lj.site, lj.slurm_id))
+        if lj.external_id is not None and lj.site is not None:
+            self.cancels.append((lj.site, lj.external_id))
         self.batch.decision(
             round=self.rounds,
             policy=self.policy_name,
@@ -222,30 +267,34 @@ class JobBook:
             site=lj.site,
             detail=reason,
         )
-        self.requeue(db_id, f"preempted: {reason}")
+        self._queued_again(db_id, lj, f"preempted: {reason}")
 
     def requeue(self, db_id: int, why: str) -> None:
-        """Put a placed job back in the queue with a new attempt (or end it if cancelled)."""
+        """A placed job never reached its site: back to the queue with a new attempt."""
         lj = self.live[db_id]
-        self.ex.release(lj.j)
-        lj.site, lj.slurm_id, lj.state, lj.started_at = None, None, JobState.QUEUED, None
+        self.state.requeue(lj.j, self.now_s(), why)
+        self._queued_again(db_id, lj, why)
+
+    def _queued_again(self, db_id: int, lj: LiveJob, why: str) -> None:
+        st = self.state
+        lj.site, lj.external_id, lj.state, lj.started_at = None, None, JobState.QUEUED, None
         self.batch.update_job(
             db_id,
             state=lj.state.value,
             site=None,
             pool=None,
             devices=None,
-            slurm_job_id=None,
-            slurm_state=None,
+            external_id=None,
+            site_state=None,
             reason=why,
             started_at=None,
+            preemptions=st.preemptions[lj.j],
+            progress_pflop=st.work_done[lj.j],
+            attained_s=st.attained[lj.j],
         )
         self.batch.event(db_id, lj.state.value, why)
         if lj.cancel_wanted:
             self.finish(db_id, JobState.CANCELLED, "cancelled")
-            return
-        self.ex.enqueue(lj.j)
-        self.need_round = True
 
     def finish(
         self,
@@ -255,67 +304,68 @@ class JobBook:
         *,
         exit_code: int | None = None,
         ended_at: float | None = None,
-        slurm_state: str | None = None,
+        site_state: str | None = None,
     ) -> None:
         """End a job in ``state``: free its place, write its end."""
         lj = self.live.pop(db_id)
-        ex = self.ex
-        if ex.status[lj.j] == PLACED:
-            self.need_round = True
-        ex.forget(lj.j)
+        st = self.state
+        now = self.now_s()
+        if ended_at is not None:
+            now = min(now, ended_at - self.epoch0)
+        if state is JobState.DONE and st.status[lj.j] == RUNNING:
+            st.complete(lj.j, now)
+        else:
+            st.end(lj.j, now, why)
         self.recorded_reason.pop(lj.j, None)
         values: dict[str, Any] = dict(
             state=state.value,
-            ended_at=ended_at or time.time(),
+            ended_at=ended_at or self.clock.time(),
             reason=why,
             exit_code=exit_code,
             last_state=None,
         )
-        if slurm_state is not None:
-            values["slurm_state"] = slurm_state
+        if site_state is not None:
+            values["site_state"] = site_state
         self.batch.update_job(db_id, **values)
         self.batch.event(db_id, state.value, why)
         self.telemetry.transitions.labels(state.value).inc()
 
     def on_cancel(self, db_id: int) -> None:
-        """A cancellation was asked for: at once while queued, else by ``scancel``."""
+        """A cancellation was asked for: at once while queued, else at the job's site."""
         lj = self.live.get(db_id)
         if lj is None:
             return
         lj.cancel_wanted = True
-        if self.ex.status[lj.j] in (WAITING, DEFERRED) or lj.state is JobState.QUEUED:
+        if self.state.status[lj.j] in (WAITING, DEFERRED) or lj.state is JobState.QUEUED:
             self.finish(db_id, JobState.CANCELLED, "cancelled while queued")
-        elif lj.slurm_id is not None and lj.site is not None and self.sites[lj.site].reachable:
-            lj.cancel_sent = time.monotonic()
-            self.cancels.append((lj.site, lj.slurm_id))
+        elif lj.external_id is not None and lj.site is not None and self.sites[lj.site].reachable:
+            lj.cancel_sent = self.clock.monotonic()
+            self.cancels.append((lj.site, lj.external_id))
 
     # -- site answers -----------------------------------------------------------------------
     def on_submitted(self, res: SubmitResult) -> None:
         """A site answered a submission: accepted, refused for good, or uncertain."""
         req = res.request
-        site = self._site_of_request(req)
         lj = self.live.get(req.job_id)
         if lj is None or lj.attempt != req.attempt:
             log.warning("stale submission result for job %s attempt %s", req.job_id, req.attempt)
             return
+        site = lj.site or "?"
         lj.submit_ended = res.ended
         b = self.batch
-        if res.slurm_job_id is not None:
+        if res.external_id is not None:
             self.telemetry.dispatches.labels(site, "submitted").inc()
-            b.resolve(req.job_id, req.attempt, DispatchState.SUBMITTED, res.slurm_job_id)
-            if lj.slurm_id is None:
-                lj.slurm_id = res.slurm_job_id
-                b.update_job(req.job_id, slurm_job_id=res.slurm_job_id)
+            b.resolve(req.job_id, req.attempt, DispatchState.SUBMITTED, res.external_id)
+            if lj.external_id is None:
+                lj.external_id = res.external_id
+                b.update_job(req.job_id, external_id=res.external_id)
             if lj.state in (JobState.DISPATCHING, JobState.UNKNOWN):
                 self._set_state(
-                    req.job_id,
-                    lj,
-                    JobState.PENDING,
-                    f"submitted to {site} as Slurm job {res.slurm_job_id}",
+                    req.job_id, lj, JobState.PENDING, f"submitted to {site} as {res.external_id}"
                 )
             if lj.cancel_wanted:
-                lj.cancel_sent = time.monotonic()
-                self.cancels.append((site, res.slurm_job_id))
+                lj.cancel_sent = self.clock.monotonic()
+                self.cancels.append((site, res.external_id))
         elif res.rejected:
             self.telemetry.dispatches.labels(site, "rejected").inc()
             b.resolve(req.job_id, req.attempt, DispatchState.REJECTED, detail=res.error)
@@ -325,13 +375,9 @@ class JobBook:
             b.event(
                 req.job_id,
                 lj.state.value,
-                f"submission to {site} uncertain ({res.error}); checking with Slurm",
+                f"submission to {site} uncertain ({res.error}); checking with the site",
             )
             self.poll_now.add(site)
-
-    def _site_of_request(self, req: SubmitRequest) -> str:
-        lj = self.live.get(req.job_id)
-        return lj.site if lj is not None and lj.site is not None else "?"
 
     def _set_state(self, db_id: int, lj: LiveJob, state: JobState, why: str, **extra: Any) -> None:
         if state is JobState.UNKNOWN:
@@ -346,30 +392,28 @@ class JobBook:
     def on_listing(self, listing: Listing) -> None:
         """A site's listing: mark reachability, reconcile its jobs, cancel strays."""
         site = listing.site
-        st = self.sites[site]
-        idx = self.ex.tables.site_ids.index(site)
+        status = self.sites[site]
+        idx = self.state.tables.site_ids.index(site)
         self.telemetry.site_reachable.labels(site).set(1 if listing.ok else 0)
         if not listing.ok:
-            if st.reachable is not False:
+            if status.reachable is not False:
                 log.warning("site %s unreachable: %s", site, listing.error)
-                st.reachable, st.since = False, time.time()
-                self.ex.set_site_up(idx, False)
-                self.need_round = self.full_round = True
+                status.reachable, status.since = False, self.clock.time()
+                self.state.set_site_up(idx, False)
                 for db_id, lj in self.live.items():
                     if lj.site == site and lj.state in PLACED_STATES - {JobState.UNKNOWN}:
                         self._set_state(
                             db_id, lj, JobState.UNKNOWN, f"site {site} unreachable: {listing.error}"
                         )
-            st.error = listing.error
+            status.error = listing.error
             return
-        if st.reachable is not True:
+        if status.reachable is not True:
             log.info("site %s reachable", site)
-            st.reachable, st.since = True, time.time()
-            self.ex.set_site_up(idx, True)
-            self.need_round = self.full_round = True
-        st.error, st.last_ok = "", time.time()
+            status.reachable, status.since = True, self.clock.time()
+            self.state.set_site_up(idx, True)
+        status.error, status.last_ok = "", self.clock.time()
         tracked = [
-            Tracked(db_id, lj.attempt, lj.state, lj.slurm_id, lj.submit_ended)
+            Tracked(db_id, lj.attempt, lj.state, lj.external_id, lj.submit_ended)
             for db_id, lj in self.live.items()
             if lj.site == site and lj.state in PLACED_STATES
         ]
@@ -377,21 +421,19 @@ class JobBook:
         for ch in rec.changes:
             self._apply_change(site, ch)
         for stray in rec.strays:
-            log.warning(
-                "site %s: cancelling stray Slurm job %s (%s)", site, stray.slurm_job_id, stray.tag
-            )
+            log.warning("site %s: cancelling stray job %s (%s)", site, stray.external_id, stray.tag)
             self.telemetry.strays.labels(site).inc()
-            self.cancels.append((site, stray.slurm_job_id))
-        now_m = time.monotonic()
+            self.cancels.append((site, stray.external_id))
+        now_m = self.clock.monotonic()
         for lj in self.live.values():
             if (
                 lj.site == site
                 and lj.cancel_wanted
-                and lj.slurm_id is not None
+                and lj.external_id is not None
                 and (lj.cancel_sent is None or now_m - lj.cancel_sent > self.cancel_retry_s)
             ):
                 lj.cancel_sent = now_m
-                self.cancels.append((site, lj.slurm_id))
+                self.cancels.append((site, lj.external_id))
 
     def _apply_change(self, site: str, ch: Change) -> None:
         lj = self.live.get(ch.job_id)
@@ -402,28 +444,29 @@ class JobBook:
             self.batch.resolve(ch.job_id, lj.attempt, DispatchState.LOST, detail=ch.message)
             self.requeue(ch.job_id, f"back in the queue: {ch.message} ({site})")
             return
-        if ch.action == "vanished" or ch.slurm is None or ch.state is None:
+        if ch.action == "vanished" or ch.site_job is None or ch.state is None:
             self.finish(ch.job_id, JobState.FAILED, ch.message)
             return
-        info = ch.slurm
-        if lj.slurm_id != info.slurm_job_id:
-            if lj.slurm_id is None:  # found by its tag: the submission's answer was lost
+        info = ch.site_job
+        if lj.external_id != info.external_id:
+            if lj.external_id is None:  # found by its tag: the submission's answer was lost
                 self.batch.resolve(
                     ch.job_id,
                     lj.attempt,
                     DispatchState.SUBMITTED,
-                    info.slurm_job_id,
+                    info.external_id,
                     detail="found by its tag",
                 )
                 self.telemetry.dispatches.labels(site, "adopted").inc()
-            lj.slurm_id = info.slurm_job_id
-            self.batch.update_job(ch.job_id, slurm_job_id=info.slurm_job_id)
+            lj.external_id = info.external_id
+            self.batch.update_job(ch.job_id, external_id=info.external_id)
             if lj.cancel_wanted:
-                lj.cancel_sent = time.monotonic()
-                self.cancels.append((site, info.slurm_job_id))
+                lj.cancel_sent = self.clock.monotonic()
+                self.cancels.append((site, info.external_id))
         if ch.state.final:
+            native = f"{info.native_state} ({info.reason})" if info.reason else info.native_state
             why = {JobState.DONE: "completed", JobState.CANCELLED: "cancelled"}.get(
-                ch.state, f"Slurm: {info.state} ({info.reason})"
+                ch.state, f"{site}: {native}"
             )
             self.finish(
                 ch.job_id,
@@ -431,21 +474,17 @@ class JobBook:
                 why,
                 exit_code=info.exit_code,
                 ended_at=info.end_time,
-                slurm_state=info.state,
+                site_state=info.native_state,
             )
             return
-        extra: dict[str, Any] = {"slurm_state": info.state}
+        extra: dict[str, Any] = {"site_state": info.native_state}
         if ch.state is JobState.RUNNING and lj.started_at is None:
-            lj.started_at = info.start_time or time.time()
+            lj.started_at = info.start_time or self.clock.time()
             extra["started_at"] = lj.started_at
         if ch.state != lj.state:
-            what = "running" if ch.state is JobState.RUNNING else f"in Slurm: {info.state}"
+            what = "running" if ch.state is JobState.RUNNING else f"{info.native_state}"
             self._set_state(
-                ch.job_id,
-                lj,
-                ch.state,
-                f"{what} at {site} (Slurm job {info.slurm_job_id})",
-                **extra,
+                ch.job_id, lj, ch.state, f"{what} at {site} (job {info.external_id})", **extra
             )
         else:
             self.batch.update_job(ch.job_id, **extra)

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from suanli.control.live import PLACED, LiveExecutor
+from suanli.core.state import SchedulingState
 from suanli.store.records import SampleRecord
 
 
 def sample_sites(
-    ex: LiveExecutor,
+    st: SchedulingState,
     running: Sequence[int],
     reachable: Mapping[str, bool | None],
     at: float,
@@ -45,21 +45,19 @@ def sample_sites(
 
     ``epoch0`` is the POSIX time of the scenario's start (its tariff hours count from it).
     """
-    t = ex.tables
+    t = st.tables
     n_sites = len(t.site_ids)
     hour = t.hour(max(0.0, at - epoch0))
     running_set = set(running)
     pool_busy_w = [0.0] * t.n_pools
     pool_busy = [0] * t.n_pools
     pool_alloc = [0] * t.n_pools
-    for j, pl in ex.placed.items():
-        if ex.status[j] != PLACED:
-            continue
-        p = pl.cand.pool
-        pool_alloc[p] += pl.cand.devices
+    for j, rs in st.running.items():
+        p = rs.cand.pool
+        pool_alloc[p] += rs.cand.devices
         if j in running_set:
-            pool_busy[p] += pl.cand.devices
-            pool_busy_w[p] += pl.cand.busy_w
+            pool_busy[p] += rs.cand.devices
+            pool_busy_w[p] += rs.cand.busy_w
     devices = [0] * n_sites
     alloc = [0] * n_sites
     busy = [0] * n_sites

@@ -1,39 +1,50 @@
-"""The live control plane: the shared control loop on the wall clock, against real sites.
+"""The live control plane: the shared scheduling core on the wall clock, against real sites.
 
-One thread owns the scheduling state (:class:`~suanli.control.live.LiveExecutor`, inside
-the :class:`~suanli.control.book.JobBook` of unfinished jobs) and is the only writer of
-job state changes. It wakes on messages — a job submitted or a cancellation asked for
-over the API, a site's answer — and on timers (site polls, the policy's tick). Each
-iteration it
+One thread owns the :class:`~suanli.core.state.SchedulingState` — the same object, with
+the same methods, that the simulator drives — inside the :class:`~suanli.control.book.JobBook`
+of unfinished jobs, and is the only writer of job state changes. It wakes on messages — a
+job submitted or a cancellation asked for over the API, a site's answer — and on timers
+(site polls, the state's own timers, the policy's tick, hour boundaries). Each
+:meth:`LiveControl.step`
 
 1. handles the messages (admissions, cancellations, submission results, listings,
    which it reconciles with :func:`~suanli.control.reconcile.reconcile`);
-2. runs a scheduling round of :class:`~suanli.control.loop.ControlLoop` when jobs
-   arrived, capacity was freed, a site came or went, or the policy's tick is due;
-3. writes everything in one database transaction — dispatch *intents* included;
-4. only then hands new jobs and cancellations to the sites' worker threads.
+2. hands the state the timers it set that are due (a job's data and restart done, a
+   deferred job's time come, an idle node's suspension; a job's real end comes from its
+   site, so the model's ``FINISH`` timers are dropped);
+3. runs a scheduling round of :class:`~suanli.core.loop.ControlLoop` when jobs arrived,
+   capacity was freed, a site came or went, a tick or an hour is due — by the same rule
+   as the simulator;
+4. writes everything in one database transaction — dispatch *intents* included;
+5. only then hands new jobs and cancellations to the sites' workers.
 
-Each site has a :class:`~suanli.control.workers.SiteWorker` thread running its commands
-one at a time, so a slow or dead controller delays nobody else. On start-up the service
-first waits for ``sbatch`` processes a crashed predecessor left behind, reloads every
-unfinished job, and keeps each site masked (no new work) until a first listing of it
-has been reconciled. A site whose listing fails is *unreachable*: its jobs become
-``unknown`` and the policy stops placing work there until it answers again.
+Ticks and hours fall on multiples of the policy's tick and of an hour since the
+scenario's start, as in the simulator, so that a stepped clock replays a simulation's
+rounds exactly (the equivalence test). Each site has a
+:class:`~suanli.control.workers.SiteWorker` running its commands one at a time, so a slow
+or dead controller delays nobody else. On start-up every backend first waits for what a
+crashed predecessor left in flight, every unfinished job is reloaded, and each site stays
+masked (no new work) until a first listing of it has been reconciled. A site whose listing
+fails is *unreachable*: its jobs become ``unknown`` and no policy places work there until
+it answers again. A policy decision that cannot be carried out is logged and counted; the
+decisions before it stand.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
+from suanli.clock import Clock, SystemClock
 from suanli.control.book import JobBook, SiteStatus
-from suanli.control.live import DEFERRED, PLACED, WAITING, LiveExecutor
-from suanli.control.loop import ControlLoop
 from suanli.control.samples import sample_sites
 from suanli.control.telemetry import Telemetry
 from suanli.control.workers import (
@@ -45,16 +56,23 @@ from suanli.control.workers import (
     Submitted,
     TenantsChanged,
 )
-from suanli.executor.site import SiteBackend
+from suanli.core.accounting import Accounting
+from suanli.core.events import EventKind, EventQueue
+from suanli.core.jobtable import JobTable
+from suanli.core.loop import ControlLoop
+from suanli.core.sharing import DEFAULT_PLACEMENT, placement_rule, pool_requests
+from suanli.core.state import DEFERRED, RUNNING, WAITING, PolicyError, SchedulingState
+from suanli.core.tables import FleetTables, build_tables
 from suanli.model.fleet import Tenant
-from suanli.model.scenario import Scenario
+from suanli.model.scenario import GeneratorSpec, Scenario
 from suanli.policy.registry import make_policy
-from suanli.sim.tables import build_tables
+from suanli.sites.base import SiteBackend
 from suanli.store.db import Database
-from suanli.store.ledger import Batch, Ledger
+from suanli.store.ledger import Ledger
 from suanli.store.records import JobRecord
 from suanli.store.schema import JobState
 from suanli.store.tenants import TenantStore
+from suanli.workload.generator import generate_jobs
 
 log = logging.getLogger("suanli.control")
 
@@ -66,10 +84,10 @@ class LoopSettings:
     ``poll_s``: how often each site is listed; ``grace_s``: how long after a submission
     ended a listing may judge its absence; ``sweep_s``: how often the database is swept for
     jobs the loop was not told about; ``batch_s``: how long arrivals are gathered into one
-    round; ``cancel_retry_s``: when to send an unanswered ``scancel`` again;
-    ``orphan_wait_s``: how long to wait at start-up for a predecessor's ``sbatch``es;
-    ``first_answer_s``: how long scheduling waits at start-up for every site's first answer;
-    ``sample_s``: how often every site's state is sampled for the dashboard
+    round; ``cancel_retry_s``: when to send an unanswered cancellation again;
+    ``orphan_wait_s``: how long backends may wait at start-up for a predecessor's
+    submissions; ``first_answer_s``: how long scheduling waits at start-up for every site's
+    first answer; ``sample_s``: how often every site's state is sampled for the dashboard
     (:mod:`suanli.control.samples`); ``sample_keep_s``: how long samples are kept.
     """
 
@@ -84,26 +102,40 @@ class LoopSettings:
     sample_keep_s: float = 7 * 86400.0
 
 
+def _accelerator_id(site: str, accelerator: str) -> str:
+    return accelerator
+
+
 class LiveControl:
-    """The control plane's loop thread and site workers (see the module docstring)."""
+    """The control plane's loop thread and site workers (see the module docstring).
+
+    ``device_type(site, accelerator)`` is a site backend's name for an accelerator;
+    ``no_preemption`` lists sites whose backend cannot stop a running job (their jobs
+    are never preempted); ``requests`` is the pools' target workload of the placement rule
+    (by default, for ``fgd``, the scenario's generated workload).
+    """
 
     def __init__(
         self,
         db: Database,
         scenario: Scenario,
         backends: Mapping[str, SiteBackend],
-        gres_type: Callable[[str, str], str],
+        device_type: Callable[[str, str], str] = _accelerator_id,
         *,
+        no_preemption: Sequence[str] = (),
         policy: str = "backfill",
         policy_params: Mapping[str, Any] | None = None,
+        placement: str = DEFAULT_PLACEMENT,
+        requests: Sequence[Mapping[int, int]] | None = None,
         settings: LoopSettings | None = None,
         telemetry: Telemetry | None = None,
-        before_recovery: Callable[[], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
         self.scenario = scenario
         self.settings = settings or LoopSettings()
         self.telemetry = telemetry or Telemetry()
+        self.clock = clock or SystemClock()
         self.ledger = Ledger(db)
         self.tenant_store = TenantStore(db)
         self.install_id = db.install_id
@@ -111,24 +143,29 @@ class LiveControl:
         params = policy_params if policy_params is not None else scenario.policy_params.get(policy)
         self.policy = make_policy(policy, params)
         self.policy_name = policy
-        self.gres_type = gres_type
-        self.before_recovery = before_recovery
+        placement_rule(placement)  # an unknown name fails here
+        self.placement = placement
+        self._requests = requests
+        self.no_preemption = frozenset(no_preemption)
+        self.backends = dict(backends)
         self.inbox: queue.Queue[object] = queue.Queue()
-        self.workers = {s.id: SiteWorker(backends[s.id], self.inbox) for s in scenario.sites}
-        self.sites = {s.id: SiteStatus() for s in scenario.sites}
+        self.workers = {s.id: SiteWorker(self.backends[s.id], self.inbox) for s in scenario.sites}
+        self.sites = {s.id: SiteStatus(since=self.clock.time()) for s in scenario.sites}
         self.book = JobBook(
-            self._new_executor(),
+            self._new_state(),
             self.sites,
             install_id=db.install_id,
             epoch0=self.epoch0,
             policy_name=policy,
-            gres_type=gres_type,
+            device_type=device_type,
             telemetry=self.telemetry,
             grace_s=self.settings.grace_s,
             cancel_retry_s=self.settings.cancel_retry_s,
+            clock=self.clock,
         )
-        self.loop = ControlLoop(self.policy, self.book.ex)
-        self._next_tick = 0.0
+        self.loop = ControlLoop(self.policy, self.book.state)
+        self._next_tick_s = 0.0
+        self._next_hour_s = 0.0
         self._next_poll: dict[str, float] = dict.fromkeys(self.sites, 0.0)
         self._next_sweep = 0.0
         self._next_sample = 0.0
@@ -136,7 +173,8 @@ class LiveControl:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.round_times: list[float] = []
-        self.heartbeat = time.time()
+        self.policy_errors: list[str] = []
+        self.heartbeat = self.clock.time()
         self.recovered = threading.Event()
 
     # -- API side (any thread) --------------------------------------------------------------
@@ -153,19 +191,19 @@ class LiveControl:
         self.inbox.put(TenantsChanged())
 
     @property
-    def ex(self) -> LiveExecutor:
+    def state(self) -> SchedulingState:
         """The scheduling state (replaced when tenants change)."""
-        return self.book.ex
+        return self.book.state
 
     def reason(self, job_id: int) -> str | None:
         """The policy's current reason for a waiting job (``None`` if it is not waiting)."""
-        ex = self.ex
-        j = ex.index.get(job_id)
-        if j is None or j >= len(ex.status) or ex.status[j] not in (WAITING, DEFERRED):
+        lj = self.book.live.get(job_id)
+        st = self.state
+        if lj is None or lj.j >= len(st.status) or st.status[lj.j] not in (WAITING, DEFERRED):
             return None
-        why = ex.reason(j)
-        t = ex.tables
-        sites = {t.site_ids[t.pool_site[c.pool]] for c in ex.jobs.candidates(j)}
+        why = st.reason(lj.j)
+        t = st.tables
+        sites = {t.site_ids[t.pool_site[c.pool]] for c in st.jobs.candidates(lj.j)}
         down = sorted(s for s in sites if self.sites[s].reachable is not True)
         if down:
             why += f"; not reachable (or not yet reconciled): {', '.join(down)}"
@@ -179,13 +217,22 @@ class LiveControl:
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> None:
         """Recover state from the database and start the threads."""
-        if self.before_recovery is not None:
-            self.before_recovery()
-        self._recover()
+        self.recover()
         for w in self.workers.values():
             w.start()
         self._thread = threading.Thread(target=self._run, name="suanli-control", daemon=True)
         self._thread.start()
+
+    def recover(self) -> None:
+        """Let every backend settle what a predecessor left in flight, then take over every
+        unfinished job from the database (done by :meth:`start`; call it directly to
+        :meth:`step` the loop without threads)."""
+        for b in self.backends.values():
+            b.before_recovery(self.install_id, self.settings.orphan_wait_s)
+        for rec in self.ledger.active_jobs():
+            self.book.admit(rec)
+        self._flush()
+        self.recovered.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop (after writing what it has) and the site workers."""
@@ -203,7 +250,7 @@ class LiveControl:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self._iteration()
+                self.step(self._wait_s())
             except Exception:
                 log.exception("control loop iteration failed; retrying in 1 s")
                 time.sleep(1.0)
@@ -212,45 +259,64 @@ class LiveControl:
         except Exception:
             log.exception("final write failed")
 
-    def _iteration(self) -> None:
-        now_m = time.monotonic()
-        wait = (
-            min([self._next_tick, *self._next_poll.values(), self._next_sweep, self._next_sample])
-            - now_m
-        )
-        book = self.book
-        if book.need_round:
+    def _wait_s(self) -> float:
+        """How long the loop may sleep before something is due."""
+        now_m = self.clock.monotonic()
+        wait = min(self._next_poll.values(), default=math.inf)
+        wait = min(wait, self._next_sweep, self._next_sample) - now_m
+        if self.state.round_due:
             wait = min(wait, self.settings.batch_s)
-        wake = self.ex.next_wake()
-        if wake is not None:
-            wait = min(wait, wake - (time.time() - self.epoch0))
-        msgs = self._drain(max(0.0, wait))
-        for m in msgs:
+        return max(0.0, min(wait, self.next_due() - self.book.now_s()))
+
+    def next_due(self) -> float:
+        """Scenario seconds of the next tick, hour boundary or timer of the state."""
+        return min(self._next_tick_s, self._next_hour_s, self.state.events.peek_time())
+
+    def step(self, wait: float = 0.0) -> None:
+        """One iteration of the loop (see the module docstring); waits up to ``wait``
+        seconds for the first message."""
+        for m in self._drain(wait):
             self._handle(m)
-        now_m = time.monotonic()
+        st = self.state
+        now_m = self.clock.monotonic()
         if now_m >= self._next_sweep:
             self._sweep()
             self._next_sweep = now_m + self.settings.sweep_s
-            if len(self.ex.db_ids) > 2 * len(book.live) + 10_000:
+            if len(st.jobs) > 2 * len(self.book.live) + 10_000:
                 self._rebuild()  # compact: the job table keeps every job it was given
-        if self.ex.wake_due(time.time() - self.epoch0):
-            book.need_round = True
-        if now_m >= self._next_tick:
-            book.need_round = book.full_round = True
-            self._next_tick = now_m + float(self.policy.tick_s)
-        if book.need_round and self._sites_answered(now_m):
-            self._round()
+                st = self.state
+        now = self.book.now_s()
+        q = st.events
+        while q.peek_time() <= now:
+            when, kind, _, a, b = q.pop()
+            if kind != EventKind.FINISH:  # real ends come from the sites
+                st.timer(kind, a, b, when)
+        if now >= self._next_tick_s:
+            st.request_round(full=True)
+            tick = float(self.policy.tick_s)
+            self._next_tick_s = (math.floor(now / tick) + 1) * tick
+        if now >= self._next_hour_s:
+            st.request_round(full=True)
+            self._next_hour_s = (math.floor(now / 3600.0) + 1) * 3600.0
+        if st.round_due and self._sites_answered(now_m):
+            self._round(now)
         if now_m >= self._next_sample:
             self._sample()
             self._next_sample = now_m + self.settings.sample_s
         self._flush()
+        book = self.book
         for site in book.poll_now:
             self._next_poll[site] = 0.0
         book.poll_now.clear()
         for site, worker in self.workers.items():
             if now_m >= self._next_poll[site] and worker.request_listing():
                 self._next_poll[site] = now_m + self.settings.poll_s
-        self.heartbeat = time.time()
+        self.heartbeat = self.clock.time()
+
+    def run_sites(self) -> None:
+        """Run every site's queued commands in this thread (workers never started)."""
+        for w in self.workers.values():
+            w.run_pending()
 
     def _sites_answered(self, now_m: float) -> bool:
         """Whether every site has answered once (or long enough has passed since start)."""
@@ -284,35 +350,37 @@ class LiveControl:
             book.on_listing(m.listing)
         elif isinstance(m, CancelDone):
             if m.error:
-                log.warning("site %s: cancelling Slurm job %s: %s", m.site, m.slurm_id, m.error)
+                log.warning("site %s: cancelling job %s: %s", m.site, m.external_id, m.error)
         elif isinstance(m, TenantsChanged):
             self._rebuild()
 
-    def round_now(self) -> float:
-        """Run one scheduling round at once and write it; return its duration (s).
+    def round_now(self, full: bool = True) -> float:
+        """Run one scheduling round at once (a full one unless ``full`` is False, when it
+        runs only if something changed) and write it; return its duration (s).
 
         For benchmarks and tests; the loop thread must not be running.
         """
         t0 = time.perf_counter()
-        self._round()
+        self.state.request_round(full=full)
+        self._round(self.book.now_s())
         self._flush()
         return time.perf_counter() - t0
 
-    def _round(self) -> None:
+    def _round(self, now: float) -> None:
         t0 = time.perf_counter()
         book = self.book
-        full = book.full_round
-        book.need_round = book.full_round = False
-        self.loop.round(time.time() - self.epoch0, full=full)
-        ex = book.ex
-        book.rounds += 1
-        for j, reason in ex.preempted:
-            book.preempt(j, reason)
-        ex.preempted.clear()
-        for j, cand in ex.started:
-            book.dispatch(j, cand)
-        ex.started.clear()
-        book.record_reasons()
+        passes = len(self.loop.round_times)
+        try:
+            self.loop.run_due(now)
+        except PolicyError as exc:
+            log.error("policy %s: %s (the decisions before it stand)", self.policy_name, exc)
+            self.telemetry.policy_errors.inc()
+            self.policy_errors.append(str(exc))
+        finally:
+            if len(self.loop.round_times) > passes:
+                book.rounds += 1
+            book.carry_out()
+            book.record_reasons()
         dt = time.perf_counter() - t0
         self.round_times.append(dt)
         self.telemetry.round_seconds.observe(dt)
@@ -320,10 +388,10 @@ class LiveControl:
     def _sample(self) -> None:
         """Add every site's sample (and the pruning of old ones) to the batch."""
         book = self.book
-        now = time.time()
+        now = self.clock.time()
         running = [lj.j for lj in book.live.values() if lj.state is JobState.RUNNING]
         reachable = {k: v.reachable for k, v in self.sites.items()}
-        book.batch.samples.extend(sample_sites(book.ex, running, reachable, now, self.epoch0))
+        book.batch.samples.extend(sample_sites(book.state, running, reachable, now, self.epoch0))
         book.batch.prune_samples_before = now - self.settings.sample_keep_s
 
     def _flush(self) -> None:
@@ -331,16 +399,16 @@ class LiveControl:
         book = self.book
         if book.batch:
             self.ledger.write(book.batch)  # raises: keep everything for the next try
-            book.batch = Batch()
+            book.batch = book.new_batch()
         submits, book.submits = book.submits, []
         for site, req in submits:
             self.workers[site].submit(req)
         cancels, book.cancels = book.cancels, []
-        for site, slurm_id in cancels:
-            self.workers[site].cancel(slurm_id)
+        for site, external_id in cancels:
+            self.workers[site].cancel(external_id)
 
-    # -- recovery and admission -------------------------------------------------------------
-    def _new_executor(self) -> LiveExecutor:
+    # -- the scheduling state ---------------------------------------------------------------
+    def _tables(self) -> FleetTables:
         known = {t.id: t for t in self.scenario.tenants}
         tenants = tuple(
             known.get(t.id) or Tenant(id=t.id, name=t.name, weight=t.weight, priority=t.priority)
@@ -349,35 +417,53 @@ class LiveControl:
         for t in self.scenario.tenants:  # scenario tenants the database lacks (not seeded)
             if all(x.id != t.id for x in tenants):
                 tenants += (t,)
-        tables = build_tables(replace(self.scenario, tenants=tenants))
-        ex = LiveExecutor(tables)
-        ex.site_up = [self.sites[s].reachable is True for s in tables.site_ids]
-        ex.rebuild_mirror()
-        return ex
+        return build_tables(replace(self.scenario, tenants=tenants))
 
-    def _recover(self) -> None:
-        for rec in self.ledger.active_jobs():
-            self.book.admit(rec)
-        self._flush()
-        self.recovered.set()
+    def _new_state(self) -> SchedulingState:
+        tables = self._tables()
+        if self._requests is None and self.placement == "fgd":
+            self._requests = _expected_requests(self.scenario, tables)
+        st = SchedulingState(
+            tables,
+            JobTable([], tables),
+            EventQueue(),
+            Accounting(tables, 1),
+            placement=self.placement,
+            requests=self._requests,
+            record=True,
+        )
+        for i, site in enumerate(tables.site_ids):
+            st.site_can_preempt[i] = site not in self.no_preemption
+            st.set_site_up(i, self.sites[site].reachable is True)
+        now = max(0.0, self.clock.time() - self.epoch0)
+        for p in range(tables.n_pools):
+            st.schedule_sleep(p, list(range(tables.pool_count[p] // tables.pool_per_node[p])), now)
+        return st
 
     def _rebuild(self) -> None:
+        """A new scheduling state (new tenants, or compaction) holding the unfinished jobs."""
         book = self.book
-        old = book.ex
-        ex = self._new_executor()
+        old = book.state
+        st = self._new_state()
+        now = book.now_s()
+        book.state = st
         for db_id in sorted(book.live):
             lj = book.live[db_id]
-            oj = old.index[db_id]
-            lj.j = ex.add(old.jobs.jobs[oj], db_id)
+            oj = lj.j
+            lj.j = j = st.add(old.jobs.jobs[oj])
+            st.work_done[j] = old.work_done[oj]
+            st.attained[j] = old.attained[oj]
+            st.preemptions[j] = old.preemptions[oj]
             if old.status[oj] in (WAITING, DEFERRED):  # the policy may defer it again
-                ex.enqueue(lj.j)
-            elif old.status[oj] == PLACED:
-                pl = old.placed[oj]
-                ex.place(lj.j, ex.tables.pool_ids[pl.cand.pool], pl.cand.devices, pl.started_s)
-        book.ex = ex
-        self.loop = ControlLoop(self.policy, ex)
+                st.arrive(j)
+            elif old.status[oj] == RUNNING:
+                rs = old.running[oj]
+                cand = book._candidate(j, old.tables.pool_ids[rs.cand.pool], rs.cand.devices)
+                if cand is not None:
+                    st.restore(j, cand, rs.started_s, now)
+        self.loop = ControlLoop(self.policy, st)
         book.recorded_reason.clear()
-        book.need_round = book.full_round = True
+        st.request_round(full=True)
 
     def _sweep(self) -> None:
         """Pick up queued jobs and cancellations the loop was not told about."""
@@ -390,3 +476,12 @@ class LiveControl:
             lj = book.live.get(job_id)
             if lj is not None and not lj.cancel_wanted:
                 book.on_cancel(job_id)
+
+
+def _expected_requests(scenario: Scenario, tables: FleetTables) -> list[dict[int, int]] | None:
+    """The pools' target workload for FGD: the requests of the scenario's own workload."""
+    spec = scenario.workload
+    if not isinstance(spec, GeneratorSpec):
+        return None
+    jobs = generate_jobs(scenario, np.random.default_rng(spec.seed))
+    return pool_requests(JobTable(jobs, tables))

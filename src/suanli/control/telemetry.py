@@ -44,19 +44,24 @@ class Telemetry:
         )
         self.site_reachable = Gauge(
             "suanli_site_reachable",
-            "1 when the site's Slurm controller answers",
+            "1 when the site's workload manager answers",
             ["site"],
             registry=r,
         )
         self.strays = Counter(
-            "suanli_stray_slurm_jobs",
-            "Slurm jobs carrying this installation's tag that matched no placed job "
+            "suanli_stray_site_jobs",
+            "Site jobs carrying this installation's tag that matched no placed job "
             "(cancelled when active)",
             ["site"],
             registry=r,
         )
         self.transitions = Counter(
             "suanli_job_transitions", "Job state changes", ["state"], registry=r
+        )
+        self.policy_errors = Counter(
+            "suanli_policy_errors",
+            "Policy decisions that could not be carried out (a bug in the policy)",
+            registry=r,
         )
 
     def watch_jobs(self, counts: Callable[[], Mapping[str, int]]) -> None:

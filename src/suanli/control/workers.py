@@ -1,8 +1,10 @@
-"""Messages to the control loop, and the per-site worker threads that post them.
+"""Messages to the control loop, and the per-site workers that post them.
 
-Each site's commands (``sbatch``, ``squeue``, ``scancel``) run in a thread of their own,
-one at a time and in order, so that a slow or dead controller holds up nobody else;
-the outcome of each goes back to the loop's inbox as a message.
+Each site's commands (submit, list, cancel) run in a thread of their own, one at a
+time and in order, so that a slow or dead controller holds up nobody else; the outcome
+of each goes back to the loop's inbox as a message. A worker that is not started runs
+its queued commands only when :meth:`SiteWorker.run_pending` is called — how a test
+steps the control plane deterministically.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from suanli.executor.site import Listing, SiteBackend, SubmitRequest, SubmitResult
+from suanli.sites.base import Listing, SiteBackend, SubmitRequest, SubmitResult
 from suanli.store.records import JobRecord
 
 log = logging.getLogger("suanli.control")
@@ -52,7 +54,7 @@ class CancelDone:
     """A site answered a cancellation (``error`` is None on success)."""
 
     site: str
-    slurm_id: int
+    external_id: str
     error: str | None
 
 
@@ -61,7 +63,8 @@ class TenantsChanged:
 
 
 class SiteWorker:
-    """Runs one site's commands in a thread of its own, in order; posts results back."""
+    """Runs one site's commands in order, in a thread of its own once started; posts
+    results back."""
 
     def __init__(self, backend: SiteBackend, inbox: queue.Queue[object]) -> None:
         self.backend = backend
@@ -84,9 +87,9 @@ class SiteWorker:
         """Queue a submission."""
         self.commands.put(("submit", req))
 
-    def cancel(self, slurm_id: int) -> None:
+    def cancel(self, external_id: str) -> None:
         """Queue a cancellation."""
-        self.commands.put(("cancel", slurm_id))
+        self.commands.put(("cancel", external_id))
 
     def request_listing(self) -> bool:
         """Queue a listing unless one is pending; whether one was queued."""
@@ -96,23 +99,35 @@ class SiteWorker:
         self.commands.put(("list", None))
         return True
 
+    def run_pending(self) -> None:
+        """Run every queued command now, in this thread (for a worker never started)."""
+        while True:
+            try:
+                cmd = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd is not None:
+                self._execute(*cmd)
+
     def _run(self) -> None:
         while True:
             cmd = self.commands.get()
             if cmd is None:
                 return
-            kind, arg = cmd
-            try:
-                if kind == "submit":
-                    self.inbox.put(Submitted(self.backend.submit(arg)))
-                elif kind == "cancel":
-                    err = self.backend.cancel(arg)
-                    self.inbox.put(CancelDone(self.backend.name, arg, err))
-                else:
-                    listing = self.backend.list_jobs()
-                    self.listing = False
-                    self.inbox.put(Listed(listing))
-            except Exception:  # a backend bug must not kill the worker
-                log.exception("site %s: %s failed", self.backend.name, kind)
-                if kind == "list":
-                    self.listing = False
+            self._execute(*cmd)
+
+    def _execute(self, kind: str, arg: Any) -> None:
+        try:
+            if kind == "submit":
+                self.inbox.put(Submitted(self.backend.submit(arg)))
+            elif kind == "cancel":
+                err = self.backend.cancel(arg)
+                self.inbox.put(CancelDone(self.backend.name, arg, err))
+            else:
+                listing = self.backend.list_jobs()
+                self.listing = False
+                self.inbox.put(Listed(listing))
+        except Exception:  # a backend bug must not kill the worker
+            log.exception("site %s: %s failed", self.backend.name, kind)
+            if kind == "list":
+                self.listing = False

@@ -24,18 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suanli.policy.base import (
-    JobScan,
-    PolicyInput,
-    PolicyOutput,
-    PolicyParams,
-    Start,
-    explain,
-)
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
+from suanli.policy.common import JobScan, explain
 from suanli.policy.costs import expected_end
 from suanli.policy.freed import Freed
 from suanli.policy.registry import register
-from suanli.sim.jobtable import Candidate
 
 
 @dataclass(slots=True)

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from suanli.policy.base import PolicyInput, data_transfer_s
-from suanli.sim.jobtable import Candidate
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyInput
+from suanli.policy.common import data_transfer_s
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from suanli.policy.base import PolicyInput, PolicyOutput, PolicyParams, Start, explain
+from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
+from suanli.policy.common import explain
 from suanli.policy.registry import register
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from suanli.policy.base import PolicyInput
-from suanli.sim.jobtable import Candidate
-from suanli.sim.sharing import MILLI
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyInput
+from suanli.core.sharing import MILLI
 
 
 class Freed:

@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from suanli.policy.base import (
-    JobScan,
-    PolicyInput,
-    PolicyOutput,
-    PolicyParams,
-    Start,
-    explain,
-)
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
+from suanli.policy.common import JobScan, explain
 from suanli.policy.costs import estimate
 from suanli.policy.registry import register
-from suanli.sim.jobtable import Candidate
 
 
 @register("greedy-cost")

@@ -27,17 +27,11 @@ from itertools import islice, takewhile
 import numpy as np
 from pydantic import Field
 
-from suanli.policy.base import (
-    PolicyInput,
-    PolicyOutput,
-    PolicyParams,
-    Preempt,
-    Start,
-    explain,
-)
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Preempt, Start
+from suanli.policy.common import explain
 from suanli.policy.freed import Freed
 from suanli.policy.registry import register
-from suanli.sim.jobtable import Candidate
 
 
 @register("las")

@@ -34,7 +34,8 @@ from pydantic import Field
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 
-from suanli.policy.base import PolicyInput, PolicyOutput, PolicyParams, Start, explain
+from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
+from suanli.policy.common import explain
 from suanli.policy.registry import register
 
 

@@ -1,7 +1,7 @@
 """The one registry of scheduling policies.
 
 A policy is one module with a class decorated by :func:`register`; its optional
-``Params`` (a :class:`~suanli.policy.base.PolicyParams` model) validates the
+``Params`` (a :class:`~suanli.policy.common.PolicyParams` model) validates the
 scenario's ``policies: {name: {...}}`` section. :func:`make_policy` builds one
 by name, or raises an error listing the valid names.
 """
@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import ValidationError
 
+from suanli.core.policy import Policy, PolicyParams
 from suanli.errors import InputError, Problem, UnknownNameError
-from suanli.policy.base import Policy, PolicyParams
 
 _POLICIES: dict[str, type[Any]] = {}
 

@@ -133,11 +133,11 @@ def placements(r: SimResult, row_of: np.ndarray) -> dict[str, Any]:
     stretch: more than one placement, or a wait for data or a restart before computing."""
     t = r.tables
     count = np.zeros(len(r.jobs), dtype=np.int64)
-    for p in r.placements:
+    for p in r.stretches:
         count[p.job] += 1
-    keep = {p.job for p in r.placements if p.compute_start_s > p.start_s}
+    keep = {p.job for p in r.stretches if p.compute_start_s > p.start_s}
     keep.update(np.flatnonzero(count > 1).tolist())
-    pls = [p for p in r.placements if p.job in keep and row_of[p.job] >= 0]
+    pls = [p for p in r.stretches if p.job in keep and row_of[p.job] >= 0]
     ends = sorted({p.end for p in pls if p.end})
     e_index = {e: i for i, e in enumerate(ends)}
     return {

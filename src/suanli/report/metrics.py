@@ -13,7 +13,7 @@ finish of job *j*, over the jobs finished within the run:
   up device-hours not allocated to any job (a share counts as its fraction);
 * GPU sharing: the mean number of shared devices, and the mean *fragmented*
   devices ``F`` — the expected capacity the next request of the pool's workload
-  could not use (FGD's measure, :mod:`suanli.sim.sharing`) — also as a share of up
+  could not use (FGD's measure, :mod:`suanli.core.sharing`) — also as a share of up
   devices;
 * energy: facility energy ``Σ PUE · E_IT``; gross cost ``Σ_h E_h π_h``, subsidy
   ``Σ_h E^{elig}_h (π_h − π̃_h)``, net = gross − subsidy; carbon ``Σ_h E_h c_h``;

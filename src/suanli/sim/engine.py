@@ -1,12 +1,16 @@
-"""The simulator: one clock, one event heap, one control loop.
+"""The simulator: the virtual clock and its event heap around the shared scheduling core.
 
 ``Simulator(scenario, jobs, policy).run()`` replays the jobs through the policy
-and returns a :class:`~suanli.sim.result.SimResult`. Events are handled in the
-total order of :mod:`suanli.sim.events`; after all events at one instant, the
-control loop runs a scheduling round if anything changed (an arrival, capacity
-freed, a failure or recovery), and on every hour (prices change) and every
-policy tick. Without ``drain`` the run stops at the end of the horizon and jobs
-not done are reported unfinished; with ``drain`` it goes on (prices repeat)
+and returns a :class:`~suanli.sim.result.SimResult`. The scheduling state, the policy
+interface and the control loop are the core's (:mod:`suanli.core`), the same that
+``suanli serve`` drives on the wall clock; the simulator only keeps time. Events are
+handled in the total order of :mod:`suanli.core.events`: its own (arrivals from the
+workload, hour boundaries, policy ticks, the scenario's failures and recoveries) here,
+the timers the state set itself by :meth:`~suanli.core.state.SchedulingState.timer`.
+After all events at one instant, the control loop runs a scheduling round if anything
+changed (an arrival, capacity freed, a failure or recovery), and on every hour (prices
+change) and every policy tick. Without ``drain`` the run stops at the end of the horizon
+and jobs not done are reported unfinished; with ``drain`` it goes on (prices repeat)
 until every job is done or ``drain_factor`` × horizon has passed.
 """
 
@@ -16,17 +20,18 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
-from suanli.control.loop import ControlLoop
+from suanli.core.accounting import Accounting
+from suanli.core.events import EventKind, EventQueue
+from suanli.core.invariants import check_invariants
+from suanli.core.jobtable import JobTable
+from suanli.core.loop import ControlLoop
+from suanli.core.policy import Policy
+from suanli.core.sharing import DEFAULT_PLACEMENT, placement_rule, pool_requests
+from suanli.core.state import SchedulingState
+from suanli.core.tables import FleetTables, build_tables
 from suanli.model.job import Job
 from suanli.model.scenario import Scenario
-from suanli.policy.base import Policy
-from suanli.sim.accounting import Accounting
-from suanli.sim.events import EventKind, EventQueue
-from suanli.sim.executor import SimExecutor
-from suanli.sim.jobtable import JobTable
 from suanli.sim.result import SimResult
-from suanli.sim.sharing import DEFAULT_PLACEMENT, placement_rule
-from suanli.sim.tables import FleetTables, build_tables
 
 Progress = Callable[[float], None]
 
@@ -68,8 +73,10 @@ class Simulator:
         hours = math.ceil(self.end_s / 3600.0)
         acct = Accounting(tables, hours)
         q = EventQueue()
-        ex = SimExecutor(tables, jobs, q, acct, self.placement)
-        loop = ControlLoop(self.policy, ex)
+        st = SchedulingState(
+            tables, jobs, q, acct, placement=self.placement, requests=pool_requests(jobs)
+        )
+        loop = ControlLoop(self.policy, st)
         arrivals = [
             (s, EventKind.ARRIVAL, j, 0) for j, s in enumerate(jobs.submit) if s < self.end_s
         ]
@@ -83,61 +90,51 @@ class Simulator:
             q.push(f.start_s + f.duration_s, EventKind.RECOVERY, i)
         pools_at = self._failure_pools()
         for p in range(tables.n_pools):
-            ex.schedule_sleep(p, list(range(tables.pool_count[p] // tables.pool_per_node[p])), 0.0)
+            st.schedule_sleep(p, list(range(tables.pool_count[p] // tables.pool_per_node[p])), 0.0)
         n_jobs = len(jobs)
         events = 0
         next_report = 0
         t = 0.0
-        loop.round(0.0, full=True)
+        loop.run_due(0.0)  # the first round is a full one
         while True:
             t = q.peek_time()
             if t > self.end_s:
                 break
-            need_round = full = False
             while q.peek_time() == t:
                 _, kind, _, a, b = q.pop()
                 events += 1
                 if kind == EventKind.ARRIVAL:
-                    ex.arrive(a)
-                    need_round = True
-                elif kind == EventKind.FINISH:
-                    need_round |= ex.finish_job(a, b, t)
-                elif kind == EventKind.WAKE:
-                    ex.wake(a)
-                    need_round = True
-                elif kind == EventKind.COMPUTE_START:
-                    ex.compute_start(a, b, t)
+                    st.arrive(a)
                 elif kind == EventKind.HOUR:
                     acct.integrate(t)  # segments never cross an hour (see Accounting)
                     if t + 3600.0 <= self.end_s:
                         q.push(t + 3600.0, EventKind.HOUR)
-                    need_round = full = True
+                    st.request_round(full=True)
                 elif kind == EventKind.TICK:
                     q.push(t + tick, EventKind.TICK)
-                    need_round = full = True
+                    st.request_round(full=True)
                 elif kind == EventKind.FAILURE:
                     failed[a] = [
-                        (p, ex.fail_nodes(p, self.scenario.failures[a].nodes, t))
+                        (p, st.fail_nodes(p, self.scenario.failures[a].nodes, t))
                         for p in pools_at[a]
                     ]
-                    need_round = True
+                    st.request_round()
                 elif kind == EventKind.RECOVERY:
                     for p, nodes in failed.pop(a, []):
-                        ex.recover_nodes(p, nodes, t)
-                    need_round = True
-                elif kind == EventKind.SLEEP:
-                    ex.sleep_node(a, b, t)
-            if need_round and (full or ex.waiting):  # nothing waits: nothing to decide
-                loop.round(t, full=full)
+                        st.recover_nodes(p, nodes, t)
+                    st.request_round()
+                else:  # the state's own timers: compute start, finish, wake, sleep
+                    st.timer(kind, a, b, t)
+            loop.run_due(t)
             if self.verify:
-                ex.verify()
+                check_invariants(st)
             if self.progress is not None and events >= next_report:
                 next_report = events + 5000
                 self.progress(min(t / self.end_s, 1.0))
             if (
                 self.drain
                 and t >= self.horizon_s
-                and ex.done_count + ex.unschedulable_count == n_jobs
+                and st.done_count + st.unschedulable_count == n_jobs
             ):
                 break
         end = self.end_s if not self.drain else max(self.horizon_s, min(t, self.end_s))
@@ -148,7 +145,7 @@ class Simulator:
             scenario=self.scenario,
             tables=tables,
             jobs=jobs,
-            executor=ex,
+            state=st,
             acct=acct,
             policy=self.policy.name,
             seed=self.seed,

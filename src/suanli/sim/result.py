@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from suanli.core.accounting import Accounting
+from suanli.core.jobtable import JobTable
+from suanli.core.state import DONE, SchedulingState, Stretch, Transfers
+from suanli.core.tables import FleetTables
 from suanli.model.scenario import Scenario
-from suanli.sim.accounting import Accounting
-from suanli.sim.executor import DONE, Placement, SimExecutor, Transfers
-from suanli.sim.jobtable import JobTable
-from suanli.sim.tables import FleetTables
 
 
 @dataclass(frozen=True, eq=False)
@@ -19,7 +19,7 @@ class SimResult:
 
     Job arrays are indexed like ``jobs``; ``first_start``/``finish`` are NaN when
     the job never started/finished. Pool-hour arrays (``energy_j`` …) come from
-    :class:`~suanli.sim.accounting.Accounting`.
+    :class:`~suanli.core.accounting.Accounting`.
     """
 
     scenario: Scenario
@@ -44,7 +44,7 @@ class SimResult:
     asleep_s: np.ndarray
     shared_s: np.ndarray
     fragmented_s: np.ndarray
-    placements: tuple[Placement, ...]
+    stretches: tuple[Stretch, ...]
     transfers: Transfers
     round_times: tuple[float, ...]
     events: int
@@ -57,7 +57,7 @@ class SimResult:
         scenario: Scenario,
         tables: FleetTables,
         jobs: JobTable,
-        executor: SimExecutor,
+        state: SchedulingState,
         acct: Accounting,
         policy: str,
         seed: int,
@@ -67,16 +67,16 @@ class SimResult:
         events: int,
         wall_s: float,
     ) -> SimResult:
-        """Gather the run's data from the executor and the accounting."""
-        ex = executor
+        """Gather the run's data from the scheduling state and the accounting."""
+        st = state
         n = len(jobs)
         last_pool = np.full(n, -1, dtype=np.int64)
         last_devices = np.zeros(n)
-        for pl in ex.placements:
-            last_pool[pl.job] = pl.pool
-            last_devices[pl.job] = pl.devices
-        done = np.asarray([s == DONE for s in ex.status], dtype=bool)
-        reasons = {j: ex.reason(j) for j in range(n) if not done[j]}
+        for sp in st.stretches:
+            last_pool[sp.job] = sp.pool
+            last_devices[sp.job] = sp.devices
+        done = np.asarray([s == DONE for s in st.status], dtype=bool)
+        reasons = {j: st.reason(j) for j in range(n) if not done[j]}
         return cls(
             scenario=scenario,
             tables=tables,
@@ -85,11 +85,11 @@ class SimResult:
             seed=seed,
             placement=placement,
             end_s=end_s,
-            first_start=np.asarray(ex.first_start, dtype=float),
-            finish=np.asarray(ex.finish, dtype=float),
+            first_start=np.asarray(st.first_start, dtype=float),
+            finish=np.asarray(st.finish, dtype=float),
             done=done,
-            preemptions=np.asarray(ex.preemptions, dtype=np.int64),
-            lost_pflop=np.asarray(ex.lost_pflop, dtype=float),
+            preemptions=np.asarray(st.preemptions, dtype=np.int64),
+            lost_pflop=np.asarray(st.lost_pflop, dtype=float),
             last_pool=last_pool,
             last_devices=last_devices,
             reasons=reasons,
@@ -100,8 +100,8 @@ class SimResult:
             asleep_s=acct.asleep_s.copy(),
             shared_s=acct.shared_s.copy(),
             fragmented_s=acct.fragmented_s.copy(),
-            placements=tuple(ex.placements),
-            transfers=ex.transfers,
+            stretches=tuple(st.stretches),
+            transfers=st.transfers,
             round_times=tuple(round_times),
             events=events,
             wall_s=wall_s,

@@ -32,13 +32,15 @@ class JobStore:
         *,
         name: str = "",
         client_key: str | None = None,
+        at: float | None = None,
     ) -> tuple[JobRecord, bool]:
         """Insert a queued job; return it and whether it is new.
 
         With a ``client_key`` (the ``Idempotency-Key`` header) a second submission with
         the same key by the same tenant returns the first job instead of a new one.
+        ``at`` is the submission time (POSIX s; default now: a stepped clock's in tests).
         """
-        now = time.time()
+        now = time.time() if at is None else at
         row: dict[str, Any] = dict(
             tenant_id=tenant_id,
             client_key=client_key,
@@ -73,12 +75,15 @@ class JobStore:
             "site": None,
             "pool": None,
             "devices": None,
-            "slurm_job_id": None,
-            "slurm_state": None,
+            "external_id": None,
+            "site_state": None,
             "last_state": None,
             "started_at": None,
             "ended_at": None,
             "exit_code": None,
+            "preemptions": 0,
+            "progress_pflop": 0.0,
+            "attained_s": 0.0,
         }
         return JobRecord.from_row(full), True
 

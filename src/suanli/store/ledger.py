@@ -3,14 +3,14 @@ site samples.
 
 The loop collects what changed in one iteration into a :class:`Batch` and writes
 it in one transaction (:meth:`Ledger.write`). Dispatch intents are written — and
-committed — *before* the loop hands the jobs to Slurm; that ordering is what makes
+committed — *before* the loop hands the jobs to their sites; that ordering is what makes
 a crash between the two recoverable.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from suanli.store.schema import (
 
 @dataclass(slots=True)
 class Batch:
-    """Changes of one loop iteration, written together."""
+    """Changes of one loop iteration, written together (timestamps from ``clock``)."""
 
     job_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -42,6 +42,7 @@ class Batch:
     samples: list[SampleRecord] = field(default_factory=list)
     #: Delete site samples taken before this time (POSIX s), if set.
     prune_samples_before: float | None = None
+    clock: Callable[[], float] = time.time
 
     def __bool__(self) -> bool:
         return bool(
@@ -61,12 +62,12 @@ class Batch:
     def event(self, job_id: int, state: str, message: str, at: float | None = None) -> None:
         """Add an entry to a job's history."""
         self.events.append(
-            dict(job_id=job_id, at=time.time() if at is None else at, state=state, message=message)
+            dict(job_id=job_id, at=self.clock() if at is None else at, state=state, message=message)
         )
 
     def decision(self, **values: Any) -> None:
         """Record a policy decision (columns of ``decisions``)."""
-        values.setdefault("at", time.time())
+        values.setdefault("at", self.clock())
         values.setdefault("detail", "")
         values.setdefault("site", None)
         values.setdefault("pool", None)
@@ -83,8 +84,8 @@ class Batch:
                 pool=pool,
                 devices=devices,
                 state=DispatchState.INTENT.value,
-                slurm_job_id=None,
-                created_at=time.time(),
+                external_id=None,
+                created_at=self.clock(),
                 resolved_at=None,
                 detail="",
             )
@@ -95,7 +96,7 @@ class Batch:
         job_id: int,
         attempt: int,
         state: DispatchState,
-        slurm_job_id: int | None = None,
+        external_id: str | None = None,
         detail: str = "",
     ) -> None:
         """Record the outcome of a dispatch."""
@@ -104,8 +105,8 @@ class Batch:
                 _job=job_id,
                 _attempt=attempt,
                 state=state.value,
-                slurm_job_id=slurm_job_id,
-                resolved_at=time.time(),
+                external_id=external_id,
+                resolved_at=self.clock(),
                 detail=detail,
             )
         )
@@ -121,7 +122,7 @@ class Ledger:
         """Write a batch in one transaction."""
         if not batch:
             return
-        now = time.time()
+        now = batch.clock()
         with self.db.write() as conn:
             if batch.new_dispatches:
                 conn.execute(insert(dispatches), batch.new_dispatches)
@@ -147,7 +148,7 @@ class Ledger:
                     )
                     .values(
                         state=bindparam("state"),
-                        slurm_job_id=bindparam("slurm_job_id"),
+                        external_id=bindparam("external_id"),
                         resolved_at=bindparam("resolved_at"),
                         detail=bindparam("detail"),
                     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -22,7 +23,36 @@ def alembic_config(db: Database) -> Config:
 
 def upgrade(db: Database, revision: str = "head") -> None:
     """Migrate ``db`` to ``revision`` (idempotent)."""
+    migrate(db, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Migrate ``db`` back to ``revision``."""
+    migrate(db, lambda cfg: command.downgrade(cfg, revision))
+
+
+def migrate(db: Database, run: Callable[[Config], None]) -> None:
+    """Run an Alembic command on ``db`` in one transaction.
+
+    SQLite changes a table's columns by rebuilding it; with foreign keys on, dropping
+    the old table would delete (or refuse) the rows that refer to it. So on SQLite the
+    migration runs with foreign keys off, and ``PRAGMA foreign_key_check`` must find no
+    broken reference before it commits.
+    """
     cfg = alembic_config(db)
-    with db.writer.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    sqlite = db.dialect == "sqlite"
+    with db.writer.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, or it is ignored
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                run(cfg)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")

@@ -74,14 +74,17 @@ class JobRecord(_FromRow):
     site: str | None
     pool: str | None
     devices: int | None
-    slurm_job_id: int | None
-    slurm_state: str | None
+    external_id: str | None
+    site_state: str | None
     last_state: str | None
     reason: str
     cancel_requested: bool
     started_at: float | None
     ended_at: float | None
     exit_code: int | None
+    preemptions: int
+    progress_pflop: float
+    attained_s: float
 
     @property
     def job_state(self) -> JobState:
@@ -127,7 +130,7 @@ class DispatchRecord(_FromRow):
     pool: str
     devices: int
     state: str
-    slurm_job_id: int | None
+    external_id: str | None
     created_at: float
     resolved_at: float | None
     detail: str

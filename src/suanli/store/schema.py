@@ -3,13 +3,15 @@
 A job moves through::
 
     queued ──▶ dispatching ──▶ pending ──▶ running ──▶ done | failed | cancelled
-       ▲            │  (intent written,      (in Slurm)
-       └────────────┘   then sbatch)
+       ▲            │  (intent written,      (at the site)
+       └────────────┘   then submitted)
     any of dispatching/pending/running ──▶ unknown (site unreachable) ──▶ reconciled
 
-``dispatching`` is written *before* the job is handed to Slurm (a transactional
-outbox: the ``dispatches`` row is the intent); the Slurm job carries the suanli job
-id in its comment, so a crash between the two is resolved by reconciliation.
+``dispatching`` is written *before* the job is handed to its site (a transactional
+outbox: the ``dispatches`` row is the intent); the site's job carries the suanli job
+id in its tag, so a crash between the two is resolved by reconciliation. A job's
+``external_id`` is its site's id for it (:mod:`suanli.sites`), ``site_state`` the site's
+own name for its state.
 Times are POSIX seconds (floats), the same on SQLite and PostgreSQL.
 The tables are created by the Alembic migrations in ``suanli/store/migrations``;
 ``metadata`` here must match them (a test compares the two).
@@ -21,7 +23,6 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Float,
@@ -62,13 +63,13 @@ PLACED_STATES = frozenset(
 
 
 class DispatchState(StrEnum):
-    """Outcome of one hand-over of a job to a site's Slurm."""
+    """Outcome of one hand-over of a job to a site."""
 
-    INTENT = "intent"  # written before sbatch; resolved by the result or by reconciliation
-    SUBMITTED = "submitted"  # Slurm gave a job id (or the job was found by its comment)
-    REJECTED = "rejected"  # Slurm refused it for good (e.g. no node can ever run it)
-    LOST = "lost"  # never reached Slurm: the job went back to the queue
-    CANCELLED = "cancelled"  # the job was cancelled before Slurm had it
+    INTENT = "intent"  # written before the submission; resolved by its result or reconciliation
+    SUBMITTED = "submitted"  # the site gave it an id (or the job was found by its tag)
+    REJECTED = "rejected"  # the site refused it for good (e.g. no node can ever run it)
+    LOST = "lost"  # never reached the site: the job went back to the queue
+    CANCELLED = "cancelled"  # the job was cancelled before the site had it
 
 
 class Role(StrEnum):
@@ -126,14 +127,17 @@ jobs = Table(
     Column("site", String(64), nullable=True),
     Column("pool", String(128), nullable=True),
     Column("devices", Integer, nullable=True),
-    Column("slurm_job_id", BigInteger, nullable=True),
-    Column("slurm_state", String(32), nullable=True),
+    Column("external_id", String(128), nullable=True),
+    Column("site_state", String(32), nullable=True),
     Column("last_state", String(16), nullable=True),
     Column("reason", Text, nullable=False, default=""),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("started_at", Float, nullable=True),
     Column("ended_at", Float, nullable=True),
     Column("exit_code", Integer, nullable=True),
+    Column("preemptions", Integer, nullable=False, server_default="0"),
+    Column("progress_pflop", Float, nullable=False, server_default="0"),
+    Column("attained_s", Float, nullable=False, server_default="0"),
     UniqueConstraint("tenant_id", "client_key", name="uq_jobs_tenant_client_key"),
 )
 Index("ix_jobs_state", jobs.c.state)
@@ -149,7 +153,7 @@ dispatches = Table(
     Column("pool", String(128), nullable=False),
     Column("devices", Integer, nullable=False),
     Column("state", String(16), nullable=False),
-    Column("slurm_job_id", BigInteger, nullable=True),
+    Column("external_id", String(128), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("resolved_at", Float, nullable=True),
     Column("detail", Text, nullable=False, default=""),

@@ -29,15 +29,16 @@ from itertools import islice
 
 import numpy as np
 
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
 from suanli.policy.backfill import earliest_fit
-from suanli.policy.base import Defer, JobScan, PolicyInput, PolicyOutput, Start, explain
+from suanli.policy.common import JobScan, explain
 from suanli.policy.registry import register
 from suanli.policy.suanli.classes import JobClass, build_classes
 from suanli.policy.suanli.deferral import defer_until
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
 from suanli.policy.suanli.utility import fairness, value
-from suanli.sim.jobtable import Candidate
 
 
 @dataclass(slots=True)

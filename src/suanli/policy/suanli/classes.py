@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from suanli.policy.base import PolicyInput
-from suanli.sim.jobtable import Candidate
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyInput
 
 
 @dataclass(slots=True)

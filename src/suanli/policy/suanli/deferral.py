@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suanli.policy.base import PolicyInput
+from suanli.core.policy import PolicyInput
 from suanli.policy.suanli.classes import JobClass
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.utility import Valuation, cost_and_carbon

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from suanli.policy.base import PolicyParams
+from suanli.core.policy import PolicyParams
 
 
 class SuanliParams(PolicyParams):

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suanli.policy.base import PolicyInput
+from suanli.core.policy import PolicyInput
 from suanli.policy.suanli.classes import JobClass
 from suanli.policy.suanli.params import SuanliParams
 

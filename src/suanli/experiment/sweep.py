@@ -19,11 +19,11 @@ import numpy as np
 
 from suanli.config import load_scenario
 from suanli.config.summary import summarize
+from suanli.core.sharing import DEFAULT_PLACEMENT, placement_rule
 from suanli.model.scenario import GeneratorSpec, Scenario
 from suanli.policy.registry import make_policy
 from suanli.report.metrics import compute_metrics
 from suanli.sim.engine import Simulator
-from suanli.sim.sharing import DEFAULT_PLACEMENT, placement_rule
 from suanli.workload.generator import generate_jobs
 
 

@@ -6,14 +6,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from suanli.core.sharing import DEFAULT_PLACEMENT
+from suanli.core.tables import build_tables
 from suanli.errors import SuanliError
 from suanli.model.job import Job
 from suanli.model.scenario import GeneratorSpec, Scenario, TraceSpec
 from suanli.policy.registry import make_policy, policy_names
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
-from suanli.sim.sharing import DEFAULT_PLACEMENT
-from suanli.sim.tables import build_tables
 from suanli.workload.generator import generate_jobs
 
 #: The baseline policies every result is compared with.
@@ -54,7 +54,7 @@ def run_policies(
     progress: Callable[[str, float], None] | None = None,
 ) -> list[SimResult]:
     """Simulate ``jobs`` under each policy (same jobs, same tables, same seed), with the
-    device placement rule ``placement`` (:mod:`suanli.sim.sharing`)."""
+    device placement rule ``placement`` (:mod:`suanli.core.sharing`)."""
     unknown = [p for p in policies if p not in policy_names()]
     if unknown:
         make_policy(unknown[0])  # raises the error listing valid names

@@ -7,13 +7,13 @@ from home), and the devices it needs there fit in the pool:
 
 .. math:: n_{jp} = \\mathrm{shape}_p\\big(\\max(n_j, n_{\\min}(\\text{profile}_j, a))\\big)
 
-with ``shape`` the node-shape rounding (:func:`suanli.sim.tables.node_shape`).
+with ``shape`` the node-shape rounding (:func:`suanli.core.tables.node_shape`).
 It computes on ``u_{jp} = max(n_j, n_min)`` of them at ``r_{jp} = u_{jp} · s(profile_j, a)``
 PFLOP/s (or the job's measured speed); padding devices from node shapes stay idle.
 A job with ``device_fraction`` φ < 1 (gang 1) takes a share ``m = round(1000 φ)``
 thousandths of one device where its memory fits in one (``n_min = 1``) and runs at
 ``r_{jp} = (m / 1000) · s(profile_j, a)``, drawing that share of the busy power
-(:mod:`suanli.sim.sharing`).
+(:mod:`suanli.core.sharing`).
 Candidates are computed once per job *signature* and cached.
 """
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from suanli.core.tables import FleetTables, node_shape
 from suanli.model.job import Job
-from suanli.sim.tables import FleetTables, node_shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Candidate:
     (``max(gang, memory-fit minimum)``), at ``rate`` PFLOP/s in all; ``busy_w`` is
     the IT power the used devices draw above idle. A job that shares a device has
     ``share`` > 0: it holds that many thousandths of one device (``devices`` = 1) and
-    computes and draws power in proportion (:mod:`suanli.sim.sharing`).
+    computes and draws power in proportion (:mod:`suanli.core.sharing`).
     """
 
     pool: int

@@ -9,7 +9,7 @@ checks a scheduler makes are O(devices per node):
 
 Which node a gang smaller than a node goes to, and which shared device a job
 that takes a share of one device goes to, is the pool's placement rule
-(:mod:`suanli.sim.sharing`: best fit by default, FGD to fight fragmentation).
+(:mod:`suanli.core.sharing`: best fit by default, FGD to fight fragmentation).
 
 Power is *committed* when devices are allocated: a site's committed IT power is
 the idle power of all its devices plus, per allocated job, ``devices × (TDP ×
@@ -30,15 +30,15 @@ from dataclasses import dataclass
 
 from sortedcontainers import SortedList
 
-from suanli.sim.jobtable import Candidate
-from suanli.sim.sharing import (
+from suanli.core.jobtable import Candidate
+from suanli.core.sharing import (
     DEFAULT_PLACEMENT,
     MILLI,
     Fragmentation,
     SharedDevices,
     placement_rule,
 )
-from suanli.sim.tables import FleetTables
+from suanli.core.tables import FleetTables
 
 
 class PoolNodes:
@@ -61,7 +61,7 @@ class PoolNodes:
         self.free_devices = nodes * per_node
         self.up_devices = nodes * per_node
         self.woken: list[int] = []
-        #: ``T(W)`` per node bucket (:class:`~suanli.sim.sharing.Fragmentation`), and
+        #: ``T(W)`` per node bucket (:class:`~suanli.core.sharing.Fragmentation`), and
         #: ``Σ_nodes T(W_n)`` kept as nodes move between buckets (0 for every node wholly
         #: free, as T(d) = 0).
         self.t: tuple[float, ...] = (0.0,) * (per_node + 1)
@@ -193,7 +193,7 @@ class ClusterState:
     """Mutable state of the fleet: nodes, shared devices, committed power, quota usage.
 
     ``requests[p]`` is pool *p*'s target workload for the placement rule and the
-    fragmentation measure (:class:`~suanli.sim.sharing.Fragmentation`; none: every
+    fragmentation measure (:class:`~suanli.core.sharing.Fragmentation`; none: every
     request is as good as any, and fragmentation reads 0).
     """
 
@@ -232,8 +232,9 @@ class ClusterState:
         self.quota_max = [mx * MILLI for _, _, mx, _ in tables.quotas]
         #: Thousandths of a device each tenant holds.
         self.tenant_milli = [0] * len(tables.tenant_ids)
-        #: Sites and quotas where a policy found power or the quota to be the limit;
-        #: freeing either there makes every job blocked by it worth another look.
+        #: Sites and quotas where a policy found power or the quota to be the limit
+        #: (gathered from its :class:`Capacity` after each round); freeing either there
+        #: makes every job blocked by it worth another look.
         self.power_blocked: set[int] = set()
         self.quota_blocked: set[int] = set()
 
@@ -294,7 +295,7 @@ class ClusterState:
         return emptied
 
     def fragmented(self, pool: int) -> float:
-        """Expected fragmentation ``F`` of a pool, in devices (:mod:`suanli.sim.sharing`),
+        """Expected fragmentation ``F`` of a pool, in devices (:mod:`suanli.core.sharing`),
         kept up to date as nodes and shared devices change."""
         return max(0.0, self.shared[pool].sum_h + self.pools[pool].node_term) / MILLI
 
@@ -307,10 +308,17 @@ class ClusterState:
 
 
 class Capacity:
-    """A policy's view of free capacity, with tentative allocations in an overlay."""
+    """A policy's view of free capacity, with tentative allocations in an overlay.
+
+    It never changes the :class:`ClusterState` it reads: the sites and quotas that
+    :meth:`why_not` found to be the limit are kept in :attr:`power_blocked` and
+    :attr:`quota_blocked`, which the scheduling state gathers after the round.
+    """
 
     def __init__(self, state: ClusterState) -> None:
         self.state = state
+        self.power_blocked: set[int] = set()
+        self.quota_blocked: set[int] = set()
         self._hist: dict[int, list[int]] = {}
         self._shared: dict[int, SortedList] = {}
         self._opened: dict[int, int] = {}
@@ -374,13 +382,13 @@ class Capacity:
             return "devices"
         site = st.tables.pool_site[p]
         if cand.busy_w > self.power_headroom_w(site) + 1e-6:
-            st.power_blocked.add(site)
+            self.power_blocked.add(site)
             return "power"
         for qi in st.tenant_quotas[tenant]:
             if st.quota_mask[qi][p] and (
                 st.quota_usage[qi] + self._quota.get(qi, 0) + cand.milli > st.quota_max[qi]
             ):
-                st.quota_blocked.add(qi)
+                self.quota_blocked.add(qi)
                 return "quota"
         return None
 

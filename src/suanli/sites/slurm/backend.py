@@ -1,11 +1,12 @@
-"""The Slurm executor: one :class:`SlurmSite` per scenario site, driven by Slurm's commands.
+"""``slurm``: a site run by Slurm, driven by its commands (one :class:`SlurmSite` per site).
 
 A site is reached through its own ``slurm.conf`` (``SLURM_CONF`` in the environment of
-every command run for it); see :mod:`suanli.executor.slurm_config` for the operator's
-file that says where each one is. A job goes out as::
+every command run for it), named in the sites file (:class:`SlurmSettings`). A job goes
+out as::
 
     sbatch --parsable --job-name=suanli-<id> --comment=suanli:<inst>:<id>:<attempt>
-           --nodes=<n> --gres=gpu:<type>:<per node> --output=<file> [--partition …] --wrap <command>
+           --nodes=<n> --gres=gpu:<type>:<per node> --output=<file> [--time …]
+           [--partition …] --wrap <command>
 
 and comes back through ``squeue --json`` (Slurm 22.05 lists pending, running and recently
 finished jobs; it ignores filters, so the listing is filtered here, by tag). A listing with a
@@ -20,15 +21,78 @@ must not leak into jobs.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from suanli.executor.site import Listing, SlurmJobInfo, SubmitRequest, SubmitResult
-from suanli.executor.slurm_config import SiteConfig
+from pydantic import Field
+
+from suanli.clock import Clock
+from suanli.sites.base import (
+    Feature,
+    Listing,
+    SiteJob,
+    SiteJobState,
+    SubmitRequest,
+    SubmitResult,
+)
+from suanli.sites.registry import BackendSettings, register
+
+#: Slurm's job states, as suanli's neutral site states (others are left alone).
+SLURM_STATES: Mapping[str, SiteJobState] = {
+    **dict.fromkeys(
+        ("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING"),
+        SiteJobState.PENDING,
+    ),
+    **dict.fromkeys(
+        ("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "SUSPENDED", "STOPPED"),
+        SiteJobState.RUNNING,
+    ),
+    "COMPLETED": SiteJobState.DONE,
+    "CANCELLED": SiteJobState.CANCELLED,
+    **dict.fromkeys(
+        (
+            "FAILED",
+            "TIMEOUT",
+            "NODE_FAIL",
+            "OUT_OF_MEMORY",
+            "BOOT_FAIL",
+            "DEADLINE",
+            "PREEMPTED",
+            "REVOKED",
+            "SPECIAL_EXIT",
+        ),
+        SiteJobState.FAILED,
+    ),
+}
+
+
+def state_of(slurm_state: str) -> SiteJobState | None:
+    """The neutral state of a Slurm state name (``None``: not one suanli knows)."""
+    return SLURM_STATES.get(slurm_state.upper())
+
+
+class SlurmSettings(BackendSettings):
+    """How to reach one site's Slurm cluster (its entry in the sites file)."""
+
+    slurm_conf: Path | None = Field(None, description="SLURM_CONF for this site's commands")
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    output: str = Field("/dev/null", description="--output of jobs (Slurm's %j etc. allowed)")
+    workdir: Path | None = None
+    extra_args: tuple[str, ...] = ()
+    timeout_s: float = Field(default=30.0, gt=0, le=600, description="per command")
+    bin_dir: Path | None = Field(None, description="where sbatch, squeue, scancel are")
+
+    def command(self, name: str) -> str:
+        """Path of a Slurm command (``bin_dir``/name, or the name to look up on PATH)."""
+        return str(self.bin_dir / name) if self.bin_dir else name
+
 
 #: Environment variables passed on to Slurm's commands (and so to jobs).
 _ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "USER", "LOGNAME", "SHELL", "TZ", "TMPDIR")
@@ -45,7 +109,7 @@ _REJECTIONS = (
 )
 
 
-def sbatch_argv(cfg: SiteConfig, req: SubmitRequest) -> list[str]:
+def sbatch_argv(cfg: SlurmSettings, req: SubmitRequest) -> list[str]:
     """The ``sbatch`` command line for one request."""
     argv = [
         cfg.command("sbatch"),
@@ -53,9 +117,11 @@ def sbatch_argv(cfg: SiteConfig, req: SubmitRequest) -> list[str]:
         f"--job-name={req.name}",
         f"--comment={req.tag}",
         f"--nodes={req.nodes}",
-        f"--gres=gpu:{req.gres_type}:{req.gpus_per_node}",
+        f"--gres=gpu:{req.device_type}:{req.devices_per_node}",
         f"--output={cfg.output}",
     ]
+    if req.time_limit_s is not None:
+        argv.append(f"--time={max(1, math.ceil(req.time_limit_s / 60))}")
     if cfg.partition:
         argv.append(f"--partition={cfg.partition}")
     if cfg.account:
@@ -76,7 +142,7 @@ def decode_exit(raw: Any) -> int | None:
     return raw >> 8
 
 
-def parse_squeue(text: str) -> tuple[list[SlurmJobInfo], list[str]]:
+def parse_squeue(text: str) -> tuple[list[SiteJob], list[str]]:
     """Jobs and errors from ``squeue --json`` output (Slurm 22.05 and later)."""
     try:
         doc = json.loads(text)
@@ -85,17 +151,19 @@ def parse_squeue(text: str) -> tuple[list[SlurmJobInfo], list[str]]:
     if not isinstance(doc, dict):
         return [], ["squeue printed JSON that is not an object"]
     errors = [_error_text(e) for e in doc.get("errors") or []]
-    jobs: list[SlurmJobInfo] = []
+    jobs: list[SiteJob] = []
     for j in doc.get("jobs") or []:
         if not isinstance(j, dict) or not isinstance(j.get("job_id"), int):
             continue
         state = j.get("job_state")
         if isinstance(state, list):  # Slurm ≥ 23.02 gives a list of flags
             state = state[0] if state else "UNKNOWN"
+        native = str(state or "UNKNOWN")
         jobs.append(
-            SlurmJobInfo(
-                slurm_job_id=int(j["job_id"]),
-                state=str(state or "UNKNOWN"),
+            SiteJob(
+                external_id=str(int(j["job_id"])),
+                state=state_of(native),
+                native_state=native,
                 reason=str(j.get("state_reason") or ""),
                 tag=str(j.get("comment") or ""),
                 exit_code=decode_exit(_number(j.get("exit_code"))),
@@ -129,12 +197,21 @@ def _time(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and v > 0 else None
 
 
+@register("slurm")
 class SlurmSite:
     """One site's Slurm cluster, reached with its own ``slurm.conf``."""
 
-    def __init__(self, name: str, cfg: SiteConfig) -> None:
+    Settings: ClassVar[type[SlurmSettings]] = SlurmSettings
+    unsupported: ClassVar[dict[Feature, str]] = {
+        Feature.SUSPEND: "suanli does not drive scontrol suspend/resume yet",
+        Feature.LOGS: "job output stays in the --output file on the cluster's file system",
+    }
+    needs_device_types: ClassVar[bool] = True
+
+    def __init__(self, name: str, cfg: SlurmSettings, clock: Clock) -> None:
         self.name = name
         self.cfg = cfg
+        self.clock = clock
         env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
         env.setdefault("PATH", os.defpath)
         env["PATH"] += ":/usr/local/sbin:/usr/sbin:/sbin"
@@ -159,23 +236,29 @@ class SlurmSite:
             done = self._run(sbatch_argv(self.cfg, req))
         except subprocess.TimeoutExpired:
             return SubmitResult(
-                req, None, False, f"sbatch timed out after {self.cfg.timeout_s} s", time.monotonic()
+                req,
+                None,
+                False,
+                f"sbatch timed out after {self.cfg.timeout_s} s",
+                self.clock.monotonic(),
             )
         except OSError as exc:
-            return SubmitResult(req, None, False, f"cannot run sbatch: {exc}", time.monotonic())
-        ended = time.monotonic()
+            return SubmitResult(
+                req, None, False, f"cannot run sbatch: {exc}", self.clock.monotonic()
+            )
+        ended = self.clock.monotonic()
         out = done.stdout.strip()
         if done.returncode == 0 and out:
             first = out.splitlines()[-1].split(";")[0]
             if first.isdigit():
-                return SubmitResult(req, int(first), False, "", ended)
+                return SubmitResult(req, first, False, "", ended)
         err = (done.stderr.strip() or out or f"sbatch exit {done.returncode}").splitlines()[-1]
         rejected = any(r in err for r in _REJECTIONS)
         return SubmitResult(req, None, rejected, err, ended)
 
     def list_jobs(self) -> Listing:
         """``squeue --json``: every job the controller knows, or why it could not say."""
-        started = time.monotonic()
+        started = self.clock.monotonic()
         try:
             done = self._run([self.cfg.command("squeue"), "--json"])
         except subprocess.TimeoutExpired:
@@ -192,10 +275,10 @@ class SlurmSite:
             return Listing(self.name, False, "; ".join(errors), (), started)
         return Listing(self.name, True, "", tuple(jobs), started)
 
-    def cancel(self, slurm_job_id: int) -> str | None:
+    def cancel(self, external_id: str) -> str | None:
         """``scancel``; a job Slurm no longer knows counts as cancelled."""
         try:
-            done = self._run([self.cfg.command("scancel"), str(slurm_job_id)])
+            done = self._run([self.cfg.command("scancel"), external_id])
         except subprocess.TimeoutExpired:
             return f"scancel timed out after {self.cfg.timeout_s} s"
         except OSError as exc:
@@ -203,6 +286,13 @@ class SlurmSite:
         if done.returncode == 0 or "Invalid job id" in done.stderr:
             return None
         return (done.stderr.strip() or f"scancel exit {done.returncode}").splitlines()[-1]
+
+    def before_recovery(self, install_id: str, timeout_s: float) -> None:
+        """Wait for ``sbatch`` processes a crashed predecessor left behind: a job it was
+        submitting must be in the listing before reconciliation judges its absence."""
+        left = wait_for_orphans(install_id, timeout_s)
+        if left:
+            raise RuntimeError(f"sbatch processes of a previous run still alive: {left}")
 
 
 def orphan_submissions(install_id: str, proc: Path = Path("/proc")) -> list[int]:

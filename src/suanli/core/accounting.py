@@ -12,7 +12,7 @@ change). An event at every hour boundary keeps segments within one hour. For poo
 with ``P^IT`` in W (so ``E`` in J), busy/allocated/up in devices (device-seconds),
 and likewise the devices asleep (power saving), the shared devices (hosting jobs
 that take a share of one) and the expected fragmentation ``F`` in devices
-(:mod:`suanli.sim.sharing`). Busy and allocated count a share as its fraction.
+(:mod:`suanli.core.sharing`). Busy and allocated count a share as its fraction.
 Facility energy is ``PUE · E``; costs and carbon follow from the hourly prices,
 subsidies and intensities of the site (:mod:`suanli.report.metrics`).
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from suanli.sim.tables import FleetTables
+from suanli.core.tables import FleetTables
 
 
 class Accounting:

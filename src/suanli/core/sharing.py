@@ -3,7 +3,7 @@
 A job with ``device_fraction`` < 1 asks for a **share** ``m`` of one device, in
 thousandths (openb's ``gpu_milli``; integers, so sums never drift). A pool's devices
 are either *whole* — free, or held by whole-device jobs, counted per node by
-:class:`~suanli.sim.capacity.PoolNodes` — or *shared*: taken from a node for share
+:class:`~suanli.core.capacity.PoolNodes` — or *shared*: taken from a node for share
 jobs, with ``f`` thousandths still free. A share ``m`` fits on a shared device with
 ``f ≥ m``, or opens a new shared device on a node with a wholly free one; a shared
 device that becomes wholly free again goes back to its node. Whole-device gangs
@@ -67,7 +67,7 @@ from sortedcontainers import SortedList
 from suanli.errors import UnknownNameError
 
 if TYPE_CHECKING:
-    from suanli.sim.jobtable import JobTable
+    from suanli.core.jobtable import JobTable
 
 #: Thousandths of a device: the unit of a share.
 MILLI = 1000

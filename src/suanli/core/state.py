@@ -1,0 +1,694 @@
+"""The scheduling state: the one object that the simulator and the live control plane drive.
+
+It holds what a policy sees and what carrying out a decision changes:
+
+* every job's :class:`JobStatus`::
+
+      PENDING ─arrive─▶ WAITING ─start─▶ RUNNING (data transfer, restart, computing) ─▶ DONE
+                         ▲ │  ▲              │
+                 wake    │ │  └──────────────┘ preempted (policy, node failure) or requeued
+                         │ ▼ defer
+                        DEFERRED              any unfinished ─end─▶ ENDED (cancelled, failed)
+
+  a job no pool can ever run is UNSCHEDULABLE when it arrives;
+* the fleet's allocations (:class:`~suanli.core.capacity.ClusterState`), data replicas
+  and transfers, and the gauges of :class:`~suanli.core.accounting.Accounting`;
+* the waiting queue (by arrival, and by signature), running jobs by pool and by expected
+  end; per job its work done, attained service, preemptions, first start and finish, and
+  the stretches it ran (its history).
+
+Work is conserved: a job computing at rate *r* since ``c₀`` and preempted at *t* keeps
+``⌊(t − c₀)/Δ⌋·Δ·r`` PFLOP of progress (Δ its checkpoint interval) and loses the rest;
+when it starts again it first pays its restart cost. A data set copied to a site stays
+there (a replica) for later jobs; a copy in flight is shared.
+
+The state reads no clock: every change takes ``now``. What must happen later — a job's
+data and restart are done (``COMPUTE_START``), the model says its work is done
+(``FINISH``), a deferred job's time has come (``WAKE``), an idle node may be suspended
+(``SLEEP``) — is pushed on the :class:`~suanli.core.events.EventQueue` it is given and
+handed back to :meth:`SchedulingState.timer` when due: the simulator pops the queue in
+virtual time, the live control plane on the wall clock (where a job's real end comes from
+its site, not from ``FINISH``). Decisions go through :meth:`snapshot` and :meth:`apply`;
+a decision that cannot be carried out raises :class:`PolicyError`, in both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from sortedcontainers import SortedList
+
+from suanli.core.accounting import Accounting
+from suanli.core.capacity import Allocation, Capacity, ClusterState
+from suanli.core.events import EventKind, EventQueue
+from suanli.core.jobtable import Candidate, JobTable
+from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Preempt, Start, WaitingView
+from suanli.core.sharing import DEFAULT_PLACEMENT
+from suanli.core.tables import FleetTables
+from suanli.core.views import Attained, RunningView
+from suanli.errors import SuanliError
+from suanli.model.job import Job
+
+
+class JobStatus(IntEnum):
+    """Where a job is in the scheduling state (see the module docstring)."""
+
+    PENDING = 0
+    WAITING = 1
+    RUNNING = 2
+    DONE = 3
+    UNSCHEDULABLE = 4
+    DEFERRED = 5
+    ENDED = 6
+
+
+PENDING, WAITING, RUNNING, DONE, UNSCHEDULABLE, DEFERRED, ENDED = JobStatus
+NO_POOL = "no pool can ever run it (accepted types/stacks, memory fit, data residency)"
+
+
+class PolicyError(SuanliError):
+    """A policy decided something that cannot be carried out (a bug in the policy)."""
+
+
+@dataclass(slots=True)
+class RunState:
+    """A job holding devices. ``alloc`` is None when the live mirror has no room for it
+    (its site is masked, or it was recovered onto a pool that shrank)."""
+
+    alloc: Allocation | None
+    cand: Candidate
+    started_s: float
+    compute_start_s: float
+    epoch: int
+    expected_end_s: float
+    computing: bool = False
+
+
+@dataclass(slots=True)
+class Stretch:
+    """One stretch of a job on a pool (a job preempted twice has three)."""
+
+    job: int
+    pool: int
+    devices: float  # held; a fraction of one device for a share
+    start_s: float
+    compute_start_s: float
+    end_s: float = math.nan
+    end: str = ""
+    transfer_s: float = 0.0
+
+
+@dataclass(slots=True)
+class Transfers:
+    """Data moved between sites."""
+
+    tb: float = 0.0
+    cost: float = 0.0
+    count: int = 0
+    by_pair: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+class SchedulingState:
+    """Jobs, the fleet's allocations and their history (see the module docstring).
+
+    ``requests`` is each pool's target workload for the placement rule and the
+    fragmentation measure (:func:`~suanli.core.sharing.pool_requests`); ``record`` keeps
+    every carried-out start and preemption in :attr:`applied` (the live control plane
+    turns them into dispatches and cancellations).
+    """
+
+    def __init__(
+        self,
+        tables: FleetTables,
+        jobs: JobTable,
+        events: EventQueue,
+        acct: Accounting,
+        *,
+        placement: str = DEFAULT_PLACEMENT,
+        requests: Sequence[Mapping[int, int]] | None = None,
+        record: bool = False,
+    ) -> None:
+        self.tables = tables
+        self.jobs = jobs
+        self.events = events
+        self.acct = acct
+        self.placement = placement
+        self.requests = requests
+        self.cluster = ClusterState(tables, placement, requests)
+        n = len(jobs)
+        self.status = [PENDING] * n
+        self.epoch = [0] * n
+        self.work_done = [0.0] * n
+        self.first_start = [math.nan] * n
+        self.finish = [math.nan] * n
+        self.preemptions = [0] * n
+        self.attained = [0.0] * n
+        self.lost_pflop = [0.0] * n
+        self.waiting: SortedList = SortedList()
+        self.waiting_by_sig: dict[int, SortedList] = {}
+        self.running: dict[int, RunState] = {}
+        self.running_by_pool: list[set[int]] = [set() for _ in range(tables.n_pools)]
+        self.ends_by_pool: list[SortedList] = [SortedList() for _ in range(tables.n_pools)]
+        self.node_jobs: list[dict[int, set[int]]] = [{} for _ in range(tables.n_pools)]
+        #: Per pool, nodes woken from sleep and when they are up (power saving).
+        self.booting: list[dict[int, float]] = [{} for _ in range(tables.n_pools)]
+        #: Sites whose pools take no new work (live: not reachable); their jobs keep
+        #: their places outside the mirror and cannot be preempted.
+        self.site_up = [True] * len(tables.site_ids)
+        #: Sites whose backend can stop a running job (live: its declared features).
+        self.site_can_preempt = [True] * len(tables.site_ids)
+        self.stretches: list[Stretch] = []
+        self._open: dict[int, Stretch] = {}
+        self.replicas: set[tuple[int, int]] = set()
+        self.inflight: dict[tuple[int, int], float] = {}
+        self.transfers = Transfers()
+        # what changed since the last snapshot (see PolicyInput)
+        self.arrived: list[int] = []
+        self.requeued: set[int] = set()
+        self.freed = 0
+        self.full = True
+        #: A round is due (and a full one): set by changes, cleared by the control loop.
+        self.round_due = True
+        self.full_due = True
+        self.last_reasons: dict[int, str] = {}
+        self.sig_reasons: dict[int, str] = {}
+        self.default_reason = ""
+        self.record = record
+        self.applied: list[Start | Preempt] = []
+        self.done_count = 0
+        self.unschedulable_count = 0
+        self._site_pools = [0] * len(tables.site_ids)
+        for p, site in enumerate(tables.pool_site):
+            self._site_pools[site] |= 1 << p
+        self._quota_pool_mask = [
+            sum(1 << q for q, inside in enumerate(mask) if inside)
+            for mask in self.cluster.quota_mask
+        ]
+        self._capacity: Capacity | None = None
+        self._replicas_view: frozenset[tuple[int, int]] | None = None
+        self._waiting_view = WaitingView(self.waiting)
+        self._running_view = RunningView(self)
+        self._remaining = lambda j: self.jobs.work[j] - self.work_done[j]
+        self._resumed = lambda j: self.preemptions[j] > 0
+        self._waiting_of = lambda sig: WaitingView(self.waiting_by_sig[sig])
+
+    # -- jobs -------------------------------------------------------------------------------
+    def add(self, job: Job) -> int:
+        """Append a job that has not arrived yet (the live control plane grows the table)."""
+        j = self.jobs.add(job)
+        self.status.append(PENDING)
+        self.epoch.append(0)
+        self.work_done.append(0.0)
+        self.first_start.append(math.nan)
+        self.finish.append(math.nan)
+        self.preemptions.append(0)
+        self.attained.append(0.0)
+        self.lost_pflop.append(0.0)
+        return j
+
+    def arrive(self, j: int) -> bool:
+        """Job *j* is submitted; a job no pool can ever run is set aside with a reason
+        (returns False)."""
+        self.round_due = True
+        if not self.jobs.candidates(j):
+            self.status[j] = UNSCHEDULABLE
+            self.unschedulable_count += 1
+            self.last_reasons[j] = NO_POOL
+            return False
+        self._enqueue(j)
+        return True
+
+    def request_round(self, full: bool = False) -> None:
+        """Ask for a scheduling round (``full``: every job worth a look, e.g. prices changed)."""
+        self.round_due = True
+        self.full_due |= full
+
+    def timer(self, kind: int, a: int, b: int, now: float) -> None:
+        """A timer this state set is due (``now`` is its time)."""
+        if kind == EventKind.COMPUTE_START:
+            self.compute_start(a, b, now)
+        elif kind == EventKind.FINISH:
+            self.finish_event(a, b, now)
+        elif kind == EventKind.WAKE:
+            self.wake(a)
+        elif kind == EventKind.SLEEP:
+            self.sleep_node(a, b, now)
+
+    def compute_start(self, j: int, epoch: int, now: float) -> None:
+        """Data and restart done: job *j* starts computing (stale epochs are ignored)."""
+        rs = self.running.get(j)
+        if rs is None or rs.epoch != epoch or rs.computing:
+            return
+        d = self.jobs.dataset[j]
+        if d >= 0:
+            self.replicas.add((d, self.tables.pool_site[rs.cand.pool]))
+            self._replicas_view = None
+        self._begin_computing(j, rs, now)
+
+    def finish_event(self, j: int, epoch: int, now: float) -> None:
+        """The model's end of job *j*'s work (stale events are ignored)."""
+        rs = self.running.get(j)
+        if rs is not None and rs.epoch == epoch and rs.computing:
+            self.complete(j, now)
+
+    def complete(self, j: int, now: float) -> None:
+        """Running job *j* is done (its work all done)."""
+        rs = self.running[j]
+        self.work_done[j] = self.jobs.work[j]
+        if rs.computing:
+            self.attained[j] += (now - rs.compute_start_s) * rs.cand.amount
+        self._stop(j, rs, now, "finished")
+        self.status[j] = DONE
+        self.finish[j] = now
+        self.done_count += 1
+        self.round_due = True
+
+    def preempt(self, j: int, now: float, why: str) -> None:
+        """Stop running job *j*, keep its checkpointed progress, requeue it."""
+        rs = self.running[j]
+        if rs.computing:
+            elapsed = now - rs.compute_start_s
+            interval = self.jobs.checkpoint_s[j]
+            kept_s = math.floor(elapsed / interval) * interval if interval > 0 else elapsed
+            remaining = self.jobs.work[j] - self.work_done[j]
+            kept = min(remaining, kept_s * rs.cand.rate)
+            self.lost_pflop[j] += min(remaining, elapsed * rs.cand.rate) - kept
+            self.work_done[j] += kept
+            self.attained[j] += elapsed * rs.cand.amount
+        self._stop(j, rs, now, why)
+        self.preemptions[j] += 1
+        self.epoch[j] += 1
+        self._enqueue(j)
+        self.requeued.add(j)
+
+    def requeue(self, j: int, now: float, why: str) -> None:
+        """Running job *j* never ran after all (its dispatch was lost): back to the queue,
+        with no progress and no restart cost."""
+        rs = self.running[j]
+        self._stop(j, rs, now, why)
+        self.epoch[j] += 1
+        self._enqueue(j)
+        self.round_due = True
+
+    def end(self, j: int, now: float, why: str) -> None:
+        """Job *j* ends unfinished (cancelled, failed): out of the queue, or its devices freed."""
+        st = self.status[j]
+        if st == RUNNING:
+            rs = self.running[j]
+            if rs.computing:
+                self.attained[j] += max(0.0, now - rs.compute_start_s) * rs.cand.amount
+            self._stop(j, rs, now, why)
+            self.round_due = True
+        elif st == WAITING:
+            self._dequeue(j)
+        self.last_reasons.pop(j, None)
+        self.requeued.discard(j)
+        self.status[j] = ENDED
+
+    def wake(self, j: int) -> None:
+        """A deferred job's time has come: back into the queue."""
+        self.round_due = True
+        if self.status[j] == DEFERRED:
+            self._enqueue(j)
+
+    def restore(self, j: int, cand: Candidate, started_s: float, now: float) -> None:
+        """Job *j* was running before a restart of the live control plane: hold its place
+        again (outside the mirror when there is no room), computing since ``started_s``."""
+        self.acct.integrate(now)  # before the state changes
+        site = self.tables.pool_site[cand.pool]
+        alloc = None
+        if self.site_up[site] and self.cluster.fits(cand):
+            alloc = self._allocate(j, cand, now)
+        if math.isnan(self.first_start[j]):
+            self.first_start[j] = started_s
+        self._hold(j, cand, alloc, started_s, started_s, 0.0)
+        self._begin_computing(j, self.running[j], started_s)
+
+    def site_of(self, j: int) -> int:
+        """Site where running job *j* is (-1 if it is not running)."""
+        rs = self.running.get(j)
+        return -1 if rs is None else self.tables.pool_site[rs.cand.pool]
+
+    def preemptible(self, j: int) -> bool:
+        """Whether running job *j* may be preempted (and its site can stop it now)."""
+        site = self.site_of(j)
+        return bool(self.jobs.preemptible[j]) and self.site_up[site] and self.site_can_preempt[site]
+
+    # -- the policy interface ---------------------------------------------------------------
+    def snapshot(self, now: float, full: bool = False) -> PolicyInput:
+        """What a policy sees now; resets the record of what changed since the last one."""
+        arrived, freed, full = self.arrived, self.freed, full or self.full
+        self.arrived, self.freed, self.full = [], 0, False
+        if self._replicas_view is None:
+            self._replicas_view = frozenset(self.replicas | set(self.inflight))
+        self._capacity = cap = Capacity(self.cluster)
+        return PolicyInput(
+            now=now,
+            tables=self.tables,
+            jobs=self.jobs,
+            waiting=self._waiting_view,
+            waiting_sigs=self.waiting_by_sig.keys(),
+            waiting_of=self._waiting_of,
+            running=self._running_view,
+            running_on=self.running_by_pool.__getitem__,
+            ending_on=self.ends_by_pool.__getitem__,
+            nodes_of=self._nodes_of,
+            share_of=self._share_of,
+            arrived=arrived,
+            freed=freed,
+            full=full,
+            requeued=self.requeued,
+            capacity=cap,
+            replicas=self._replicas_view,
+            attained=Attained(self, now),
+            remaining=self._remaining,
+            resumed=self._resumed,
+            tenant_milli=self.cluster.tenant_milli,
+        )
+
+    def apply(self, out: PolicyOutput, now: float) -> None:
+        """Carry out a round's decisions, in order: preemptions, deferrals, starts.
+
+        Raises :class:`PolicyError` at the first that cannot be carried out (those before
+        it stay done, and are in :attr:`applied` when recording).
+        """
+        cap, self._capacity = self._capacity, None
+        if cap is not None:  # where the policy found power or a quota to be the limit
+            self.cluster.power_blocked |= cap.power_blocked
+            self.cluster.quota_blocked |= cap.quota_blocked
+        ids = self.jobs.ids
+        for pre in out.preempts:
+            if pre.job not in self.running:
+                raise PolicyError(f"policy preempted job {ids[pre.job]}, which is not running")
+            if not self.preemptible(pre.job):
+                raise PolicyError(f"policy preempted job {ids[pre.job]}, which is not preemptible")
+            self.preempt(pre.job, now, pre.reason)
+            if self.record:
+                self.applied.append(pre)
+        for d in out.defers:
+            self._defer(d, now)
+        check = Capacity(self.cluster)
+        for st in out.starts:
+            j, cand = st.job, st.candidate
+            if self.status[j] != WAITING:
+                raise PolicyError(f"policy started job {ids[j]}, which is not waiting")
+            if not (self.jobs.sig_pools[self.jobs.signature(j)] >> cand.pool) & 1:
+                raise PolicyError(f"policy started job {ids[j]} on a pool it cannot run on")
+            why = check.why_not(self.jobs.tenant[j], cand)
+            if why is not None:
+                raise PolicyError(
+                    f"policy started job {ids[j]} on {self.tables.pool_label(cand.pool)} "
+                    f"without room ({why})"
+                )
+            self._start(j, cand, now)
+            if self.record:
+                self.applied.append(st)
+        if out.reasons:
+            self.last_reasons.update(out.reasons)
+        if out.sig_reasons:
+            self.sig_reasons.update(out.sig_reasons)
+        self.default_reason = out.default_reason
+
+    def reason(self, j: int) -> str:
+        """Why job *j* is waiting, as the policy last said."""
+        r = self.last_reasons.get(j)
+        if r is None:
+            r = self.sig_reasons.get(self.jobs.signature(j), self.default_reason)
+        return r
+
+    # -- sites and nodes --------------------------------------------------------------------
+    def set_site_up(self, site: int, up: bool) -> bool:
+        """Mask (``up=False``) or unmask a site: a masked site's pools take no new work,
+        its jobs keep their places outside the mirror. Returns whether anything changed."""
+        if self.site_up[site] == up:
+            return False
+        self.site_up[site] = up
+        self._rebuild_cluster()
+        return True
+
+    def fail_nodes(self, pool: int, count: int | None, now: float) -> list[int]:
+        """Take ``count`` nodes (all when None) of a pool down; preempt their jobs."""
+        self.acct.integrate(now)  # before the state changes
+        pn = self.cluster.pools[pool]
+        candidates = (
+            [n for n in range(len(pn.up)) if pn.up[n]]
+            if count is None
+            else (pn.pick_to_fail(count))
+        )
+        victims = sorted({j for n in candidates for j in self.node_jobs[pool].get(n, ())})
+        for j in victims:
+            self.preempt(j, now, "node failure")
+        sleeping = sum(1 for n in candidates if pn.asleep[n])
+        pn.fail(candidates)
+        acct, t = self.acct, self.tables
+        acct.fragmented[pool] = self.cluster.fragmented(pool)
+        acct.up[pool] -= len(candidates) * pn.per_node
+        acct.asleep[pool] -= sleeping * pn.per_node
+        acct.power_w[pool] -= pn.per_node * (
+            (len(candidates) - sleeping) * float(t.pool_idle_w[pool])
+            + sleeping * t.pool_sleep_w[pool]
+        )
+        self.round_due = True
+        return candidates
+
+    def recover_nodes(self, pool: int, nodes: list[int], now: float) -> None:
+        """Bring failed nodes back (empty and awake)."""
+        self.acct.integrate(now)  # before the state changes
+        pn = self.cluster.pools[pool]
+        back = [n for n in nodes if not pn.up[n]]
+        pn.recover(back, now)
+        for node in back:
+            self.booting[pool].pop(node, None)
+        acct = self.acct
+        acct.fragmented[pool] = self.cluster.fragmented(pool)
+        self.freed |= 1 << pool
+        acct.up[pool] += len(back) * pn.per_node
+        acct.power_w[pool] += len(back) * pn.per_node * float(self.tables.pool_idle_w[pool])
+        self.schedule_sleep(pool, back, now)
+        self.round_due = True
+
+    def schedule_sleep(self, pool: int, nodes: list[int], now: float) -> None:
+        """Nodes just became wholly free: suspend them if they stay so (power saving)."""
+        after = self.tables.pool_sleep_after_s[pool]
+        if after == math.inf:
+            return
+        for node in nodes:
+            self.events.push(now + after, EventKind.SLEEP, pool, node)
+
+    def sleep_node(self, pool: int, node: int, now: float) -> None:
+        """Suspend a node if it has been wholly free since the timer was set."""
+        self.acct.integrate(now)  # before the state changes
+        pn = self.cluster.pools[pool]
+        if (
+            not pn.up[node]
+            or pn.asleep[node]
+            or pn.free[node] != pn.per_node
+            or pn.free_since[node] + self.tables.pool_sleep_after_s[pool] != now
+        ):
+            return
+        pn.asleep[node] = True
+        self.booting[pool].pop(node, None)
+        t = self.tables
+        self.acct.power_w[pool] -= pn.per_node * (float(t.pool_idle_w[pool]) - t.pool_sleep_w[pool])
+        self.acct.asleep[pool] += pn.per_node
+
+    # -- internals --------------------------------------------------------------------------
+    def _enqueue(self, j: int) -> None:
+        self.status[j] = WAITING
+        key = (self.jobs.submit[j], j)
+        self.waiting.add(key)
+        sig = self.jobs.signature(j)
+        lst = self.waiting_by_sig.get(sig)
+        if lst is None:
+            lst = self.waiting_by_sig[sig] = SortedList()
+        lst.add(key)
+        self.arrived.append(j)
+
+    def _dequeue(self, j: int) -> None:
+        key = (self.jobs.submit[j], j)
+        self.waiting.remove(key)
+        sig = self.jobs.signature(j)
+        lst = self.waiting_by_sig[sig]
+        lst.remove(key)
+        if not lst:
+            del self.waiting_by_sig[sig]
+
+    def _defer(self, d: Defer, now: float) -> None:
+        if self.status[d.job] != WAITING:
+            raise PolicyError(f"policy deferred job {self.jobs.ids[d.job]}, which is not waiting")
+        if d.until_s <= now:
+            raise PolicyError(f"policy deferred job {self.jobs.ids[d.job]} into the past")
+        self._dequeue(d.job)
+        self.status[d.job] = DEFERRED
+        self.last_reasons[d.job] = d.reason
+        self.events.push(d.until_s, EventKind.WAKE, d.job)
+
+    def _allocate(self, j: int, cand: Candidate, now: float) -> Allocation:
+        """Take ``cand``'s devices in the cluster and count what it woke (power saving)."""
+        alloc = self.cluster.allocate(j, self.jobs.tenant[j], cand)
+        p = cand.pool
+        pn = self.cluster.pools[p]
+        if pn.woken:
+            t = self.tables
+            n_woken = len(pn.woken) * pn.per_node
+            self.acct.power_w[p] += n_woken * (float(t.pool_idle_w[p]) - t.pool_sleep_w[p])
+            self.acct.asleep[p] -= n_woken
+            for node in pn.woken:
+                self.booting[p][node] = now + t.pool_resume_s[p]
+        on = self.node_jobs[p]
+        for node in (alloc.host,) if alloc.share else (n for n, _ in alloc.nodes):
+            on.setdefault(node, set()).add(j)
+        self.acct.fragmented[p] = self.cluster.fragmented(p)
+        if cand.share:
+            self.acct.shared[p] = len(self.cluster.shared[p])
+        return alloc
+
+    def _start(self, j: int, cand: Candidate, now: float) -> None:
+        self.acct.integrate(now)  # before the state changes
+        self._dequeue(j)
+        self.requeued.discard(j)
+        self.last_reasons.pop(j, None)
+        alloc = self._allocate(j, cand, now)
+        boot = 0.0
+        booting = self.booting[cand.pool]
+        if booting:  # a node woken for this or an earlier job may still be booting
+            for node in (alloc.host,) if alloc.share else (n for n, _ in alloc.nodes):
+                boot = max(boot, booting.get(node, now) - now)
+        if math.isnan(self.first_start[j]):
+            self.first_start[j] = now
+        ready = now
+        d = self.jobs.dataset[j]
+        transfer = 0.0
+        if d >= 0:
+            site = self.tables.pool_site[cand.pool]
+            key = (d, site)
+            if key in self.inflight and self.inflight[key] > now:
+                ready = self.inflight[key]
+            elif key not in self.replicas and cand.transfer_s > 0.0:
+                ready = now + cand.transfer_s
+                transfer = cand.transfer_s
+                self.inflight[key] = ready
+                self._replicas_view = None
+                home = self.tables.dataset_home[d]
+                size = self.tables.dataset_size_tb[d]
+                tr = self.transfers
+                tr.tb += size
+                tr.cost += cand.egress
+                tr.count += 1
+                tr.by_pair[(home, site)] = tr.by_pair.get((home, site), 0.0) + size
+        restart = self.jobs.restart_s[j] if self.preemptions[j] else 0.0
+        compute_start = max(ready, now + boot) + restart
+        rs = self._hold(j, cand, alloc, now, compute_start, transfer)
+        if compute_start <= now:
+            self._begin_computing(j, rs, now)
+        else:
+            self.events.push(compute_start, EventKind.COMPUTE_START, j, rs.epoch)
+
+    def _hold(
+        self,
+        j: int,
+        cand: Candidate,
+        alloc: Allocation | None,
+        now: float,
+        compute_start: float,
+        transfer: float,
+    ) -> RunState:
+        """Record job *j* as running on ``cand`` (its devices already allocated)."""
+        end = compute_start + (self.jobs.work[j] - self.work_done[j]) / cand.rate
+        rs = RunState(alloc, cand, now, compute_start, self.epoch[j], end)
+        self.status[j] = RUNNING
+        self.running[j] = rs
+        self.running_by_pool[cand.pool].add(j)
+        self.ends_by_pool[cand.pool].add((end, j))
+        self.acct.allocated[cand.pool] += cand.amount
+        st = Stretch(j, cand.pool, cand.amount, now, compute_start, transfer_s=transfer)
+        self.stretches.append(st)
+        self._open[j] = st
+        return rs
+
+    def _begin_computing(self, j: int, rs: RunState, now: float) -> None:
+        self.acct.integrate(now)  # before the state changes
+        rs.computing = True
+        rs.compute_start_s = now
+        p = rs.cand.pool
+        self.acct.busy[p] += rs.cand.busy
+        self.acct.power_w[p] += rs.cand.busy_w
+        remaining = self.jobs.work[j] - self.work_done[j]
+        self.events.push(now + remaining / rs.cand.rate, EventKind.FINISH, j, rs.epoch)
+
+    def _stop(self, j: int, rs: RunState, now: float, why: str) -> None:
+        self.acct.integrate(now)  # before the state changes
+        p = rs.cand.pool
+        acct = self.acct
+        if rs.computing:
+            acct.busy[p] -= rs.cand.busy
+            acct.power_w[p] -= rs.cand.busy_w
+        acct.allocated[p] -= rs.cand.amount
+        cl = self.cluster
+        a = rs.alloc
+        if a is not None:
+            on = self.node_jobs[p]
+            for node in (a.host,) if a.share else (n for n, _ in a.nodes):
+                holders = on.get(node)
+                if holders is not None:
+                    holders.discard(j)
+            self.schedule_sleep(p, cl.release(a, now), now)
+            acct.fragmented[p] = cl.fragmented(p)
+            if rs.cand.share:
+                acct.shared[p] = len(cl.shared[p])
+            for qi in cl.tenant_quotas[a.tenant]:
+                if qi in cl.quota_blocked and cl.quota_mask[qi][p]:
+                    cl.quota_blocked.discard(qi)
+                    self.freed |= self._quota_pool_mask[qi]
+        self.freed |= 1 << p
+        site = self.tables.pool_site[p]
+        if site in cl.power_blocked:  # power freed where it was the limit
+            cl.power_blocked.discard(site)
+            self.freed |= self._site_pools[site]
+        self.running_by_pool[p].discard(j)
+        self.ends_by_pool[p].discard((rs.expected_end_s, j))
+        del self.running[j]
+        st = self._open.pop(j)
+        st.end_s = now
+        st.end = why
+
+    def _rebuild_cluster(self) -> None:
+        """Recompute the allocations from the running jobs and the masked sites."""
+        t = self.tables
+        self.cluster = cl = ClusterState(t, self.placement, self.requests)
+        self.node_jobs = [{} for _ in range(t.n_pools)]
+        for j, rs in sorted(self.running.items(), key=lambda kv: (kv[1].started_s, kv[0])):
+            rs.alloc = None
+            if self.site_up[t.pool_site[rs.cand.pool]] and cl.fits(rs.cand):
+                rs.alloc = a = cl.allocate(j, self.jobs.tenant[j], rs.cand)
+                on = self.node_jobs[rs.cand.pool]
+                for node in (a.host,) if a.share else (n for n, _ in a.nodes):
+                    on.setdefault(node, set()).add(j)
+        busy_w = [0.0] * t.n_pools
+        for rs in self.running.values():
+            if rs.computing:
+                busy_w[rs.cand.pool] += rs.cand.busy_w
+        acct = self.acct
+        for p, site in enumerate(t.pool_site):
+            pn = cl.pools[p]
+            if not self.site_up[site]:
+                pn.fail(list(range(len(pn.up))))
+            acct.fragmented[p] = cl.fragmented(p)
+            acct.shared[p] = len(cl.shared[p])
+            acct.up[p] = pn.up_devices
+            acct.asleep[p] = 0
+            acct.power_w[p] = pn.up_devices * float(t.pool_idle_w[p]) + busy_w[p]
+        self.full = True
+        self.freed = (1 << t.n_pools) - 1
+        self.request_round(full=True)
+
+    def _nodes_of(self, j: int) -> Sequence[tuple[int, int]]:
+        a = self.running[j].alloc
+        return a.nodes if a is not None else ()
+
+    def _share_of(self, j: int) -> tuple[int, int] | None:
+        a = self.running[j].alloc
+        return (a.device, a.share) if a is not None and a.share else None

@@ -1,0 +1,102 @@
+"""What several policies share: the scan of waiting jobs that might start, the data
+transfer a start costs, and the reason a job cannot start.
+
+The interface itself (:class:`PolicyInput`, :class:`PolicyOutput`, …) is
+:mod:`suanli.core.policy`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Mapping
+
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyInput
+
+
+class JobScan:
+    """Waiting jobs, in arrival order, that might start now; whole signatures can be skipped.
+
+    Capacity only changes by being freed, by arrivals, or with time: a job that
+    could not start in the previous round can only start now if capacity was
+    freed on one of its pools, or if it just arrived. Unless ``inp.full``, only
+    those are yielded (``pools_of(sig)`` gives the pools a signature cares about; by
+    default all its candidates). Within a round capacity only shrinks, so once a job
+    of a signature fits nowhere, :meth:`skip` drops the rest of that signature.
+    """
+
+    def __init__(
+        self,
+        inp: PolicyInput,
+        freed: int | None = None,
+        pools_of: Callable[[int], int] | None = None,
+    ) -> None:
+        freed = inp.freed if freed is None else freed
+        mask = inp.jobs.sig_pools.__getitem__ if pools_of is None else pools_of
+        self._submit = inp.jobs.submit
+        self._sig_of = inp.jobs.signature
+        self._skipped: set[int] = set()
+        self._seen: set[int] = set()
+        self._heap: list[tuple[float, int, int, Iterator[int]]] = []
+        for sig in inp.waiting_sigs:
+            if inp.full or mask(sig) & freed:
+                self._push(sig, iter(inp.waiting_of(sig)))
+        if not inp.full and inp.arrived:
+            arrived = sorted(inp.arrived, key=lambda j: (self._submit[j], j))
+            self._push(-1, iter(arrived))
+
+    def _push(self, sig: int, it: Iterator[int]) -> None:
+        for j in it:
+            heapq.heappush(self._heap, (self._submit[j], j, sig, it))
+            return
+
+    def skip(self, sig: int) -> None:
+        """Yield no more jobs of signature ``sig`` this round."""
+        self._skipped.add(sig)
+
+    def __iter__(self) -> Iterator[int]:
+        heap, skipped, seen = self._heap, self._skipped, self._seen
+        while heap:
+            _, j, sig, it = heapq.heappop(heap)
+            if sig >= 0 and sig in skipped:
+                continue
+            self._push(sig, it)
+            if j in seen or (sig < 0 and self._sig_of(j) in skipped):
+                continue
+            seen.add(j)
+            yield j
+
+
+def data_transfer_s(inp: PolicyInput, job: int, cand: Candidate) -> float:
+    """Transfer time for ``job`` on ``cand``, zero where its data set already is (or arrives)."""
+    d = inp.jobs.dataset[job]
+    if d < 0 or cand.transfer_s == 0.0:
+        return 0.0
+    site = inp.tables.pool_site[cand.pool]
+    return 0.0 if (d, site) in inp.replicas else cand.transfer_s
+
+
+REASONS: Mapping[str, str] = {
+    "devices": "not enough free devices in a usable node shape",
+    "power": "site power cap reached",
+    "quota": "tenant quota reached",
+}
+
+
+def explain(inp: PolicyInput, job: int, fallback: str = "") -> str:
+    """Why ``job`` cannot start now, checked against every place it could run."""
+    cands = inp.jobs.candidates(job)
+    if not cands:
+        return "no pool can run it (accepted types/stacks, memory fit, data residency)"
+    why: dict[str, list[str]] = {}
+    tenant = inp.jobs.tenant[job]
+    for c in cands:
+        r = inp.capacity.why_not(tenant, c)
+        if r is None:
+            return fallback or "could start, but the policy chose not to this round"
+        why.setdefault(r, []).append(inp.tables.pool_label(c.pool))
+    parts = [
+        f"{REASONS[r]} ({len(pools)} pool{'s' if len(pools) > 1 else ''})"
+        for r, pools in why.items()
+    ]
+    return "; ".join(parts)

@@ -1,0 +1,110 @@
+"""The scheduling state on its own: starts, masked sites, ends, deferrals, bad decisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from suanli.core.accounting import Accounting
+from suanli.core.events import EventKind, EventQueue
+from suanli.core.invariants import check_invariants
+from suanli.core.jobtable import JobTable
+from suanli.core.policy import Defer, PolicyOutput, Preempt, Start
+from suanli.core.state import (
+    DEFERRED,
+    DONE,
+    ENDED,
+    RUNNING,
+    UNSCHEDULABLE,
+    WAITING,
+    PolicyError,
+    SchedulingState,
+)
+from suanli.core.tables import build_tables
+from suanli.core.views import Attained
+from suanli.model.job import Job, JobKind
+from tests.control.helpers import two_sites
+
+
+def _state(n: int, gang: int = 4) -> SchedulingState:
+    tables = build_tables(two_sites())
+    st = SchedulingState(
+        tables, JobTable([], tables), EventQueue(), Accounting(tables, 1), record=True
+    )
+    for i in range(n):
+        job = Job(str(i), "lab", JobKind.PRETRAIN, "dl-training", float(i), gang, 1.0)
+        st.arrive(st.add(job))
+    return st
+
+
+def test_starts_take_devices_and_masked_sites_take_none() -> None:
+    st = _state(3)
+    c = st.jobs.candidates(0)[0]
+    st.apply(PolicyOutput(starts=[Start(0, c)]), 1.0)
+    assert st.status[0] == RUNNING and st.applied == [Start(0, c)] and len(st.waiting) == 2
+    assert st.cluster.pools[c.pool].free_devices == 4
+    site = st.tables.pool_site[c.pool]
+    assert st.preemptible(0)
+    st.set_site_up(site, False)
+    assert st.cluster.pools[c.pool].free_devices == 0  # masked: no new work there
+    assert st.running[0].alloc is None and not st.preemptible(0)  # kept, outside the mirror
+    check_invariants(st)
+    st.set_site_up(site, True)
+    assert st.cluster.pools[c.pool].free_devices == 4 and st.running[0].alloc is not None
+    st.end(0, 2.0, "cancelled")
+    assert st.status[0] == ENDED and st.cluster.pools[c.pool].free_devices == 8
+    check_invariants(st)
+
+
+def test_a_decision_that_cannot_be_carried_out_is_an_error() -> None:
+    st = _state(2)
+    c = st.jobs.candidates(0)[0]
+    with pytest.raises(PolicyError, match="which is not waiting"):
+        st.apply(PolicyOutput(starts=[Start(0, c), Start(0, c)]), 1.0)
+    assert st.applied == [Start(0, c)]  # the one before it stands
+    with pytest.raises(PolicyError, match="not running"):
+        st.apply(PolicyOutput(preempts=[Preempt(1, "x")]), 1.0)
+    with pytest.raises(PolicyError, match="into the past"):
+        st.apply(PolicyOutput(defers=[Defer(1, 1.0, "x")]), 1.0)
+    same_pool = next(x for x in st.jobs.candidates(1) if x.pool == c.pool)
+    st.apply(PolicyOutput(starts=[Start(1, same_pool)]), 1.0)  # 4 of 8 left: fits
+    extra = st.add(Job("x", "lab", JobKind.PRETRAIN, "dl-training", 1.0, 4, 1.0))
+    st.arrive(extra)
+    full = next(x for x in st.jobs.candidates(extra) if x.pool == c.pool)
+    with pytest.raises(PolicyError, match="without room"):
+        st.apply(PolicyOutput(starts=[Start(extra, full)]), 1.0)
+    check_invariants(st)
+
+
+def test_ends_deferrals_and_requeues() -> None:
+    st = _state(3)
+    st.apply(PolicyOutput(defers=[Defer(0, 50.0, "cheaper at night")]), 10.0)
+    assert st.status[0] == DEFERRED and st.reason(0) == "cheaper at night"
+    assert st.events.peek_time() == 50.0
+    when, kind, _, a, b = st.events.pop()
+    st.timer(kind, a, b, when)
+    assert kind == EventKind.WAKE and st.status[0] == WAITING and len(st.waiting) == 3
+    c = st.jobs.candidates(1)[0]
+    st.apply(PolicyOutput(starts=[Start(1, c)]), 60.0)
+    st.requeue(1, 61.0, "the dispatch was lost")  # never ran: no progress, no restart cost
+    assert st.status[1] == WAITING and st.preemptions[1] == 0 and st.work_done[1] == 0.0
+    st.apply(PolicyOutput(starts=[Start(1, c)]), 62.0)
+    assert st.running[1].computing  # no data, no restart: computes at once
+    st.complete(1, 100.0)
+    assert st.status[1] == DONE and st.attained[1] == pytest.approx(38.0 * c.amount)
+    st.end(2, 101.0, "cancelled while queued")
+    assert st.status[2] == ENDED and len(st.waiting) == 1
+    big = Job("big", "lab", JobKind.PRETRAIN, "dl-training", 5.0, 64, 1.0)
+    assert not st.arrive(st.add(big)) and st.status[3] == UNSCHEDULABLE
+    check_invariants(st)
+
+
+def test_restore_holds_a_place_after_a_restart_even_without_room() -> None:
+    st = _state(0)
+    for i in range(3):
+        st.add(Job(str(i), "lab", JobKind.PRETRAIN, "dl-training", 0.0, 8, 1.0))
+    c = st.jobs.candidates(0)[0]
+    st.restore(0, c, 5.0, 20.0)
+    st.restore(1, c, 6.0, 20.0)  # the pool is full: held outside the mirror
+    assert st.running[0].alloc is not None and st.running[1].alloc is None
+    assert Attained(st, 20.0)(1) == pytest.approx(14.0 * c.amount)
+    check_invariants(st)

@@ -1,0 +1,276 @@
+"""One core, two clocks: run the same jobs through the simulator and through the live
+control plane driven by a stepped clock, and record what the policy saw and decided.
+
+The live side is the real :class:`~suanli.control.service.LiveControl` on a SQLite
+database, with ``dry-run`` sites that run each job for its modelled time
+(``time_scale: 1``), all on one :class:`~suanli.clock.SteppedClock`. Jobs are submitted
+through the job store as the API does, at their submit times; the clock steps to every
+instant at which something is due — a submission, a site's job changing state, a timer of
+the scheduling state, a tick or an hour boundary — and at each one the sites are listed,
+their answers reconciled and the loop stepped (:meth:`LiveControl.step`).
+
+A :class:`Recorder` around each side's policy writes down, for every round, a canonical
+:func:`view` of the :class:`~suanli.core.policy.PolicyInput` and the decisions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from suanli.clock import SteppedClock
+from suanli.control.service import LiveControl, LoopSettings
+from suanli.core.invariants import check_invariants
+from suanli.core.jobtable import JobTable
+from suanli.core.policy import Policy, PolicyInput, PolicyOutput
+from suanli.core.sharing import DEFAULT_PLACEMENT, pool_requests
+from suanli.core.tables import build_tables
+from suanli.model.job import Job
+from suanli.model.scenario import Scenario
+from suanli.policy.registry import make_policy
+from suanli.sim.engine import Simulator
+from suanli.sites.dryrun import DryRunSettings, DryRunSite
+from suanli.store.db import Database
+from suanli.store.jobs import JobStore
+from suanli.store.tenants import TenantStore
+
+
+def view(inp: PolicyInput) -> tuple[Any, ...]:
+    """Everything a policy can read from ``inp``, as comparable values."""
+    t = inp.tables
+    cap = inp.capacity
+    waiting = tuple(inp.waiting)
+    running = tuple(
+        sorted(
+            (
+                j,
+                r.candidate,
+                r.started_s,
+                r.compute_start_s,
+                r.expected_end_s,
+                r.preemptible,
+                r.nodes,
+                inp.nodes_of(j),
+                inp.share_of(j),
+            )
+            for j, r in inp.running.items()
+        )
+    )
+    seen = sorted(set(waiting) | set(inp.running))
+    jt = inp.jobs
+    per_job = tuple(
+        (j, jt.submit[j], jt.work[j], inp.remaining(j), inp.attained(j), inp.resumed(j))
+        for j in seen
+    )
+    pools = tuple(
+        (
+            tuple(cap.hist(p)),
+            cap.free_amount(p),
+            tuple(sorted(inp.running_on(p))),
+            tuple(inp.ending_on(p)),
+        )
+        for p in range(t.n_pools)
+    )
+    return (
+        ("now", inp.now, "hour", inp.hour, "full", inp.full),
+        ("freed", None if inp.full else inp.freed),
+        ("arrived", tuple(sorted(inp.arrived))),
+        ("requeued", tuple(sorted(inp.requeued))),
+        ("waiting", waiting),
+        ("by signature", tuple(sorted((s, tuple(inp.waiting_of(s))) for s in inp.waiting_sigs))),
+        ("running", running),
+        ("submit, work, remaining, attained, resumed", per_job),
+        ("replicas", tuple(sorted(inp.replicas))),
+        ("pools", pools),
+        ("power headroom", tuple(cap.power_headroom_w(s) for s in range(len(t.site_ids)))),
+        ("tenant milli", tuple(inp.tenant_milli)),
+        ("quota usage", tuple(cap.state.quota_usage)),
+    )
+
+
+def decisions(out: PolicyOutput) -> tuple[Any, ...]:
+    """A round's decisions as comparable values."""
+    return (
+        ("starts", tuple((s.job, s.candidate) for s in out.starts)),
+        ("preempts", tuple((p.job, p.reason) for p in out.preempts)),
+        ("defers", tuple((d.job, d.until_s, d.reason) for d in out.defers)),
+        ("reasons", tuple(sorted(out.reasons.items()))),
+        ("sig reasons", tuple(sorted(out.sig_reasons.items()))),
+        ("default", out.default_reason, "again", out.again),
+    )
+
+
+@dataclass(frozen=True)
+class Round:
+    """One call of a policy: what it saw and what it decided."""
+
+    view: tuple[Any, ...]
+    decisions: tuple[Any, ...]
+
+
+@dataclass
+class Recorder:
+    """A policy that records every round of the policy it wraps."""
+
+    policy: Policy
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+    @property
+    def tick_s(self) -> float:
+        return self.policy.tick_s
+
+    def decide(self, inp: PolicyInput) -> PolicyOutput:
+        seen = view(inp)
+        out = self.policy.decide(inp)
+        self.rounds.append(Round(seen, decisions(out)))
+        return out
+
+
+def spec_of(job: Job) -> dict[str, Any]:
+    """The stored spec of a job as the API writes it (deadline as POSIX seconds: the
+    scenario starts at 0)."""
+    if job.device_fraction < 1.0 or job.measured_pflops or job.gang_max is not None:
+        raise ValueError(f"job {job.id}: the API takes no shares, measured speeds or ranges")
+    return dict(
+        kind=job.kind.value,
+        profile=job.profile,
+        gang=job.gang,
+        work_pflop=job.work_pflop,
+        accepted_types=list(job.accepted_types),
+        accepted_stacks=list(job.accepted_stacks),
+        dataset=job.dataset,
+        deadline_at=job.deadline_s,
+        deferrable=job.deferrable,
+        preemptible=job.preemptible,
+        priority=job.priority,
+        checkpoint_interval_s=job.checkpoint_interval_s,
+        restart_cost_s=job.restart_cost_s,
+    )
+
+
+def simulate(
+    sc: Scenario, jobs: Sequence[Job], policy: str, placement: str = DEFAULT_PLACEMENT
+) -> list[Round]:
+    """The simulator's rounds."""
+    rec = Recorder(make_policy(policy, sc.policy_params.get(policy)))
+    Simulator(sc, jobs, rec, placement=placement, verify=True).run()
+    return rec.rounds
+
+
+def run_live(
+    sc: Scenario,
+    jobs: Sequence[Job],
+    policy: str,
+    db_path: Path,
+    placement: str = DEFAULT_PLACEMENT,
+) -> list[Round]:
+    """The live control plane's rounds, stepped through every instant something is due."""
+    if sc.start.timestamp() != 0.0:
+        raise ValueError("the stepped clock needs a scenario that starts at the POSIX epoch")
+    clock = SteppedClock(0.0)
+    db = Database(f"sqlite:///{db_path}")
+    TenantStore(db).ensure(((t.id, t.name, t.weight, t.priority) for t in sc.tenants), "scenario")
+    sites = {s.id: DryRunSite(s.id, DryRunSettings(time_scale=1.0), clock) for s in sc.sites}
+    # the simulator's target workload for the placement rule: every job of the run
+    requests = pool_requests(JobTable(list(jobs), build_tables(sc)))
+    ctl = LiveControl(
+        db,
+        sc,
+        dict(sites),
+        policy=policy,
+        placement=placement,
+        requests=requests,
+        settings=LoopSettings(poll_s=0.0, sweep_s=math.inf, sample_s=math.inf),
+        clock=clock,
+    )
+    rec = Recorder(ctl.policy)
+    ctl.policy = rec
+    ctl.loop.policy = rec
+    ctl.recover()
+    store = JobStore(db)
+    todo = sorted(jobs, key=lambda j: j.submit_s)
+    nxt = 0
+
+    def step(t: float, arrivals: Sequence[Job]) -> None:
+        clock.set(t)
+        for job in arrivals:
+            rec_, _ = store.submit(job.tenant, spec_of(job), "true", at=t)
+            assert str(rec_.id) == job.id, "number the jobs 1, 2, … in submission order"
+            ctl.submitted(rec_)
+        for w in ctl.workers.values():
+            w.request_listing()
+        ctl.run_sites()  # listings (and what the last step queued) at t
+        ctl.step()
+        ctl.run_sites()  # this step's submissions, at t
+        ctl.step()
+        check_invariants(ctl.state)
+
+    step(0.0, [])  # the first (full) round, before anything arrives, as the simulator's
+    t = 0.0
+    while True:
+        arrivals = []
+        while nxt < len(todo) and todo[nxt].submit_s == t:
+            arrivals.append(todo[nxt])
+            nxt += 1
+        if arrivals:
+            step(t, arrivals)
+        due = [ctl.next_due()]
+        due += [c for s in sites.values() if (c := s.next_change(t)) is not None]
+        if nxt < len(todo):
+            due.append(todo[nxt].submit_s)
+        t_next = min(due)
+        if t_next > sc.horizon_s:
+            break
+        t = t_next
+        if not (nxt < len(todo) and todo[nxt].submit_s == t):
+            step(t, [])
+    assert not ctl.policy_errors, ctl.policy_errors
+    db.dispose()
+    return rec.rounds
+
+
+def first_difference(sim: Sequence[Round], live: Sequence[Round]) -> str:
+    """Where two recordings part, in words (empty when they agree)."""
+    for i, (a, b) in enumerate(zip(sim, live, strict=False)):
+        if a == b:
+            continue
+        for part_a, part_b in zip(a.view + a.decisions, b.view + b.decisions, strict=True):
+            if part_a != part_b:
+                return (
+                    f"round {i} (t = {a.view[0][1]} / {b.view[0][1]}): {part_a[0]} differs\n"
+                    f"  simulator: {part_a}\n  live:      {part_b}"
+                )
+    if len(sim) != len(live):
+        return f"the simulator ran {len(sim)} rounds, the live loop {len(live)}"
+    return ""
+
+
+def both(
+    sc: Scenario, jobs: Sequence[Job], policy: str, tmp: Path, placement: str = DEFAULT_PLACEMENT
+) -> tuple[list[Round], list[Round]]:
+    """The simulator's and the live control plane's rounds for the same jobs (numbered
+    1, 2, … in submission order on both sides, as the database numbers them, so that
+    reasons naming a job read the same)."""
+    ordered = [
+        replace(job, id=str(k + 1)) for k, job in enumerate(sorted(jobs, key=lambda j: j.submit_s))
+    ]
+    return (
+        simulate(sc, ordered, policy, placement),
+        run_live(sc, ordered, policy, tmp / f"live-{policy}.db", placement),
+    )
+
+
+def counts(rounds: Sequence[Round]) -> dict[str, int]:
+    """Decisions of each kind over a recording (what a test exercised)."""
+    out = {"rounds": len(rounds), "starts": 0, "preempts": 0, "defers": 0}
+    for r in rounds:
+        for part in r.decisions[:3]:
+            out[part[0]] += len(part[1])
+    return out
