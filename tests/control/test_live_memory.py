@@ -12,6 +12,7 @@ from suanli.store.db import Database
 from suanli.store.jobs import JobStore
 from suanli.store.ledger import Batch, Ledger
 from suanli.store.schema import JobState
+from suanli.store.tenants import TenantStore
 from tests.control.helpers import control, dry, states, submit, two_sites, wait_for
 
 
@@ -155,3 +156,27 @@ def test_rounds_over_1000_queued_jobs_write_only_what_changed(db: Database) -> N
     ctl.round_now()
     assert len(ctl.state.waiting) == 996 and len(ctl.book.submits) == 0
     assert js.decisions(limit=5000) == decided
+
+
+def test_a_new_tenant_rebuilds_the_state_and_running_jobs_keep_their_places(
+    db: Database,
+) -> None:
+    """A tenant created over the API rebuilds the scheduling tables: jobs running keep their
+    devices (nothing is dispatched twice), waiting ones stay queued, the new tenant's run."""
+    sc = two_sites()
+    east, west = dry("east", 1.5), dry("west", 1.5)
+    ctl = control(db, sc, {"east": east, "west": west})
+    ctl.start()
+    try:
+        big = [r.id for r in submit(db, ctl, 3, gang=8)]  # one per site runs, one waits
+        wait_for(lambda: sorted(states(db, big)) == ["queued", "running", "running"], what="2 run")
+        before = ctl.state
+        TenantStore(db).create("newco", "New Co", 1.0, 0)
+        ctl.tenants_changed()
+        wait_for(lambda: ctl.state is not before, what="rebuilt")
+        assert "newco" in ctl.state.tables.tenant_ids
+        new = submit(db, ctl, 1, tenant="newco")[0].id
+        wait_for(lambda: set(states(db, [*big, new])) == {"done"}, 30, what="all done")
+    finally:
+        ctl.stop()
+    assert east.submissions + west.submissions == 4  # each job once

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from suanli.plan.check import violations
 from suanli.plan.explain import PlanInfeasibleError
 from suanli.plan.solve import SolveOptions, solve_plan
+from suanli.plan.violations import violations
 from tests.plan.bruteforce import brute_force, random_instance
 
 EXACT = SolveOptions(mip_rel_gap=1e-9, exact_shadow=0)

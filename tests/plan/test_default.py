@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from suanli.config import load_scenario
-from suanli.plan.check import violations
 from suanli.plan.compare import comparison_rows
 from suanli.plan.load import DEFAULT_COMPARISON, load_planning
 from suanli.plan.run import run_plan, write_outputs
 from suanli.plan.solve import SolveOptions
+from suanli.plan.violations import violations
 
 FAST = SolveOptions(exact_shadow=0)
 

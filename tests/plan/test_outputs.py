@@ -11,10 +11,10 @@ import pytest
 
 from suanli.config import load_scenario
 from suanli.model.scenario import GeneratorSpec
-from suanli.plan.check import violations
+from suanli.plan.delivery import check_delivery, profile_of
 from suanli.plan.run import PlanRun, run_plan, write_outputs
 from suanli.plan.solve import SolveOptions
-from suanli.plan.verify import check_delivery, profile_of
+from suanli.plan.violations import violations
 from suanli.workload.generator import generate_jobs
 
 Writer = Callable[..., Path]

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from suanli.config import load_scenario
+from suanli.plan.delivery import check_delivery, work_in_window
 from suanli.plan.run import run_plan, write_outputs
 from suanli.plan.solve import SolveOptions
-from suanli.plan.verify import check_delivery, work_in_window
 from suanli.workload.generator import generate_jobs
 
 sim_run = pytest.importorskip("suanli.experiment.run", reason="the simulator is not installed")

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from suanli.core.policy import PolicyOutput
 from suanli.policy.registry import make_policy
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
@@ -38,7 +39,15 @@ def test_deferrable_job_waits_for_the_valley_tariff() -> None:
     j = job("batch", 20 * HOUR, 8, 3 * HOUR, deferrable=True, deadline_s=40 * HOUR)
     r = run(sc, [j], params={"w_delay": 0.0})
     assert r.first_start[0] == pytest.approx(24 * HOUR)  # midnight: the valley starts
-    assert "deferred" in r.reasons.get(0, "deferred")  # (finished: no reason kept)
+    # it was set aside at 20:00 until midnight, saying why
+    policy = make_policy("suanli", {"w_delay": 0.0})
+    seen: list[PolicyOutput] = []
+    decide = policy.decide
+    policy.decide = lambda inp: seen.append(decide(inp)) or seen[-1]  # type: ignore[method-assign]
+    Simulator(sc, [j], policy).run()
+    (defer,) = [d for out in seen for d in out.defers]
+    assert defer.until_s == pytest.approx(24 * HOUR)
+    assert defer.reason.startswith("deferred 4.0 h") and "lower" in defer.reason
     now = run(sc, [j], "fifo")
     assert now.first_start[0] == pytest.approx(20 * HOUR)
     # not deferrable: starts at once

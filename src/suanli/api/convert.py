@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from suanli.api.models import DecisionOut, JobOut, TenantOut, TokenOut, iso
+from suanli.model.job import DEFAULT_PREEMPTIBLE
 from suanli.store.records import DecisionRecord, JobRecord, TenantRecord, TokenRecord
 from suanli.store.schema import JobState
 
@@ -29,7 +30,7 @@ def job_out(r: JobRecord, live_reason: str | None = None) -> JobOut:
         dataset=s.get("dataset"),
         deadline=iso(s.get("deadline_at")),
         deferrable=bool(s.get("deferrable", False)),
-        preemptible=bool(s.get("preemptible", True)),
+        preemptible=bool(s.get("preemptible", DEFAULT_PREEMPTIBLE)),
         priority=int(s.get("priority", 0)),
         command=r.command,
         site=r.site,

@@ -20,7 +20,12 @@ from pydantic import (
     model_validator,
 )
 
-from suanli.model.job import JobKind
+from suanli.model.job import (
+    DEFAULT_CHECKPOINT_INTERVAL_S,
+    DEFAULT_PREEMPTIBLE,
+    DEFAULT_RESTART_COST_S,
+    JobKind,
+)
 from suanli.store.schema import JobState
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -71,10 +76,10 @@ class JobIn(_In):
     dataset: Name | None = None
     deadline: AwareDatetime | None = None
     deferrable: StrictBool = False
-    preemptible: StrictBool = True
+    preemptible: StrictBool = DEFAULT_PREEMPTIBLE
     priority: StrictInt = Field(0, ge=-1000, le=1000)
-    checkpoint_interval_s: Number = Field(3600.0, gt=0, le=1e7)
-    restart_cost_s: Number = Field(300.0, ge=0, le=1e7)
+    checkpoint_interval_s: Number = Field(DEFAULT_CHECKPOINT_INTERVAL_S, gt=0, le=1e7)
+    restart_cost_s: Number = Field(DEFAULT_RESTART_COST_S, ge=0, le=1e7)
 
     @model_validator(mode="after")
     def _one_work(self) -> JobIn:

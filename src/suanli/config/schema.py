@@ -15,7 +15,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from suanli.catalog import AcceleratorEntry
-from suanli.model.job import JobKind
+from suanli.model.job import (
+    DEFAULT_CHECKPOINT_INTERVAL_S,
+    DEFAULT_PREEMPTIBLE,
+    DEFAULT_RESTART_COST_S,
+    JobKind,
+)
 
 Identifier = str  # lower-case id: letters, digits, '-', '_'
 ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
@@ -311,10 +316,10 @@ class JobClassConfig(Strict):
     accepted_stacks: list[str] = Field(default_factory=list)
     datasets: list[str] = Field(default_factory=list)
     deferrable: bool = False
-    preemptible: bool = True
+    preemptible: bool = DEFAULT_PREEMPTIBLE
     deadline_hours: float | None = Field(default=None, gt=0)
-    checkpoint_interval_min: float = Field(default=60.0, gt=0)
-    restart_cost_min: float = Field(default=5.0, ge=0)
+    checkpoint_interval_min: float = Field(default=DEFAULT_CHECKPOINT_INTERVAL_S / 60, gt=0)
+    restart_cost_min: float = Field(default=DEFAULT_RESTART_COST_S / 60, ge=0)
     priority: int = 0
     source: str = ""
 

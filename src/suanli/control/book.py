@@ -170,14 +170,14 @@ class JobBook:
             return
         # placed before a restart: hold its devices; reconciliation will tell the rest
         lj.submit_ended = self.clock.monotonic()
-        cand = self._candidate(j, rec.pool, rec.devices or 0)
+        cand = self.candidate_on(j, rec.pool, rec.devices or 0)
         if cand is None:
             log.warning("job %s: pool %s is not in the fleet any more", rec.id, rec.pool)
             return
         started = (rec.started_at or rec.updated_at) - self.epoch0
         st.restore(j, cand, min(started, self.now_s()), self.now_s())
 
-    def _candidate(self, j: int, pool: str | None, devices: int) -> Candidate | None:
+    def candidate_on(self, j: int, pool: str | None, devices: int) -> Candidate | None:
         """Job *j*'s candidate on ``pool`` with ``devices`` held (a restart's recovery)."""
         t = self.state.tables
         p = t.pool_ids.index(pool) if pool in t.pool_ids else -1
@@ -310,8 +310,9 @@ class JobBook:
         lj = self.live.pop(db_id)
         st = self.state
         now = self.now_s()
-        if ended_at is not None:
-            now = min(now, ended_at - self.epoch0)
+        rs = st.running.get(lj.j)
+        if ended_at is not None and rs is not None:  # the site's own end, if it is plausible
+            now = max(rs.started_s, min(now, ended_at - self.epoch0))
         if state is JobState.DONE and st.status[lj.j] == RUNNING:
             st.complete(lj.j, now)
         else:
@@ -399,7 +400,7 @@ class JobBook:
             if status.reachable is not False:
                 log.warning("site %s unreachable: %s", site, listing.error)
                 status.reachable, status.since = False, self.clock.time()
-                self.state.set_site_up(idx, False)
+                self.state.set_site_up(idx, False, self.now_s())
                 for db_id, lj in self.live.items():
                     if lj.site == site and lj.state in PLACED_STATES - {JobState.UNKNOWN}:
                         self._set_state(
@@ -410,7 +411,7 @@ class JobBook:
         if status.reachable is not True:
             log.info("site %s reachable", site)
             status.reachable, status.since = True, self.clock.time()
-            self.state.set_site_up(idx, True)
+            self.state.set_site_up(idx, True, self.now_s())
         status.error, status.last_ok = "", self.clock.time()
         tracked = [
             Tracked(db_id, lj.attempt, lj.state, lj.external_id, lj.submit_ended)

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from suanli.model.job import Job, JobKind
+from suanli.model.job import (
+    DEFAULT_CHECKPOINT_INTERVAL_S,
+    DEFAULT_PREEMPTIBLE,
+    DEFAULT_RESTART_COST_S,
+    Job,
+    JobKind,
+)
 
 
 def job_from_spec(
@@ -31,8 +37,10 @@ def job_from_spec(
         dataset=spec.get("dataset"),
         deadline_s=float(deadline_at) - epoch0 if deadline_at is not None else None,
         deferrable=bool(spec.get("deferrable", False)),
-        preemptible=bool(spec.get("preemptible", True)),
-        checkpoint_interval_s=float(spec.get("checkpoint_interval_s", 3600.0)),
-        restart_cost_s=float(spec.get("restart_cost_s", 300.0)),
+        preemptible=bool(spec.get("preemptible", DEFAULT_PREEMPTIBLE)),
+        checkpoint_interval_s=float(
+            spec.get("checkpoint_interval_s", DEFAULT_CHECKPOINT_INTERVAL_S)
+        ),
+        restart_cost_s=float(spec.get("restart_cost_s", DEFAULT_RESTART_COST_S)),
         priority=int(spec.get("priority", 0)),
     )

@@ -432,12 +432,9 @@ class LiveControl:
             requests=self._requests,
             record=True,
         )
-        for i, site in enumerate(tables.site_ids):
-            st.site_can_preempt[i] = site not in self.no_preemption
-            st.set_site_up(i, self.sites[site].reachable is True)
-        now = max(0.0, self.clock.time() - self.epoch0)
-        for p in range(tables.n_pools):
-            st.schedule_sleep(p, list(range(tables.pool_count[p] // tables.pool_per_node[p])), now)
+        st.site_can_preempt = [s not in self.no_preemption for s in tables.site_ids]
+        now = self.clock.time() - self.epoch0
+        st.set_sites_up([self.sites[s].reachable is True for s in tables.site_ids], now)
         return st
 
     def _rebuild(self) -> None:
@@ -458,7 +455,7 @@ class LiveControl:
                 st.arrive(j)
             elif old.status[oj] == RUNNING:
                 rs = old.running[oj]
-                cand = book._candidate(j, old.tables.pool_ids[rs.cand.pool], rs.cand.devices)
+                cand = book.candidate_on(j, old.tables.pool_ids[rs.cand.pool], rs.cand.devices)
                 if cand is not None:
                     st.restore(j, cand, rs.started_s, now)
         self.loop = ControlLoop(self.policy, st)

@@ -64,10 +64,6 @@ class Candidate:
         """Devices computing, a fraction for a share."""
         return self.share / 1000 if self.share else float(self.used)
 
-    def runtime_s(self, work: float) -> float:
-        """Seconds of computation for ``work`` PFLOP here."""
-        return work / self.rate
-
 
 @dataclass(frozen=True, eq=False)
 class SigArrays:
@@ -82,8 +78,6 @@ class SigArrays:
     transfer_s: np.ndarray
     egress: np.ndarray
     pue: np.ndarray
-    #: Pools whose rate is at least half the best: where the job first looks (bit mask).
-    fast_pools: int
 
 
 class JobTable:
@@ -198,11 +192,6 @@ class JobTable:
             cands = self.sig_candidates[sig]
             t = self.tables
             rates = np.array([c.rate for c in cands])
-            best = rates.max() if rates.size else 0.0
-            fast = 0
-            for c in cands:
-                if c.rate >= 0.5 * best:
-                    fast |= 1 << c.pool
             sites = np.array([t.pool_site[c.pool] for c in cands], dtype=np.int64)
             a = SigArrays(
                 pools=np.array([c.pool for c in cands], dtype=np.int64),
@@ -213,7 +202,6 @@ class JobTable:
                 transfer_s=np.array([c.transfer_s for c in cands]),
                 egress=np.array([c.egress for c in cands]),
                 pue=np.array([t.site_pue[s] for s in sites]),
-                fast_pools=fast,
             )
             self._sig_arrays[sig] = a
         return a

@@ -259,7 +259,7 @@ class SchedulingState:
         rs = self.running[j]
         self.work_done[j] = self.jobs.work[j]
         if rs.computing:
-            self.attained[j] += (now - rs.compute_start_s) * rs.cand.amount
+            self.attained[j] += max(0.0, now - rs.compute_start_s) * rs.cand.amount
         self._stop(j, rs, now, "finished")
         self.status[j] = DONE
         self.finish[j] = now
@@ -420,13 +420,19 @@ class SchedulingState:
         return r
 
     # -- sites and nodes --------------------------------------------------------------------
-    def set_site_up(self, site: int, up: bool) -> bool:
+    def set_site_up(self, site: int, up: bool, now: float = 0.0) -> bool:
         """Mask (``up=False``) or unmask a site: a masked site's pools take no new work,
         its jobs keep their places outside the mirror. Returns whether anything changed."""
-        if self.site_up[site] == up:
+        ups = list(self.site_up)
+        ups[site] = up
+        return self.set_sites_up(ups, now)
+
+    def set_sites_up(self, ups: Sequence[bool], now: float = 0.0) -> bool:
+        """:meth:`set_site_up` for every site at once (one rebuild of the mirror)."""
+        if list(ups) == self.site_up:
             return False
-        self.site_up[site] = up
-        self._rebuild_cluster()
+        self.site_up = list(ups)
+        self._rebuild_cluster(now)
         return True
 
     def fail_nodes(self, pool: int, count: int | None, now: float) -> list[int]:
@@ -469,6 +475,15 @@ class SchedulingState:
         acct.power_w[pool] += len(back) * pn.per_node * float(self.tables.pool_idle_w[pool])
         self.schedule_sleep(pool, back, now)
         self.round_due = True
+
+    def idle_since(self, now: float) -> None:
+        """Every wholly free node counts as idle since ``now``: with power saving, it is
+        suspended if it stays so."""
+        for p, pn in enumerate(self.cluster.pools):
+            free = [n for n in range(len(pn.free)) if pn.up[n] and pn.free[n] == pn.per_node]
+            for n in free:
+                pn.free_since[n] = now
+            self.schedule_sleep(p, free, now)
 
     def schedule_sleep(self, pool: int, nodes: list[int], now: float) -> None:
         """Nodes just became wholly free: suspend them if they stay so (power saving)."""
@@ -655,8 +670,9 @@ class SchedulingState:
         st.end_s = now
         st.end = why
 
-    def _rebuild_cluster(self) -> None:
-        """Recompute the allocations from the running jobs and the masked sites."""
+    def _rebuild_cluster(self, now: float) -> None:
+        """Recompute the allocations from the running jobs and the masked sites (the nodes
+        left wholly free count as idle since ``now``)."""
         t = self.tables
         self.cluster = cl = ClusterState(t, self.placement, self.requests)
         self.node_jobs = [{} for _ in range(t.n_pools)]
@@ -684,6 +700,7 @@ class SchedulingState:
         self.full = True
         self.freed = (1 << t.n_pools) - 1
         self.request_round(full=True)
+        self.idle_since(now)
 
     def _nodes_of(self, j: int) -> Sequence[tuple[int, int]]:
         a = self.running[j].alloc

@@ -6,6 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+#: A job's fault-tolerance defaults, wherever a job is made (the scenario's generator, a
+#: planning file, a trace, the API, a stored spec): whether it may be preempted, how often
+#: it checkpoints, and what a restart costs.
+DEFAULT_PREEMPTIBLE = True
+DEFAULT_CHECKPOINT_INTERVAL_S = 3600.0
+DEFAULT_RESTART_COST_S = 300.0
+
 
 class JobKind(StrEnum):
     """What a job does; selects software-stack efficiencies and power draw."""
@@ -65,9 +72,9 @@ class Job:
     dataset: str | None = None
     deadline_s: float | None = None
     deferrable: bool = False
-    preemptible: bool = True
-    checkpoint_interval_s: float = 3600.0
-    restart_cost_s: float = 300.0
+    preemptible: bool = DEFAULT_PREEMPTIBLE
+    checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
+    restart_cost_s: float = DEFAULT_RESTART_COST_S
     priority: int = 0
     measured_pflops: Mapping[str, float] = field(default_factory=dict)
     device_fraction: float = 1.0

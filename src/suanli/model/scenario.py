@@ -9,7 +9,13 @@ from typing import Any
 
 from suanli.model.accelerator import Accelerator
 from suanli.model.fleet import Dataset, Failure, Link, Pool, Site, Tenant
-from suanli.model.job import JobKind, WorkloadProfile
+from suanli.model.job import (
+    DEFAULT_CHECKPOINT_INTERVAL_S,
+    DEFAULT_PREEMPTIBLE,
+    DEFAULT_RESTART_COST_S,
+    JobKind,
+    WorkloadProfile,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +68,10 @@ class JobClass:
     accepted_stacks: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
     deferrable: bool = False
-    preemptible: bool = True
+    preemptible: bool = DEFAULT_PREEMPTIBLE
     deadline_hours: float | None = None
-    checkpoint_interval_s: float = 3600.0
-    restart_cost_s: float = 300.0
+    checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
+    restart_cost_s: float = DEFAULT_RESTART_COST_S
     priority: int = 0
     source: str = ""
 

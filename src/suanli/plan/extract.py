@@ -2,7 +2,7 @@
 
 Every figure is recomputed from the decisions (devices bought, retired, allocated;
 MW expanded; green MWh) with the formulas of :mod:`suanli.plan.milp`, so that
-:mod:`suanli.plan.check` can verify the plan against the instance independently of
+:mod:`suanli.plan.violations` can verify the plan against the instance independently of
 the solver's row activities.
 """
 

@@ -23,7 +23,7 @@ from suanli.config.loader import parse_scenario
 from suanli.config.yaml_lines import format_path, line_of, load_yaml
 from suanli.errors import InputError, Problem
 from suanli.model.scenario import Scenario
-from suanli.plan.checks import check_file, check_merged
+from suanli.plan.input_checks import check_file, check_merged
 from suanli.plan.schema import DemandClass, PlanningFile, SupplyRule
 from suanli.scenarios import builtin_names
 

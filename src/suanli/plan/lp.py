@@ -258,8 +258,3 @@ def _silence_banner() -> None:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def row_activity(model: Model, x: np.ndarray) -> np.ndarray:
-    """``A x`` for a solution."""
-    return np.asarray(model.a @ x, dtype=float)

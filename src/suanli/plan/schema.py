@@ -16,6 +16,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanli.config.schema import ID_PATTERN, DistributionConfig
+from suanli.model.job import (
+    DEFAULT_CHECKPOINT_INTERVAL_S,
+    DEFAULT_PREEMPTIBLE,
+    DEFAULT_RESTART_COST_S,
+)
 
 
 class Strict(BaseModel):
@@ -150,10 +155,10 @@ class JobsConfig(Strict):
     gang: DistributionConfig
     hours_on_reference: DistributionConfig
     deferrable: bool = False
-    preemptible: bool = True
+    preemptible: bool = DEFAULT_PREEMPTIBLE
     deadline_hours: float | None = Field(default=None, gt=0)
-    checkpoint_interval_min: float = Field(default=60.0, gt=0)
-    restart_cost_min: float = Field(default=5.0, ge=0)
+    checkpoint_interval_min: float = Field(default=DEFAULT_CHECKPOINT_INTERVAL_S / 60, gt=0)
+    restart_cost_min: float = Field(default=DEFAULT_RESTART_COST_S / 60, ge=0)
     priority: int = 0
 
 

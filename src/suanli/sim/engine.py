@@ -89,8 +89,7 @@ class Simulator:
             q.push(f.start_s, EventKind.FAILURE, i)
             q.push(f.start_s + f.duration_s, EventKind.RECOVERY, i)
         pools_at = self._failure_pools()
-        for p in range(tables.n_pools):
-            st.schedule_sleep(p, list(range(tables.pool_count[p] // tables.pool_per_node[p])), 0.0)
+        st.idle_since(0.0)
         n_jobs = len(jobs)
         events = 0
         next_report = 0

@@ -16,6 +16,12 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from suanli.model.job import (
+    DEFAULT_CHECKPOINT_INTERVAL_S,
+    DEFAULT_PREEMPTIBLE,
+    DEFAULT_RESTART_COST_S,
+)
+
 #: The version this code reads and writes.
 FORMAT_VERSION = 1
 
@@ -70,9 +76,18 @@ COLUMNS: tuple[Column, ...] = (
     Column("dataset", "str", False, "data set id"),
     Column("deadline_s", "float", False, "deadline, seconds after the trace's start"),
     Column("deferrable", "bool", False, "may wait for cheap or green hours (empty: false)"),
-    Column("preemptible", "bool", False, "may be preempted (empty: true)"),
-    Column("checkpoint_interval_s", "float", False, "seconds between checkpoints (3600)"),
-    Column("restart_cost_s", "float", False, "seconds lost on a restart (300)"),
+    Column(
+        "preemptible", "bool", False, f"may be preempted (empty: {DEFAULT_PREEMPTIBLE})".lower()
+    ),
+    Column(
+        "checkpoint_interval_s",
+        "float",
+        False,
+        f"seconds between checkpoints ({DEFAULT_CHECKPOINT_INTERVAL_S:g})",
+    ),
+    Column(
+        "restart_cost_s", "float", False, f"seconds lost on a restart ({DEFAULT_RESTART_COST_S:g})"
+    ),
     Column("priority", "int", False, "higher runs first (empty: 0)"),
     Column("measured_pflops", "map", False, "measured PFLOP/s per device: type=value|..."),
 )

@@ -41,7 +41,14 @@ import pyarrow.compute as pc
 
 from suanli.config.build import close_matches
 from suanli.errors import InputError, Problem
-from suanli.model.job import Job, JobKind, WorkloadProfile
+from suanli.model.job import (
+    DEFAULT_CHECKPOINT_INTERVAL_S,
+    DEFAULT_PREEMPTIBLE,
+    DEFAULT_RESTART_COST_S,
+    Job,
+    JobKind,
+    WorkloadProfile,
+)
 from suanli.model.scenario import Scenario
 from suanli.perf.roofline import speed_pflops
 from suanli.trace.format import Trace, parse_list, parse_map
@@ -333,9 +340,15 @@ def _build(
                 dataset=col["dataset"][i],
                 deadline_s=(float(deadline) - shift) * scale if deadline is not None else None,
                 deferrable=bool(col["deferrable"][i] or False),
-                preemptible=col["preemptible"][i] is not False,
-                checkpoint_interval_s=_or(col["checkpoint_interval_s"][i], 3600.0),
-                restart_cost_s=_or(col["restart_cost_s"][i], 300.0),
+                preemptible=(
+                    DEFAULT_PREEMPTIBLE
+                    if col["preemptible"][i] is None
+                    else bool(col["preemptible"][i])
+                ),
+                checkpoint_interval_s=_or(
+                    col["checkpoint_interval_s"][i], DEFAULT_CHECKPOINT_INTERVAL_S
+                ),
+                restart_cost_s=_or(col["restart_cost_s"][i], DEFAULT_RESTART_COST_S),
                 priority=int(col["priority"][i] or 0),
                 measured_pflops=measured[i],
                 device_fraction=_or(col["device_fraction"][i], 1.0),

@@ -18,7 +18,6 @@ scenario and seed give the same jobs, in the same order, with the same ids.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -122,11 +121,3 @@ def _class_jobs(
             )
         )
     return jobs
-
-
-def describe_rate(spec: GeneratorSpec, scenario: Scenario) -> str:
-    """One line: classes and expected jobs over the horizon."""
-    days = scenario.hours / 24.0
-    total = sum(c.jobs_per_day for c in spec.classes) * days
-    span = timedelta(hours=scenario.hours)
-    return f"{len(spec.classes)} job classes, ~{total:,.0f} jobs over {span}"

@@ -29,7 +29,7 @@ from itertools import islice
 
 import numpy as np
 
-from suanli.core.jobtable import Candidate
+from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
 from suanli.policy.backfill import earliest_fit
 from suanli.policy.common import JobScan, explain
@@ -69,6 +69,25 @@ class Suanli:
     def __init__(self, params: SuanliParams, rng: np.random.Generator) -> None:
         self.p = params
         self.tick_s = params.tick_s
+        self._fast: dict[int, int] = {}
+        self._fast_of: JobTable | None = None
+
+    def fast_pools(self, jobs: JobTable, sig: int) -> int:
+        """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
+        best rate: the only ones worth a look at first, since its utility is negative
+        elsewhere until it has waited (:mod:`.utility`). Cached per job table."""
+        if self._fast_of is not jobs:
+            self._fast, self._fast_of = {}, jobs
+        mask = self._fast.get(sig)
+        if mask is None:
+            a = jobs.sig_arrays(sig)
+            best = a.rates.max() if a.rates.size else 0.0
+            mask = 0
+            for pool, rate in zip(a.pools.tolist(), a.rates.tolist(), strict=True):
+                if rate >= self.p.patience * best:
+                    mask |= 1 << pool
+            self._fast[sig] = mask
+        return mask
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """One round: consider, value, defer, reserve, decide."""
@@ -76,7 +95,7 @@ class Suanli:
         out = PolicyOutput(default_reason="waiting: no start worth making for it yet")
         if not (inp.full or inp.arrived or inp.freed):
             return out
-        scan = JobScan(inp, pools_of=lambda sig: inp.jobs.sig_arrays(sig).fast_pools)
+        scan = JobScan(inp, pools_of=lambda sig: self.fast_pools(inp.jobs, sig))
         considered = list(islice(scan, p.max_jobs_per_round))
         if not considered:
             return out
