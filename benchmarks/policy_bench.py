@@ -21,11 +21,6 @@ import numpy as np
 import yaml
 
 from suanli.config import parse_scenario
-from suanli.core.accounting import Accounting
-from suanli.core.events import EventQueue
-from suanli.core.jobtable import JobTable
-from suanli.core.state import SchedulingState
-from suanli.core.tables import build_tables
 from suanli.policy.registry import make_policy
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
@@ -33,8 +28,28 @@ from suanli.scenarios import builtin_dir, builtin_text
 from suanli.workload.generator import generate_jobs
 
 
+def kernel() -> tuple[Any, Any, Any, Any, Any]:
+    """The scheduling core's classes: ``Accounting``, ``EventQueue``, ``JobTable``,
+    ``build_tables`` and the state; from ``suanli.core``, or from ``suanli.sim`` in
+    revisions before it (so that benchmarks/revisions.py can time both)."""
+    try:
+        from suanli.core.accounting import Accounting
+        from suanli.core.events import EventQueue
+        from suanli.core.jobtable import JobTable
+        from suanli.core.state import SchedulingState
+        from suanli.core.tables import build_tables
+    except ImportError:  # before the scheduling core was shared
+        from suanli.sim.accounting import Accounting  # type: ignore[no-redef]
+        from suanli.sim.events import EventQueue  # type: ignore[no-redef]
+        from suanli.sim.executor import SimExecutor as SchedulingState  # type: ignore
+        from suanli.sim.jobtable import JobTable  # type: ignore[no-redef]
+        from suanli.sim.tables import build_tables  # type: ignore[no-redef]
+    return Accounting, EventQueue, JobTable, build_tables, SchedulingState
+
+
 def snapshot(devices: int, waiting: int, seed: int = 1) -> tuple[Any, Any]:
     """A scheduling state with about half the fleet busy and ``waiting`` jobs queued."""
+    Accounting, EventQueue, JobTable, build_tables, SchedulingState = kernel()
     data = yaml.safe_load(builtin_text("cn-hubs-2026"))
     total = sum(p["count"] for s in data["sites"] for p in s["pools"])
     scale = devices / total

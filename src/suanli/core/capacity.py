@@ -312,13 +312,15 @@ class Capacity:
 
     It never changes the :class:`ClusterState` it reads: the sites and quotas that
     :meth:`why_not` found to be the limit are kept in :attr:`power_blocked` and
-    :attr:`quota_blocked`, which the scheduling state gathers after the round.
+    :attr:`quota_blocked` (``None`` until there is one: a round allocates no more than it
+    must, which the garbage collector rewards), gathered by the scheduling state after the
+    round.
     """
 
     def __init__(self, state: ClusterState) -> None:
         self.state = state
-        self.power_blocked: set[int] = set()
-        self.quota_blocked: set[int] = set()
+        self.power_blocked: set[int] | None = None
+        self.quota_blocked: set[int] | None = None
         self._hist: dict[int, list[int]] = {}
         self._shared: dict[int, SortedList] = {}
         self._opened: dict[int, int] = {}
@@ -382,12 +384,16 @@ class Capacity:
             return "devices"
         site = st.tables.pool_site[p]
         if cand.busy_w > self.power_headroom_w(site) + 1e-6:
+            if self.power_blocked is None:
+                self.power_blocked = set()
             self.power_blocked.add(site)
             return "power"
         for qi in st.tenant_quotas[tenant]:
             if st.quota_mask[qi][p] and (
                 st.quota_usage[qi] + self._quota.get(qi, 0) + cand.milli > st.quota_max[qi]
             ):
+                if self.quota_blocked is None:
+                    self.quota_blocked = set()
                 self.quota_blocked.add(qi)
                 return "quota"
         return None

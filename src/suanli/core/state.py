@@ -377,8 +377,10 @@ class SchedulingState:
         """
         cap, self._capacity = self._capacity, None
         if cap is not None:  # where the policy found power or a quota to be the limit
-            self.cluster.power_blocked |= cap.power_blocked
-            self.cluster.quota_blocked |= cap.quota_blocked
+            if cap.power_blocked:
+                self.cluster.power_blocked |= cap.power_blocked
+            if cap.quota_blocked:
+                self.cluster.quota_blocked |= cap.quota_blocked
         ids = self.jobs.ids
         for pre in out.preempts:
             if pre.job not in self.running:
