@@ -1,6 +1,6 @@
-"""pytest fixtures for real local infrastructure: Slurm clusters and a PostgreSQL server.
+"""pytest fixtures for real local infrastructure: Slurm and Ray clusters, a PostgreSQL server.
 
-Registered from ``tests/conftest.py``. Both fixtures are session-scoped, so every test shares
+Registered from ``tests/conftest.py``. The fixtures are session-scoped, so every test shares
 the same daemons:
 
 * ``slurm_clusters``: a factory, ``slurm_clusters("a", "b")`` or
@@ -8,10 +8,14 @@ the same daemons:
   :class:`~devtools.slurm_local.LocalSlurmCluster` objects. A name asked for again gets
   the cluster already running (with the same shape, else an error). Clusters asked for in
   one call start in parallel. All share one private ``munged`` and stop at the session end.
+* ``ray_clusters``: a factory, ``ray_clusters("a", RaySpec("b", workers=1))``, returning
+  started :class:`~devtools.ray_local.LocalRayCluster` objects (head and workers, typed
+  accelerators as custom resources, fake GPUs), stopped at the session end.
 * ``postgres_url``: the SQLAlchemy URL of a throw-away PostgreSQL database, or the value of
   ``$SUANLI_TEST_PG_URL`` when set (then no server is started).
 
-When the programs are missing (run ``sudo scripts/setup-system.sh``) or we are not root, the
+When the programs are missing (run ``sudo scripts/setup-system.sh``; Ray comes with
+``pip install '.[ray]'``, which ``make setup`` does) or we are not root, the
 tests that use them are skipped with the reason, unless ``SUANLI_REQUIRE_INFRA=1`` (set it in
 CI), which turns the skip into a failure.
 """
@@ -29,6 +33,8 @@ from pathlib import Path
 import pytest
 from devtools.pg_local import PG_URL_ENV, LocalPostgres
 from devtools.pg_local import unavailable_reason as pg_unavailable_reason
+from devtools.ray_local import LocalRayCluster
+from devtools.ray_local import unavailable_reason as ray_unavailable_reason
 from devtools.slurm_local import (
     LocalMunge,
     LocalSlurmCluster,
@@ -135,6 +141,72 @@ def slurm_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCl
     finally:
         factory.stop_all()
         munge.stop()
+        if made:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RaySpec:
+    """Shape of a test Ray cluster: ``1 + workers`` nodes, each with ``devices`` of the
+    custom resource ``device_type`` and as many fake GPUs."""
+
+    name: str
+    device_type: str = "h100"
+    devices: int = 8
+    workers: int = 0
+    cpus: int = 1
+
+
+class RayClusterFactory:
+    """Starts local Ray clusters on demand and keeps them until :meth:`stop_all`."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._clusters: dict[str, tuple[RaySpec, LocalRayCluster]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, *specs: RaySpec | str) -> list[LocalRayCluster]:
+        """Return started clusters for ``specs`` (names get the default shape)."""
+        wanted = [RaySpec(s) if isinstance(s, str) else s for s in specs]
+        with self._lock:
+            for spec in wanted:
+                known = self._clusters.get(spec.name)
+                if known is not None:
+                    if known[0] != spec:
+                        raise ValueError(f"Ray cluster {spec.name} already runs as {known[0]}")
+                    continue
+                cluster = LocalRayCluster(
+                    spec.name,
+                    {spec.device_type: spec.devices},
+                    gpus=spec.devices,
+                    cpus=spec.cpus,
+                    workers=spec.workers,
+                    directory=self.base / spec.name,
+                )
+                cluster.start()
+                self._clusters[spec.name] = (spec, cluster)
+            return [self._clusters[spec.name][1] for spec in wanted]
+
+    def stop_all(self) -> None:
+        """Stop every cluster started so far."""
+        with self._lock:
+            for _spec, cluster in self._clusters.values():
+                cluster.stop()
+            self._clusters.clear()
+
+
+@pytest.fixture(scope="session")
+def ray_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayClusterFactory]:
+    """Factory of started local Ray clusters shared by the whole session."""
+    reason = ray_unavailable_reason()
+    if reason is not None:
+        infra_missing(reason)
+    base, made = _short_dir(tmp_path_factory, "ray")
+    factory = RayClusterFactory(base)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
         if made:
             shutil.rmtree(base, ignore_errors=True)
 

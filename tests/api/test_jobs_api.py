@@ -35,6 +35,9 @@ def test_submit_run_and_read(api: Api) -> None:
     assert any(d["action"] == "start" for d in decisions)
     listed = c.get("/v1/jobs?limit=1", headers=api.lab).json()
     assert len(listed["jobs"]) == 1 and listed["next_before_id"] == listed["jobs"][0]["id"]
+    logs = c.get(f"/v1/jobs/{job['id']}/logs", headers=api.lab)  # dry-run sites keep none
+    assert logs.status_code == 409 and "runs nothing" in logs.json()["error"]
+    assert c.get(f"/v1/jobs/{job['id']}/logs", headers=api.uni).status_code == 404
 
 
 def test_idempotency_key(api: Api) -> None:
@@ -65,6 +68,8 @@ def test_waiting_reason_and_cancel(api: Api) -> None:
     waiting = next(j for j in jobs if j["state"] == "queued")
     why = c.get(f"/v1/jobs/{waiting['id']}/why", headers=api.lab).json()
     assert why["waiting"] is True and why["reason"]
+    logs = c.get(f"/v1/jobs/{waiting['id']}/logs", headers=api.lab)
+    assert logs.status_code == 409 and "has not reached a site" in logs.json()["error"]
     r = c.post(f"/v1/jobs/{waiting['id']}/cancel", headers=api.lab)
     assert r.status_code == 202 and r.json()["cancel_requested"] is True
     assert _wait_state(api, waiting["id"], {"cancelled"})["state"] == "cancelled"

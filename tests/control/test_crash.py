@@ -6,7 +6,8 @@ two real local Slurm clusters. Eight client threads submit 200 jobs, each with i
 is killed with SIGKILL — while it is accepting jobs and dispatching them — and started
 again on the same database. Then every job must be in the database once, done, and in
 Slurm exactly once (counted by the tag in the Slurm job's comment), and the API must
-answer the same state.
+answer the same state. The same runs against two real local Ray clusters (60 jobs, the
+tag in each Ray job's submission id and metadata).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,14 +28,16 @@ import httpx
 import pytest
 import yaml
 
-from suanli.sites.base import parse_tag
+from suanli.clock import SystemClock
+from suanli.sites.base import SiteJob, parse_tag
+from suanli.sites.ray import RaySettings, RaySite
 from suanli.sites.slurm.backend import parse_squeue
 from suanli.store.db import Database
 from suanli.store.ledger import Ledger
 from suanli.store.schema import dispatches, jobs
 from tests.control.helpers import FIXTURES
 from tests.control.test_live_slurm import sites_file
-from tests.fixtures_infra import ClusterSpec, SlurmClusterFactory
+from tests.fixtures_infra import ClusterSpec, RayClusterFactory, RaySpec, SlurmClusterFactory
 from tests.store.helpers import fresh_database
 
 N_JOBS = 200
@@ -124,6 +128,52 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
         if database == "sqlite"
         else fresh_database(request.getfixturevalue("postgres_url"))
     )
+
+    def listings() -> dict[str, list[SiteJob]]:
+        out = {}
+        for site, cluster in clusters.items():
+            listed, errors = parse_squeue(cluster.run("squeue", "--json", check=True).stdout)
+            assert not errors
+            out[site] = listed
+        return out
+
+    burst(tmp_path, db_url, listings, N_JOBS, KILL_AFTER, f"slurm, {database}")
+    east_c.wait_ready(60)
+    west_c.wait_ready(60)
+
+
+def test_sigkill_mid_burst_on_ray_clusters(ray_clusters: RayClusterFactory, tmp_path: Path) -> None:
+    """The same against two Ray clusters (fewer jobs: each Ray job starts processes)."""
+    east_c, west_c = ray_clusters(RaySpec("ray-a"), RaySpec("ray-b"))
+    clusters = {"east": east_c, "west": west_c}
+    sites = {
+        "device_types": {"nvidia_h100_sxm5": "h100"},
+        "sites": {s: {"backend": "ray", "address": c.jobs_address} for s, c in clusters.items()},
+    }
+    (tmp_path / "sites.yaml").write_text(yaml.safe_dump(sites))
+
+    def listings() -> dict[str, list[SiteJob]]:
+        out = {}
+        for site, c in clusters.items():
+            listing = RaySite(site, RaySettings(address=c.jobs_address), SystemClock()).list_jobs()
+            assert listing.ok, listing.error
+            out[site] = list(listing.jobs)
+        return out
+
+    burst(tmp_path, str(tmp_path / "crash.db"), listings, 60, 20, "ray, sqlite")
+
+
+def burst(
+    tmp_path: Path,
+    db_url: str,
+    listings: Callable[[], dict[str, list[SiteJob]]],
+    n_jobs: int,
+    kill_after: int,
+    label: str,
+) -> None:
+    """Submit ``n_jobs`` from 8 threads, SIGKILL the server after ``kill_after`` are
+    accepted, restart it; check every job is done, once in the database and once at its
+    site (by tag, across ``listings()``), and that the API agrees."""
     server = Server(tmp_path, _free_port(), db_url)
     server.start()
     try:
@@ -159,8 +209,8 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
             raise AssertionError(f"{key} never accepted")
 
         with ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(submit, k) for k in range(N_JOBS)]
-            while len(accepted) < KILL_AFTER:
+            futures = [pool.submit(submit, k) for k in range(n_jobs)]
+            while len(accepted) < kill_after:
                 time.sleep(0.01)
             server.kill()
             killed_at = time.time()
@@ -170,11 +220,11 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
             for f in futures:
                 f.result()
 
-        assert len(accepted) == N_JOBS and len(set(accepted.values())) == N_JOBS
+        assert len(accepted) == n_jobs and len(set(accepted.values())) == n_jobs
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             page = httpx.get(f"{server.url}/v1/jobs?limit=1000", headers=lab).json()["jobs"]
-            if len(page) == N_JOBS and all(j["state"] == "done" for j in page):
+            if len(page) == n_jobs and all(j["state"] == "done" for j in page):
                 break
             time.sleep(0.5)
         else:
@@ -193,30 +243,28 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
             assert api[job_id]["command"] == first_answer[key]["command"]
             assert api[job_id]["submitted_at"] == first_answer[key]["submitted_at"]
 
-        # every job is in Slurm exactly once, by its tag, and the API agrees with Slurm
+        # every job is at its site exactly once, by its tag, and the API agrees with the site
         db = Database(db_url)
-        in_slurm: dict[int, list[tuple[str, str, str]]] = {}
-        for site, cluster in clusters.items():
-            listed, errors = parse_squeue(cluster.run("squeue", "--json", check=True).stdout)
-            assert not errors
+        at_site: dict[int, list[tuple[str, str, str]]] = {}
+        for site, listed in listings().items():
             for info in listed:
                 tag = parse_tag(info.tag, db.install_id)
                 if tag is not None:
-                    in_slurm.setdefault(tag[0], []).append(
+                    at_site.setdefault(tag[0], []).append(
                         (site, info.external_id, info.native_state)
                     )
-        assert sorted(in_slurm) == sorted(accepted.values())
-        twice = {j: v for j, v in in_slurm.items() if len(v) != 1}
+        assert sorted(at_site) == sorted(accepted.values())
+        twice = {j: v for j, v in at_site.items() if len(v) != 1}
         assert not twice, twice
-        for job_id, [(site, external_id, state)] in in_slurm.items():
-            assert state == "COMPLETED"
+        for job_id, [(site, external_id, state)] in at_site.items():
+            assert state in ("COMPLETED", "SUCCEEDED")
             assert (api[job_id]["site"], api[job_id]["external_id"]) == (site, external_id)
 
         # the database: each job once, done; dispatch outcomes, and what the kill interrupted
         with db.read() as conn:
             rows = conn.execute(jobs.select()).all()
             outbox = conn.execute(dispatches.select()).all()
-        assert len(rows) == N_JOBS and {r.state for r in rows} == {"done"}
+        assert len(rows) == n_jobs and {r.state for r in rows} == {"done"}
         assert {r.id: r.state for r in rows} == {i: api[i]["state"] for i in api}
         submitted = [d for d in outbox if d.state == "submitted"]
         assert sorted(d.job_id for d in submitted) == sorted(accepted.values())
@@ -233,13 +281,11 @@ def test_sigkill_mid_burst_loses_nothing_and_runs_nothing_twice(
             "dispatched_before_kill": sum(d.created_at < killed_at for d in outbox),
             "intents_open_at_kill": len(open_at_kill),
             "adopted_by_tag": len(found),
-            "requeued_never_reached_slurm": len(lost),
-            "slurm_jobs": sum(len(v) for v in in_slurm.values()),
+            "requeued_never_reached_site": len(lost),
+            "site_jobs": sum(len(v) for v in at_site.values()),
         }
-        print(f"crash test ({database}):", json.dumps(summary))
+        print(f"crash test ({label}):", json.dumps(summary))
         (tmp_path / "summary.json").write_text(json.dumps(summary))
         db.dispose()
     finally:
         server.stop()
-    east_c.wait_ready(60)
-    west_c.wait_ready(60)

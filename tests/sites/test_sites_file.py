@@ -22,13 +22,14 @@ REQ = SubmitRequest(7, 2, make_tag("abcd", 7, 2), "suanli-7", "sleep 1", "h100",
 
 
 def test_registry_names_backends_and_their_features() -> None:
-    assert backend_names() == ["dry-run", "slurm"]
+    assert backend_names() == ["dry-run", "ray", "slurm"]
     assert backend("slurm") is SlurmSite and backend("dry-run") is DryRunSite
-    with pytest.raises(UnknownNameError, match="valid site backends: dry-run, slurm"):
+    with pytest.raises(UnknownNameError, match="valid site backends: dry-run, ray, slurm"):
         backend("kubernetes")
     caps = capabilities()
     assert caps["slurm"]["typed-devices"] == "yes" and caps["slurm"]["preemption"] == "yes"
     assert "output" in caps["slurm"]["logs"]  # a reason, not a yes
+    assert caps["ray"]["logs"] == "yes" and "suspended" in caps["ray"]["suspend"]
     assert set(caps["dry-run"]) == {f.value for f in Feature}
 
 
@@ -64,15 +65,18 @@ def test_sites_file_reports_every_problem_with_its_field(tmp_path: Path) -> None
     assert "sites.moon: not a site of the scenario" in text
     assert "sites.west: missing" in text
     path.write_text(
-        "sites:\n  east: {backend: ray}\n  west: {backend: slurm, timeout_s: -1}\n",
+        "sites:\n  east: {backend: k8s}\n  west: {backend: slurm, timeout_s: -1}\n",
         encoding="utf-8",
     )
     with pytest.raises(InputError) as err:
         load_sites(path, SC)
     text = str(err.value)
-    assert "sites.east.backend: unknown backend 'ray'" in text and "dry-run, slurm" in text
+    assert "sites.east.backend: unknown backend 'k8s'" in text and "dry-run, ray, slurm" in text
     assert "sites.west.timeout_s" in text
     assert "no device type for nvidia_h100_sxm5 (site west, backend slurm)" in text
+    path.write_text("sites:\n  east: {backend: ray}\n  west: {backend: dry-run}\n", "utf-8")
+    with pytest.raises(InputError, match=r"sites\.east\.address: Field required"):
+        load_sites(path, SC)
     path.write_text("sites: [1]\n", encoding="utf-8")
     with pytest.raises(InputError, match="sites: missing"):
         load_sites(path, SC)

@@ -140,6 +140,15 @@ class WhyOut(BaseModel):
     policy: str
 
 
+class LogsOut(BaseModel):
+    """A job's output as its site keeps it (the last ``tail_bytes``)."""
+
+    job_id: int
+    site: str
+    external_id: str
+    logs: str
+
+
 class EventOut(BaseModel):
     """An entry of a job's history."""
 

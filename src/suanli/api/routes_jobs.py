@@ -1,4 +1,4 @@
-"""Jobs: submit, list, get, cancel, why it waits, its history; decisions."""
+"""Jobs: submit, list, get, cancel, why it waits, its output, its history; decisions."""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ from suanli.api.models import (
     JobIn,
     JobList,
     JobOut,
+    LogsOut,
     WhyOut,
     iso,
 )
+from suanli.control.service import NotSupported
+from suanli.sites.base import LogsUnavailable
 from suanli.store.records import JobRecord, Principal
 from suanli.store.schema import JobState
 
@@ -139,6 +142,41 @@ def why(job_id: JobId, svc: Svc, who: Caller) -> WhyOut:
         reason=live if live is not None else rec.reason,
         policy=svc.control.policy_name,
     )
+
+
+@router.get(
+    "/jobs/{job_id}/logs",
+    response_model=LogsOut,
+    responses={**ERRORS, 409: {"model": ErrorOut}, 502: {"model": ErrorOut}},
+    summary="A job's output",
+)
+def logs(
+    job_id: JobId,
+    svc: Svc,
+    who: Caller,
+    tail_bytes: Annotated[int, Query(ge=0, le=16 * 1024 * 1024)] = 64 * 1024,
+) -> LogsOut:
+    """The job's output from its site (the last ``tail_bytes``; 0: all), where the site's
+    backend keeps it (Ray). 409 with the reason when there is none to read — the job has not
+    reached a site, or its site's backend keeps no logs (Slurm: the ``--output`` file stays
+    on the cluster); 502 when the site does not answer."""
+    rec = _own_job(svc, who, job_id)
+    if rec.site is None or rec.external_id is None:
+        raise ApiError(
+            409,
+            f"job {job_id} has not reached a site yet (state {rec.state})",
+            field="job_id",
+            hint="logs exist once the job is pending or running at its site",
+        )
+    try:
+        text = svc.control.logs(rec.site, rec.external_id, tail_bytes)
+    except NotSupported as exc:
+        raise ApiError(
+            409, f"site {rec.site} keeps no logs suanli can read: {exc}", field="job_id"
+        ) from None
+    except LogsUnavailable as exc:
+        raise ApiError(502, f"site {rec.site}: {exc}", field="job_id") from None
+    return LogsOut(job_id=job_id, site=rec.site, external_id=rec.external_id, logs=text)
 
 
 @router.get(

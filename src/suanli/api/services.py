@@ -11,7 +11,6 @@ from suanli.control.telemetry import Telemetry
 from suanli.core.sharing import DEFAULT_PLACEMENT
 from suanli.errors import InputError, Problem
 from suanli.model.scenario import Scenario
-from suanli.sites.base import Feature
 from suanli.sites.config import SitesConfig
 from suanli.store.db import Database
 from suanli.store.jobs import JobStore
@@ -108,7 +107,6 @@ def build_services(
         scenario,
         sites.build(clock),
         sites.device_type,
-        no_preemption=[s for s in sites.sites if not sites.supports(s, Feature.PREEMPTION)],
         policy=policy,
         placement=placement,
         settings=loop,

@@ -70,6 +70,13 @@ def simulate_command(
         ),
     ] = DEFAULT_PLACEMENT,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run each policy as a task on this Ray cluster (auto, or its address).",
+        ),
+    ] = None,
 ) -> None:
     """Simulate the scenario's workload under each policy; compare; write a report."""
     console = Console()
@@ -113,6 +120,7 @@ def simulate_command(
             drain=drain,
             placement=placement,
             progress=lambda name, f: progress.update(tasks[name], completed=f),
+            ray=ray,
         )
     target = out if out is not None else Path("out") / sc.name
     metrics = write_report(target, results, plots=plots)

@@ -1,4 +1,5 @@
-"""``suanli sweep``: policies × seeds × loads on all cores; JCT, cost and carbon against load."""
+"""``suanli sweep``: policies × seeds × loads on all cores (or a Ray cluster); JCT, cost and
+carbon against load."""
 
 from __future__ import annotations
 
@@ -48,6 +49,14 @@ def sweep_command(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes (default: all cores).")
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run the cases as tasks on this Ray cluster (auto, or its address) "
+            "instead of this machine's cores.",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out/sweep"),
     placement: Annotated[
         str,
@@ -77,6 +86,7 @@ def sweep_command(
             trace=str(trace) if trace else None,
             fleet=fleet,
             workers=workers,
+            ray=ray,
             placement=placement,
             progress=lambda done, total: progress.update(task, completed=done),
         )

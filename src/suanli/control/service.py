@@ -66,7 +66,7 @@ from suanli.core.tables import FleetTables, build_tables
 from suanli.model.fleet import Tenant
 from suanli.model.scenario import GeneratorSpec, Scenario
 from suanli.policy.registry import make_policy
-from suanli.sites.base import SiteBackend
+from suanli.sites.base import Feature, LogsUnavailable, SiteBackend
 from suanli.store.db import Database
 from suanli.store.ledger import Ledger
 from suanli.store.records import JobRecord
@@ -106,13 +106,18 @@ def _accelerator_id(site: str, accelerator: str) -> str:
     return accelerator
 
 
+class NotSupported(Exception):
+    """A site's backend lacks a feature (the message says why)."""
+
+
 class LiveControl:
     """The control plane's loop thread and site workers (see the module docstring).
 
     ``device_type(site, accelerator)`` is a site backend's name for an accelerator;
-    ``no_preemption`` lists sites whose backend cannot stop a running job (their jobs
-    are never preempted); ``requests`` is the pools' target workload of the placement rule
-    (by default, for ``fgd``, the scenario's generated workload).
+    ``requests`` is the pools' target workload of the placement rule (by default, for
+    ``fgd``, the scenario's generated workload). What each backend lacks comes from its
+    class (:mod:`suanli.sites.registry`): jobs at a site whose backend cannot stop a
+    running job are never preempted.
     """
 
     def __init__(
@@ -122,7 +127,6 @@ class LiveControl:
         backends: Mapping[str, SiteBackend],
         device_type: Callable[[str, str], str] = _accelerator_id,
         *,
-        no_preemption: Sequence[str] = (),
         policy: str = "backfill",
         policy_params: Mapping[str, Any] | None = None,
         placement: str = DEFAULT_PLACEMENT,
@@ -146,7 +150,6 @@ class LiveControl:
         placement_rule(placement)  # an unknown name fails here
         self.placement = placement
         self._requests = requests
-        self.no_preemption = frozenset(no_preemption)
         self.backends = dict(backends)
         self.inbox: queue.Queue[object] = queue.Queue()
         self.workers = {s.id: SiteWorker(self.backends[s.id], self.inbox) for s in scenario.sites}
@@ -208,6 +211,20 @@ class LiveControl:
         if down:
             why += f"; not reachable (or not yet reconciled): {', '.join(down)}"
         return why
+
+    def supports(self, site: str, feature: Feature) -> bool:
+        """Whether ``site``'s backend can do ``feature`` (as its class declares)."""
+        return feature not in getattr(type(self.backends[site]), "unsupported", {})
+
+    def logs(self, site: str, external_id: str, tail_bytes: int) -> str:
+        """A job's output, from its site's backend (in the caller's thread); raises
+        :class:`NotSupported` or :class:`~suanli.sites.base.LogsUnavailable` with the reason."""
+        backend = self.backends.get(site)
+        if backend is None:
+            raise LogsUnavailable(f"site {site} is not in the scenario any more")
+        if not self.supports(site, Feature.LOGS):
+            raise NotSupported(getattr(type(backend), "unsupported", {})[Feature.LOGS])
+        return backend.logs(external_id, tail_bytes)
 
     @property
     def alive(self) -> bool:
@@ -432,7 +449,7 @@ class LiveControl:
             requests=self._requests,
             record=True,
         )
-        st.site_can_preempt = [s not in self.no_preemption for s in tables.site_ids]
+        st.site_can_preempt = [self.supports(s, Feature.PREEMPTION) for s in tables.site_ids]
         now = self.clock.time() - self.epoch0
         st.set_sites_up([self.sites[s].reachable is True for s in tables.site_ids], now)
         return st

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from suanli.core.sharing import DEFAULT_PLACEMENT
-from suanli.core.tables import build_tables
+from suanli.core.sharing import DEFAULT_PLACEMENT, placement_rule
+from suanli.core.tables import FleetTables, build_tables
 from suanli.errors import SuanliError
+from suanli.experiment.parallel import run_all
 from suanli.model.job import Job
 from suanli.model.scenario import GeneratorSpec, Scenario, TraceSpec
 from suanli.policy.registry import make_policy, policy_names
@@ -43,6 +45,34 @@ def default_seed(scenario: Scenario) -> int:
     return scenario.workload.seed if isinstance(scenario.workload, GeneratorSpec) else 0
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What every policy of a run simulates: the same scenario, jobs, seed and rules."""
+
+    scenario: Scenario
+    tables: FleetTables
+    jobs: Sequence[Job]
+    seed: int
+    drain: bool
+    placement: str
+
+
+def run_policy(run: Run, name: str, progress: Callable[[float], None] | None = None) -> SimResult:
+    """Simulate ``run``'s jobs under policy ``name`` (its own generator, seeded alike)."""
+    sc = run.scenario
+    policy = make_policy(name, sc.policy_params.get(name), np.random.default_rng(run.seed))
+    return Simulator(
+        sc,
+        run.jobs,
+        policy,
+        seed=run.seed,
+        drain=run.drain,
+        tables=run.tables,
+        progress=progress,
+        placement=run.placement,
+    ).run()
+
+
 def run_policies(
     scenario: Scenario,
     jobs: Sequence[Job],
@@ -52,27 +82,22 @@ def run_policies(
     drain: bool = False,
     placement: str = DEFAULT_PLACEMENT,
     progress: Callable[[str, float], None] | None = None,
+    ray: str | None = None,
 ) -> list[SimResult]:
-    """Simulate ``jobs`` under each policy (same jobs, same tables, same seed), with the
-    device placement rule ``placement`` (:mod:`suanli.core.sharing`)."""
+    """Simulate ``jobs`` under each policy (same jobs, same seed), with the device placement
+    rule ``placement`` (:mod:`suanli.core.sharing`): one after the other here, or each as a
+    task on the Ray cluster ``ray`` (:mod:`suanli.experiment.parallel`; a long replay split
+    by policy). The results are the same either way."""
     unknown = [p for p in policies if p not in policy_names()]
     if unknown:
         make_policy(unknown[0])  # raises the error listing valid names
-    tables = build_tables(scenario)
+    placement_rule(placement)
+    run = Run(scenario, build_tables(scenario), jobs, seed, drain, placement)
+    if ray is not None:
+        done = (lambda i, _n: progress(policies[i - 1], 1.0)) if progress is not None else None
+        return run_all(run_policy, run, list(policies), ray=ray, progress=done)
     results = []
     for name in policies:
-        rng = np.random.default_rng(seed)
-        policy = make_policy(name, scenario.policy_params.get(name), rng)
         cb = (lambda f, n=name: progress(n, f)) if progress is not None else None
-        sim = Simulator(
-            scenario,
-            jobs,
-            policy,
-            seed=seed,
-            drain=drain,
-            tables=tables,
-            progress=cb,
-            placement=placement,
-        )
-        results.append(sim.run())
+        results.append(run_policy(run, name, cb))
     return results

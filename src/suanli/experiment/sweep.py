@@ -3,15 +3,14 @@
 A *load* is the offered load of the generated workload (:mod:`suanli.config.summary`):
 every job class's arrival rate is scaled by ``load / offered_load(scenario)``. For a
 trace, the trace is replayed with that target load (:func:`suanli.trace.replay.replay`).
-Each case runs in a worker process that loads the scenario itself, so only small
-values cross process boundaries; results come back in a deterministic order.
+The scenario (or the trace) is loaded once; every case runs in a worker process of this
+machine or as a task on a Ray cluster (:mod:`suanli.experiment.parallel`), and the rows
+come back in a deterministic order, the same wherever they ran.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,10 +19,12 @@ import numpy as np
 from suanli.config import load_scenario
 from suanli.config.summary import summarize
 from suanli.core.sharing import DEFAULT_PLACEMENT, placement_rule
+from suanli.experiment.parallel import run_all
 from suanli.model.scenario import GeneratorSpec, Scenario
 from suanli.policy.registry import make_policy
 from suanli.report.metrics import compute_metrics
 from suanli.sim.engine import Simulator
+from suanli.trace.format import Trace
 from suanli.workload.generator import generate_jobs
 
 
@@ -46,26 +47,33 @@ def scaled(sc: Scenario, load: float) -> Scenario:
     return replace(sc, workload=replace(spec, classes=classes))
 
 
-def run_case(
-    scenario: str | None,
-    trace: str | None,
-    fleet: str,
-    case: SweepCase,
-    placement: str = DEFAULT_PLACEMENT,
-) -> dict[str, Any]:
-    """Simulate one case with device placement rule ``placement``; return its key metrics
+@dataclass(frozen=True, slots=True)
+class SweepInput:
+    """What every case of a sweep reads: a scenario with a workload generator, or a trace
+    and the fleet to replay it on; loaded once, before the cases run."""
+
+    scenario: Scenario | None = None
+    trace: Trace | None = None
+    fleet: str = "own"
+    placement: str = DEFAULT_PLACEMENT
+
+
+def run_case(inp: SweepInput, case: SweepCase) -> dict[str, Any]:
+    """Simulate one case with the input's device placement rule; return its key metrics
     (JSON-ready)."""
-    if trace is not None:
+    if inp.trace is not None:
         from suanli.trace.replay import replay
 
-        r = replay(trace, fleet, target_load=case.load)
+        r = replay(inp.trace, inp.fleet, target_load=case.load)
         sc, jobs, drain = r.scenario, r.jobs, True
     else:
-        sc = scaled(load_scenario(scenario), case.load)
+        assert inp.scenario is not None
+        sc = scaled(inp.scenario, case.load)
         jobs, drain = generate_jobs(sc, np.random.default_rng(case.seed)), False
     policy = make_policy(
         case.policy, sc.policy_params.get(case.policy), np.random.default_rng(case.seed)
     )
+    placement = inp.placement
     res = Simulator(sc, jobs, policy, seed=case.seed, drain=drain, placement=placement).run()
     m = compute_metrics(res)
     return {
@@ -96,27 +104,22 @@ def run_sweep(
     trace: str | None = None,
     fleet: str = "own",
     workers: int | None = None,
+    ray: str | None = None,
     placement: str = DEFAULT_PLACEMENT,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every case; rows sorted by (load, policy, seed)."""
-    for name in policies:  # fail fast on a bad name, before forking
+    """Run every case — on this machine's cores, or as tasks on the Ray cluster ``ray``
+    (:mod:`suanli.experiment.parallel`); rows sorted by (load, policy, seed)."""
+    for name in policies:  # fail fast on a bad name, before any case runs
         make_policy(name)
     placement_rule(placement)
-    cases = [SweepCase(p, s, ld) for ld in loads for p in policies for s in seeds]
-    workers = workers or os.cpu_count() or 1
-    rows: list[dict[str, Any]] = []
-    if workers == 1:
-        for i, case in enumerate(cases):
-            rows.append(run_case(scenario, trace, fleet, case, placement))
-            if progress:
-                progress(i + 1, len(cases))
+    if trace is not None:
+        from suanli.trace import read_trace
+
+        inp = SweepInput(trace=read_trace(trace), fleet=fleet, placement=placement)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_case, scenario, trace, fleet, c, placement) for c in cases]
-            for i, fut in enumerate(as_completed(futures)):
-                rows.append(fut.result())
-                if progress:
-                    progress(i + 1, len(cases))
+        inp = SweepInput(scenario=load_scenario(scenario), placement=placement)
+    cases = [SweepCase(p, s, ld) for ld in loads for p in policies for s in seeds]
+    rows = run_all(run_case, inp, cases, workers=workers, ray=ray, progress=progress)
     rows.sort(key=lambda r: (r["load"], r["policy"], r["seed"]))
     return rows

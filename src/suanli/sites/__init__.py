@@ -5,7 +5,8 @@
 * :mod:`.registry` — the backend registry (one registered class per backend);
 * :mod:`.config` — the sites file (``suanli serve --sites FILE``): each site's backend and
   its settings;
-* one module per backend: :mod:`.dryrun` (``dry-run``), :mod:`.slurm` (``slurm``).
+* one module per backend: :mod:`.dryrun` (``dry-run``), :mod:`.slurm` (``slurm``),
+  :mod:`.ray` (``ray``).
 
 A new backend (Ray, Kubernetes) is one more module here with a registered class.
 """

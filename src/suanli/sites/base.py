@@ -35,6 +35,10 @@ def parse_tag(tag: str, install_id: str) -> tuple[int, int] | None:
         return None
 
 
+class LogsUnavailable(Exception):
+    """A job's output cannot be had (the reason is the message)."""
+
+
 class SiteJobState(StrEnum):
     """A job's state at its site, whatever the backend (its values are the control
     plane's job states of the same names)."""
@@ -152,6 +156,11 @@ class SiteBackend(Protocol):
 
     def cancel(self, external_id: str) -> str | None:
         """Cancel a job; ``None`` when done (or already gone), else the error."""
+        ...
+
+    def logs(self, external_id: str, tail_bytes: int) -> str:
+        """A job's output, its last ``tail_bytes`` (0: all); raises :class:`LogsUnavailable`
+        with the reason (always, for a backend without :attr:`Feature.LOGS`)."""
         ...
 
     def before_recovery(self, install_id: str, timeout_s: float) -> None:

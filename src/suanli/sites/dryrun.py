@@ -20,6 +20,7 @@ from suanli.clock import Clock
 from suanli.sites.base import (
     Feature,
     Listing,
+    LogsUnavailable,
     SiteJob,
     SiteJobState,
     SubmitRequest,
@@ -121,6 +122,10 @@ class DryRunSite:
             if job is not None and job.cancelled_at is None:
                 job.cancelled_at = self.clock.time()
         return None
+
+    def logs(self, external_id: str, tail_bytes: int) -> str:
+        """None: a dry-run site runs nothing."""
+        raise LogsUnavailable(self.unsupported[Feature.LOGS])
 
     def before_recovery(self, install_id: str, timeout_s: float) -> None:
         """Nothing is ever left in flight."""

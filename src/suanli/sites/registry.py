@@ -98,4 +98,5 @@ def capabilities() -> dict[str, dict[str, str]]:
 def _load_builtin() -> None:
     """Import the built-in backends (each registers itself)."""
     import suanli.sites.dryrun
+    import suanli.sites.ray
     import suanli.sites.slurm  # noqa: F401

@@ -35,6 +35,7 @@ from suanli.clock import Clock
 from suanli.sites.base import (
     Feature,
     Listing,
+    LogsUnavailable,
     SiteJob,
     SiteJobState,
     SubmitRequest,
@@ -286,6 +287,10 @@ class SlurmSite:
         if done.returncode == 0 or "Invalid job id" in done.stderr:
             return None
         return (done.stderr.strip() or f"scancel exit {done.returncode}").splitlines()[-1]
+
+    def logs(self, external_id: str, tail_bytes: int) -> str:
+        """Not from here: the output is in the ``--output`` file on the cluster."""
+        raise LogsUnavailable(self.unsupported[Feature.LOGS])
 
     def before_recovery(self, install_id: str, timeout_s: float) -> None:
         """Wait for ``sbatch`` processes a crashed predecessor left behind: a job it was
