@@ -54,4 +54,13 @@ class UnknownNameError(SuanliError):
         self.kind = kind
         self.name = name
         self.valid = tuple(sorted(valid))
-        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(self.valid)}")
+        super().__init__(f"unknown {kind} {name!r}; valid {plural(kind)}: {', '.join(self.valid)}")
+
+
+def plural(noun: str) -> str:
+    """The English plural of a (possibly multi-word) noun: policy → policies, rule → rules."""
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    return noun + "s"

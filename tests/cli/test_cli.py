@@ -26,16 +26,16 @@ def test_catalog_formats() -> None:
     table = run_cli("catalog")
     assert table.returncode == 0, table.stderr
     assert "huawei_ascend_910c" in table.stdout and "3A090" in table.stdout
-    rows = json.loads(run_cli("catalog", "--format", "json").stdout)
+    rows = json.loads(run_cli("catalog", "--output", "json").stdout)
     h100 = next(r for r in rows if r["id"] == "nvidia_h100_sxm5")
     assert h100["tpp"] == 15831.2 and h100["eccn_3a090"] == "3A090.a.1"
     assert h100["sources"]["compute"]
-    reader = csv.DictReader(io.StringIO(run_cli("catalog", "--format", "csv").stdout))
+    reader = csv.DictReader(io.StringIO(run_cli("catalog", "--output", "csv").stdout))
     assert {r["id"] for r in reader} == {r["id"] for r in rows}
 
 
 def test_catalog_vendor_filter_and_unknown_vendor() -> None:
-    rows = json.loads(run_cli("catalog", "--vendor", "huawei", "--format", "json").stdout)
+    rows = json.loads(run_cli("catalog", "--vendor", "huawei", "--output", "json").stdout)
     assert rows and all(r["vendor"].startswith("Huawei") for r in rows)
     bad = run_cli("catalog", "--vendor", "intel")
     assert bad.returncode == 2
@@ -43,7 +43,7 @@ def test_catalog_vendor_filter_and_unknown_vendor() -> None:
 
 
 def test_bad_option_exits_2() -> None:
-    result = run_cli("catalog", "--format", "xml")
+    result = run_cli("catalog", "--output", "xml")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
 

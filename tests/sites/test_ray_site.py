@@ -81,7 +81,10 @@ def test_submit_list_logs_cancel_and_outage(ray_clusters: RayClusterFactory) -> 
         mine = [j for j in site.list_jobs().jobs if parse_tag(j.tag, "t1") == (1, 1)]
         assert len(mine) == 1 and mine[0].state is SiteJobState.DONE and mine[0].exit_code == 0
         out = site.logs(ok.external_id, 0)
-        assert "gpus=0,1 type=h100" in out and out.endswith(site.logs(ok.external_id, 20))
+        assert "gpus=0,1 type=h100" in out.text and out.end == len(out.text.encode())
+        tail = site.logs(ok.external_id, -20)
+        assert out.text.endswith(tail.text) and len(tail.text) == 20 and tail.end == out.end
+        assert site.logs(ok.external_id, out.end).text == ""
 
         long = site.submit(_req(2, "sleep 60"))
         assert long.external_id is not None
@@ -93,6 +96,8 @@ def test_submit_list_logs_cancel_and_outage(ray_clusters: RayClusterFactory) -> 
         timed = site.submit(_req(3, "sleep 60", limit=2))
         assert timed.external_id is not None
         assert _wait(site, timed.external_id, {"FAILED", "SUCCEEDED"}) == "FAILED"
+        (late,) = [j for j in site.list_jobs().jobs if j.external_id == timed.external_id]
+        assert late.state is SiteJobState.TIMEOUT and late.exit_code == 124
 
         relay.cut()  # the cluster goes on; suanli cannot reach it
         down = site.list_jobs()

@@ -54,7 +54,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         details = [
-            {"field": ".".join(str(x) for x in e.get("loc", ())), "error": str(e.get("msg", ""))}
+            {
+                "field": ".".join(str(x) for x in _loc(e.get("loc", ()))),
+                "error": str(e.get("msg", "")),
+            }
             for e in errors
         ]
         first = errors[0] if errors else {}
@@ -156,3 +159,16 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+#: Tags of the forms a job may be submitted in (:mod:`suanli.api.routes_jobs`): not fields.
+_FORM_TAGS = ("jobfile", "jobin")
+
+
+def _loc(raw: Any) -> tuple[Any, ...]:
+    """An error's location without the tag of the body's form; a job file's fields are
+    named as in the file (``resources.accelerators``, not ``body.resources…``)."""
+    loc: tuple[Any, ...] = tuple(raw)
+    if len(loc) >= 2 and loc[0] == "body" and loc[1] in _FORM_TAGS:
+        return loc[2:] if loc[1] == "jobfile" else ("body", *loc[2:])
+    return loc

@@ -130,23 +130,39 @@ class JobList(BaseModel):
     next_before_id: int | None
 
 
+class PositionOut(BaseModel):
+    """A waiting job's place in the queue (1: next), by the queue order of
+    docs/scheduler.md: in the whole queue, its tenant's, and each site's it can run at."""
+
+    queue: int
+    tenant: int
+    sites: dict[str, int]
+
+
 class WhyOut(BaseModel):
-    """Why a job is where it is: the policy's reason while it waits."""
+    """Why a job is where it is: the policy's reason while it waits, its position and when
+    it is expected to start (an estimate from the current state: see docs/scheduler.md)."""
 
     job_id: int
     state: JobState
     waiting: bool
     reason: str
     policy: str
+    position: PositionOut | None = None
+    expected_start: datetime | None = None
+    expected_site: str | None = None
 
 
 class LogsOut(BaseModel):
-    """A job's output as its site keeps it (the last ``tail_bytes``)."""
+    """A job's output as its site keeps it: ``logs`` ends at byte ``end`` of the whole
+    output (ask again with ``offset=end`` for what follows); ``final``: the job has ended."""
 
     job_id: int
     site: str
     external_id: str
     logs: str
+    end: int
+    final: bool
 
 
 class EventOut(BaseModel):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import Discriminator, Tag
 
 from suanli.api.auth import Caller, Svc, TenantCaller
 from suanli.api.convert import decision_out, job_out
 from suanli.api.errors import ApiError
+from suanli.api.jobfile import JobFile
 from suanli.api.models import (
     MAX_ID,
     DecisionOut,
@@ -18,11 +23,13 @@ from suanli.api.models import (
     JobList,
     JobOut,
     LogsOut,
+    PositionOut,
     WhyOut,
     iso,
 )
+from suanli.api.services import Services
 from suanli.control.service import NotSupported
-from suanli.sites.base import LogsUnavailable
+from suanli.sites.base import LogChunk, LogsUnavailable
 from suanli.store.records import JobRecord, Principal
 from suanli.store.schema import JobState
 
@@ -30,6 +37,19 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 422)
 }
+
+
+def _form(v: Any) -> str:
+    """Which form a submission is in: a job file has a ``version``."""
+    has = "version" in v if isinstance(v, dict) else hasattr(v, "version")
+    return "jobfile" if has else "jobin"
+
+
+Submission = Annotated[
+    Annotated[JobFile, Tag("jobfile")] | Annotated[JobIn, Tag("jobin")],
+    Discriminator(_form),
+]
+MAX_LOG_BYTES = 16 * 1024 * 1024
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id.")]
 IdemKey = Annotated[
     str | None,
@@ -61,17 +81,27 @@ def _own_job(svc: Svc, who: Principal, job_id: int) -> JobRecord:
     summary="Submit a job",
 )
 def submit_job(
-    body: JobIn,
+    body: Submission,
     svc: Svc,
     who: TenantCaller,
     response: Response,
     idempotency_key: IdemKey = None,
 ) -> JobOut:
-    """Queue a job for the caller's tenant; it is scheduled by the policy and run by Slurm."""
-    spec = svc.validator.spec(body)
+    """Queue a job for the caller's tenant; it is scheduled by the policy and run at the
+    site the policy chooses. The body is a job file (with ``version``; its JSON Schema at
+    ``GET /v1/schema/jobfile``, docs/jobs.md) or the older flat form."""
+    if isinstance(body, JobFile):
+        spec, command = svc.validator.spec_of_file(body), body.run
+    else:
+        spec, command = svc.validator.spec(body), body.command
     assert who.tenant_id is not None
     rec, new = svc.jobs.submit(
-        who.tenant_id, spec, body.command, name=body.name, client_key=idempotency_key
+        who.tenant_id,
+        spec,
+        command,
+        name=body.name,
+        client_key=idempotency_key,
+        at=svc.control.clock.time(),
     )
     if new:
         svc.control.submitted(rec)
@@ -79,6 +109,12 @@ def submit_job(
     else:
         response.status_code = status.HTTP_200_OK
     return job_out(rec)
+
+
+@router.get("/schema/jobfile", summary="The job file's JSON Schema")
+def jobfile_schema() -> dict[str, Any]:
+    """The JSON Schema of the job file (version 1) that ``POST /v1/jobs`` accepts."""
+    return JobFile.model_json_schema()
 
 
 @router.get("/jobs", response_model=JobList, responses=ERRORS, summary="List jobs")
@@ -134,32 +170,51 @@ def cancel_job(job_id: JobId, svc: Svc, who: Caller) -> JobOut:
 def why(job_id: JobId, svc: Svc, who: Caller) -> WhyOut:
     """The policy's reason for a waiting job; for others, where it is."""
     rec = _own_job(svc, who, job_id)
-    live = svc.control.reason(job_id) if rec.state == "queued" else None
-    return WhyOut(
+    queued = rec.state == "queued"
+    live = svc.control.reason(job_id) if queued else None
+    out = WhyOut(
         job_id=rec.id,
         state=JobState(rec.state),
-        waiting=rec.state == "queued",
+        waiting=queued,
         reason=live if live is not None else rec.reason,
         policy=svc.control.policy_name,
     )
+    seen = svc.control.outlook(job_id) if queued else None
+    if seen is not None:
+        ol, site = seen
+        out.position = PositionOut(
+            queue=ol.position, tenant=ol.tenant_position, sites=ol.site_positions
+        )
+        if ol.expected_start_s is not None:
+            out.expected_start = iso(svc.control.epoch0 + ol.expected_start_s)
+            out.expected_site = site
+    return out
 
 
 @router.get(
     "/jobs/{job_id}/logs",
     response_model=LogsOut,
-    responses={**ERRORS, 409: {"model": ErrorOut}, 502: {"model": ErrorOut}},
+    responses={
+        **ERRORS,
+        200: {"content": {"text/plain": {}}, "description": "with follow: the output as it comes"},
+        409: {"model": ErrorOut},
+        502: {"model": ErrorOut},
+    },
     summary="A job's output",
 )
 def logs(
     job_id: JobId,
     svc: Svc,
     who: Caller,
-    tail_bytes: Annotated[int, Query(ge=0, le=16 * 1024 * 1024)] = 64 * 1024,
-) -> LogsOut:
-    """The job's output from its site (the last ``tail_bytes``; 0: all), where the site's
-    backend keeps it (Ray). 409 with the reason when there is none to read — the job has not
-    reached a site, or its site's backend keeps no logs (Slurm: the ``--output`` file stays
-    on the cluster); 502 when the site does not answer."""
+    tail_bytes: Annotated[int, Query(ge=0, le=MAX_LOG_BYTES)] = 64 * 1024,
+    offset: Annotated[int | None, Query(ge=0, description="from this byte on")] = None,
+    follow: Annotated[bool, Query(description="stream as text until the job ends")] = False,
+) -> Any:
+    """The job's output from its site — its last ``tail_bytes`` (0: all), or from byte
+    ``offset`` — where the site's backend keeps it (Ray; Slurm with a ``log_dir``). With
+    ``follow`` the output streams as plain text until the job has ended. 409 with the
+    reason when there is none to read — the job has not reached a site, or its site's
+    backend keeps no logs; 502 when the site does not answer."""
     rec = _own_job(svc, who, job_id)
     if rec.site is None or rec.external_id is None:
         raise ApiError(
@@ -168,15 +223,48 @@ def logs(
             field="job_id",
             hint="logs exist once the job is pending or running at its site",
         )
+    site, ext = rec.site, rec.external_id
+    start = offset if offset is not None else (-tail_bytes if tail_bytes else 0)
+    chunk = _read_logs(svc, site, ext, start, job_id)
+    if not follow:
+        return LogsOut(
+            job_id=job_id,
+            site=site,
+            external_id=ext,
+            logs=chunk.text,
+            end=chunk.end,
+            final=JobState(rec.state).final,
+        )
+
+    def stream() -> Iterator[str]:
+        end = chunk.end
+        yield chunk.text
+        while True:
+            now = svc.jobs.get(job_id, None)
+            done = now is None or JobState(now.state).final or now.external_id != ext
+            try:
+                more = svc.control.logs(site, ext, end)
+            except (NotSupported, LogsUnavailable):
+                return
+            if more.text:
+                yield more.text
+            end = more.end
+            if done:
+                return
+            time.sleep(svc.settings.log_follow_s)
+
+    return StreamingResponse(stream(), media_type="text/plain; charset=utf-8")
+
+
+def _read_logs(svc: Services, site: str, ext: str, start: int, job_id: int) -> LogChunk:
     try:
-        text = svc.control.logs(rec.site, rec.external_id, tail_bytes)
+        return svc.control.logs(site, ext, start)
     except NotSupported as exc:
         raise ApiError(
-            409, f"site {rec.site} keeps no logs suanli can read: {exc}", field="job_id"
+            409, f"site {site} keeps no logs suanli can read: {exc}", field="job_id"
         ) from None
     except LogsUnavailable as exc:
-        raise ApiError(502, f"site {rec.site}: {exc}", field="job_id") from None
-    return LogsOut(job_id=job_id, site=rec.site, external_id=rec.external_id, logs=text)
+        raise ApiError(502, f"site {site}: {exc}", field="job_id") from None
 
 
 @router.get(

@@ -28,6 +28,8 @@ class ApiSettings:
     dashboard_poll_s: float = 5.0
     #: Recent decisions the dashboard shows.
     dashboard_decisions: int = 100
+    #: Seconds between reads of a job's output while it is followed.
+    log_follow_s: float = 1.0
 
 
 @dataclass(slots=True)
@@ -48,6 +50,7 @@ class Services:
         self.tenants = TenantStore(self.db)
         self.validator = SubmitValidator(self.scenario)
         self.telemetry.watch_jobs(self.jobs.counts_by_state)
+        self.telemetry.watch_tenants(self.jobs.active_by_tenant)
 
 
 def seed(db: Database, scenario: Scenario, admin_token: str | None) -> None:

@@ -1,10 +1,12 @@
-"""Turning a submitted :class:`~suanli.api.models.JobIn` into a stored job spec.
+"""Turning a submitted job — a :class:`~suanli.api.jobfile.JobFile` or the older
+:class:`~suanli.api.models.JobIn` — into a stored job spec.
 
-Names are checked against the scenario (profile, accelerator types, stacks, data set)
-and the job must fit some pool of the fleet; each problem comes back as a 422 that
-names the field and the valid values. ``hours_on_reference`` becomes work with the
-roofline speed of the job's profile on the scenario's reference accelerator, as the
-workload generator does: ``W = gang × hours × 3600 × s(ref, profile)`` PFLOP.
+Names are checked against the scenario (profile, accelerator types — ids or the short
+names of :mod:`suanli.catalog.names` —, stacks, data set) and the job must fit some pool of
+the fleet; each problem comes back as a 422 that names the field (in the terms of what was
+sent) and the valid values. Hours of work become PFLOP with the roofline speed of the
+job's profile on the accelerator they are on (the scenario's reference by default), as the
+workload generator does: ``W = gang × hours × 3600 × s(acc, profile)``.
 """
 
 from __future__ import annotations
@@ -13,15 +15,27 @@ from dataclasses import replace
 from typing import Any
 
 from suanli.api.errors import ApiError
+from suanli.api.jobfile import JobFile
 from suanli.api.models import JobIn
+from suanli.catalog.names import AcceleratorNameError, by_vendor, resolve
 from suanli.core.jobtable import JobTable
 from suanli.core.tables import build_tables
 from suanli.model.fleet import Tenant
-from suanli.model.job import Job
+from suanli.model.job import DEFAULT_CHECKPOINT_INTERVAL_S, DEFAULT_PREEMPTIBLE, Job
 from suanli.model.scenario import GeneratorSpec, Scenario, TraceSpec
 from suanli.perf.roofline import speed_pflops
 
 _PROBE = "_probe"
+#: Fields of JobIn and what a job file calls them, for its errors.
+_FILE_FIELDS = {
+    "body.profile": "profile",
+    "body.kind": "kind",
+    "body.accepted_types": "resources.accelerators",
+    "body.accepted_stacks": "resources.stacks",
+    "body.dataset": "dataset",
+    "body.hours_on_reference": "work",
+    "body": "resources",
+}
 
 
 def reference_accelerator(sc: Scenario) -> str | None:
@@ -62,14 +76,10 @@ class SubmitValidator:
                 field="body.kind",
                 hint="leave kind out to take the profile's",
             )
-        for i, a in enumerate(body.accepted_types):
-            if a not in sc.catalog:
-                raise ApiError(
-                    422,
-                    f"unknown accelerator {a!r}",
-                    field=f"body.accepted_types.{i}",
-                    hint=f"accelerators of this fleet: {', '.join(self.tables.acc_ids)}",
-                )
+        types = [
+            self.accelerator(a, f"body.accepted_types.{i}")
+            for i, a in enumerate(body.accepted_types)
+        ]
         for i, s in enumerate(body.accepted_stacks):
             if s not in self.stacks:
                 raise ApiError(
@@ -112,7 +122,7 @@ class SubmitValidator:
             profile=prof.id,
             gang=body.gang,
             work_pflop=work,
-            accepted_types=list(body.accepted_types),
+            accepted_types=types,
             accepted_stacks=list(body.accepted_stacks),
             dataset=body.dataset,
             deadline_at=body.deadline.timestamp() if body.deadline is not None else None,
@@ -131,6 +141,110 @@ class SubmitValidator:
                 "stacks, the data set's residency, and the profile's memory needs",
             )
         return spec
+
+    def accelerator(self, name: str, field: str) -> str:
+        """The catalog id ``name`` stands for (422 naming ``field`` if none, or several)."""
+        try:
+            return resolve(name, self.scenario.catalog)
+        except AcceleratorNameError as exc:
+            raise ApiError(
+                422,
+                f"{exc}",
+                field=field,
+                hint=f"{exc.hint.split('valid: ')[0]}accelerators of this fleet: "
+                f"{by_vendor(self.scenario.catalog, self.tables.acc_ids)}",
+            ) from None
+
+    def spec_of_file(self, f: JobFile) -> dict[str, Any]:
+        """The stored spec for a job file; :class:`ApiError` (422) naming the file's field."""
+        sc = self.scenario
+        res = f.resources
+        types = [
+            self.accelerator(name, f"resources.accelerators.{i}")
+            for i, (name, _) in enumerate(res.asks())
+        ]
+        if res.min_memory_gb is not None:
+            pool = types or list(self.tables.acc_ids)
+            types = [a for a in pool if (sc.catalog[a].mem_gb or 0.0) >= res.min_memory_gb]
+            if not types:
+                raise ApiError(
+                    422,
+                    f"no accelerator {'listed' if res.asks() else 'of this fleet'} has "
+                    f"{res.min_memory_gb:g} GB per device",
+                    field="resources.min_memory_gb",
+                    hint="lower it, or list other accelerators",
+                )
+        if not res.ordered:  # a set: the fleet's order, no preference
+            order = {a: i for i, a in enumerate(sorted(sc.catalog))}
+            types = sorted(dict.fromkeys(types), key=order.__getitem__)
+        work_pflop = f.work.pflop
+        if work_pflop is None:
+            on = f.work.on
+            acc = (
+                self.accelerator(on, "work.on")
+                if on is not None
+                else self.reference or (types[0] if types else None)
+            )
+            if acc is None:
+                raise ApiError(
+                    422,
+                    "hours of work need an accelerator they are on",
+                    field="work.on",
+                    hint="name it (work: {hours: 6, on: H100}), or give pflop",
+                )
+            work_pflop = self._work(f.profile, acc, f.work.hours or 0.0, res.gang, "work")
+        body = JobIn(
+            profile=f.profile,
+            command=f.run,
+            name=f.name,
+            kind=f.kind,
+            gang=res.gang,
+            work_pflop=work_pflop,
+            accepted_types=list(dict.fromkeys(types)),
+            accepted_stacks=res.stacks,
+            dataset=f.dataset,
+            deadline=f.deadline,
+            deferrable=f.deferrable,
+            preemptible=DEFAULT_PREEMPTIBLE if f.preemptible is None else f.preemptible,
+            priority=f.priority,
+            checkpoint_interval_s=f.checkpoint_interval or DEFAULT_CHECKPOINT_INTERVAL_S,
+            **({"restart_cost_s": f.restart_cost} if f.restart_cost is not None else {}),
+        )
+        try:
+            spec = self.spec(body)
+        except ApiError as exc:
+            field = exc.field or ""
+            for old, new in _FILE_FIELDS.items():
+                if field == old or field.startswith(old + "."):
+                    exc.field = new + field[len(old) :]
+                    break
+            raise
+        spec.update(env=dict(sorted(f.env.items())), workdir=f.workdir, time_limit_s=f.time_limit)
+        return spec
+
+    def _work(self, profile: str, acc_id: str, hours: float, gang: int, field: str) -> float:
+        """PFLOP of ``hours`` on ``gang`` devices of ``acc_id`` (422 naming ``field`` when
+        the profile cannot run there)."""
+        sc = self.scenario
+        prof = sc.profiles.get(profile)
+        if prof is None:
+            raise ApiError(
+                422,
+                f"unknown profile {profile!r}",
+                field="profile",
+                hint=f"valid profiles: {', '.join(sorted(sc.profiles))}",
+            )
+        acc = sc.catalog[acc_id]
+        eff = sc.efficiency.get((acc.stack, prof.kind))
+        speed = speed_pflops(acc, prof, eff) if eff is not None else 0.0
+        if speed <= 0:
+            raise ApiError(
+                422,
+                f"profile {prof.id} cannot run on {acc_id}",
+                field=field,
+                hint="give the hours on another accelerator, or pflop",
+            )
+        return hours * 3600.0 * gang * speed
 
     def _runnable(self, spec: dict[str, Any]) -> bool:
         key = (

@@ -8,8 +8,11 @@ and exit with status 2; so do bad options (typer/click usage errors).
 from __future__ import annotations
 
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 
 from suanli.errors import InputError, SuanliError
@@ -22,6 +25,55 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True, highlight=False)
+
+
+def suanli_version() -> str:
+    """The installed version of the ``suanli`` distribution."""
+    try:
+        return version("suanli")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"suanli {suanli_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print suanli's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+def _flags_without_type() -> None:
+    """Typer's rich help labels on/off flags ``<bool>`` though they take no value (its
+    plain help does not); show no type for them, as for ``--help``."""
+    option = typer.core.TyperOption
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None:  # other typer versions: nothing to fix
+        return
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return shown(self, ctx)  # type: ignore[no-any-return]
+
+    option.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
 
 
 def report_error(exc: SuanliError) -> None:
@@ -37,7 +89,17 @@ def report_error(exc: SuanliError) -> None:
 
 def main() -> None:
     """Entry point of the ``suanli`` console script."""
-    from suanli.cli import catalog, plan, scenario, serve, simulate, sweep, trace  # noqa: F401
+    from suanli.cli import (  # noqa: F401
+        admin,
+        catalog,
+        jobs,
+        plan,
+        scenario,
+        serve,
+        simulate,
+        sweep,
+        trace,
+    )
 
     try:
         app(standalone_mode=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from enum import StrEnum
 from typing import Annotated, Any
@@ -20,6 +19,7 @@ from suanli.catalog.export_control import (
     tpp,
 )
 from suanli.cli import app
+from suanli.cli.output import print_json
 from suanli.errors import UnknownNameError
 from suanli.model.accelerator import Accelerator
 
@@ -87,13 +87,29 @@ def catalog_command(
     vendor: Annotated[
         str | None, typer.Option("--vendor", help="Only this vendor (prefix match).")
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.table,
+    output: Annotated[
+        Format | None,
+        typer.Option(
+            "--output",
+            help="table (the default), csv, or json (a list of records).",
+            show_default=False,
+            case_sensitive=False,
+        ),
+    ] = None,
+    old_format: Annotated[
+        Format | None,
+        typer.Option("--format", hidden=True, case_sensitive=False, help="Same as --output."),
+    ] = None,
 ) -> None:
     """List the accelerator catalog: specs, software stack, TPP, PD, 3A090 class and sources."""
+    if output is not None and old_format is not None and output is not old_format:
+        raise typer.BadParameter(
+            "--format is the old name of --output; give one", param_hint="--format"
+        )
+    fmt = output or old_format or Format.table
     rows = catalog_rows(vendor)
     if fmt is Format.json:
-        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        print_json(rows)
         return
     if fmt is Format.csv:
         fields = [k for k in rows[0] if k != "sources"] + ["sources"] if rows else []
@@ -127,5 +143,5 @@ def catalog_command(
     console.print(table)
     console.print(
         "TPP, PD and class are computed from the specs (docs/catalog.md); "
-        "'suanli catalog --format json' shows the source of every number."
+        "'suanli catalog --output json' shows the source of every number."
     )

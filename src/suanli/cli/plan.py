@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from suanli.cli import app, err_console
+from suanli.cli.output import OutputFormat, OutputOption, print_json
 from suanli.errors import SuanliError
 from suanli.plan import fmt
 from suanli.plan.compare import comparison_rows, write_comparison
 from suanli.plan.explain import PlanInfeasibleError
 from suanli.plan.load import DEFAULT_COMPARISON, DEFAULT_PLANNING, builtin_planning_names
-from suanli.plan.run import PlanRun, parse_horizon, run_plan, write_outputs
+from suanli.plan.output import clean, plan_record
+from suanli.plan.run import PlanRun, inputs_record, parse_horizon, run_plan, write_outputs
 from suanli.plan.solve import SolveOptions
 from suanli.plan.summary import binding, cell, comparison_lines
 
@@ -75,14 +77,23 @@ def plan_command(
         float, typer.Option("--time-limit", min=1.0, help="Seconds per MILP solve.")
     ] = 120.0,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Plan purchases under budget, power, export caps, tariffs and domestic supply."""
+    """Plan purchases under budget, power, export caps, tariffs and domestic supply.
+
+    With ``--output json``, standard output holds one document: the plan as in
+    ``plan.json`` (its inputs under ``inputs``), with ``written`` (``dir``, ``files``; null
+    without ``--out``); with ``--compare``, ``comparison`` (one row per plan, as in
+    ``compare.json``), ``plans`` (each as in ``plan.json``), ``infeasible`` (``planning``,
+    ``problem``) and ``written``."""
+    as_json = output is OutputFormat.json
     console = Console()
     options = SolveOptions(time_limit_s=time_limit, exact_shadow=exact)
     years = parse_horizon(horizon) if horizon else None
     obj = objective.value if objective else None
     if compare:
         runs = []
+        infeasible = []
         for f in args or list(DEFAULT_COMPARISON):
             try:
                 runs.append(
@@ -90,11 +101,22 @@ def plan_command(
                 )
             except PlanInfeasibleError as exc:
                 err_console.print(f"[yellow]{f}:[/] {exc}", highlight=False)
+                infeasible.append({"planning": str(f), "problem": str(exc)})
         if not runs:
             raise SuanliError("none of the plans to compare is feasible")
+        paths = write_comparison(runs, out, plots=plots) if out is not None else None
+        if as_json:
+            print_json(
+                {
+                    "comparison": clean(comparison_rows(runs)),
+                    "plans": [plan_record(r.plan, inputs_record(r)) for r in runs],
+                    "infeasible": infeasible,
+                    "written": _written(out, paths),
+                }
+            )
+            return
         print_comparison(runs, console)
-        if out is not None:
-            paths = write_comparison(runs, out, plots=plots)
+        if out is not None and paths is not None:
             console.print(f"wrote {len(paths)} files to {out}; open {out / 'index.html'}")
         return
     if args and len(args) > 1:
@@ -106,10 +128,20 @@ def plan_command(
         horizon_years=years,
         options=options,
     )
+    paths = write_outputs(run, out, plots=plots) if out is not None else None
+    if as_json:
+        print_json({**plan_record(run.plan, inputs_record(run)), "written": _written(out, paths)})
+        return
     print_plan(run, console)
-    if out is not None:
-        paths = write_outputs(run, out, plots=plots)
+    if out is not None and paths is not None:
         console.print(f"wrote {', '.join(p.name for p in paths)} to {out}")
+
+
+def _written(out: Path | None, paths: list[Path] | None) -> dict[str, Any] | None:
+    """The folder and files (relative to it, sorted) a plan was written to."""
+    if out is None or paths is None:
+        return None
+    return {"dir": str(out), "files": sorted(p.relative_to(out).as_posix() for p in paths)}
 
 
 def print_plan(run: PlanRun, console: Console) -> None:

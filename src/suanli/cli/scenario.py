@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -11,8 +11,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from suanli.cli import app
+from suanli.cli.output import OutputFormat, OutputOption, print_json, problem_record
 from suanli.config import load_scenario, read_scenario_text
 from suanli.config.summary import ScenarioSummary, summarize
+from suanli.errors import InputError, Problem, SuanliError
 from suanli.model.scenario import Scenario
 from suanli.scenarios import DEFAULT, builtin_names
 
@@ -27,10 +29,55 @@ NameArg = Annotated[str, typer.Argument(help="A built-in scenario name or a file
 
 
 @app.command("validate")
-def validate_command(scenario: ScenarioArg = None) -> None:
-    """Load a scenario, check it, and print a summary (or every problem found)."""
-    sc = load_scenario(scenario)
-    print_summary(sc, summarize(sc), Console())
+def validate_command(
+    scenario: ScenarioArg = None, output: OutputOption = OutputFormat.table
+) -> None:
+    """Load a scenario, check it, and print a summary (or every problem found).
+
+    With ``--output json``: ``{"valid": true, "scenario", "source", "start", "hours",
+    "currency", "summary": {…}}`` (exit 0), or ``{"valid": false, "problems": [{"where",
+    "line", "field", "what", "hint"}, …]}`` (exit 2)."""
+    if output is OutputFormat.table:
+        sc = load_scenario(scenario)
+        print_summary(sc, summarize(sc), Console())
+        return
+    try:
+        sc = load_scenario(scenario)
+    except SuanliError as exc:
+        problems = (
+            exc.problems
+            if isinstance(exc, InputError)
+            else (Problem(scenario or DEFAULT, "", str(exc)),)
+        )
+        print_json({"valid": False, "problems": [problem_record(p) for p in problems]})
+        raise typer.Exit(2) from None
+    print_json(validation_record(sc, summarize(sc)))
+
+
+def validation_record(sc: Scenario, s: ScenarioSummary) -> dict[str, Any]:
+    """What ``suanli validate --output json`` prints for a valid scenario: the numbers of
+    the summary tables (``summary``: totals, ``sites``, ``devices_by_type``,
+    ``sites_by_type``, generated job ``classes`` with their ``load``, ``offered_load``
+    (null without a generator) and ``warnings``)."""
+    classes = [{**_fields(c), "load": c.load} for c in s.classes]
+    summary = {
+        **_fields(s),
+        "classes": classes,
+        "offered_load": s.offered_load if s.classes else None,
+    }
+    return {
+        "valid": True,
+        "scenario": sc.name,
+        "source": sc.source,
+        "start": sc.start.isoformat(),
+        "hours": sc.hours,
+        "currency": sc.currency,
+        "summary": summary,
+    }
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
 
 
 @scenario_app.command("list")

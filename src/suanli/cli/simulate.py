@@ -11,11 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from suanli.cli import app
+from suanli.cli import app, err_console
+from suanli.cli.output import OutputFormat, OutputOption, print_json
 from suanli.config import load_scenario
 from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
 from suanli.experiment.run import DEFAULT_POLICIES, default_seed, run_policies, scenario_workload
 from suanli.report.data import summary_rows
+from suanli.report.files import clean_json
 from suanli.report.writer import write_report
 from suanli.scenarios import DEFAULT
 
@@ -77,9 +79,16 @@ def simulate_command(
             help="Run each policy as a task on this Ray cluster (auto, or its address).",
         ),
     ] = None,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Simulate the scenario's workload under each policy; compare; write a report."""
-    console = Console()
+    """Simulate the scenario's workload under each policy; compare; write a report.
+
+    With ``--output json``, the report is written as usual and standard output holds one
+    document: ``scenario``, ``seed``, ``horizon_h``, ``currency``, ``placement``, ``drain``,
+    ``jobs``, ``devices``, ``policies`` (per policy its metrics, as in ``metrics.json``) and
+    ``written`` (the report: ``dir``, ``files``); progress goes to standard error."""
+    as_json = output is OutputFormat.json
+    console = err_console if as_json else Console()
     policies = list(policy) if policy else list(DEFAULT_POLICIES)
     placement_rule(placement)  # an unknown rule is an error before any work
     if trace is not None:
@@ -124,10 +133,23 @@ def simulate_command(
         )
     target = out if out is not None else Path("out") / sc.name
     metrics = write_report(target, results, plots=plots)
+    if as_json:
+        files = sorted(p.name for p in target.iterdir() if p.is_file())
+        print_json(
+            {
+                **clean_json(metrics),
+                "placement": placement,
+                "drain": drain,
+                "jobs": len(jobs),
+                "devices": sum(p.count for p in sc.pools),
+                "written": {"dir": str(target), "files": files},
+            }
+        )
+        return
     console.print(summary_table(metrics))
     console.print(
         f"report written to [bold]{target}[/]: open {target / 'index.html'} "
-        "(also metrics.json, jobs-/sites-*.csv, PNG plots)"
+        f"(also metrics.json, jobs-/sites-*.csv{', PNG plots' if plots else ''})"
     )
 
 

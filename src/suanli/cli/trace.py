@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from suanli.cli import app
+from suanli.cli.output import OutputFormat, OutputOption, print_json
 from suanli.errors import InputError, Problem
 from suanli.trace import (
     CONVERTERS,
@@ -89,25 +90,61 @@ def inspect_command(
         str | None,
         typer.Option(help="Also map the jobs onto a fleet: own, a fleet name, a scenario."),
     ] = None,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Summarise a trace: jobs, arrival rate, gang sizes, durations; plots with --out."""
+    """Summarise a trace: jobs, arrival rate, gang sizes, durations; plots with --out.
+
+    With ``--output json``, standard output holds one document: ``file``, ``source``,
+    ``meta`` (the file's metadata), ``stats`` (every figure of the summary: ``jobs``,
+    ``tenants``, ``span_s``, ``gang`` and ``duration_s`` quantiles, ``gang_counts``,
+    ``hourly_arrivals``, …), ``fleet`` (with ``--fleet``: ``name``, ``devices``, ``pools``,
+    ``jobs``, ``work_pflop``, ``offered_load``, ``horizon_h``; else null) and ``written``
+    (with ``--out``: ``dir``, ``files``; else null)."""
     tr = read_trace(file)
     stats = summarize_trace(tr)
     console = Console()
-    print_stats(tr, stats, console)
+    as_json = output is OutputFormat.json
+    if not as_json:
+        print_stats(tr, stats, console)
+    fleet_record: dict[str, Any] | None = None
     if fleet is not None:
         r = replay(tr, fleet)
-        devices = sum(p.count for p in r.scenario.pools)
-        console.print(
-            f"fleet [bold]{r.fleet}[/]: {devices:,} devices in {len(r.scenario.pools)} pools; "
-            f"{len(r.jobs):,} jobs, {sum(j.work_pflop for j in r.jobs):,.0f} PFLOP; offered load "
-            f"{offered_load(r.scenario, r.jobs):.3f}; horizon {r.scenario.hours:,} h"
-        )
+        fleet_record = {
+            "name": r.fleet,
+            "devices": sum(p.count for p in r.scenario.pools),
+            "pools": len(r.scenario.pools),
+            "jobs": len(r.jobs),
+            "work_pflop": sum(j.work_pflop for j in r.jobs),
+            "offered_load": offered_load(r.scenario, r.jobs),
+            "horizon_h": r.scenario.hours,
+        }
+        if not as_json:
+            console.print(
+                f"fleet [bold]{r.fleet}[/]: {fleet_record['devices']:,} devices in "
+                f"{fleet_record['pools']} pools; {fleet_record['jobs']:,} jobs, "
+                f"{fleet_record['work_pflop']:,.0f} PFLOP; offered load "
+                f"{fleet_record['offered_load']:.3f}; horizon {r.scenario.hours:,} h"
+            )
+    written: dict[str, Any] | None = None
     if out is not None:
         from suanli.trace.plots import write_plots
 
-        for p in write_plots(tr, stats, out):
-            console.print(f"wrote {p}")
+        paths = write_plots(tr, stats, out)
+        written = {"dir": str(out), "files": sorted(p.name for p in paths)}
+        if not as_json:
+            for p in paths:
+                console.print(f"wrote {p}")
+    if as_json:
+        print_json(
+            {
+                "file": str(file),
+                "source": tr.source,
+                "meta": dict(tr.meta),
+                "stats": stats,
+                "fleet": fleet_record,
+                "written": written,
+            }
+        )
 
 
 @trace_app.command("fleets")

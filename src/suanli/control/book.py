@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from suanli.clock import Clock
-from suanli.control.jobspec import job_from_spec
+from suanli.control.jobspec import TIME_LIMIT_FACTOR, RunSettings, job_from_spec
 from suanli.control.reconcile import Change, Tracked, reconcile
 from suanli.control.telemetry import Telemetry
 from suanli.core.jobtable import Candidate
@@ -45,7 +45,8 @@ class SiteStatus:
 
 @dataclass(slots=True)
 class LiveJob:
-    """Bookkeeping of one unfinished job (``j``: its index in the scheduling state)."""
+    """Bookkeeping of one unfinished job (``j``: its index in the scheduling state;
+    ``queued_at``: when it last entered the queue, POSIX s, for its wait)."""
 
     j: int
     tenant: str
@@ -59,6 +60,8 @@ class LiveJob:
     cancel_wanted: bool = False
     cancel_sent: float | None = None
     started_at: float | None = None
+    queued_at: float | None = None
+    run: RunSettings = dataclasses.field(default_factory=RunSettings)
 
 
 class JobBook:
@@ -82,6 +85,7 @@ class JobBook:
         grace_s: float,
         cancel_retry_s: float,
         clock: Clock,
+        time_limit_factor: float = TIME_LIMIT_FACTOR,
     ) -> None:
         self.state = state
         self.sites = sites
@@ -93,6 +97,7 @@ class JobBook:
         self.grace_s = grace_s
         self.cancel_retry_s = cancel_retry_s
         self.clock = clock
+        self.time_limit_factor = time_limit_factor
         self.live: dict[int, LiveJob] = {}
         self.batch = self.new_batch()
         self.submits: list[tuple[str, SubmitRequest]] = []
@@ -160,6 +165,8 @@ class JobBook:
             external_id=rec.external_id,
             cancel_wanted=rec.cancel_requested,
             started_at=rec.started_at,
+            queued_at=rec.submitted_at,
+            run=RunSettings.of(rec.spec),
         )
         self.live[rec.id] = lj
         if lj.state is JobState.QUEUED:
@@ -239,6 +246,7 @@ class JobBook:
             devices=cand.devices,
         )
         self.telemetry.transitions.labels(lj.state.value).inc()
+        expected_end_s = st.running[j].expected_end_s
         req = SubmitRequest(
             job_id=db_id,
             attempt=lj.attempt,
@@ -248,7 +256,12 @@ class JobBook:
             device_type=self.device_type(site, acc),
             nodes=nodes,
             devices_per_node=per,
-            expected_end_at=self.epoch0 + st.running[j].expected_end_s,
+            expected_end_at=self.epoch0 + expected_end_s,
+            time_limit_s=lj.run.limit_for(
+                max(0.0, expected_end_s - self.now_s()), self.time_limit_factor
+            ),
+            env=lj.run.env,
+            workdir=lj.run.workdir,
         )
         self.submits.append((site, req))
 
@@ -278,6 +291,7 @@ class JobBook:
     def _queued_again(self, db_id: int, lj: LiveJob, why: str) -> None:
         st = self.state
         lj.site, lj.external_id, lj.state, lj.started_at = None, None, JobState.QUEUED, None
+        lj.queued_at = self.clock.time()
         self.batch.update_job(
             db_id,
             state=lj.state.value,
@@ -305,8 +319,10 @@ class JobBook:
         exit_code: int | None = None,
         ended_at: float | None = None,
         site_state: str | None = None,
+        started_at: float | None = None,
     ) -> None:
-        """End a job in ``state``: free its place, write its end."""
+        """End a job in ``state``: free its place, write its end (and its start, from the
+        site, if it ended before it was ever seen running)."""
         lj = self.live.pop(db_id)
         st = self.state
         now = self.now_s()
@@ -327,9 +343,17 @@ class JobBook:
         )
         if site_state is not None:
             values["site_state"] = site_state
+        if lj.started_at is None and started_at is not None:
+            values["started_at"] = started_at
+            self._started(lj, started_at)
         self.batch.update_job(db_id, **values)
         self.batch.event(db_id, state.value, why)
         self.telemetry.transitions.labels(state.value).inc()
+
+    def _started(self, lj: LiveJob, at: float) -> None:
+        """Job ``lj`` started at its site at ``at``: export its wait."""
+        if lj.queued_at is not None:
+            self.telemetry.observe_wait(lj.tenant, at - lj.queued_at)
 
     def on_cancel(self, db_id: int) -> None:
         """A cancellation was asked for: at once while queued, else at the job's site."""
@@ -466,9 +490,11 @@ class JobBook:
                 self.cancels.append((site, info.external_id))
         if ch.state.final:
             native = f"{info.native_state} ({info.reason})" if info.reason else info.native_state
-            why = {JobState.DONE: "completed", JobState.CANCELLED: "cancelled"}.get(
-                ch.state, f"{site}: {native}"
-            )
+            why = {
+                JobState.DONE: "completed",
+                JobState.CANCELLED: "cancelled",
+                JobState.TIMEOUT: f"reached its time limit at {site} ({native})",
+            }.get(ch.state, f"{site}: {native}")
             self.finish(
                 ch.job_id,
                 ch.state,
@@ -476,12 +502,14 @@ class JobBook:
                 exit_code=info.exit_code,
                 ended_at=info.end_time,
                 site_state=info.native_state,
+                started_at=info.start_time,
             )
             return
         extra: dict[str, Any] = {"site_state": info.native_state}
         if ch.state is JobState.RUNNING and lj.started_at is None:
             lj.started_at = info.start_time or self.clock.time()
             extra["started_at"] = lj.started_at
+            self._started(lj, lj.started_at)
         if ch.state != lj.state:
             what = "running" if ch.state is JobState.RUNNING else f"{info.native_state}"
             self._set_state(

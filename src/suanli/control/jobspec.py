@@ -2,12 +2,15 @@
 
 The spec is a JSON object with the fields of :class:`~suanli.model.job.Job` that a
 tenant chooses; times are absolute (``deadline_at``, POSIX seconds), and become
-scenario-relative seconds (``deadline_s``) when the job is built.
+scenario-relative seconds (``deadline_s``) when the job is built. Beside them the spec
+keeps how the job runs at its site (:class:`RunSettings`): ``env``, ``workdir`` and
+``time_limit_s``, which the scheduling model does not read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from suanli.model.job import (
@@ -44,3 +47,39 @@ def job_from_spec(
         restart_cost_s=float(spec.get("restart_cost_s", DEFAULT_RESTART_COST_S)),
         priority=int(spec.get("priority", 0)),
     )
+
+
+#: A job without a time limit of its own gets ``TIME_LIMIT_FACTOR`` × the run time suanli
+#: expects on the devices it was given (and at least ``MIN_TIME_LIMIT_S``): enough for an
+#: estimate that is off by half, as Slurm users pad their ``--time``.
+TIME_LIMIT_FACTOR = 2.0
+MIN_TIME_LIMIT_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How a job runs at its site: environment, working directory, time limit (s)."""
+
+    env: tuple[tuple[str, str], ...] = ()
+    workdir: str | None = None
+    time_limit_s: float | None = None
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any]) -> RunSettings:
+        """The run settings kept in a stored spec."""
+        env = spec.get("env") or {}
+        limit = spec.get("time_limit_s")
+        return cls(
+            env=tuple(sorted((str(k), str(v)) for k, v in env.items())),
+            workdir=spec.get("workdir"),
+            time_limit_s=float(limit) if limit is not None else None,
+        )
+
+    def limit_for(self, expected_s: float, factor: float = TIME_LIMIT_FACTOR) -> float | None:
+        """The time limit to give the site for a run expected to take ``expected_s``: the
+        job's own, else ``max(factor × expected_s, MIN_TIME_LIMIT_S)`` (``factor`` 0: none)."""
+        if self.time_limit_s is not None:
+            return self.time_limit_s
+        if factor <= 0:
+            return None
+        return max(factor * expected_s, MIN_TIME_LIMIT_S)

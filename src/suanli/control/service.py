@@ -45,6 +45,7 @@ import numpy as np
 
 from suanli.clock import Clock, SystemClock
 from suanli.control.book import JobBook, SiteStatus
+from suanli.control.jobspec import TIME_LIMIT_FACTOR
 from suanli.control.samples import sample_sites
 from suanli.control.telemetry import Telemetry
 from suanli.control.workers import (
@@ -60,13 +61,14 @@ from suanli.core.accounting import Accounting
 from suanli.core.events import EventKind, EventQueue
 from suanli.core.jobtable import JobTable
 from suanli.core.loop import ControlLoop
+from suanli.core.outlook import Outlook, outlook
 from suanli.core.sharing import DEFAULT_PLACEMENT, placement_rule, pool_requests
 from suanli.core.state import DEFERRED, RUNNING, WAITING, PolicyError, SchedulingState
 from suanli.core.tables import FleetTables, build_tables
 from suanli.model.fleet import Tenant
 from suanli.model.scenario import GeneratorSpec, Scenario
 from suanli.policy.registry import make_policy
-from suanli.sites.base import Feature, LogsUnavailable, SiteBackend
+from suanli.sites.base import Feature, LogChunk, LogsUnavailable, SiteBackend
 from suanli.store.db import Database
 from suanli.store.ledger import Ledger
 from suanli.store.records import JobRecord
@@ -88,7 +90,9 @@ class LoopSettings:
     ``orphan_wait_s``: how long backends may wait at start-up for a predecessor's
     submissions; ``first_answer_s``: how long scheduling waits at start-up for every site's
     first answer; ``sample_s``: how often every site's state is sampled for the dashboard
-    (:mod:`suanli.control.samples`); ``sample_keep_s``: how long samples are kept.
+    (:mod:`suanli.control.samples`); ``sample_keep_s``: how long samples are kept;
+    ``time_limit_factor``: a job without a time limit of its own is given this many times
+    the run time expected (:mod:`suanli.control.jobspec`; 0: none).
     """
 
     poll_s: float = 2.0
@@ -100,6 +104,7 @@ class LoopSettings:
     first_answer_s: float = 30.0
     sample_s: float = 60.0
     sample_keep_s: float = 7 * 86400.0
+    time_limit_factor: float = TIME_LIMIT_FACTOR
 
 
 def _accelerator_id(site: str, accelerator: str) -> str:
@@ -139,6 +144,7 @@ class LiveControl:
         self.scenario = scenario
         self.settings = settings or LoopSettings()
         self.telemetry = telemetry or Telemetry()
+        self.telemetry.init_sites([s.id for s in scenario.sites])
         self.clock = clock or SystemClock()
         self.ledger = Ledger(db)
         self.tenant_store = TenantStore(db)
@@ -151,6 +157,7 @@ class LiveControl:
         self.placement = placement
         self._requests = requests
         self.backends = dict(backends)
+        self.view_lock = threading.Lock()
         self.inbox: queue.Queue[object] = queue.Queue()
         self.workers = {s.id: SiteWorker(self.backends[s.id], self.inbox) for s in scenario.sites}
         self.sites = {s.id: SiteStatus(since=self.clock.time()) for s in scenario.sites}
@@ -165,6 +172,7 @@ class LiveControl:
             grace_s=self.settings.grace_s,
             cancel_retry_s=self.settings.cancel_retry_s,
             clock=self.clock,
+            time_limit_factor=self.settings.time_limit_factor,
         )
         self.loop = ControlLoop(self.policy, self.book.state)
         self._next_tick_s = 0.0
@@ -200,6 +208,10 @@ class LiveControl:
 
     def reason(self, job_id: int) -> str | None:
         """The policy's current reason for a waiting job (``None`` if it is not waiting)."""
+        with self.view_lock:
+            return self._reason(job_id)
+
+    def _reason(self, job_id: int) -> str | None:
         lj = self.book.live.get(job_id)
         st = self.state
         if lj is None or lj.j >= len(st.status) or st.status[lj.j] not in (WAITING, DEFERRED):
@@ -212,19 +224,35 @@ class LiveControl:
             why += f"; not reachable (or not yet reconciled): {', '.join(down)}"
         return why
 
-    def supports(self, site: str, feature: Feature) -> bool:
-        """Whether ``site``'s backend can do ``feature`` (as its class declares)."""
-        return feature not in getattr(type(self.backends[site]), "unsupported", {})
+    def outlook(self, job_id: int) -> tuple[Outlook, str | None] | None:
+        """A waiting job's queue positions and expected start, with the site of the
+        expected start (``None`` if the job is not waiting); :mod:`suanli.core.outlook`."""
+        with self.view_lock:
+            lj = self.book.live.get(job_id)
+            st = self.state
+            if lj is None or lj.j >= len(st.status) or st.status[lj.j] not in (WAITING, DEFERRED):
+                return None
+            got = outlook(st, self.book.now_s(), {lj.j}).get(lj.j)
+            if got is None:
+                return None
+            t = st.tables
+            p = got.expected_pool
+            return got, t.site_ids[t.pool_site[p]] if p is not None else None
 
-    def logs(self, site: str, external_id: str, tail_bytes: int) -> str:
-        """A job's output, from its site's backend (in the caller's thread); raises
-        :class:`NotSupported` or :class:`~suanli.sites.base.LogsUnavailable` with the reason."""
+    def supports(self, site: str, feature: Feature) -> bool:
+        """Whether ``site``'s backend can do ``feature`` (as it declares, with its settings)."""
+        return feature not in _unsupported(self.backends[site])
+
+    def logs(self, site: str, external_id: str, offset: int) -> LogChunk:
+        """A job's output from byte ``offset`` (< 0: its last ``-offset`` bytes), from its
+        site's backend (in the caller's thread); raises :class:`NotSupported` or
+        :class:`~suanli.sites.base.LogsUnavailable` with the reason."""
         backend = self.backends.get(site)
         if backend is None:
             raise LogsUnavailable(f"site {site} is not in the scenario any more")
         if not self.supports(site, Feature.LOGS):
-            raise NotSupported(getattr(type(backend), "unsupported", {})[Feature.LOGS])
-        return backend.logs(external_id, tail_bytes)
+            raise NotSupported(_unsupported(backend)[Feature.LOGS])
+        return backend.logs(external_id, offset)
 
     @property
     def alive(self) -> bool:
@@ -283,7 +311,8 @@ class LiveControl:
         wait = min(wait, self._next_sweep, self._next_sample) - now_m
         if self.state.round_due:
             wait = min(wait, self.settings.batch_s)
-        return max(0.0, min(wait, self.next_due() - self.book.now_s()))
+        due = (self.next_due() - self.book.now_s()) / self.clock.scale  # in real seconds
+        return max(0.0, min(wait, due))
 
     def next_due(self) -> float:
         """Scenario seconds of the next tick, hour boundary or timer of the state."""
@@ -292,7 +321,21 @@ class LiveControl:
     def step(self, wait: float = 0.0) -> None:
         """One iteration of the loop (see the module docstring); waits up to ``wait``
         seconds for the first message."""
-        for m in self._drain(wait):
+        messages = self._drain(wait)
+        with self.view_lock:  # readers of the state (outlook) see it between changes
+            self._step(messages)
+        book = self.book
+        for site in book.poll_now:
+            self._next_poll[site] = 0.0
+        book.poll_now.clear()
+        now_m = self.clock.monotonic()
+        for site, worker in self.workers.items():
+            if now_m >= self._next_poll[site] and worker.request_listing():
+                self._next_poll[site] = now_m + self.settings.poll_s
+        self.heartbeat = self.clock.time()
+
+    def _step(self, messages: list[object]) -> None:
+        for m in messages:
             self._handle(m)
         st = self.state
         now_m = self.clock.monotonic()
@@ -321,14 +364,6 @@ class LiveControl:
             self._sample()
             self._next_sample = now_m + self.settings.sample_s
         self._flush()
-        book = self.book
-        for site in book.poll_now:
-            self._next_poll[site] = 0.0
-        book.poll_now.clear()
-        for site, worker in self.workers.items():
-            if now_m >= self._next_poll[site] and worker.request_listing():
-                self._next_poll[site] = now_m + self.settings.poll_s
-        self.heartbeat = self.clock.time()
 
     def run_sites(self) -> None:
         """Run every site's queued commands in this thread (workers never started)."""
@@ -403,13 +438,20 @@ class LiveControl:
         self.telemetry.round_seconds.observe(dt)
 
     def _sample(self) -> None:
-        """Add every site's sample (and the pruning of old ones) to the batch."""
+        """Add every site's sample (and the pruning of old ones) to the batch, and export
+        it (:meth:`~suanli.control.telemetry.Telemetry.observe_sites`)."""
         book = self.book
         now = self.clock.time()
         running = [lj.j for lj in book.live.values() if lj.state is JobState.RUNNING]
         reachable = {k: v.reachable for k, v in self.sites.items()}
-        book.batch.samples.extend(sample_sites(book.state, running, reachable, now, self.epoch0))
+        samples = sample_sites(book.state, running, reachable, now, self.epoch0)
+        book.batch.samples.extend(samples)
         book.batch.prune_samples_before = now - self.settings.sample_keep_s
+        self.telemetry.observe_sites(  # a gap as the dashboard's (suanli.report.live_series)
+            samples,
+            currency=self.scenario.currency,
+            max_gap_s=3.0 * self.settings.sample_s * self.clock.scale,
+        )
 
     def _flush(self) -> None:
         """Write the batch, then hand its submissions and cancellations to the sites."""
@@ -490,6 +532,13 @@ class LiveControl:
             lj = book.live.get(job_id)
             if lj is not None and not lj.cancel_wanted:
                 book.on_cancel(job_id)
+
+
+def _unsupported(backend: SiteBackend) -> Mapping[Feature, str]:
+    """The features ``backend`` lacks, with the reasons (its class's, or its own where its
+    settings change them)."""
+    got = getattr(backend, "unsupported", {})
+    return got if isinstance(got, Mapping) else {}
 
 
 def _expected_requests(scenario: Scenario, tables: FleetTables) -> list[dict[int, int]] | None:

@@ -160,6 +160,10 @@ class SchedulingState:
         self.site_up = [True] * len(tables.site_ids)
         #: Sites whose backend can stop a running job (live: its declared features).
         self.site_can_preempt = [True] * len(tables.site_ids)
+        #: Per site, seconds from a start decision to the job running there (its
+        #: submission and the workload manager's own scheduling; a simulation may model it,
+        #: :mod:`suanli.experiment.fidelity` measures it).
+        self.site_dispatch_s = [0.0] * len(tables.site_ids)
         self.stretches: list[Stretch] = []
         self._open: dict[int, Stretch] = {}
         self.replicas: set[tuple[int, int]] = set()
@@ -597,7 +601,8 @@ class SchedulingState:
                 tr.count += 1
                 tr.by_pair[(home, site)] = tr.by_pair.get((home, site), 0.0) + size
         restart = self.jobs.restart_s[j] if self.preemptions[j] else 0.0
-        compute_start = max(ready, now + boot) + restart
+        dispatch = self.site_dispatch_s[self.tables.pool_site[cand.pool]]
+        compute_start = max(ready, now + boot) + restart + dispatch
         rs = self._hold(j, cand, alloc, now, compute_start, transfer)
         if compute_start <= now:
             self._begin_computing(j, rs, now)

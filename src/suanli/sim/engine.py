@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from suanli.core.accounting import Accounting
 from suanli.core.events import EventKind, EventQueue
@@ -52,6 +52,8 @@ class Simulator:
         progress: Progress | None = None,
         verify: bool = False,
         placement: str = DEFAULT_PLACEMENT,
+        dispatch_s: Mapping[str, float] | None = None,
+        observe: Callable[[SchedulingState, float], None] | None = None,
     ) -> None:
         self.scenario = scenario
         self.tables = tables if tables is not None else build_tables(scenario)
@@ -65,6 +67,13 @@ class Simulator:
         self.verify = verify
         placement_rule(placement)  # an unknown name fails here, before the run
         self.placement = placement
+        #: Per site id, seconds from a start decision to the job running (default none).
+        self.dispatch_s = dict(dispatch_s or {})
+        #: Called with the state after every round (read only: an experiment's probe).
+        self.observe = observe
+        unknown = sorted(set(self.dispatch_s) - set(self.tables.site_ids))
+        if unknown:
+            raise ValueError(f"dispatch latency for sites not in the scenario: {unknown}")
 
     def run(self) -> SimResult:
         """Run to the end; return everything measured."""
@@ -76,6 +85,7 @@ class Simulator:
         st = SchedulingState(
             tables, jobs, q, acct, placement=self.placement, requests=pool_requests(jobs)
         )
+        st.site_dispatch_s = [self.dispatch_s.get(s, 0.0) for s in tables.site_ids]
         loop = ControlLoop(self.policy, st)
         arrivals = [
             (s, EventKind.ARRIVAL, j, 0) for j, s in enumerate(jobs.submit) if s < self.end_s
@@ -125,6 +135,8 @@ class Simulator:
                 else:  # the state's own timers: compute start, finish, wake, sleep
                     st.timer(kind, a, b, t)
             loop.run_due(t)
+            if self.observe is not None:
+                self.observe(st, t)
             if self.verify:
                 check_invariants(st)
             if self.progress is not None and events >= next_report:

@@ -12,9 +12,11 @@ Every job a backend runs for suanli carries a *tag* — ``suanli:<installation>:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
+
+from suanli.clock import Clock
 
 TAG_PREFIX = "suanli"
 
@@ -39,6 +41,22 @@ class LogsUnavailable(Exception):
     """A job's output cannot be had (the reason is the message)."""
 
 
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    """Part of a job's output: ``text`` ends at byte ``end`` of the whole output (read
+    again from ``end`` to follow it)."""
+
+    text: str
+    end: int
+
+
+def chunk_of(data: bytes, offset: int) -> LogChunk:
+    """The chunk of a whole output ``data`` asked for by ``offset`` (see
+    :meth:`SiteBackend.logs`)."""
+    start = max(0, len(data) + offset) if offset < 0 else min(offset, len(data))
+    return LogChunk(data[start:].decode("utf-8", errors="replace"), len(data))
+
+
 class SiteJobState(StrEnum):
     """A job's state at its site, whatever the backend (its values are the control
     plane's job states of the same names)."""
@@ -47,6 +65,7 @@ class SiteJobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    TIMEOUT = "timeout"  # the site ended it at its time limit
     CANCELLED = "cancelled"
 
     @property
@@ -78,7 +97,9 @@ class SubmitRequest:
 
     ``expected_end_at`` is when the scheduling model expects the job to end (POSIX
     seconds; the dry-run backend can play it); ``time_limit_s`` a limit the site should
-    enforce, if any.
+    enforce, if any (seconds of the control plane's clock). ``env`` are environment
+    variables the command runs with (besides the backend's own), ``workdir`` the directory
+    it starts in (on the site's nodes; ``None``: the backend's default).
     """
 
     job_id: int
@@ -91,6 +112,19 @@ class SubmitRequest:
     devices_per_node: int
     expected_end_at: float | None = None
     time_limit_s: float | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    workdir: str | None = None
+
+    def job_env(self) -> dict[str, str]:
+        """The job's environment: its own variables, then the ``SUANLI_*`` ones every job
+        gets (which win)."""
+        return {
+            **dict(self.env),
+            "SUANLI_JOB": str(self.job_id),
+            "SUANLI_NODES": str(self.nodes),
+            "SUANLI_DEVICES_PER_NODE": str(self.devices_per_node),
+            "SUANLI_DEVICE_TYPE": self.device_type,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +147,8 @@ class SubmitResult:
 @dataclass(frozen=True, slots=True)
 class SiteJob:
     """A job as its site lists it: ``state`` is ``None`` for a native state suanli does
-    not know (such a job is left alone)."""
+    not know (such a job is left alone). ``start_time`` and ``end_time`` are in the terms of
+    the backend's clock (:meth:`~suanli.clock.Clock.from_wall` of the site's wall times)."""
 
     external_id: str
     state: SiteJobState | None
@@ -123,6 +158,17 @@ class SiteJob:
     exit_code: int | None
     start_time: float | None
     end_time: float | None
+
+    def on(self, clock: Clock) -> SiteJob:
+        """This job with its site's wall times read on ``clock``."""
+        if self.start_time is None and self.end_time is None:
+            return self
+        conv = clock.from_wall
+        return replace(
+            self,
+            start_time=None if self.start_time is None else conv(self.start_time),
+            end_time=None if self.end_time is None else conv(self.end_time),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +204,10 @@ class SiteBackend(Protocol):
         """Cancel a job; ``None`` when done (or already gone), else the error."""
         ...
 
-    def logs(self, external_id: str, tail_bytes: int) -> str:
-        """A job's output, its last ``tail_bytes`` (0: all); raises :class:`LogsUnavailable`
-        with the reason (always, for a backend without :attr:`Feature.LOGS`)."""
+    def logs(self, external_id: str, offset: int) -> LogChunk:
+        """A job's output from byte ``offset`` to its end (``offset`` < 0: its last
+        ``-offset`` bytes); raises :class:`LogsUnavailable` with the reason (always, for a
+        backend without :attr:`Feature.LOGS`)."""
         ...
 
     def before_recovery(self, install_id: str, timeout_s: float) -> None:

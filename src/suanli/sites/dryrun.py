@@ -20,6 +20,7 @@ from suanli.clock import Clock
 from suanli.sites.base import (
     Feature,
     Listing,
+    LogChunk,
     LogsUnavailable,
     SiteJob,
     SiteJobState,
@@ -123,7 +124,7 @@ class DryRunSite:
                 job.cancelled_at = self.clock.time()
         return None
 
-    def logs(self, external_id: str, tail_bytes: int) -> str:
+    def logs(self, external_id: str, offset: int) -> LogChunk:
         """None: a dry-run site runs nothing."""
         raise LogsUnavailable(self.unsupported[Feature.LOGS])
 
@@ -161,7 +162,7 @@ class DryRunSite:
         elif now < end:
             state, native = SiteJobState.RUNNING, "RUNNING"
         elif end < job.ends:
-            state, native, ended = SiteJobState.FAILED, "TIMEOUT", end
+            state, native, ended = SiteJobState.TIMEOUT, "TIMEOUT", end
         else:
             state, native, ended, code = SiteJobState.DONE, "COMPLETED", end, 0
         return SiteJob(job.external_id, state, native, "", job.tag, code, began, ended)

@@ -16,13 +16,16 @@ A job on one node reserves its devices for its entrypoint. Ray gives an entrypoi
 gang across nodes, so a job on several nodes reserves nothing for its entrypoint: its
 command reserves its gang itself, with a placement group of ``SUANLI_NODES`` bundles of
 ``{SUANLI_DEVICE_TYPE: SUANLI_DEVICES_PER_NODE}`` (environment variables every job gets;
-docs/serve.md). A time limit wraps the command in ``timeout``; a job that reaches it
-fails with exit status 124.
+docs/serve.md). A job's own environment variables go in its runtime environment, its
+working directory is entered with ``cd`` before the command runs. A time limit wraps the
+command in ``timeout`` (and is noted in the job's metadata); a job that reaches it fails
+with exit status 124 and is listed as *timeout*.
 
 Listing (``GET /api/jobs/``) maps Ray's states: PENDING → pending, RUNNING → running,
-SUCCEEDED → done, FAILED → failed, STOPPED → cancelled. A cluster that does not answer,
-or answers with a server error, is unreachable. Logs come from ``GET /api/jobs/{id}/logs``.
-Only HTTP is used: the server running suanli needs no Ray installed.
+SUCCEEDED → done, FAILED → failed (timeout, at the time limit), STOPPED → cancelled. A
+cluster that does not answer, or answers with a server error, is unreachable. Logs come
+from ``GET /api/jobs/{id}/logs``. Only HTTP is used: the server running suanli needs no
+Ray installed.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from suanli.clock import Clock
 from suanli.sites.base import (
     Feature,
     Listing,
+    LogChunk,
     LogsUnavailable,
     SiteJob,
     SiteJobState,
     SubmitRequest,
     SubmitResult,
+    chunk_of,
 )
 from suanli.sites.registry import BackendSettings, register
 
@@ -57,6 +62,10 @@ RAY_STATES: Mapping[str, SiteJobState] = {
 }
 #: The metadata key holding a job's tag.
 TAG_KEY = "suanli_tag"
+#: Metadata key of a job's time limit (real seconds), when it has one.
+LIMIT_KEY = "suanli_time_limit_s"
+#: Exit status of ``timeout`` when it ended the command.
+TIMEOUT_EXIT = 124
 
 
 class RaySettings(BackendSettings):
@@ -80,22 +89,22 @@ class RaySettings(BackendSettings):
         return self.address.rstrip("/") + path
 
 
-def entrypoint_request(cfg: RaySettings, req: SubmitRequest) -> dict[str, Any]:
-    """The body of ``POST /api/jobs/`` for one dispatch."""
+def entrypoint_request(cfg: RaySettings, req: SubmitRequest, scale: float = 1.0) -> dict[str, Any]:
+    """The body of ``POST /api/jobs/`` for one dispatch (``scale``: seconds of the control
+    plane's clock per real second, for the time limit)."""
     command = req.command
+    if req.workdir is not None:
+        command = f"cd {shlex.quote(req.workdir)} && {command}"
+    meta = {TAG_KEY: req.tag, "suanli_name": req.name}
     if req.time_limit_s is not None:
-        command = f"timeout {max(1, round(req.time_limit_s))}s sh -c {shlex.quote(command)}"
-    env = {
-        **cfg.env,
-        "SUANLI_JOB": str(req.job_id),
-        "SUANLI_NODES": str(req.nodes),
-        "SUANLI_DEVICES_PER_NODE": str(req.devices_per_node),
-        "SUANLI_DEVICE_TYPE": req.device_type,
-    }
+        limit = max(1, round(req.time_limit_s / scale))
+        command = f"timeout {limit}s sh -c {shlex.quote(command)}"
+        meta[LIMIT_KEY] = str(limit)
+    env = {**cfg.env, **req.job_env()}
     body: dict[str, Any] = {
         "entrypoint": command,
         "submission_id": req.tag,
-        "metadata": {TAG_KEY: req.tag, "suanli_name": req.name},
+        "metadata": meta,
         "runtime_env": {"env_vars": env},
         "entrypoint_num_cpus": cfg.entrypoint_num_cpus,
     }
@@ -114,14 +123,19 @@ def site_job(j: Mapping[str, Any]) -> SiteJob:
     """A job of ``GET /api/jobs/`` as suanli sees it."""
     native = str(j.get("status") or "UNKNOWN")
     meta = j.get("metadata") or {}
+    if not isinstance(meta, Mapping):
+        meta = {}
     start, end = j.get("start_time"), j.get("end_time")
     code = j.get("driver_exit_code")
+    state = RAY_STATES.get(native)
+    if state is SiteJobState.FAILED and code == TIMEOUT_EXIT and LIMIT_KEY in meta:
+        state = SiteJobState.TIMEOUT
     return SiteJob(
         external_id=str(j.get("submission_id") or j.get("job_id") or ""),
-        state=RAY_STATES.get(native),
+        state=state,
         native_state=native,
         reason=str(j.get("message") or ""),
-        tag=str(meta.get(TAG_KEY, "")) if isinstance(meta, Mapping) else "",
+        tag=str(meta.get(TAG_KEY, "")),
         exit_code=int(code) if isinstance(code, int) and native != "STOPPED" else None,
         start_time=start / 1000.0 if isinstance(start, int | float) and start > 0 else None,
         end_time=end / 1000.0 if isinstance(end, int | float) and end > 0 else None,
@@ -147,7 +161,9 @@ class RaySite:
     def submit(self, req: SubmitRequest) -> SubmitResult:
         """``POST /api/jobs/``: accepted, refused for good (a 4xx), or uncertain."""
         try:
-            r = self.http.post(self.cfg.url("/api/jobs/"), json=entrypoint_request(self.cfg, req))
+            r = self.http.post(
+                self.cfg.url("/api/jobs/"), json=entrypoint_request(self.cfg, req, self.clock.scale)
+            )
         except httpx.HTTPError as exc:
             return SubmitResult(req, None, False, f"{type(exc).__name__}: {exc}", self._now())
         ended = self._now()
@@ -176,7 +192,7 @@ class RaySite:
         except ValueError:
             return Listing(self.name, False, "the Jobs API answered with no JSON", (), started)
         rows = doc.values() if isinstance(doc, dict) else doc
-        jobs = tuple(site_job(j) for j in rows if isinstance(j, Mapping))
+        jobs = tuple(site_job(j).on(self.clock) for j in rows if isinstance(j, Mapping))
         return Listing(self.name, True, "", jobs, started)
 
     def cancel(self, external_id: str) -> str | None:
@@ -189,8 +205,9 @@ class RaySite:
             return None
         return f"HTTP {r.status_code}: {_last_line(r.text)}"
 
-    def logs(self, external_id: str, tail_bytes: int) -> str:
-        """``GET /api/jobs/{id}/logs``: the job's output, its last ``tail_bytes``."""
+    def logs(self, external_id: str, offset: int) -> LogChunk:
+        """``GET /api/jobs/{id}/logs``: the job's output (the API gives it whole; the chunk
+        from ``offset`` is cut here)."""
         try:
             r = self.http.get(self.cfg.url(f"/api/jobs/{_quoted(external_id)}/logs"))
         except httpx.HTTPError as exc:
@@ -199,8 +216,7 @@ class RaySite:
             raise LogsUnavailable(f"the cluster no longer knows job {external_id}")
         if r.status_code != 200:
             raise LogsUnavailable(f"HTTP {r.status_code}: {_last_line(r.text)}")
-        text = str(r.json().get("logs", ""))
-        return text[-tail_bytes:] if tail_bytes > 0 else text
+        return chunk_of(str(r.json().get("logs", "")).encode("utf-8"), offset)
 
     def before_recovery(self, install_id: str, timeout_s: float) -> None:
         """Nothing is left in flight: a submission either reached the cluster (and is found

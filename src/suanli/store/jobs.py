@@ -180,3 +180,20 @@ class JobStore:
         with self.db.read() as conn:
             rows = conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
         return {str(s): int(n) for s, n in rows}
+
+    def active_by_tenant(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per tenant and unfinished state: the number of jobs and the devices they hold."""
+        active = [s.value for s in JobState if not s.final]
+        q = (
+            select(
+                jobs.c.tenant_id,
+                jobs.c.state,
+                func.count(),
+                func.coalesce(func.sum(jobs.c.devices), 0),
+            )
+            .where(jobs.c.state.in_(active))
+            .group_by(jobs.c.tenant_id, jobs.c.state)
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(q).all()
+        return {(str(t), str(s)): (int(n), int(d)) for t, s, n, d in rows}

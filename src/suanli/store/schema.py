@@ -2,7 +2,7 @@
 
 A job moves through::
 
-    queued ──▶ dispatching ──▶ pending ──▶ running ──▶ done | failed | cancelled
+    queued ──▶ dispatching ──▶ pending ──▶ running ──▶ done | failed | timeout | cancelled
        ▲            │  (intent written,      (at the site)
        └────────────┘   then submitted)
     any of dispatching/pending/running ──▶ unknown (site unreachable) ──▶ reconciled
@@ -47,6 +47,7 @@ class JobState(StrEnum):
     UNKNOWN = "unknown"
     DONE = "done"
     FAILED = "failed"
+    TIMEOUT = "timeout"  # ended by its site at its time limit
     CANCELLED = "cancelled"
 
     @property
@@ -55,7 +56,7 @@ class JobState(StrEnum):
         return self in FINAL_STATES
 
 
-FINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
+FINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.TIMEOUT, JobState.CANCELLED})
 #: States in which a job holds capacity at a site.
 PLACED_STATES = frozenset(
     {JobState.DISPATCHING, JobState.PENDING, JobState.RUNNING, JobState.UNKNOWN}

@@ -5,8 +5,15 @@ every command run for it), named in the sites file (:class:`SlurmSettings`). A j
 out as::
 
     sbatch --parsable --job-name=suanli-<id> --comment=suanli:<inst>:<id>:<attempt>
-           --nodes=<n> --gres=gpu:<type>:<per node> --output=<file> [--time …]
-           [--partition …] --wrap <command>
+           --nodes=<n> --gres=<gres>:<type>:<per node> --output=<file> [--chdir …]
+           [--time …] [--partition …] --export=ALL --wrap <command>
+
+(``<gres>`` is the site's GRES name: ``gpu``, or ``npu`` where Ascend nodes are set up so).
+With ``log_dir`` set, each job's output (stdout and stderr) goes to
+``<log_dir>/suanli-<job id>.out``, which the control plane reads for ``GET
+/v1/jobs/{id}/logs``: ``log_dir`` must be a file system both the cluster's nodes and the
+control plane see (the shared file system of an HPC site). A job that reaches its
+``--time`` ends in Slurm's ``TIMEOUT`` state: *timeout* in suanli.
 
 and comes back through ``squeue --json`` (Slurm 22.05 lists pending, running and recently
 finished jobs; it ignores filters, so the listing is filtered here, by tag). A listing with a
@@ -15,7 +22,8 @@ down — counts as *unreachable*. ``scancel`` forwards cancellations.
 
 Commands run with a minimal environment (``PATH``, ``HOME``, locale, ``SLURM_CONF``): ``sbatch``
 exports the submitting environment to the job, and the server's own (tokens, database URL)
-must not leak into jobs.
+must not leak into jobs. The job's own variables and the ``SUANLI_*`` ones are added to
+``sbatch``'s environment, so that values with commas or quotes reach the job intact.
 """
 
 from __future__ import annotations
@@ -29,12 +37,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from suanli.clock import Clock
 from suanli.sites.base import (
     Feature,
     Listing,
+    LogChunk,
     LogsUnavailable,
     SiteJob,
     SiteJobState,
@@ -55,10 +64,10 @@ SLURM_STATES: Mapping[str, SiteJobState] = {
     ),
     "COMPLETED": SiteJobState.DONE,
     "CANCELLED": SiteJobState.CANCELLED,
+    "TIMEOUT": SiteJobState.TIMEOUT,
     **dict.fromkeys(
         (
             "FAILED",
-            "TIMEOUT",
             "NODE_FAIL",
             "OUT_OF_MEMORY",
             "BOOT_FAIL",
@@ -85,6 +94,14 @@ class SlurmSettings(BackendSettings):
     account: str | None = None
     qos: str | None = None
     output: str = Field("/dev/null", description="--output of jobs (Slurm's %j etc. allowed)")
+    log_dir: Path | None = Field(
+        None,
+        description="directory (seen by the nodes and by suanli) for each job's output, "
+        "served by GET /v1/jobs/{id}/logs; replaces output",
+    )
+    gres_name: str = Field(
+        "gpu", pattern=r"^[a-z][a-z0-9_]*$", description="the GRES of the devices: gpu, npu, …"
+    )
     workdir: Path | None = None
     extra_args: tuple[str, ...] = ()
     timeout_s: float = Field(default=30.0, gt=0, le=600, description="per command")
@@ -93,6 +110,23 @@ class SlurmSettings(BackendSettings):
     def command(self, name: str) -> str:
         """Path of a Slurm command (``bin_dir``/name, or the name to look up on PATH)."""
         return str(self.bin_dir / name) if self.bin_dir else name
+
+    @model_validator(mode="after")
+    def _one_output(self) -> SlurmSettings:
+        if self.log_dir is not None:
+            if self.output != "/dev/null":
+                raise ValueError("give log_dir or output, not both")
+            if not self.log_dir.is_absolute():
+                raise ValueError(f"log_dir must be an absolute path (got {self.log_dir})")
+        return self
+
+    def output_of(self) -> str:
+        """The ``--output`` of every job."""
+        return str(self.log_dir / "suanli-%j.out") if self.log_dir else self.output
+
+    def log_file(self, external_id: str) -> Path | None:
+        """Where job ``external_id``'s output is, with ``log_dir``."""
+        return self.log_dir / f"suanli-{external_id}.out" if self.log_dir else None
 
 
 #: Environment variables passed on to Slurm's commands (and so to jobs).
@@ -110,19 +144,24 @@ _REJECTIONS = (
 )
 
 
-def sbatch_argv(cfg: SlurmSettings, req: SubmitRequest) -> list[str]:
-    """The ``sbatch`` command line for one request."""
+def sbatch_argv(cfg: SlurmSettings, req: SubmitRequest, scale: float = 1.0) -> list[str]:
+    """The ``sbatch`` command line for one request (``scale``: seconds of the control
+    plane's clock per real second, for the time limit, which Slurm counts in minutes). The
+    job's environment goes in ``sbatch``'s own (:meth:`SubmitRequest.job_env`)."""
     argv = [
         cfg.command("sbatch"),
         "--parsable",
         f"--job-name={req.name}",
         f"--comment={req.tag}",
         f"--nodes={req.nodes}",
-        f"--gres=gpu:{req.device_type}:{req.devices_per_node}",
-        f"--output={cfg.output}",
+        f"--gres={cfg.gres_name}:{req.device_type}:{req.devices_per_node}",
+        f"--output={cfg.output_of()}",
+        "--export=ALL",
     ]
+    if req.workdir is not None:
+        argv.append(f"--chdir={req.workdir}")
     if req.time_limit_s is not None:
-        argv.append(f"--time={max(1, math.ceil(req.time_limit_s / 60))}")
+        argv.append(f"--time={max(1, math.ceil(req.time_limit_s / scale / 60))}")
     if cfg.partition:
         argv.append(f"--partition={cfg.partition}")
     if cfg.account:
@@ -203,9 +242,11 @@ class SlurmSite:
     """One site's Slurm cluster, reached with its own ``slurm.conf``."""
 
     Settings: ClassVar[type[SlurmSettings]] = SlurmSettings
-    unsupported: ClassVar[dict[Feature, str]] = {
+    #: What the backend lacks; an instance drops LOGS when its settings name a log_dir.
+    unsupported: dict[Feature, str] = {  # noqa: RUF012 (copied per instance)
         Feature.SUSPEND: "suanli does not drive scontrol suspend/resume yet",
-        Feature.LOGS: "job output stays in the --output file on the cluster's file system",
+        Feature.LOGS: "job output stays in the --output file on the cluster (set log_dir "
+        "in the sites file to a directory suanli can read)",
     }
     needs_device_types: ClassVar[bool] = True
 
@@ -219,11 +260,16 @@ class SlurmSite:
         if cfg.slurm_conf is not None:
             env["SLURM_CONF"] = str(cfg.slurm_conf)
         self.env: Mapping[str, str] = env
+        self.unsupported = dict(self.unsupported)
+        if cfg.log_dir is not None:
+            del self.unsupported[Feature.LOGS]
 
-    def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, argv: list[str], extra_env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             argv,
-            env=dict(self.env),
+            env={**self.env, **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=self.cfg.timeout_s,
@@ -234,7 +280,7 @@ class SlurmSite:
     def submit(self, req: SubmitRequest) -> SubmitResult:
         """Run ``sbatch``; a definite refusal is ``rejected``, anything unclear is uncertain."""
         try:
-            done = self._run(sbatch_argv(self.cfg, req))
+            done = self._run(sbatch_argv(self.cfg, req, self.clock.scale), req.job_env())
         except subprocess.TimeoutExpired:
             return SubmitResult(
                 req,
@@ -274,7 +320,7 @@ class SlurmSite:
         jobs, errors = parse_squeue(done.stdout)
         if errors:
             return Listing(self.name, False, "; ".join(errors), (), started)
-        return Listing(self.name, True, "", tuple(jobs), started)
+        return Listing(self.name, True, "", tuple(j.on(self.clock) for j in jobs), started)
 
     def cancel(self, external_id: str) -> str | None:
         """``scancel``; a job Slurm no longer knows counts as cancelled."""
@@ -288,9 +334,25 @@ class SlurmSite:
             return None
         return (done.stderr.strip() or f"scancel exit {done.returncode}").splitlines()[-1]
 
-    def logs(self, external_id: str, tail_bytes: int) -> str:
-        """Not from here: the output is in the ``--output`` file on the cluster."""
-        raise LogsUnavailable(self.unsupported[Feature.LOGS])
+    def logs(self, external_id: str, offset: int) -> LogChunk:
+        """The job's output file in ``log_dir``, from byte ``offset`` (< 0: from the end)."""
+        path = self.cfg.log_file(external_id)
+        if path is None:
+            raise LogsUnavailable(self.unsupported[Feature.LOGS])
+        try:
+            with path.open("rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                start = max(0, size + offset) if offset < 0 else min(offset, size)
+                f.seek(start)
+                data = f.read(size - start)
+        except FileNotFoundError:
+            raise LogsUnavailable(
+                f"no output yet ({path} does not exist: the job has not started, or "
+                "log_dir is not shared with the nodes)"
+            ) from None
+        except OSError as exc:
+            raise LogsUnavailable(f"cannot read {path}: {exc}") from None
+        return LogChunk(data.decode("utf-8", errors="replace"), start + len(data))
 
     def before_recovery(self, install_id: str, timeout_s: float) -> None:
         """Wait for ``sbatch`` processes a crashed predecessor left behind: a job it was
