@@ -176,13 +176,7 @@ class Work(_In):
 
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-EnvValue = Annotated[str, Field(max_length=4096), AfterValidator(lambda s: _no_nul(s))]
-
-
-def _no_nul(s: str) -> str:
-    if "\x00" in s:
-        raise ValueError("must not contain NUL characters")
-    return s
+EnvValue = Annotated[Text, Field(max_length=4096)]
 
 
 def _env(env: dict[str, str]) -> dict[str, str]:

@@ -106,17 +106,13 @@ class SubmitValidator:
                     field="body.hours_on_reference",
                     hint="give work_pflop instead",
                 )
-            acc = sc.catalog[ref]
-            eff = sc.efficiency.get((acc.stack, prof.kind))
-            speed = speed_pflops(acc, prof, eff) if eff is not None else 0.0
-            if speed <= 0:
-                raise ApiError(
-                    422,
-                    f"profile {prof.id} cannot run on the reference accelerator {ref}",
-                    field="body.hours_on_reference",
-                    hint="give work_pflop instead",
-                )
-            work = float(body.hours_on_reference or 0.0) * 3600.0 * body.gang * speed
+            work = self._work(
+                prof.id,
+                ref,
+                float(body.hours_on_reference or 0.0),
+                body.gang,
+                "body.hours_on_reference",
+            )
         spec: dict[str, Any] = dict(
             kind=prof.kind.value,
             profile=prof.id,
