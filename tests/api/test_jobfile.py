@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from suanli.api.jobfile import JobFile, parse_duration
 from suanli.catalog.names import AcceleratorNameError, resolve
 from suanli.cli import admin, app, jobs  # noqa: F401  (registers)
+from suanli.cli.jobs import read_jobfile
 from suanli.config import load_scenario
 from suanli.control.jobspec import MIN_TIME_LIMIT_S, RunSettings
 from suanli.core.outlook import _Profile
@@ -160,3 +161,14 @@ def test_reservation_profile() -> None:
     assert p.earliest(2, 1000) == 0.0 and p.earliest(4, 10) == 50.0 and p.earliest(8, 1) == 100.0
     p.take(50.0, 100.0, 4.0)
     assert p.earliest(4, 10) == 100.0 and p.earliest(6, 10) == 150.0 and p.earliest(2, 10) == 0.0
+
+
+def test_the_documented_work_form_reads_on_as_a_key(tmp_path: Path) -> None:
+    """``work: {hours: 6, on: H100}`` (docs/jobs.md): YAML 1.1 would read ``on`` as true."""
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "version: 1\nprofile: finetune\nresources: {accelerators: H100:8}\n"
+        "work: {hours: 6, on: H100}\nrun: python train.py\ndeferrable: yes\n"
+    )
+    job, _lines = read_jobfile(path)
+    assert job.work.on == "H100" and job.deferrable is True

@@ -16,13 +16,37 @@ from suanli.errors import InputError, Problem
 Path = tuple[str | int, ...]
 
 
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a mapping key is never a boolean.
+
+    YAML 1.1 reads ``on``, ``off``, ``yes``, ``no``, ``y`` and ``n`` as booleans, so a job
+    file's ``work: {hours: 6, on: H100}`` would have a key ``True``. Keys are names here, so
+    a plain key that YAML 1.1 would read as a boolean stays text; values keep YAML 1.1's
+    booleans (``deferrable: yes`` is true).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        for key_node, _value in node.value:
+            if (
+                key_node.tag == BOOL
+                and isinstance(key_node, yaml.ScalarNode)
+                and key_node.style is None
+            ):
+                key_node.tag = STR
+        return super().construct_mapping(node, deep=deep)
+
+
+BOOL = "tag:yaml.org,2002:bool"
+STR = "tag:yaml.org,2002:str"
+
+
 def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
     """Parse ``text``; return the data and a map from field path to 1-based line.
 
     Raises :class:`InputError` naming the line and column of a syntax error.
     """
     try:
-        loader = yaml.SafeLoader(text)
+        loader = Loader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
