@@ -23,7 +23,7 @@ from suanli.api.client import TOKEN_ENV, URL_ENV, ApiCallError, Client
 from suanli.api.jobfile import JobFile
 from suanli.cli import app
 from suanli.cli.output import OutputFormat, OutputOption, print_json
-from suanli.config.yaml_lines import load_yaml
+from suanli.config.yaml_lines import load_yaml, read_text
 from suanli.errors import InputError, Problem
 
 jobs_app = typer.Typer(
@@ -53,11 +53,7 @@ def console() -> Console:
 
 def read_jobfile(path: Path) -> tuple[JobFile, dict[tuple[str | int, ...], int]]:
     """A job file, checked; :class:`InputError` naming each problem's line and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError([Problem(str(path), "", f"cannot read: {exc.strerror or exc}")]) from None
-    data, lines = load_yaml(text, str(path))
+    data, lines = load_yaml(read_text(path), str(path))
     if not isinstance(data, dict):
         raise InputError(
             [Problem(str(path), "", "a job file is a mapping (version: 1, profile: …)", line=1)]

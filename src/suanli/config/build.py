@@ -59,6 +59,11 @@ PathT = tuple[str | int, ...]
 TRACE_FORMATS: tuple[str, ...] = ("suanli", "philly", "openb", "pollux", "tiresias")
 
 
+#: Most jobs a scenario's generator may make (docs/scenario-format.md, "Limits").
+MAX_GENERATED_JOBS = 5_000_000
+#: Memory a simulated job takes, about: 1M jobs peak at 1.2 GB (docs/benchmarks.md).
+BYTES_PER_JOB = 1_300
+
 def close_matches(name: str, valid: Iterable[str]) -> str:
     """``"did you mean 'x'? "`` plus the valid names (shortened)."""
     valid = sorted(valid)
@@ -584,6 +589,14 @@ class Builder:
                     priority=jc.priority,
                     source=jc.source,
                 )
+            )
+        expected = sum(jc.jobs_per_day for jc in g.classes) * self.cfg.horizon.hours / 24.0
+        if expected > MAX_GENERATED_JOBS:
+            self.problem(
+                (*gpath, "classes"),
+                f"the classes' jobs_per_day would generate about {expected:,.0f} jobs over "
+                f"the horizon, about {expected * BYTES_PER_JOB / 2**30:,.0f} GiB to simulate",
+                f"at most {MAX_GENERATED_JOBS:,} jobs: lower jobs_per_day or the horizon",
             )
         diurnal = tuple(g.diurnal) if g.diurnal else (1.0,) * 24
         mean = sum(diurnal) / 24.0

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from suanli.catalog import load_catalog
 from suanli.config.build import Builder
 from suanli.config.schema import PerfDefaults, ScenarioConfig
-from suanli.config.yaml_lines import format_path, line_of, load_yaml
+from suanli.config.yaml_lines import format_path, line_of, load_yaml, read_text
 from suanli.errors import InputError, Problem
 from suanli.model.scenario import Scenario
 from suanli.scenarios import DEFAULT, builtin_dir, builtin_names, builtin_text
@@ -51,11 +51,7 @@ def read_scenario_text(ref: str | Path | None) -> tuple[str, str, Path]:
                 )
             ]
         )
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), "", f"cannot read the file: {exc}")]) from None
-    return text, str(path), path.resolve().parent
+    return read_text(path), str(path), path.resolve().parent
 
 
 def parse_scenario(text: str, source: str, base_dir: Path) -> Scenario:

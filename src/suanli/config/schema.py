@@ -27,9 +27,9 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 
 
 class Strict(BaseModel):
-    """Base: unknown fields are errors, objects are immutable."""
+    """Base: unknown fields are errors, objects are immutable, numbers finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SeriesFile(Strict):
@@ -327,7 +327,7 @@ class JobClassConfig(Strict):
 class GeneratorConfig(Strict):
     """The synthetic workload generator."""
 
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63)
     reference_accelerator: str
     diurnal: list[float] | None = Field(default=None, description="24 relative rates")
     classes: list[JobClassConfig] = Field(min_length=1)

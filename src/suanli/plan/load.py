@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from suanli.config import read_scenario_text
 from suanli.config.loader import parse_scenario
-from suanli.config.yaml_lines import format_path, line_of, load_yaml
+from suanli.config.yaml_lines import format_path, line_of, load_yaml, read_text
 from suanli.errors import InputError, Problem
 from suanli.model.scenario import Scenario
 from suanli.plan.input_checks import check_file, check_merged
@@ -113,11 +113,7 @@ def read_planning_text(ref: str | Path, relative_to: Path | None = None) -> tupl
                 )
             ]
         )
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), "", f"cannot read the file: {exc}")]) from None
-    return text, str(path), path.resolve().parent
+    return read_text(path), str(path), path.resolve().parent
 
 
 def load_planning(

@@ -26,7 +26,7 @@ from suanli.model.job import (
 class Strict(BaseModel):
     """Base: unknown fields are errors, objects are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Money(Strict):
