@@ -8,7 +8,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from suanli.catalog import load_catalog
@@ -19,6 +18,7 @@ from suanli.catalog.export_control import (
     tpp,
 )
 from suanli.cli import app
+from suanli.cli.console import stdout_console
 from suanli.cli.output import print_json
 from suanli.errors import UnknownNameError
 from suanli.model.accelerator import Accelerator
@@ -139,7 +139,7 @@ def catalog_command(
         table.add_column(title, justify="right" if numeric else "left", no_wrap=key == "id")
     for r in rows:
         table.add_row(*(_fmt(r[k]) for k, _ in cols))
-    console = Console()
+    console = stdout_console()
     console.print(table)
     console.print(
         "TPP, PD and class are computed from the specs (docs/catalog.md); "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from suanli.cli import app, err_console
+from suanli.cli.console import progress_bar, stdout_console
+from suanli.cli.numbers import MASS_UNITS, in_unit, pick_unit, quantity
 from suanli.cli.output import OutputFormat, OutputOption, print_json
 from suanli.errors import SuanliError
 from suanli.plan import fmt
@@ -87,24 +90,17 @@ def plan_command(
     ``compare.json``), ``plans`` (each as in ``plan.json``), ``infeasible`` (``planning``,
     ``problem``) and ``written``."""
     as_json = output is OutputFormat.json
-    console = Console()
+    console = stdout_console()
     options = SolveOptions(time_limit_s=time_limit, exact_shadow=exact)
     years = parse_horizon(horizon) if horizon else None
     obj = objective.value if objective else None
     if compare:
-        runs = []
-        infeasible = []
-        for f in args or list(DEFAULT_COMPARISON):
-            try:
-                runs.append(
-                    run_plan(f, scenario, objective=obj, horizon_years=years, options=options)
-                )
-            except PlanInfeasibleError as exc:
-                err_console.print(f"[yellow]{f}:[/] {exc}", highlight=False)
-                infeasible.append({"planning": str(f), "problem": str(exc)})
+        runs, infeasible = solve_all(
+            args or list(DEFAULT_COMPARISON), scenario, obj, years, options
+        )
         if not runs:
             raise SuanliError("none of the plans to compare is feasible")
-        paths = write_comparison(runs, out, plots=plots) if out is not None else None
+        paths = _write_comparison(runs, out, plots)
         if as_json:
             print_json(
                 {
@@ -121,20 +117,69 @@ def plan_command(
         return
     if args and len(args) > 1:
         raise typer.BadParameter("give at most one scenario (or use --compare)")
-    run = run_plan(
-        demand,
-        (args[0] if args else None) or scenario,
-        objective=obj,
-        horizon_years=years,
-        options=options,
-    )
-    paths = write_outputs(run, out, plots=plots) if out is not None else None
+    with err_console.status("planning") as status:
+        run = run_plan(
+            demand,
+            (args[0] if args else None) or scenario,
+            objective=obj,
+            horizon_years=years,
+            options=options,
+            stage=status.update,
+        )
+        if out is not None:
+            status.update(f"writing to {out}")
+        paths = write_outputs(run, out, plots=plots) if out is not None else None
     if as_json:
         print_json({**plan_record(run.plan, inputs_record(run)), "written": _written(out, paths)})
         return
     print_plan(run, console)
     if out is not None and paths is not None:
         console.print(f"wrote {', '.join(p.name for p in paths)} to {out}")
+
+
+def solve_all(
+    files: Sequence[str],
+    scenario: str | None,
+    objective: str | None,
+    years: float | None,
+    options: SolveOptions,
+) -> tuple[list[PlanRun], list[dict[str, str]]]:
+    """Solve each planning file, a step of a progress line on standard error each; the
+    plans, and the files whose plan is infeasible with the reason."""
+    runs: list[PlanRun] = []
+    infeasible: list[dict[str, str]] = []
+    with progress_bar() as progress:
+        task = progress.add_task("plans", total=len(files))
+        for f in files:
+
+            def stage(what: str, f: str = f) -> None:
+                progress.update(task, description=f"{f}: {what}", refresh=True)
+
+            try:
+                runs.append(
+                    run_plan(
+                        f,
+                        scenario,
+                        objective=objective,
+                        horizon_years=years,
+                        options=options,
+                        stage=stage,
+                    )
+                )
+            except PlanInfeasibleError as exc:
+                err_console.print(f"[yellow]{f}:[/] {exc}", highlight=False)
+                infeasible.append({"planning": str(f), "problem": str(exc)})
+            progress.advance(task)
+        progress.update(task, description="plans")
+    return runs, infeasible
+
+
+def _write_comparison(runs: list[PlanRun], out: Path | None, plots: bool) -> list[Path] | None:
+    """Write the comparison into ``out`` (if given), with a spinner on standard error."""
+    if out is None:
+        return None
+    with err_console.status(f"writing the comparison to {out}"):
+        return write_comparison(runs, out, plots=plots)
 
 
 def _written(out: Path | None, paths: list[Path] | None) -> dict[str, Any] | None:
@@ -184,6 +229,7 @@ def print_plan(run: PlanRun, console: Console) -> None:
             f"{p.peak_mw:.2f}",
         )
     console.print(table)
+    carbon = pick_unit([s.carbon_t for s in plan.sites], MASS_UNITS)
     sites = Table(title="Sites after the plan", header_style="bold")
     for col in (
         "site",
@@ -194,7 +240,7 @@ def print_plan(run: PlanRun, console: Console) -> None:
         "peak MW",
         "avg MW",
         "green share",
-        "carbon kt",
+        f"carbon {carbon[0]}",
     ):
         sites.add_column(col, justify="left" if col == "site" else "right")
     for s in plan.sites:
@@ -207,7 +253,7 @@ def print_plan(run: PlanRun, console: Console) -> None:
             f"{s.peak_mw:.1f}",
             f"{s.average_mw:.1f}",
             f"{s.green_mwh / s.energy_mwh:.0%}" if s.energy_mwh else "–",
-            f"{s.carbon_t / 1e3:,.1f}",
+            in_unit(s.carbon_t, carbon),
         )
     console.print(sites)
     classes = Table(title="Demand classes (PFLOP/s sustained)", header_style="bold")
@@ -232,7 +278,7 @@ def print_plan(run: PlanRun, console: Console) -> None:
         f"(devices {fmt.money(t.capex_devices, cur)}, expansion {fmt.money(t.capex_expansion, cur)}"
         f" for {t.expansion_mw:,.1f} MW) + opex {fmt.money(t.opex, cur)} · "
         f"{t.new_devices:,} new devices ({plan.domestic_share_added:.0%} domestic) · "
-        f"carbon {t.carbon_t / 1e3:,.0f} kt CO₂"
+        f"carbon {quantity(t.carbon_t, MASS_UNITS)} CO₂"
     )
     constraints = binding(plan)
     if constraints:

@@ -11,6 +11,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from suanli.cli import app
+from suanli.cli.console import stdout_console
 from suanli.cli.output import OutputFormat, OutputOption, print_json, problem_record
 from suanli.config import load_scenario, read_scenario_text
 from suanli.config.summary import ScenarioSummary, summarize
@@ -39,7 +40,7 @@ def validate_command(
     "line", "field", "what", "hint"}, …]}`` (exit 2)."""
     if output is OutputFormat.table:
         sc = load_scenario(scenario)
-        print_summary(sc, summarize(sc), Console())
+        print_summary(sc, summarize(sc), stdout_console())
         return
     try:
         sc = load_scenario(scenario)
@@ -91,7 +92,7 @@ def list_command() -> None:
 def show_command(name: NameArg = DEFAULT) -> None:
     """Show a scenario's YAML, highlighted."""
     text, source, _ = read_scenario_text(name)
-    console = Console()
+    console = stdout_console()
     console.print(f"[dim]# {source}[/]")
     console.print(Syntax(text, "yaml", word_wrap=True, theme="ansi_dark"))
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from suanli.cli import app, err_console
+from suanli.cli.console import progress_bar, stdout_console
+from suanli.cli.numbers import ENERGY_UNITS, MASS_UNITS, in_unit, pick_unit, shown
 from suanli.cli.output import OutputFormat, OutputOption, print_json
 from suanli.config import load_scenario
 from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
@@ -86,9 +88,10 @@ def simulate_command(
     With ``--output json``, the report is written as usual and standard output holds one
     document: ``scenario``, ``seed``, ``horizon_h``, ``currency``, ``placement``, ``drain``,
     ``jobs``, ``devices``, ``policies`` (per policy its metrics, as in ``metrics.json``) and
-    ``written`` (the report: ``dir``, ``files``); progress goes to standard error."""
+    ``written`` (the report: ``dir``, ``files``); progress goes to standard error, a line
+    per policy with its share done, time taken and time still needed."""
     as_json = output is OutputFormat.json
-    console = err_console if as_json else Console()
+    console = err_console if as_json else stdout_console()
     policies = list(policy) if policy else list(DEFAULT_POLICIES)
     placement_rule(placement)  # an unknown rule is an error before any work
     if trace is not None:
@@ -112,15 +115,7 @@ def simulate_command(
         f"{sum(p.count for p in sc.pools):,} devices · seed {run_seed} · "
         f"policies {', '.join(policies)} · placement {placement}"
     )
-    with Progress(
-        TextColumn("{task.description:>12}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        tasks = {p: progress.add_task(p, total=1.0) for p in policies}
+    with progress_bar(percent=True) as progress:
         results = run_policies(
             sc,
             jobs,
@@ -128,7 +123,7 @@ def simulate_command(
             run_seed,
             drain=drain,
             placement=placement,
-            progress=lambda name, f: progress.update(tasks[name], completed=f),
+            progress=policy_progress(progress, policies, together=ray is not None),
             ray=ray,
         )
     target = out if out is not None else Path("out") / sc.name
@@ -153,10 +148,49 @@ def simulate_command(
     )
 
 
+def policy_progress(
+    progress: Progress, policies: Sequence[str], *, together: bool = False
+) -> Callable[[str, float], None]:
+    """A line per policy on ``progress``, and the callback that moves them: a policy's
+    clock (time taken, ETA) starts at its first report — when it starts running — or, for
+    policies run ``together`` (on Ray), at once."""
+    tasks: dict[str, TaskID] = {
+        p: progress.add_task(p, total=1.0, start=together) for p in policies
+    }
+
+    def report(name: str, done: float) -> None:
+        progress.start_task(tasks[name])  # no-op once started
+        progress.update(tasks[name], completed=done)
+
+    return report
+
+
 def _get(d: dict[str, Any], path: str) -> Any:
     for k in path.split("."):
         d = d[k]
     return d
+
+
+#: Rows whose unit follows the size of their values: metric path → label (with ``{}`` for
+#: the unit) and the units to choose from.
+SCALED_ROWS: dict[str, tuple[str, tuple[tuple[str, float], ...]]] = {
+    "energy_mwh": ("energy ({})", ENERGY_UNITS),
+    "carbon_t": ("carbon ({} CO₂)", MASS_UNITS),
+}
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def summary_cells(label: str, path: str, spec: str, values: list[Any]) -> tuple[str, list[str]]:
+    """A row of the summary table: its label and a cell per policy. Energy and carbon take
+    the unit that suits the largest value; no value that is not 0 shows as 0."""
+    if path in SCALED_ROWS:
+        text, units = SCALED_ROWS[path]
+        unit = pick_unit([v for v in values if not _missing(v)], units)
+        return text.format(unit[0]), ["–" if _missing(v) else in_unit(v, unit) for v in values]
+    return label, ["–" if _missing(v) else shown(v, spec) for v in values]
 
 
 def summary_table(metrics: dict[str, Any]) -> Table:
@@ -171,12 +205,6 @@ def summary_table(metrics: dict[str, Any]) -> Table:
     for p in pols:
         t.add_column(p, justify="right")
     for label, path, spec in summary_rows(pols):
-        fmt = "{:" + spec + "}"
-        cells = []
-        for p in pols:
-            v = _get(pols[p], path)
-            cells.append(
-                "–" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
-            )
-        t.add_row(label, *cells)
+        shown_label, cells = summary_cells(label, path, spec, [_get(pols[p], path) for p in pols])
+        t.add_row(shown_label, *cells)
     return t

@@ -4,14 +4,14 @@ carbon against load."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from suanli.cli import app
+from suanli.cli.console import progress_bar, stdout_console
+from suanli.cli.numbers import MASS_UNITS, in_unit, pick_unit, shown
 from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS
 from suanli.experiment.run import DEFAULT_POLICIES
 from suanli.experiment.sweep import run_sweep
@@ -72,11 +72,8 @@ def sweep_command(
             "give comma-separated integers, e.g. 1,2,3", param_hint="--seeds"
         ) from None
     load_list = _floats(loads, "--loads")
-    console = Console()
     n = len(policies) * len(seed_list) * len(load_list)
-    with Progress(
-        TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("sweep", total=n)
         rows = run_sweep(
             scenario,
@@ -91,23 +88,32 @@ def sweep_command(
             progress=lambda done, total: progress.update(task, completed=done),
         )
     files = write_sweep(out, rows)
-    t = Table(title="sweep (mean over seeds)", header_style="bold")
-    for col in ("load", "policy", "avg JCT h", "cost net", "carbon t", "max ρ"):
-        t.add_column(col, justify="left" if col == "policy" else "right")
-    keys = sorted({(r["load"], r["policy"]) for r in rows})
-    for load, pol in keys:
+    console = stdout_console()
+    console.print(sweep_table(rows))
+    console.print(f"written: {', '.join(str(f) for f in files)}")
+
+
+def sweep_table(rows: list[dict[str, Any]]) -> Table:
+    """Per load and policy, the means over seeds; carbon in the unit that suits it."""
+    means = []
+    for load, pol in sorted({(r["load"], r["policy"]) for r in rows}):
         sel = [r for r in rows if r["load"] == load and r["policy"] == pol]
         avg = {
             k: sum(r[k] for r in sel) / len(sel)
             for k in ("jct_mean_h", "cost_net", "carbon_t", "max_tenant_rho")
         }
+        means.append((load, pol, avg))
+    carbon = pick_unit([avg["carbon_t"] for _, _, avg in means], MASS_UNITS)
+    t = Table(title="sweep (mean over seeds)", header_style="bold")
+    for col in ("load", "policy", "avg JCT h", "cost net", f"carbon {carbon[0]}", "max ρ"):
+        t.add_column(col, justify="left" if col == "policy" else "right")
+    for load, pol, avg in means:
         t.add_row(
             f"{load:g}",
             pol,
-            f"{avg['jct_mean_h']:.2f}",
-            f"{avg['cost_net']:,.0f}",
-            f"{avg['carbon_t']:,.0f}",
-            f"{avg['max_tenant_rho']:.2f}",
+            shown(avg["jct_mean_h"], ".2f"),
+            shown(avg["cost_net"], ",.0f"),
+            in_unit(avg["carbon_t"], carbon),
+            shown(avg["max_tenant_rho"], ".2f"),
         )
-    console.print(t)
-    console.print(f"written: {', '.join(str(f) for f in files)}")
+    return t

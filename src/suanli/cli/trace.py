@@ -11,11 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from suanli.cli import app
+from suanli.cli.console import stdout_console, steps
 from suanli.cli.output import OutputFormat, OutputOption, print_json
 from suanli.errors import InputError, Problem
 from suanli.trace import (
     CONVERTERS,
     NAMED_FLEETS,
+    Replay,
     Trace,
     convert_source,
     read_trace,
@@ -71,7 +73,7 @@ def convert_command(
     conv = convert_source(source, from_, strict=strict, **options)
     write_trace(conv.trace, out)
     dt = time.perf_counter() - t0
-    console = Console()
+    console = stdout_console()
     console.print(
         f"[bold green]✓[/] {conv.rows_read:,} rows read, {len(conv.trace):,} jobs written to "
         f"[bold]{out}[/] in {dt:.2f} s"
@@ -99,42 +101,24 @@ def inspect_command(
     ``tenants``, ``span_s``, ``gang`` and ``duration_s`` quantiles, ``gang_counts``,
     ``hourly_arrivals``, …), ``fleet`` (with ``--fleet``: ``name``, ``devices``, ``pools``,
     ``jobs``, ``work_pflop``, ``offered_load``, ``horizon_h``; else null) and ``written``
-    (with ``--out``: ``dir``, ``files``; else null)."""
-    tr = read_trace(file)
-    stats = summarize_trace(tr)
-    console = Console()
-    as_json = output is OutputFormat.json
-    if not as_json:
-        print_stats(tr, stats, console)
-    fleet_record: dict[str, Any] | None = None
-    if fleet is not None:
-        r = replay(tr, fleet)
-        fleet_record = {
-            "name": r.fleet,
-            "devices": sum(p.count for p in r.scenario.pools),
-            "pools": len(r.scenario.pools),
-            "jobs": len(r.jobs),
-            "work_pflop": sum(j.work_pflop for j in r.jobs),
-            "offered_load": offered_load(r.scenario, r.jobs),
-            "horizon_h": r.scenario.hours,
-        }
-        if not as_json:
-            console.print(
-                f"fleet [bold]{r.fleet}[/]: {fleet_record['devices']:,} devices in "
-                f"{fleet_record['pools']} pools; {fleet_record['jobs']:,} jobs, "
-                f"{fleet_record['work_pflop']:,.0f} PFLOP; offered load "
-                f"{fleet_record['offered_load']:.3f}; horizon {r.scenario.hours:,} h"
-            )
-    written: dict[str, Any] | None = None
-    if out is not None:
-        from suanli.trace.plots import write_plots
+    (with ``--out``: ``dir``, ``files``; else null). The steps (reading, statistics, the
+    fleet, plots) show on standard error as they run."""
+    with steps(2 + (fleet is not None) + (out is not None), f"reading {file.name}") as s:
+        tr = read_trace(file)
+        s.step("statistics")
+        stats = summarize_trace(tr)
+        fleet_record = None
+        if fleet is not None:
+            s.step(f"mapping onto {fleet}")
+            fleet_record = _fleet_record(replay(tr, fleet))
+        paths: list[Path] = []
+        if out is not None:
+            from suanli.trace.plots import write_plots
 
-        paths = write_plots(tr, stats, out)
-        written = {"dir": str(out), "files": sorted(p.name for p in paths)}
-        if not as_json:
-            for p in paths:
-                console.print(f"wrote {p}")
-    if as_json:
+            s.step("plots")
+            paths = write_plots(tr, stats, out)
+    written = {"dir": str(out), "files": sorted(p.name for p in paths)} if out is not None else None
+    if output is OutputFormat.json:
         print_json(
             {
                 "file": str(file),
@@ -145,6 +129,31 @@ def inspect_command(
                 "written": written,
             }
         )
+        return
+    console = stdout_console()
+    print_stats(tr, stats, console)
+    if fleet_record is not None:
+        console.print(
+            f"fleet [bold]{fleet_record['name']}[/]: {fleet_record['devices']:,} devices in "
+            f"{fleet_record['pools']} pools; {fleet_record['jobs']:,} jobs, "
+            f"{fleet_record['work_pflop']:,.0f} PFLOP; offered load "
+            f"{fleet_record['offered_load']:.3f}; horizon {fleet_record['horizon_h']:,} h"
+        )
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+def _fleet_record(r: Replay) -> dict[str, Any]:
+    """The jobs of a trace mapped onto a fleet: its size, the work and the load offered."""
+    return {
+        "name": r.fleet,
+        "devices": sum(p.count for p in r.scenario.pools),
+        "pools": len(r.scenario.pools),
+        "jobs": len(r.jobs),
+        "work_pflop": sum(j.work_pflop for j in r.jobs),
+        "offered_load": offered_load(r.scenario, r.jobs),
+        "horizon_h": r.scenario.hours,
+    }
 
 
 @trace_app.command("fleets")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,20 @@ def run_plan(
     objective: str | None = None,
     horizon_years: float | None = None,
     options: SolveOptions | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> PlanRun:
-    """Load the planning inputs and their scenario, and solve the plan."""
+    """Load the planning inputs and their scenario, and solve the plan; ``stage``, when
+    given, is told each step as it begins (loading, building the model, solving)."""
+    say = stage or _quiet
+    say("loading inputs")
     planning = load_planning(demand, scenario)
     sc = planning.scenario
+    say("building the model")
     inst = build_instance(
         sc.scenario, planning.file, oversubscription(sc.text), horizon_years=horizon_years
     )
     notes = _notes(planning)
+    say("solving the MILP")
     plan = solve_plan(
         inst,
         objective or planning.file.objective,
@@ -69,6 +76,10 @@ def run_plan(
         notes=notes,
     )
     return PlanRun(planning, inst, plan)
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 def _notes(planning: Planning) -> tuple[str, ...]:

@@ -12,6 +12,11 @@ changed (an arrival, capacity freed, a failure or recovery), and on every hour (
 change) and every policy tick. Without ``drain`` the run stops at the end of the horizon
 and jobs not done are reported unfinished; with ``drain`` it goes on (prices repeat)
 until every job is done or ``drain_factor`` × horizon has passed.
+
+``progress``, when given, is called with the share of the run done — the simulated time
+over the end of the run, or with ``drain`` the share of jobs done if that is more — every
+:attr:`Simulator.report_events` events or :attr:`Simulator.report_s` seconds of wall time,
+whichever comes first, and with 1.0 at the end. It only reads the run, never changes it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ Progress = Callable[[float], None]
 
 class Simulator:
     """A deterministic discrete-event simulation of one policy on one workload."""
+
+    #: Report progress at least every this many events …
+    report_events = 5000
+    #: … and every this many seconds of wall time (a busy queue makes events slow).
+    report_s = 0.25
 
     def __init__(
         self,
@@ -103,6 +113,7 @@ class Simulator:
         n_jobs = len(jobs)
         events = 0
         next_report = 0
+        next_wall = wall0
         t = 0.0
         loop.run_due(0.0)  # the first round is a full one
         while True:
@@ -139,9 +150,12 @@ class Simulator:
                 self.observe(st, t)
             if self.verify:
                 check_invariants(st)
-            if self.progress is not None and events >= next_report:
-                next_report = events + 5000
-                self.progress(min(t / self.end_s, 1.0))
+            if self.progress is not None and (
+                events >= next_report or time.perf_counter() >= next_wall
+            ):
+                next_report = events + self.report_events
+                next_wall = time.perf_counter() + self.report_s
+                self.progress(self._done_share(t, st, n_jobs))
             if (
                 self.drain
                 and t >= self.horizon_s
@@ -166,6 +180,14 @@ class Simulator:
             events=events,
             wall_s=time.perf_counter() - wall0,
         )
+
+    def _done_share(self, t: float, st: SchedulingState, n_jobs: int) -> float:
+        """The share of the run done at ``t``: simulated time over the run's end; while
+        draining (whose end comes when the last job is done) the share of jobs done if more."""
+        share = t / self.end_s
+        if self.drain and n_jobs:
+            share = max(share, (st.done_count + st.unschedulable_count) / n_jobs)
+        return min(share, 1.0)
 
     def _failure_pools(self) -> list[list[int]]:
         """Pools each scheduled failure takes down."""
