@@ -47,6 +47,9 @@ NAMED_FLEETS: Mapping[str, tuple[str, str]] = {
     "pollux": ("nvidia_t4:64:4", "Pollux's testbed: 16 g4dn.12xlarge nodes of 4 T4"),
 }
 
+#: The most devices in one pool of a fleet spec.
+MAX_POOL = 10_000_000
+
 DEFAULT_START = "2026-03-02T00:00:00+08:00"
 PUE = 1.5
 PRICE_CNY_PER_KWH = 0.65
@@ -63,6 +66,8 @@ def parse_fleet_spec(spec: str, source: str = "fleet") -> list[tuple[str, int, i
                 raise ValueError
             count = int(parts[1])
             per_node = int(parts[2]) if len(parts) == 3 else None
+            if not 1 <= count <= MAX_POOL or (per_node is not None and not 1 <= per_node <= count):
+                raise ValueError
         except ValueError:
             raise InputError(
                 [
@@ -70,7 +75,8 @@ def parse_fleet_spec(spec: str, source: str = "fleet") -> list[tuple[str, int, i
                         source,
                         "fleet",
                         f"bad pool {entry!r}",
-                        "write accelerator:count or accelerator:count:per_node",
+                        "write accelerator:count or accelerator:count:per_node, with "
+                        f"1 ≤ per_node ≤ count ≤ {MAX_POOL:,}",
                     )
                 ]
             ) from None
@@ -113,14 +119,19 @@ def fleet_scenario(
             )
         from suanli.trace.replay import trace_profiles, trace_tenants
 
-        return fleet_scenario(
-            spec,
-            tenants=tenants or trace_tenants(fleet),
-            profiles={**trace_profiles(fleet), **(profiles or {})},
-            start=start or fleet.meta.get("start") or None,
-            hours=hours,
-            name=name or fleet.meta.get("fleet_name") or Path(fleet.source).stem,
-        )
+        tenants = tenants or trace_tenants(fleet)
+        profiles = {**trace_profiles(fleet), **(profiles or {})}
+        try:
+            return fleet_scenario(
+                spec,
+                tenants=tenants,
+                profiles=profiles,
+                start=start or fleet.meta.get("start") or None,
+                hours=hours,
+                name=name or fleet.meta.get("fleet_name") or Path(fleet.source).stem,
+            )
+        except (InputError, UnknownNameError) as exc:
+            raise InputError(_own_fleet_problems(exc, spec, fleet.source)) from None
     label = fleet
     description = f"fleet {fleet}"
     if fleet in NAMED_FLEETS:
@@ -178,6 +189,24 @@ def fleet_scenario(
     if scenario is None:
         raise InputError(builder.problems)
     return scenario
+
+
+def _own_fleet_problems(
+    exc: InputError | UnknownNameError, spec: str, source: str
+) -> list[Problem]:
+    """The problems of a trace's own fleet (its ``fleet`` metadata), naming the trace."""
+    hint = "write pools accelerator:count[:devices_per_node], space-separated"
+    if isinstance(exc, UnknownNameError):
+        return [Problem(source, "metadata fleet", f"{spec!r} is not a fleet spec", hint)]
+    return [
+        Problem(
+            source,
+            "metadata fleet",
+            f"{spec!r}: " + (f"{p.field}: " if p.field and p.field != "fleet" else "") + p.message,
+            p.hint or hint,
+        )
+        for p in exc.problems
+    ]
 
 
 def _start(start: str | None) -> str:

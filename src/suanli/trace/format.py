@@ -92,6 +92,57 @@ COLUMNS: tuple[Column, ...] = (
     Column("measured_pflops", "map", False, "measured PFLOP/s per device: type=value|..."),
 )
 
+#: The longest span a trace may cover: submit times, deadlines and durations are at most
+#: ten years (of 365 days) in seconds.
+MAX_TIME_S = 10 * 365 * 86400
+
+#: The largest gang (devices of one job): more than any fleet holds.
+MAX_GANG = 1_000_000
+
+#: The largest ``work_pflop`` and ``hbm_tb`` of one job (10³⁰ FLOP; 10²⁷ bytes).
+MAX_WORK = 1e15
+
+#: The largest measured speed of one device, PFLOP/s (``measured_pflops``).
+MAX_PFLOPS = 1e4
+
+#: The largest ``priority`` either way.
+MAX_PRIORITY = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The range of a numeric column, ``low`` to ``high`` (``low`` itself excluded when
+    ``low_open``), and how the messages say it."""
+
+    low: float
+    high: float
+    text: str
+    low_open: bool = False
+
+    def holds(self, values: Any) -> Any:
+        """Elementwise: which of ``values`` (a number or a numpy array) lie within."""
+        above = values > self.low if self.low_open else values >= self.low
+        return above & (values <= self.high)
+
+
+_TEN_YEARS = f"≤ {MAX_TIME_S:,} (10 years)"
+
+#: The documented range of every numeric column (docs/trace-format.md); ``gang_max`` and
+#: ``deadline_s`` must also be at least ``gang`` and ``submit_s``.
+BOUNDS: Mapping[str, Bound] = {
+    "submit_s": Bound(0, MAX_TIME_S, f"a finite number ≥ 0 and {_TEN_YEARS}"),
+    "gang": Bound(1, MAX_GANG, f"≥ 1 and ≤ {MAX_GANG:,}"),
+    "gang_max": Bound(1, MAX_GANG, f"≥ 1 and ≤ {MAX_GANG:,}"),
+    "device_fraction": Bound(0, 1, "in (0, 1]", low_open=True),
+    "duration_s": Bound(0, MAX_TIME_S, f"a finite number > 0 and {_TEN_YEARS}", low_open=True),
+    "work_pflop": Bound(0, MAX_WORK, f"a finite number > 0 and ≤ {MAX_WORK:g}", low_open=True),
+    "hbm_tb": Bound(0, MAX_WORK, f"a finite number > 0 and ≤ {MAX_WORK:g}", low_open=True),
+    "deadline_s": Bound(0, MAX_TIME_S, f"a finite number ≥ 0 and {_TEN_YEARS}"),
+    "checkpoint_interval_s": Bound(0, MAX_TIME_S, f"> 0 and {_TEN_YEARS}", low_open=True),
+    "restart_cost_s": Bound(0, MAX_TIME_S, f"≥ 0 and {_TEN_YEARS}"),
+    "priority": Bound(-MAX_PRIORITY, MAX_PRIORITY, f"≥ {-MAX_PRIORITY:,} and ≤ {MAX_PRIORITY:,}"),
+}
+
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 BY_NAME: Mapping[str, Column] = {c.name: c for c in COLUMNS}
 REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
@@ -159,8 +210,11 @@ def parse_map(cell: str | None) -> dict[str, float]:
         if not sep or not key.strip():
             raise ValueError(f"entry {part!r} is not 'accelerator=value'")
         number = float(value)
-        if not number > 0 or number == float("inf"):
-            raise ValueError(f"value of {key.strip()!r} must be a positive number, got {value!r}")
+        if not 0 < number <= MAX_PFLOPS:
+            raise ValueError(
+                f"value of {key.strip()!r} must be a positive number of PFLOP/s, at most "
+                f"{MAX_PFLOPS:,.0f}, got {value.strip()!r}"
+            )
         out[key.strip()] = number
     return out
 

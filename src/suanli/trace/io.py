@@ -10,6 +10,11 @@ the ``x_`` user columns; metadata keys sorted (``format_version`` first);
 numbers in shortest round-trip form; no timestamps. So the same trace always
 gives byte-identical files, and CSV → Parquet → CSV (or the reverse) round-trips
 exactly.
+
+Reading never ends in a traceback: a file that is not UTF-8 text (or holds NUL
+bytes), rows with the wrong number of cells, a damaged Parquet file or metadata
+that is not UTF-8 are :class:`~suanli.errors.InputError` problems naming the file,
+and the line, row and column where there are some.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import pyarrow.parquet as pq
 
 from suanli.errors import InputError, Problem
 from suanli.trace.format import FORMAT_VERSION, Trace
-from suanli.trace.schema import check_table
+from suanli.trace.schema import MAX_PROBLEMS, check_table
 
 META_PREFIX = "suanli."
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -99,42 +104,201 @@ def parquet_bytes(trace: Trace) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
+#: The first bytes of every Parquet file.
+PARQUET_MAGIC = b"PAR1"
+
+#: What a trace file is, for the hint of a file that is not one.
+WHAT_A_TRACE_IS = (
+    "a trace is UTF-8 CSV text starting with '# format_version: 1' (or a Parquet file "
+    "named .parquet); convert a public trace with 'suanli trace convert SOURCE --from "
+    "philly|openb|pollux|tiresias --out FILE'"
+)
+
+
 def _read_csv(p: Path) -> Trace:
+    source = str(p)
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise InputError([Problem(str(p), "", f"cannot read the file: {exc}")]) from None
-    meta, body_start, n_comment = _split_comments(data, str(p))
+        raise InputError([Problem(source, "", f"cannot read the file: {exc}")]) from None
+    if data.startswith(PARQUET_MAGIC):
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    "",
+                    "this is a Parquet file, not CSV",
+                    "name it .parquet: suanli reads the format from the suffix",
+                )
+            ]
+        )
+    _check_text(data, source)
+    meta, body_start, n_comment = _split_comments(data, source)
     body = data[body_start:]
     if not body.strip():
         raise InputError(
-            [Problem(str(p), "", "no header row", "after the '#' lines, write the column names")]
+            [Problem(source, "", "no header row", "after the '#' lines, write the column names")]
         )
+    if not body.endswith(b"\n"):
+        body += b"\n"  # Arrow reads no header that lacks its line end
     header_line = body.split(b"\n", 1)[0].decode("utf-8-sig").rstrip("\r")
     names = next(csv.reader([header_line]))
-    try:
-        table = pacsv.read_csv(
+    bad_rows: list[pacsv.InvalidRow] = []
+
+    def skip(row: pacsv.InvalidRow) -> str:
+        bad_rows.append(row)
+        return "skip"
+
+    def read(threads: bool) -> pa.Table:
+        bad_rows.clear()
+        return pacsv.read_csv(
             io.BytesIO(body),
-            read_options=pacsv.ReadOptions(use_threads=True),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            read_options=pacsv.ReadOptions(use_threads=threads),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=False,
+                invalid_row_handler=skip,
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+
+    try:
+        table = read(threads=True)
+        if bad_rows:
+            read(threads=False)  # one thread numbers the bad rows
+    except pa.ArrowException as exc:
         raise InputError(
             [
                 Problem(
-                    str(p),
+                    source,
                     "",
-                    f"not valid CSV: {exc}",
+                    f"not valid CSV: {str(exc).splitlines()[0]}",
                     "every row needs as many cells as the header; quote cells holding commas",
                 )
             ]
         ) from None
-    return check_table(table, meta, str(p), first_line=n_comment + 2)
+    if bad_rows:
+        raise InputError(_cell_count_problems(bad_rows, source, n_comment))
+    return check_table(table, meta, source, first_line=n_comment + 2)
+
+
+def _cell_count_problems(
+    rows: list[pacsv.InvalidRow], source: str, n_comment: int
+) -> list[Problem]:
+    """A problem for each row with more or fewer cells than the header (capped)."""
+    problems = [
+        Problem(
+            source,
+            "" if row.number is None else f"row {row.number - 1}",
+            f"{row.actual_columns} cell{'s' if row.actual_columns != 1 else ''}, "
+            f"but the header has {row.expected_columns}",
+            "every row needs as many cells as the header; quote cells holding commas",
+            None if row.number is None else n_comment + row.number,
+        )
+        for row in rows[:MAX_PROBLEMS]
+    ]
+    if len(rows) > MAX_PROBLEMS:
+        problems.append(
+            Problem(source, "", f"… and {len(rows) - MAX_PROBLEMS:,} more rows", "fix these first")
+        )
+    return problems
+
+
+def _check_text(data: bytes, source: str) -> None:
+    """A CSV trace is UTF-8 text without NUL bytes. Raise an :class:`InputError` naming
+    the lines (and, in the data rows, the row and column) of bytes that are not; a file
+    whose metadata or header is not text is not a trace at all."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(
+            [Problem(source, "", "the file is UTF-16 text", "save it as UTF-8; " + WHAT_A_TRACE_IS)]
+        )
+    bad = _bad_bytes(data, MAX_PROBLEMS + 1)
+    if not bad:
+        return
+    header_end = _header_end(data)
+    first = bad[0]
+    if first < header_end:
+        line = data.count(b"\n", 0, first) + 1
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    "",
+                    f"not a text file: {_not_text(data, first)}",
+                    WHAT_A_TRACE_IS,
+                    line,
+                )
+            ]
+        )
+    header = data[data.rfind(b"\n", 0, header_end - 1) + 1 : header_end].decode("utf-8-sig")
+    names = next(csv.reader([header.strip()]), [])
+    header_line = data.count(b"\n", 0, header_end)
+    problems = []
+    for offset in bad[:MAX_PROBLEMS]:
+        line = data.count(b"\n", 0, offset) + 1
+        start = data.rfind(b"\n", 0, offset) + 1
+        before = data[start:offset].decode("utf-8", errors="replace")
+        j = len(next(csv.reader([before]), [""])) - 1 if before else 0
+        column = names[j] if j < len(names) else f"#{j + 1}"
+        problems.append(
+            Problem(
+                source,
+                f"row {line - header_line}, column {column}",
+                _not_text(data, offset),
+                "save the file as UTF-8 text",
+                line,
+            )
+        )
+    if len(bad) > MAX_PROBLEMS:
+        problems.append(
+            Problem(source, "", "… and more bytes that are not text", "fix these first")
+        )
+    raise InputError(problems)
+
+
+def _what_byte(data: bytes, offset: int) -> str:
+    """What is wrong with the byte at ``offset``: a NUL, or a byte that is not UTF-8."""
+    return "a NUL byte" if data[offset] == 0 else f"byte 0x{data[offset]:02x}"
+
+
+def _not_text(data: bytes, offset: int) -> str:
+    what = _what_byte(data, offset)
+    return f"{what} is not text" if data[offset] == 0 else f"{what} is not UTF-8 text"
+
+
+def _bad_bytes(data: bytes, limit: int) -> list[int]:
+    """Offsets of the first ``limit`` bytes that are NUL or not UTF-8."""
+    bad: list[int] = []
+    pos = data.find(b"\0")
+    while pos >= 0 and len(bad) < limit:
+        bad.append(pos)
+        pos = data.find(b"\0", pos + 1)
+    pos = 0
+    found = 0
+    while found < limit:
+        try:
+            data[pos:].decode("utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            bad.append(pos + exc.start)
+            found += 1
+            pos += exc.end
+    return sorted(bad)[:limit]
+
+
+def _header_end(data: bytes) -> int:
+    """The offset just past the header line (after the ``#`` lines)."""
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while data.startswith(b"#", pos):
+        end = data.find(b"\n", pos)
+        if end < 0:
+            return len(data)
+        pos = end + 1
+    end = data.find(b"\n", pos)
+    return len(data) if end < 0 else end + 1
 
 
 def _split_comments(data: bytes, source: str) -> tuple[dict[str, str], int, int]:
@@ -169,14 +333,66 @@ def _split_comments(data: bytes, source: str) -> tuple[dict[str, str], int, int]
 
 
 def _read_parquet(p: Path) -> Trace:
+    source = str(p)
     try:
         table = pq.read_table(p)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError([Problem(str(p), "", f"not a readable Parquet file: {exc}")]) from None
-    raw_meta = table.schema.metadata or {}
-    meta = {
-        k.decode()[len(META_PREFIX) :]: v.decode("utf-8")
-        for k, v in raw_meta.items()
-        if k.decode(errors="replace").startswith(META_PREFIX)
-    }
-    return check_table(table.replace_schema_metadata(None), meta, str(p))
+    except (OSError, pa.ArrowException, MemoryError) as exc:
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    "",
+                    f"not a readable Parquet file: {' '.join(str(exc).split())}",
+                    _parquet_hint(p),
+                )
+            ]
+        ) from None
+    meta, problems = _parquet_meta(table.schema.metadata or {}, source)
+    if problems:
+        raise InputError(problems)
+    return check_table(table.replace_schema_metadata(None), meta, source)
+
+
+def _parquet_hint(p: Path) -> str:
+    """How to fix a file that does not read as Parquet."""
+    try:
+        with p.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        head = b""
+    if head.startswith(b"#") or (b"," in head and b"\0" not in head):
+        return "it looks like CSV: name it .csv (suanli reads the format from the suffix)"
+    return "the file is damaged or not Parquet: write it again; " + WHAT_A_TRACE_IS
+
+
+def _parquet_meta(raw: Mapping[bytes, bytes], source: str) -> tuple[dict[str, str], list[Problem]]:
+    """The ``suanli.*`` schema metadata as text, and a problem for each key or value that
+    is not UTF-8."""
+    meta: dict[str, str] = {}
+    problems: list[Problem] = []
+    for k, v in raw.items():
+        name = k.decode("utf-8", errors="replace")
+        if not name.startswith(META_PREFIX):
+            continue
+        try:
+            meta[k.decode("utf-8")[len(META_PREFIX) :]] = v.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            what = "key" if _not_utf8(k) else "value"
+            problems.append(
+                Problem(
+                    source,
+                    "metadata",
+                    f"the {what} of {name!r} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                    f"at position {exc.start + 1})",
+                    "write metadata keys and values as UTF-8 text",
+                )
+            )
+    return meta, problems
+
+
+def _not_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False

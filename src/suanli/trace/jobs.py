@@ -51,7 +51,7 @@ from suanli.model.job import (
 )
 from suanli.model.scenario import Scenario
 from suanli.perf.roofline import speed_pflops
-from suanli.trace.format import Trace, parse_list, parse_map
+from suanli.trace.format import MAX_TIME_S, Trace, parse_list, parse_map
 from suanli.trace.io import read_trace
 
 Constraints = Literal["keep", "relax"]
@@ -147,6 +147,19 @@ def jobs_from_trace(trace: Trace, sc: Scenario, opts: LoadOptions) -> list[Job]:
     if problems:
         raise InputError(problems[:40])
     scale = _time_scale(opts, sc, submit, work, col["profile"], speed)
+    last = float(submit.max()) * scale if n else 0.0
+    if not last <= MAX_TIME_S:
+        raise InputError(
+            [
+                Problem(
+                    trace.source,
+                    "submit_s",
+                    f"scaled by {scale:g}, the arrivals span {last:g} s, more than "
+                    f"{MAX_TIME_S:,} (10 years)",
+                    "ask for a higher target load or a smaller time scale, or replay a window",
+                )
+            ]
+        )
     return _build(col, submit * scale, scale, work, measured, sc, opts, fleet_types)
 
 

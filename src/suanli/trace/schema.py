@@ -1,11 +1,12 @@
 """The schema check: any table of trace columns → a :class:`Trace` in the canonical schema.
 
 Every problem names the row (1-based, and the file line for CSV), the column,
-what is wrong and how to fix it; all problems are collected (up to
-:data:`MAX_PROBLEMS`, then a count of the rest) and raised together as one
-:class:`suanli.errors.InputError`. The checks are vectorised (Arrow and numpy);
-per-value Python runs only on the rows already found bad, and on the short
-list and map cells.
+what is wrong and how to fix it; all problems are collected in one pass, one per
+cell, and raised together as one :class:`suanli.errors.InputError`: the first
+:data:`MAX_PROBLEMS` by row, then a count of the rest. Every number must be finite
+and within its column's bounds (:data:`suanli.trace.format.BOUNDS`); text must be
+UTF-8. The checks are vectorised (Arrow and numpy); per-value Python runs only on
+the rows already found bad, and on the short list and map cells.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +24,7 @@ import pyarrow.compute as pc
 from suanli.errors import InputError, Problem
 from suanli.model.job import JobKind
 from suanli.trace.format import (
+    BOUNDS,
     BY_NAME,
     COLUMN_NAMES,
     COLUMNS,
@@ -38,25 +41,46 @@ from suanli.trace.format import (
 )
 
 MAX_PROBLEMS = 40
+_ORDER: Mapping[str, int] = {name: i for i, name in enumerate(COLUMN_NAMES)}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+#: The years a trace's ``start`` may fall in (so that its span of up to ten years can be
+#: told as dates everywhere).
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+
+#: What each numeric column means, for the hint of a value out of its range.
+HINTS: Mapping[str, str] = {
+    "submit_s": "seconds after the trace's start",
+    "gang": "the number of devices the job needs",
+    "gang_max": "the largest gang of an elastic job; leave empty for a fixed gang",
+    "device_fraction": "e.g. 0.25 for a quarter of a device; empty for whole devices",
+    "duration_s": "seconds on the reference accelerator",
+    "work_pflop": "total useful PFLOP of the job",
+    "hbm_tb": "HBM traffic (TB) of the whole job",
+    "deadline_s": "an absolute deadline: seconds after the trace's start",
+    "checkpoint_interval_s": "seconds between checkpoints",
+    "restart_cost_s": "seconds lost on a restart",
+    "priority": "higher runs first",
+}
 TRUE = ("true", "1", "yes")
 FALSE = ("false", "0", "no")
 
 
 @dataclass
 class _Collector:
-    """Problems found so far, with the row → file line mapping."""
+    """Problems found so far, with the row → file line mapping. They are shown by row (the
+    file's own problems first), the first :data:`MAX_PROBLEMS` of them, then a count."""
 
     source: str
     first_line: int | None
-    problems: list[Problem] = field(default_factory=list)
+    #: (row, column order, problem): row -1 for problems of the file as a whole.
+    found: list[tuple[int, int, Problem]] = field(default_factory=list)
     dropped: int = 0
+    #: Rows already reported, by column: one problem per cell.
+    reported: dict[str, set[int]] = field(default_factory=dict)
 
     def add(self, message: str, hint: str = "", field_: str = "", line: int | None = None) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(Problem(self.source, field_, message, hint, line))
-        else:
-            self.dropped += 1
+        """A problem of the file, its header or metadata, or a whole column."""
+        self.found.append((-1, len(self.found), Problem(self.source, field_, message, hint, line)))
 
     def rows(
         self,
@@ -65,19 +89,36 @@ class _Collector:
         message: Callable[[int], str] | str,
         hint: str = "",
     ) -> None:
-        """One problem per bad row (0-based indices)."""
-        for r in rows.tolist():
+        """One problem per bad row (0-based indices, ascending), unless the cell has one
+        already; messages only for the rows that can be among the first shown."""
+        seen = self.reported.setdefault(column, set())
+        new = [r for r in rows.tolist() if r not in seen]
+        seen.update(new)
+        order = _ORDER.get(column, len(_ORDER))
+        for r in new[:MAX_PROBLEMS]:
             text = message(r) if callable(message) else message
             line = None if self.first_line is None else self.first_line + r
-            self.add(text, hint, f"row {r + 1}, column {column}", line)
+            problem = Problem(self.source, f"row {r + 1}, column {column}", text, hint, line)
+            self.found.append((r, order, problem))
+        self.dropped += max(0, len(new) - MAX_PROBLEMS)
+
+    def given(self, column: str, present: np.ndarray) -> np.ndarray:
+        """``present``, plus the rows whose cell in ``column`` was given but reported bad."""
+        out = present.copy()
+        out[list(self.reported.get(column, ()))] = True
+        return out
 
     def raise_if_any(self) -> None:
-        if self.dropped:
-            self.problems.append(
-                Problem(self.source, "", f"… and {self.dropped} more problems", "fix these first")
+        if not self.found:
+            return
+        ranked = sorted(self.found, key=lambda f: (f[0], f[1]))
+        problems = [p for _, _, p in ranked[:MAX_PROBLEMS]]
+        dropped = self.dropped + max(0, len(ranked) - MAX_PROBLEMS)
+        if dropped:
+            problems.append(
+                Problem(self.source, "", f"… and {dropped:,} more problems", "fix these first")
             )
-        if self.problems:
-            raise InputError(self.problems)
+        raise InputError(problems)
 
 
 def check_table(
@@ -113,8 +154,7 @@ def check_table(
             arrays[col.name] = pa.nulls(n_rows, col.arrow_type)
     extras = tuple(n for n in names if n.startswith(EXTRA_PREFIX))
     for x in extras:
-        arrays[x] = _blank_to_null(pc.cast(_chunk(raw.column(x)), pa.string()))
-    out.raise_if_any()
+        arrays[x] = _extra(_chunk(raw.column(x)), x, out)
     _check_rows(arrays, meta, out)
     out.raise_if_any()
     table = pa.Table.from_arrays(list(arrays.values()), schema=canonical_schema(extras))
@@ -122,7 +162,57 @@ def check_table(
 
 
 def _chunk(col: pa.ChunkedArray) -> pa.Array:
-    return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+    )
+
+
+def _utf8(arr: pa.Array, name: str, out: _Collector) -> pa.Array:
+    """Text (string or binary) cells as a string array; a cell that is not UTF-8 is a
+    problem (and missing). Other types pass through."""
+    if not _is_text(arr.type):
+        return arr
+    try:
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            arr.validate(full=True)  # Arrow does not check the UTF-8 of a file's strings
+        return pc.cast(arr, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowCapacityError):
+        pass
+    values: list[str | None] = []
+    for r, cell in enumerate(pc.cast(arr, pa.large_binary()).to_pylist()):
+        try:
+            values.append(None if cell is None else cell.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            out.rows(
+                np.array([r]),
+                name,
+                f"not UTF-8 text: byte 0x{cell[exc.start]:02x} at position {exc.start + 1}",
+                "store text as UTF-8",
+            )
+            values.append(None)
+    return pa.array(values, pa.string())
+
+
+def _extra(arr: pa.Array, name: str, out: _Collector) -> pa.Array:
+    """A user (``x_``) column as text."""
+    try:
+        return _blank_to_null(pc.cast(_utf8(arr, name, out), pa.string()))
+    except pa.ArrowException as exc:
+        out.add(
+            f"column {name!r} has type {arr.type}, which cannot be read as text: "
+            f"{str(exc).splitlines()[0]}",
+            "store user columns as strings",
+            f"column {name}",
+        )
+        return pa.nulls(len(arr), pa.string())
 
 
 def _blank_to_null(arr: pa.Array) -> pa.Array:
@@ -133,19 +223,19 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
 def _convert(arr: pa.Array, col: Column, out: _Collector) -> pa.Array:
     """``arr`` as the column's Arrow type; bad cells become problems."""
     try:
-        return _convert_cells(arr, col, out)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        return _convert_cells(_utf8(arr, col.name, out), col, out)
+    except pa.ArrowException as exc:
         out.add(
             f"column {col.name!r} has type {arr.type}, which cannot be read as {col.kind}: "
             f"{str(exc).splitlines()[0]}",
             f"store it as {col.arrow_type} (docs/trace-format.md)",
             f"column {col.name}",
         )
+        out.reported.setdefault(col.name, set()).update(range(len(arr)))
         return pa.nulls(len(arr), col.arrow_type)
 
 
 def _convert_cells(arr: pa.Array, col: Column, out: _Collector) -> pa.Array:
-    target = col.arrow_type
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         arr = _blank_to_null(pc.cast(arr, pa.string()))
         if col.kind in ("str", "list", "map"):
@@ -172,20 +262,55 @@ def _convert_cells(arr: pa.Array, col: Column, out: _Collector) -> pa.Array:
     elif col.kind == "bool":
         return pc.cast(arr, pa.bool_())
     else:
-        numbers = pc.cast(arr, pa.float64())
-    if col.kind == "float":
-        return numbers
-    values = numbers.to_numpy(zero_copy_only=False)
-    frac = np.isfinite(values) & (values != np.round(values))
-    nonfinite = ~np.isfinite(values) & ~np.isnan(values)
+        numbers = pc.cast(arr, pa.float64(), safe=False)  # 64-bit integers: nearest float
+    return _numbers(numbers, col, out)
+
+
+def _numbers(numbers: pa.Array, col: Column, out: _Collector) -> pa.Array:
+    """Float cells as the column's type. A cell that is not finite (NaN, ±inf), or for an
+    integer column not whole or beyond its range, is a problem (and missing)."""
+    values = np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
+    present = np.asarray(pc.is_valid(numbers).to_numpy(zero_copy_only=False), dtype=bool)
+    bound = BOUNDS[col.name]
+    nonfinite = present & ~np.isfinite(values)
     out.rows(
-        np.flatnonzero(frac | nonfinite),
+        np.flatnonzero(nonfinite),
         col.name,
-        lambda r: f"{values[r]:g} is not a whole number",
+        lambda r: f"must be {bound.text}, not {shown(values[r])}",
+        HINTS[col.name],
+    )
+    if col.kind == "float":
+        return pa.array(values, type=pa.float64(), mask=~present | nonfinite)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (values == np.round(values))
+        too_big = whole & ~bound.holds(values) & (np.abs(values) > 2**53)
+    out.rows(
+        np.flatnonzero(present & np.isfinite(values) & ~whole),
+        col.name,
+        lambda r: f"{shown(values[r])} is not a whole number",
         "write an integer",
     )
-    ints = np.where(np.isfinite(values), values, 0).astype(np.int64)
-    return pa.array(ints, type=target, mask=np.isnan(values))
+    out.rows(
+        np.flatnonzero(too_big),
+        col.name,
+        lambda r: f"must be {bound.text}, not {shown(values[r])}",
+        HINTS[col.name],
+    )
+    good = whole & ~too_big
+    ints = np.where(good, values, 0).astype(np.int64)
+    return pa.array(ints, type=col.arrow_type, mask=~(present & good))
+
+
+def _outside(values: np.ndarray, text: str) -> Callable[[int], str]:
+    """The message for a row whose value is outside its bounds."""
+    return lambda r: f"must be {text}, not {shown(values[r])}"
+
+
+def shown(x: float) -> str:
+    """A number as a message shows it: whole numbers without a fraction, others in full."""
+    if np.isfinite(x) and x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return repr(float(x))
 
 
 def _parse_floats(arr: pa.Array, col: Column, out: _Collector) -> pa.Array:
@@ -240,7 +365,7 @@ def _canonical_text(arr: pa.Array, col: Column, out: _Collector) -> pa.Array:
 
 def _np(arrays: Mapping[str, pa.Array], name: str) -> np.ndarray:
     """A numeric column as float64 numpy (nulls as NaN)."""
-    return np.asarray(pc.cast(arrays[name], pa.float64()).to_numpy(zero_copy_only=False))
+    return np.array(pc.cast(arrays[name], pa.float64()).to_numpy(zero_copy_only=False))
 
 
 def _present(arrays: Mapping[str, pa.Array], name: str) -> np.ndarray:
@@ -255,10 +380,15 @@ def _check_rows(arrays: Mapping[str, pa.Array], meta: Mapping[str, str], out: _C
     ids = arrays["id"]
     if len(pc.unique(ids)) < len(ids):
         counts = pc.value_counts(ids)
-        dup_values = [v["values"] for v in counts.to_pylist() if v["counts"] > 1 and v["values"]]
+        dup_values = [
+            v["values"] for v in counts.to_pylist() if v["counts"] > 1 and v["values"] is not None
+        ]  # missing ids (null) are reported above
         dup = np.flatnonzero(
             np.asarray(
-                pc.is_in(ids, pa.array(dup_values)).to_numpy(zero_copy_only=False), dtype=bool
+                pc.is_in(ids, pa.array(dup_values, pa.string()))
+                .fill_null(False)
+                .to_numpy(zero_copy_only=False),
+                dtype=bool,
             )
         )
         out.rows(
@@ -293,30 +423,21 @@ def _check_rows(arrays: Mapping[str, pa.Array], meta: Mapping[str, str], out: _C
         "one of " + ", ".join(k.value for k in JobKind) + " (or empty: the profile's kind)",
     )
 
-    submit = _np(arrays, "submit_s")
-    gang = _np(arrays, "gang")
-    gmax = _np(arrays, "gang_max")
-    frac = _np(arrays, "device_fraction")
-    dur = _np(arrays, "duration_s")
-    work = _np(arrays, "work_pflop")
-    hbm = _np(arrays, "hbm_tb")
-    deadline = _np(arrays, "deadline_s")
+    values = {name: _np(arrays, name) for name in BOUNDS}
+    with np.errstate(invalid="ignore"):
+        for name, bound in BOUNDS.items():
+            v = values[name]
+            outside = ~np.isnan(v) & ~bound.holds(v)
+            out.rows(np.flatnonzero(outside), name, _outside(v, bound.text), HINTS[name])
+            v[outside] = np.nan  # reported: no more rules on the cell
+    submit, gang, gmax = values["submit_s"], values["gang"], values["gang_max"]
+    frac, dur, deadline = values["device_fraction"], values["duration_s"], values["deadline_s"]
+    has_dur = out.given("duration_s", _present(arrays, "duration_s"))
+    has_work = out.given("work_pflop", _present(arrays, "work_pflop"))
+    has_hbm = out.given("hbm_tb", _present(arrays, "hbm_tb"))
     with np.errstate(invalid="ignore"):
         rules: list[tuple[str, np.ndarray, str, str]] = [
-            (
-                "submit_s",
-                ~(np.isfinite(submit) & (submit >= 0)) & ~np.isnan(submit),
-                "must be a finite number ≥ 0",
-                "seconds after the trace's start",
-            ),
-            ("gang", gang < 1, "must be ≥ 1", "the number of devices the job needs"),
             ("gang_max", gmax < gang, "must be ≥ gang", "leave empty for a fixed gang"),
-            (
-                "device_fraction",
-                (frac <= 0) | (frac > 1),
-                "must be in (0, 1]",
-                "e.g. 0.25 for a quarter of a device; empty for whole devices",
-            ),
             (
                 "device_fraction",
                 (frac < 1) & ((gang != 1) | (gmax > 1)),
@@ -325,45 +446,21 @@ def _check_rows(arrays: Mapping[str, pa.Array], meta: Mapping[str, str], out: _C
             ),
             (
                 "duration_s",
-                np.isnan(dur) == np.isnan(work),
+                has_dur == has_work,
                 "give exactly one of duration_s and work_pflop",
                 "duration on `reference`, or PFLOP",
             ),
             (
-                "duration_s",
-                ~(np.isfinite(dur) & (dur > 0)) & ~np.isnan(dur),
-                "must be a finite number > 0",
-                "seconds on the reference accelerator",
-            ),
-            (
-                "work_pflop",
-                ~(np.isfinite(work) & (work > 0)) & ~np.isnan(work),
-                "must be a finite number > 0",
-                "total useful PFLOP of the job",
-            ),
-            (
                 "hbm_tb",
-                ~np.isnan(hbm) & (np.isnan(work) | ~(hbm > 0)),
-                "needs work_pflop and a value > 0",
-                "HBM traffic (TB) of the whole job",
+                has_hbm & ~has_work,
+                "needs work_pflop",
+                "HBM traffic (TB) of the whole job, with its work in PFLOP",
             ),
             (
                 "deadline_s",
                 deadline < submit,
                 "is before submit_s",
                 "deadlines are absolute: seconds after the trace's start",
-            ),
-            (
-                "checkpoint_interval_s",
-                _np(arrays, "checkpoint_interval_s") <= 0,
-                "must be > 0",
-                "seconds between checkpoints",
-            ),
-            (
-                "restart_cost_s",
-                _np(arrays, "restart_cost_s") < 0,
-                "must be ≥ 0",
-                "seconds lost on a restart",
             ),
         ]
     for column, mask, message, hint in rules:
@@ -395,6 +492,23 @@ def _check_meta(meta: Mapping[str, str], out: _Collector) -> None:
             "metadata",
             1,
         )
+    start = meta.get("start", "").strip()
+    if start:
+        try:
+            year = datetime.fromisoformat(start).year
+        except ValueError:
+            out.add(
+                f"start {start!r} is not an ISO date-time",
+                "e.g. 2026-03-02T00:00:00+08:00 (the time of submit_s = 0), or leave it out",
+                "metadata",
+            )
+        else:
+            if not FIRST_YEAR <= year <= LAST_YEAR:
+                out.add(
+                    f"start {start!r} is not between {FIRST_YEAR} and {LAST_YEAR}",
+                    "give the date-time of submit_s = 0",
+                    "metadata",
+                )
     for key, value in meta.items():
         if "\n" in value:
             out.add(f"metadata {key!r} spans several lines", "keep values on one line", "metadata")
