@@ -97,3 +97,8 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_the_built_in_scenario_still_loads() -> None:
     assert load_yaml(builtin_text("cn-hubs-2026"), "b")[0]["name"] == "cn-hubs-2026"
+
+
+def test_a_pool_too_large(tmp_path: Path) -> None:
+    text = TINY.read_text().replace("count: 64}", "count: 100000000000000000000}")
+    assert "sites[0].pools[0].count" in problems(text, tmp_path)

@@ -133,8 +133,8 @@ class PoolConfig(Strict):
     """``count`` accelerators of one type, in nodes of ``devices_per_node``."""
 
     accelerator: str
-    count: int = Field(gt=0)
-    devices_per_node: int | None = Field(default=None, ge=1)
+    count: int = Field(gt=0, le=10_000_000)
+    devices_per_node: int | None = Field(default=None, ge=1, le=1024)
     source: str = ""
 
 
