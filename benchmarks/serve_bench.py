@@ -47,8 +47,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``suanli serve --dry-run`` on ``port``; returns when /health answers."""
+def start_server(db: str, port: int, log: Path, policy: str) -> subprocess.Popen[bytes]:
+    """``suanli serve --dry-run --policy POLICY`` on ``port``; returns when /health answers."""
     argv = [
         sys.executable,
         "-m",
@@ -63,6 +63,8 @@ def start_server(db: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         str(port),
         "--log-level",
         "warning",
+        "--policy",
+        policy,
     ]
     proc = subprocess.Popen(
         argv,
@@ -146,10 +148,10 @@ def load(
     }
 
 
-def http_bench(db: str, requests: int, clients: int, tmp: Path) -> dict[str, Any]:
+def http_bench(db: str, requests: int, clients: int, tmp: Path, policy: str) -> dict[str, Any]:
     """Baseline and submissions against one database."""
     port = free_port()
-    proc = start_server(db, port, tmp / f"serve-{port}.log")
+    proc = start_server(db, port, tmp / f"serve-{port}.log", policy)
     url = f"http://127.0.0.1:{port}"
     try:
         admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -173,7 +175,9 @@ def http_bench(db: str, requests: int, clients: int, tmp: Path) -> dict[str, Any
     }
 
 
-def round_bench(db_url: str, queued: int, rounds: int, scenario: str) -> dict[str, Any]:
+def round_bench(
+    db_url: str, queued: int, rounds: int, scenario: str, policy: str
+) -> dict[str, Any]:
     """Scheduling rounds of the live loop with at least ``queued`` jobs waiting.
 
     Jobs come from the scenario's own workload generator (a realistic mix of profiles,
@@ -194,7 +198,7 @@ def round_bench(db_url: str, queued: int, rounds: int, scenario: str) -> dict[st
     sc, generated = scenario_workload(load_scenario(scenario), 1)
     db = Database(db_url)
     TenantStore(db).ensure(((t.id, t.name, t.weight, t.priority) for t in sc.tenants), "scenario")
-    ctl = LiveControl(db, sc, dry_run_sites(sc).build(SystemClock()))
+    ctl = LiveControl(db, sc, dry_run_sites(sc).build(SystemClock()), policy=policy)
     for i, st in enumerate(ctl.sites.values()):
         st.reachable = True
         ctl.state.set_site_up(i, True)
@@ -228,6 +232,7 @@ def round_bench(db_url: str, queued: int, rounds: int, scenario: str) -> dict[st
         freed.append(ctl.round_now(full=False))
     out = {
         "scenario": sc.name,
+        "policy": policy,
         "devices": sum(p.count for p in sc.pools),
         "queued": len(ctl.state.waiting),
         "placed": len(ctl.state.running),
@@ -250,6 +255,9 @@ def main() -> int:
     ap.add_argument("--queued", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--scenario", default="cn-hubs-2026", help="fleet of the round benchmark")
+    ap.add_argument(
+        "--policy", default="backfill", help="the server's policy (the figures': backfill)"
+    )
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -270,11 +278,13 @@ def main() -> int:
             for name, fresh in dbs.items():
                 print(f"[{name}] {args.requests} submissions, clients {clients} …", flush=True)
                 results[name] = {
-                    f"{c}_clients": http_bench(fresh(f"bench{c}"), args.requests, c, tmp)
+                    f"{c}_clients": http_bench(
+                        fresh(f"bench{c}"), args.requests, c, tmp, args.policy
+                    )
                     for c in clients
                 }
                 results[name]["round"] = round_bench(
-                    fresh("rounds"), args.queued, args.rounds, args.scenario
+                    fresh("rounds"), args.queued, args.rounds, args.scenario, args.policy
                 )
         finally:
             if pg is not None:

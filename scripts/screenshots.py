@@ -6,7 +6,7 @@ existing report directory with ``--report`` — opens its ``index.html`` in head
 Chromium (Debian's ``chromium`` and ``chromium-driver``, as in the browser tests), and saves
 one picture per part of the page, reduced to 256 colours to keep them small.
 
-    .venv/bin/python scripts/screenshots.py [--report DIR] [--out docs/img]
+    .venv/bin/python scripts/screenshots.py [--report DIR] [--out docs/img] [--width 1280] [--page]
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from tests.report.browser import (  # noqa: E402 (needs the repository on the pa
 
 #: Picture name → CSS selector of the part of the page it shows.
 PARTS = {
+    "report-headline.png": "#headline, #summary-table",
     "report-summary-map.png": "#summary, #sites",
+    "report-map.png": "#sites",
     "report-series.png": "#over-time",
     "report-jct-fairness.png": "#jct, #fairness-section",
     "report-jobs.png": "#jobs",
@@ -88,6 +90,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--report", type=Path, help="an existing report directory")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "img")
+    ap.add_argument("--width", type=int, default=1280, help="window width in CSS pixels")
+    ap.add_argument(
+        "--page", action="store_true", help="also the whole page as report-page-WIDTH.png"
+    )
     args = ap.parse_args()
     reason = unavailable_reason()
     if reason is not None:
@@ -104,7 +110,7 @@ def main() -> int:
             )
         page = report / "index.html"
         print(f"page: {page} ({page.stat().st_size / 1e6:.2f} MB)")
-        driver = start_chromium(work / "profile", width=1280, height=900)
+        driver = start_chromium(work / "profile", width=args.width, height=900)
         try:
             took = open_report(driver, page.as_uri())
             print(f"loaded and drawn in {took:.2f} s")
@@ -114,8 +120,13 @@ def main() -> int:
             driver.find_element("css selector", "#jobs-table thead th[data-key=jct]").click()
             driver.find_element("css selector", "#jobs-table tbody tr:nth-child(2)").click()
             wait_for(driver, "!document.getElementById('job-detail').hidden")
-            fit_page(driver, 1280)
+            fit_page(driver, args.width)
             args.out.mkdir(parents=True, exist_ok=True)
+            if args.page:
+                whole = args.out / f"report-page-{args.width}.png"
+                driver.save_screenshot(str(whole))
+                shrink(whole)
+                print(f"{whole} ({whole.stat().st_size / 1e3:.0f} kB)")
             for name, selectors in PARTS.items():
                 crop_to(driver, selectors, args.out / name)
                 print(f"{args.out / name} ({(args.out / name).stat().st_size / 1e3:.0f} kB)")

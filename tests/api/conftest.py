@@ -34,9 +34,12 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def running_api(db: str, dry_run_s: float, loop: LoopSettings) -> Iterator[Api]:
-    """An app on ``db`` (the two-site fixture, in-memory sites) with tenant tokens."""
+    """An app on ``db`` (the two-site fixture, in-memory sites, ``backfill``: the tests
+    expect its placements and reasons) with tenant tokens."""
     sc = two_sites()
-    svc = build_services(sc, db, dry_run_sites(sc, dry_run_s), admin_token=ADMIN, loop=loop)
+    svc = build_services(
+        sc, db, dry_run_sites(sc, dry_run_s), policy="backfill", admin_token=ADMIN, loop=loop
+    )
     with TestClient(create_app(svc)) as client:
         tokens = {}
         for tenant in ("lab", "uni"):

@@ -22,7 +22,7 @@ JOB = {"profile": "dl-training", "hours_on_reference": 0.01, "command": "sleep 1
         ({**JOB, "profile": "nope"}, 422, "body.profile", "unknown profile"),
         ({**JOB, "kind": "finetune"}, 422, "body.kind", "pretrain"),
         ({**JOB, "dataset": "nope"}, 422, "body.dataset", "unknown data set"),
-        ({**JOB, "gang": 64}, 422, "body", "no pool"),
+        ({**JOB, "gang": 64}, 422, "body.gang", "more than any pool"),
         ({**JOB, "command": ""}, 422, "body.command", "at least 1"),
         ({**JOB, "command": "a\x00b"}, 422, "body.command", "NUL"),
         ({**JOB, "deadline": "2026-01-01T00:00:00"}, 422, "body.deadline", "timezone"),

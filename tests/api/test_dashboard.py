@@ -80,6 +80,7 @@ def test_admin_sees_everything_tenant_only_its_own(dash: Api) -> None:
     assert pol["name"] == "backfill" and len(doc["policies"]) == 1
     m = pol["metrics"]
     assert m["jobs"]["done"] >= 4 and m["jobs"]["running"] == 0
+    assert m["devices"]["running"] == 0  # the devices of the jobs running, not a sample's
     assert m["jct_h"]["mean"] is not None and m["jct_h"]["mean"] > 0
     rows = {q["tenant"]: q for q in doc["live"]["queues"]}
     assert {"lab", "uni"} <= set(rows)
@@ -101,6 +102,7 @@ def test_admin_sees_everything_tenant_only_its_own(dash: Api) -> None:
     assert {d["job"] for d in mine["live"]["decisions"]} <= {uni["id"]}
     assert [q["tenant"] for q in mine["live"]["queues"]] == ["uni", "(other tenants)"]
     assert set(mine["policies"][0]["metrics"]["tenants"]) == {"uni"}
+    assert mine["policies"][0]["metrics"]["devices"]["running"] == 0  # its own: none
     # the fleet is the same for both
     assert mine["sites"] == doc["sites"]
 
@@ -134,6 +136,8 @@ def test_series_come_from_site_samples(dash: Api) -> None:
     util = pol["series"]["utilisation"]
     assert max(v for row in util for v in row if v is not None) > 0  # the 8-device job ran
     m = pol["metrics"]
+    # the devices running are those of the jobs running: the same rows of the job table
+    assert m["devices"]["running"] == 8 * m["jobs"]["running"]
     assert m["energy_mwh"] > 0 and m["cost"]["gross"] >= m["cost"]["net"] > 0
     assert m["carbon_t"] > 0
     assert sum(s["energy_mwh"] for s in m["sites"].values()) == pytest.approx(m["energy_mwh"])

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from suanli.cli import app, catalog, plan, scenario, serve, simulate, trace  # noqa: F401
 from suanli.cli.logs import UVICORN_LOGGERS, JsonFormatter, LogFormat, configure_logging
 from suanli.cli.output import dumps
-from suanli.errors import UnknownNameError
+from suanli.errors import InputError
 from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -199,9 +199,9 @@ def test_serve_reads_settings_from_the_environment(tmp_path: Path) -> None:
         "SUANLI_POLICY": "nonexistent",
     }
     result = CliRunner().invoke(app, ["serve"], env=env)
-    assert isinstance(result.exception, UnknownNameError), result.output
+    assert isinstance(result.exception, InputError), result.output
     text = str(result.exception)
-    assert "unknown policy 'nonexistent'" in text and "valid policies: " in text
+    assert "--policy: unknown policy 'nonexistent'" in text and "valid policies: " in text
     flag_wins = CliRunner().invoke(app, ["serve", "--placement", "nope"], env=env)
     assert "unknown placement rule 'nope'" in str(flag_wins.exception)
 

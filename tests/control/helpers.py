@@ -40,9 +40,11 @@ def dry(
 def control(
     db: Database, sc: Scenario, backends: dict[str, SiteBackend] | None = None, **kw: Any
 ) -> LiveControl:
-    """A LiveControl on ``db`` (tenants seeded), dry-run sites unless given."""
+    """A LiveControl on ``db`` (tenants seeded), dry-run sites unless given; ``backfill``
+    unless another policy is given (the tests expect its placements and reasons)."""
     TenantStore(db).ensure(((t.id, t.name, t.weight, t.priority) for t in sc.tenants), "scenario")
     sites = backends or {s.id: dry(s.id) for s in sc.sites}
+    kw.setdefault("policy", "backfill")
     return LiveControl(db, sc, sites, lambda site, acc: "h100", settings=FAST, **kw)
 
 

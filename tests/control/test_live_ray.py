@@ -42,6 +42,7 @@ def test_jobs_logs_and_an_outage_on_ray(ray_clusters: RayClusterFactory, tmp_pat
         sc,
         str(tmp_path / "ray.db"),
         sites,
+        policy="backfill",  # its placements: the tenant's home site (east) first
         admin_token=ADMIN,
         loop=LoopSettings(poll_s=0.5, grace_s=0.5),
     )

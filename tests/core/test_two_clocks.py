@@ -4,6 +4,7 @@ round by round — on a hand-made fleet and on generated ones (hypothesis)."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import tempfile
 from pathlib import Path
@@ -13,12 +14,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suanli.config import load_scenario, parse_scenario
+from suanli.core.reasons import NO_START_REASON
 from suanli.core.sharing import PLACEMENTS
 from suanli.experiment.run import scenario_workload
 from suanli.model.job import Job, JobKind
 from suanli.model.scenario import Scenario
-from suanli.policy.registry import policy_names
+from suanli.policy.registry import make_policy, policy_names
+from suanli.report.files import write_jobs_csv
 from suanli.scenarios import builtin_dir
+from suanli.sim.engine import Simulator
+from suanli.store.db import Database
+from suanli.store.jobs import JobStore
 from tests.control.helpers import FIXTURES
 from tests.core.two_clocks import both, counts, first_difference, run_live, simulate
 
@@ -45,6 +51,36 @@ def test_every_policy_sees_the_same_and_decides_the_same(
         assert n["preempts"] > 0, n
     if policy == "suanli":
         assert n["defers"] > 0, n
+
+
+@pytest.mark.parametrize("policy", ["backfill", "greedy-cost", "suanli"])
+def test_every_start_has_a_reason_in_the_same_words_on_both_clocks(
+    policy: str, fleet: tuple[Scenario, list[Job]], tmp_path: Path
+) -> None:
+    """The simulator's per-job CSV and the live control plane's start decisions say why
+    each job started where it did, in the same words (one core: suanli.core.reasons)."""
+    sc, jobs = fleet
+    ordered = [
+        dataclasses.replace(j, id=str(k + 1))
+        for k, j in enumerate(sorted(jobs, key=lambda j: j.submit_s))
+    ]
+    result = Simulator(sc, ordered, make_policy(policy, sc.policy_params.get(policy))).run()
+    write_jobs_csv(tmp_path / "jobs.csv", result)
+    with (tmp_path / "jobs.csv").open() as fh:
+        sim = {
+            row["job"]: row["reason"]
+            for row in csv.DictReader(fh)
+            if row["status"] in ("finished", "running")
+        }
+    run_live(sc, ordered, policy, tmp_path / "live.db")
+    db = Database(str(tmp_path / "live.db"))
+    live: dict[str, str] = {}
+    for d in JobStore(db).decisions(limit=1_000_000):  # newest first: each job's last start
+        if d.action == "start":
+            live.setdefault(str(d.job_id), d.detail)
+    db.dispose()
+    assert len(sim) > 50 and sim == live
+    assert all(r.startswith("started on ") and NO_START_REASON not in r for r in sim.values())
 
 
 @pytest.mark.parametrize("placement", [p for p in PLACEMENTS if p != "best-fit"])

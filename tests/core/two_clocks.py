@@ -94,7 +94,7 @@ def view(inp: PolicyInput) -> tuple[Any, ...]:
 def decisions(out: PolicyOutput) -> tuple[Any, ...]:
     """A round's decisions as comparable values."""
     return (
-        ("starts", tuple((s.job, s.candidate) for s in out.starts)),
+        ("starts", tuple((s.job, s.candidate, s.reason) for s in out.starts)),
         ("preempts", tuple((p.job, p.reason) for p in out.preempts)),
         ("defers", tuple((d.job, d.until_s, d.reason) for d in out.defers)),
         ("reasons", tuple(sorted(out.reasons.items()))),

@@ -1,6 +1,7 @@
 """The live dashboard of a real ``suanli serve`` process in a real browser (headless
 Chromium): sign-in with API tokens, the numbers on the page against the API, live
-updates, a job's page, and a tenant's narrower view."""
+updates, a job's page, a tenant's narrower view; and on a big fleet the axes' ticks, the
+legends against the tool bars, the running counts and deep links into the jobs table."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.control.helpers import FIXTURES
 from tests.report.browser import screenshot, wait_for
+from tests.report.charts import (
+    assert_share_ticks,
+    assert_time_ticks,
+    in_view,
+    legend_clashes,
+    ticks,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -53,14 +63,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("dashboard")
+@contextmanager
+def _serve(tmp: Path, scenario: Path, run_s: float) -> Iterator[Served]:
+    """``suanli serve --dry-run`` of ``scenario`` (jobs 'run' ``run_s`` seconds), with an
+    admin token and a token for each of the tenants lab and uni."""
     port = _free_port()
     argv = [
         sys.executable, "-m", "suanli", "serve",
-        "--scenario", str(FIXTURES / "serve-two-sites.yaml"),
-        "--db", str(tmp / "dash.db"), "--dry-run", "--dry-run-seconds", "3",
+        "--scenario", str(scenario),
+        "--db", str(tmp / "dash.db"), "--dry-run", "--dry-run-seconds", str(run_s),
         "--port", str(port), "--poll-seconds", "0.2", "--sample-seconds", "0.5",
         "--dashboard-poll-seconds", "0.5", "--log-level", "warning",
     ]  # fmt: skip
@@ -89,6 +100,46 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The two sites of 8 devices of ``serve-two-sites.yaml``; jobs run 3 s."""
+    with _serve(tmp_path_factory.mktemp("dashboard"), FIXTURES / "serve-two-sites.yaml", 3) as s:
+        yield s
+
+
+#: Devices per site of the ``fleet`` fixture, and the jobs running there.
+BIG, RUNNING = 4096, 55
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The same two sites with 4,096 devices each, and 55 one-device jobs of lab running
+    (for ten minutes; uni has none): a few busy devices out of many, like a big fleet."""
+    tmp = tmp_path_factory.mktemp("fleet")
+    scenario = yaml.safe_load((FIXTURES / "serve-two-sites.yaml").read_text())
+    for site in scenario["sites"]:
+        site["power_capacity_mw"] = 10.0
+        for pool in site["pools"]:
+            pool["count"] = BIG
+    path = tmp / "fleet.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    with _serve(tmp, path, 600) as s:
+        for i in range(RUNNING):
+            s.api("POST", "/v1/jobs", "lab", json={**JOB, "name": f"big-{i}", "gang": 1})
+        deadline = time.monotonic() + 60
+        while len(_running(s)) < RUNNING:
+            assert time.monotonic() < deadline, "the jobs did not start"
+            time.sleep(0.2)
+        yield s
+
+
+def _running(s: Served) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = s.api(
+        "GET", "/v1/jobs", params={"state": "running", "limit": 1000}
+    )["jobs"]
+    return jobs
 
 
 def _js(driver: Any, script: str) -> Any:
@@ -248,4 +299,113 @@ def test_tenant_sees_its_own_jobs_only(chromium: Any, served: Served, screenshot
     wait_for(chromium, "document.body.dataset.login === '1'", timeout=30)
     assert _js(chromium, "sessionStorage.getItem('suanli-token')") is None
     assert _severe(chromium) == []
+    chromium.get("about:blank")
+
+
+def _summary(driver: Any) -> dict[str, str]:
+    """The summary table's raw values by row label."""
+    rows: dict[str, str] = _js(
+        driver,
+        "Object.fromEntries([...document.querySelectorAll('#summary-table tbody tr')]"
+        ".map(tr => [tr.querySelector('th').textContent.trim(),"
+        " tr.querySelector('td').dataset.value]))",
+    )
+    return rows
+
+
+def _devices_running(rows: dict[str, str]) -> str:
+    """The value of the row of devices running (whatever its exact words)."""
+    return next(v for k, v in rows.items() if "devices" in k and "run" in k)
+
+
+def _redrawn(driver: Any) -> None:
+    """Wait until the page has drawn the next document in full (charts included)."""
+    n = int(_js(driver, "document.body.dataset.updates"))
+    wait_for(driver, f"Number(document.body.dataset.updates) > {n}", timeout=30)
+
+
+def _open(driver: Any, url: str, token: str, job: int | None = None) -> None:
+    """Open the dashboard afresh with ``token`` handed over in the address (and a job)."""
+    driver.get("about:blank")
+    driver.get(f"{url}/#token={token}" + (f"&job={job}" if job is not None else ""))
+    wait_for(driver, "document.body.dataset.ready === '1'", timeout=60)
+
+
+def test_big_fleet_axes_legends_and_counts(
+    chromium: Any, fleet: Served, screenshot_dir: Path
+) -> None:
+    """A few busy devices out of thousands: the utilisation axis reads in distinct
+    percentages; no legend runs into a chart's tool bar; the devices running are those of
+    the jobs running, for the admin and for a tenant with none running."""
+    _open(chromium, fleet.url, ADMIN)
+    wait_for(chromium, f"{_cell('jobs.running')}.dataset.value === '{RUNNING}'", timeout=30)
+    # the series have sampled the running jobs (a fraction of a percent of the fleet)
+    wait_for(
+        chromium,
+        "document.getElementById('series').data.filter(t => t.yaxis === 'y')"
+        ".some(t => t.y.some(v => v > 0))",
+        timeout=30,
+    )
+    _redrawn(chromium)
+    assert_share_ticks(ticks(chromium, "series", "y"))
+    charts, clashes = legend_clashes(chromium)
+    assert {"series", "queues"} <= set(charts), charts
+    assert clashes == {}
+    rows = _summary(chromium)
+    devices = sum(j["devices"] for j in _running(fleet))
+    assert rows["jobs running"] == str(RUNNING)
+    assert _devices_running(rows) == str(devices) == str(RUNNING)
+    screenshot(chromium, screenshot_dir / "dashboard-fleet.png")
+    # a tenant with no job running sees no devices running, though the fleet is busy
+    _open(chromium, fleet.url, fleet.tokens["uni"])
+    wait_for(chromium, "document.getElementById('viewer').textContent.includes('uni')")
+    rows = _summary(chromium)
+    assert float(_js(chromium, f"{_cell('utilisation_now')}.dataset.value")) > 0
+    assert rows["jobs running"] == "0"
+    assert _devices_running(rows) == "0"
+    assert _severe(chromium) == []
+    chromium.get("about:blank")
+
+
+def test_deep_link_turns_to_the_page_of_the_job(chromium: Any, fleet: Served) -> None:
+    """``/#job=ID`` opens the job's page and scrolls its row into view, on the page of
+    the jobs table that has it (the newest jobs come first, 50 a page); so does a change
+    of the address later."""
+    ids = sorted(j["id"] for j in _running(fleet))
+    selected = "#jobs-table tbody tr.selected"
+    _open(chromium, fleet.url, ADMIN, job=ids[0])  # the oldest: on the second page
+    for i, job in enumerate((ids[0], ids[-1])):
+        if i:
+            chromium.execute_script(
+                "window.scrollTo(0, 0); location.hash = arguments[0]", f"#job={job}"
+            )
+        wait_for(
+            chromium, f"document.querySelector('{selected}')?.cells[0].textContent === '{job}'"
+        )
+        wait_for(chromium, f"document.getElementById('job-detail').dataset.job === '{job}'")
+        assert in_view(chromium, selected), job
+        page = "page 2 of 2" if i == 0 else "page 1 of 2"
+        assert page in _js(chromium, "document.getElementById('jobs-count').textContent")
+    assert _severe(chromium) == []
+    chromium.get("about:blank")
+
+
+def test_jct_axes_read_as_times(chromium: Any, served: Served) -> None:
+    """Jobs of 3 s: the JCT axes (the CDF's, the fairness chart's mean JCT) read in
+    seconds with their unit, not in micro-hours ("834μ")."""
+    ids = [
+        served.api("POST", "/v1/jobs", "lab", json={**JOB, "name": f"short-{i}"})["id"]
+        for i in range(2)
+    ]
+    deadline = time.monotonic() + 60
+    while any(served.api("GET", f"/v1/jobs/{i}")["state"] != "done" for i in ids):
+        assert time.monotonic() < deadline, "jobs did not finish"
+        time.sleep(0.2)
+    _open(chromium, served.url, ADMIN)
+    wait_for(chromium, "document.getElementById('cdf').data[0].x.length >= 2", timeout=30)
+    _redrawn(chromium)
+    for chart, axis in (("cdf", "x"), ("fairness", "y2")):
+        texts = ticks(chromium, chart, axis)
+        assert_time_ticks(texts)
+        assert all(t.endswith(" s") for t in texts), texts
     chromium.get("about:blank")

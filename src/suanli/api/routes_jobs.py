@@ -90,11 +90,11 @@ def submit_job(
     """Queue a job for the caller's tenant; it is scheduled by the policy and run at the
     site the policy chooses. The body is a job file (with ``version``; its JSON Schema at
     ``GET /v1/schema/jobfile``, docs/jobs.md) or the older flat form."""
-    if isinstance(body, JobFile):
-        spec, command = svc.validator.spec_of_file(body), body.run
-    else:
-        spec, command = svc.validator.spec(body), body.command
     assert who.tenant_id is not None
+    if isinstance(body, JobFile):
+        spec, command = svc.validator.spec_of_file(body, who.tenant_id), body.run
+    else:
+        spec, command = svc.validator.spec(body, who.tenant_id), body.command
     rec, new = svc.jobs.submit(
         who.tenant_id,
         spec,

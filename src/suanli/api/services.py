@@ -11,6 +11,7 @@ from suanli.control.telemetry import Telemetry
 from suanli.core.sharing import DEFAULT_PLACEMENT
 from suanli.errors import InputError, Problem
 from suanli.model.scenario import Scenario
+from suanli.policy.registry import DEFAULT_POLICY
 from suanli.sites.config import SitesConfig
 from suanli.store.db import Database
 from suanli.store.jobs import JobStore
@@ -53,38 +54,46 @@ class Services:
         self.telemetry.watch_tenants(self.jobs.active_by_tenant)
 
 
+#: The least length of an admin token.
+MIN_ADMIN_TOKEN = 16
+
+
+def admin_token_problem(token: str | None, *, database_has_admin: bool) -> Problem | None:
+    """What is wrong with the admin token given at start (``None``: nothing): one is needed
+    until the database holds one, and it must be long."""
+    if token:
+        if len(token) < MIN_ADMIN_TOKEN:
+            return Problem(
+                "SUANLI_ADMIN_TOKEN",
+                "",
+                f"admin token shorter than {MIN_ADMIN_TOKEN} characters",
+                "use a long random string, e.g. from `openssl rand -hex 32`",
+            )
+        return None
+    if not database_has_admin:
+        return Problem(
+            "SUANLI_ADMIN_TOKEN",
+            "",
+            "no admin token: the database has none yet",
+            "export SUANLI_ADMIN_TOKEN=$(openssl rand -hex 32) or pass --admin-token-file FILE",
+        )
+    return None
+
+
 def seed(db: Database, scenario: Scenario, admin_token: str | None) -> None:
     """Create the scenario's tenants and store the admin token's hash (both idempotent).
 
     Without ``admin_token`` the database must hold an admin token already.
     """
     store = TenantStore(db)
+    problem = admin_token_problem(
+        admin_token, database_has_admin=bool(admin_token) or store.has_admin()
+    )
+    if problem is not None:
+        raise InputError([problem])
     store.ensure(((t.id, t.name, t.weight, t.priority) for t in scenario.tenants), "scenario")
     if admin_token:
-        if len(admin_token) < 16:
-            raise InputError(
-                [
-                    Problem(
-                        "SUANLI_ADMIN_TOKEN",
-                        "",
-                        "admin token shorter than 16 characters",
-                        "use a long random string, e.g. from `openssl rand -hex 32`",
-                    )
-                ]
-            )
         store.add_token_hash(hash_token(admin_token), Role.ADMIN, None, "bootstrap")
-    elif not store.has_admin():
-        raise InputError(
-            [
-                Problem(
-                    "SUANLI_ADMIN_TOKEN",
-                    "",
-                    "no admin token: the database has none yet",
-                    "export SUANLI_ADMIN_TOKEN=$(openssl rand -hex 32) or pass "
-                    "--admin-token-file FILE",
-                )
-            ]
-        )
 
 
 def build_services(
@@ -92,7 +101,7 @@ def build_services(
     db_url: str,
     sites: SitesConfig,
     *,
-    policy: str = "backfill",
+    policy: str = DEFAULT_POLICY,
     placement: str = DEFAULT_PLACEMENT,
     admin_token: str | None = None,
     loop: LoopSettings | None = None,

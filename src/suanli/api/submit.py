@@ -2,11 +2,13 @@
 :class:`~suanli.api.models.JobIn` — into a stored job spec.
 
 Names are checked against the scenario (profile, accelerator types — ids or the short
-names of :mod:`suanli.catalog.names` —, stacks, data set) and the job must fit some pool of
-the fleet; each problem comes back as a 422 that names the field (in the terms of what was
-sent) and the valid values. Hours of work become PFLOP with the roofline speed of the
-job's profile on the accelerator they are on (the scenario's reference by default), as the
-workload generator does: ``W = gang × hours × 3600 × s(acc, profile)``.
+names of :mod:`suanli.catalog.names` —, stacks, data set) and the job must be able to run
+some day (:func:`suanli.core.feasibility.never_runs`: a type the fleet has, a gang some pool
+holds, within every quota its tenant has); each problem comes back as a 422 that names the
+field (in the terms of what was sent) and the valid values. Hours of work become PFLOP with
+the roofline speed of the job's profile on the accelerator they are on (the scenario's
+reference by default), as the workload generator does:
+``W = gang × hours × 3600 × s(acc, profile)``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from suanli.api.errors import ApiError
 from suanli.api.jobfile import JobFile
 from suanli.api.models import JobIn
 from suanli.catalog.names import AcceleratorNameError, by_vendor, resolve
-from suanli.core.jobtable import JobTable
+from suanli.core.feasibility import Never, never_runs
 from suanli.core.tables import build_tables
 from suanli.model.fleet import Tenant
 from suanli.model.job import DEFAULT_CHECKPOINT_INTERVAL_S, DEFAULT_PREEMPTIBLE, Job
@@ -34,6 +36,7 @@ _FILE_FIELDS = {
     "body.accepted_stacks": "resources.stacks",
     "body.dataset": "dataset",
     "body.hours_on_reference": "work",
+    "body.gang": "resources.accelerators",
     "body": "resources",
 }
 
@@ -53,13 +56,16 @@ class SubmitValidator:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.tables = build_tables(replace(scenario, tenants=(Tenant(_PROBE, "probe"),)))
+        # the scenario's tenants (their quotas), and a probe for tenants made over the API
+        tenants = (*scenario.tenants, Tenant(_PROBE, "probe"))
+        self.tables = build_tables(replace(scenario, tenants=tenants))
         self.reference = reference_accelerator(scenario)
         self.stacks = sorted({a.stack for a in scenario.catalog.values()})
-        self._fits: dict[tuple[Any, ...], bool] = {}
+        self._never: dict[tuple[Any, ...], Never | None] = {}
 
-    def spec(self, body: JobIn) -> dict[str, Any]:
-        """The stored spec for ``body``; :class:`ApiError` (422) naming what is wrong."""
+    def spec(self, body: JobIn, tenant: str | None = None) -> dict[str, Any]:
+        """The stored spec for ``body`` submitted by ``tenant``; :class:`ApiError` (422)
+        naming what is wrong."""
         sc = self.scenario
         prof = sc.profiles.get(body.profile)
         if prof is None:
@@ -128,14 +134,10 @@ class SubmitValidator:
             checkpoint_interval_s=body.checkpoint_interval_s,
             restart_cost_s=body.restart_cost_s,
         )
-        if not self._runnable(spec):
-            raise ApiError(
-                422,
-                "no pool of the fleet can run this job",
-                field="body",
-                hint="check gang size against pool sizes (GET /v1/sites), accepted types and "
-                "stacks, the data set's residency, and the profile's memory needs",
-            )
+        never = self.never_runs(spec, tenant)
+        if never is not None:
+            field = f"body.{never.field}" if never.field else "body"
+            raise ApiError(422, never.what, field=field, hint=never.hint)
         return spec
 
     def accelerator(self, name: str, field: str) -> str:
@@ -151,8 +153,9 @@ class SubmitValidator:
                 f"{by_vendor(self.scenario.catalog, self.tables.acc_ids)}",
             ) from None
 
-    def spec_of_file(self, f: JobFile) -> dict[str, Any]:
-        """The stored spec for a job file; :class:`ApiError` (422) naming the file's field."""
+    def spec_of_file(self, f: JobFile, tenant: str | None = None) -> dict[str, Any]:
+        """The stored spec for a job file submitted by ``tenant``; :class:`ApiError` (422)
+        naming the file's field."""
         sc = self.scenario
         res = f.resources
         types = [
@@ -207,9 +210,11 @@ class SubmitValidator:
             **({"restart_cost_s": f.restart_cost} if f.restart_cost is not None else {}),
         )
         try:
-            spec = self.spec(body)
+            spec = self.spec(body, tenant)
         except ApiError as exc:
             field = exc.field or ""
+            if field == "body.gang" and not res.asks():
+                field = "body.count"
             for old, new in _FILE_FIELDS.items():
                 if field == old or field.startswith(old + "."):
                     exc.field = new + field[len(old) :]
@@ -242,33 +247,34 @@ class SubmitValidator:
             )
         return hours * 3600.0 * gang * speed
 
-    def _runnable(self, spec: dict[str, Any]) -> bool:
+    def never_runs(self, spec: dict[str, Any], tenant: str | None) -> Never | None:
+        """Why the job of ``spec`` submitted by ``tenant`` can never run (cached per
+        signature and tenant; a tenant the scenario does not know has no quotas)."""
+        who = tenant if tenant in self.tables.tenant_ids else _PROBE
         key = (
+            who,
             spec["profile"],
             tuple(spec["accepted_types"]),
             tuple(spec["accepted_stacks"]),
             spec["dataset"],
             spec["gang"],
         )
-        got = self._fits.get(key)
-        if got is None:
-            table = JobTable([], self.tables)
-            j = table.add(
-                Job(
-                    id="probe",
-                    tenant=_PROBE,
-                    kind=spec["kind"],
-                    profile=spec["profile"],
-                    submit_s=0.0,
-                    gang=spec["gang"],
-                    work_pflop=spec["work_pflop"],
-                    accepted_types=key[1],
-                    accepted_stacks=key[2],
-                    dataset=spec["dataset"],
-                )
-            )
-            got = bool(table.candidates(j))
-            if len(self._fits) > 10_000:
-                self._fits.clear()
-            self._fits[key] = got
+        if key in self._never:
+            return self._never[key]
+        job = Job(
+            id="probe",
+            tenant=who,
+            kind=spec["kind"],
+            profile=spec["profile"],
+            submit_s=0.0,
+            gang=spec["gang"],
+            work_pflop=spec["work_pflop"],
+            accepted_types=key[2],
+            accepted_stacks=key[3],
+            dataset=spec["dataset"],
+        )
+        got = never_runs(self.tables, job)
+        if len(self._never) > 10_000:
+            self._never.clear()
+        self._never[key] = got
         return got

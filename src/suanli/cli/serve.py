@@ -1,10 +1,18 @@
-"""``suanli serve``: the control plane — REST API, database, live control loop, sites."""
+"""``suanli serve``: the control plane — REST API, database, live control loop, sites.
+
+Every input is checked before anything is created (:func:`check_inputs`): a bad
+scenario, sites file, policy, placement rule, database URL or admin token exits 2 naming
+the option, and leaves no database file behind.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -12,10 +20,18 @@ from suanli.cli import app
 from suanli.cli.logs import LEVELS, LogFormat, configure_logging
 from suanli.config import load_scenario
 from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
-from suanli.errors import InputError, Problem
+from suanli.errors import InputError, Problem, UnknownNameError
+from suanli.model.scenario import Scenario
+from suanli.policy.registry import DEFAULT_POLICY, make_policy, policy_names
 from suanli.scenarios import DEFAULT
 
+if TYPE_CHECKING:
+    from suanli.sites.config import SitesConfig
+
 ADMIN_ENV = "SUANLI_ADMIN_TOKEN"
+SOURCE = "suanli serve"
+log = logging.getLogger("suanli.serve")
+T = TypeVar("T")
 
 
 @app.command("serve")
@@ -75,8 +91,13 @@ def serve_command(
         int, typer.Option("--port", envvar="SUANLI_PORT", help="Port to listen on.")
     ] = 8000,
     policy: Annotated[
-        str, typer.Option("--policy", envvar="SUANLI_POLICY", help="Scheduling policy.")
-    ] = "backfill",
+        str,
+        typer.Option(
+            "--policy",
+            envvar="SUANLI_POLICY",
+            help=f"Scheduling policy (default {DEFAULT_POLICY}, suanli's own; docs/scheduler.md).",
+        ),
+    ] = DEFAULT_POLICY,
     placement: Annotated[
         str,
         typer.Option(
@@ -136,32 +157,14 @@ def serve_command(
     ] = LogFormat.text,
 ) -> None:
     """Run the control plane: API on HOST:PORT, state in DB, jobs dispatched to each site's
-    backend (Slurm, or dry-run); the live dashboard at http://HOST:PORT/ (sign in with an
-    API token)."""
+    backend (Slurm, Ray, or dry-run); the live dashboard at http://HOST:PORT/ (sign in with an
+    API token). Every input is checked before the database is created."""
     import uvicorn
 
     from suanli.api.app import create_app
     from suanli.api.services import ApiSettings, build_services
     from suanli.control.service import LoopSettings
-    from suanli.sites.config import dry_run_sites, load_sites
-    from suanli.sites.slurm.legacy import DEPRECATION, load_slurm_config
 
-    given = [n for n, v in (("--sites", sites), ("--slurm-config", slurm_config)) if v] + (
-        ["--dry-run"] if dry_run else []
-    )
-    if len(given) != 1:
-        raise InputError(
-            [
-                Problem(
-                    "suanli serve",
-                    "--sites",
-                    "give one of --sites FILE or --dry-run"
-                    + (f" (got {' and '.join(given)})" if given else ""),
-                    "see docs/serve.md, 'The sites file'",
-                )
-            ]
-        )
-    placement_rule(placement)
     if log_level.lower() not in LEVELS:
         raise typer.BadParameter(f"give one of {', '.join(LEVELS)}", param_hint="--log-level")
     for value, name in (
@@ -171,31 +174,29 @@ def serve_command(
     ):
         if value <= 0:
             raise typer.BadParameter("must be positive", param_hint=name)
-    token = os.environ.get(ADMIN_ENV) or None
-    if admin_token_file is not None:
-        try:
-            token = admin_token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise InputError([Problem(str(admin_token_file), "", f"cannot read: {exc}")]) from None
     configure_logging(log_format, log_level)
-    sc = load_scenario(scenario)
-    if sites is not None:
-        site_config = load_sites(sites, sc)
-    elif slurm_config is not None:
-        typer.echo(f"warning: {DEPRECATION}", err=True)
-        site_config = load_slurm_config(slurm_config, sc)
-    else:
-        site_config = dry_run_sites(sc, dry_run_s)
-    services = build_services(
-        sc,
-        db,
-        site_config,
+    inputs = check_inputs(
+        scenario=scenario,
+        db=db,
+        sites=sites,
+        slurm_config=slurm_config,
+        dry_run=dry_run,
+        dry_run_s=dry_run_s,
         policy=policy,
         placement=placement,
-        admin_token=token,
+        admin_token_file=admin_token_file,
+    )
+    services = build_services(
+        inputs.scenario,
+        db,
+        inputs.sites,
+        policy=policy,
+        placement=placement,
+        admin_token=inputs.admin_token,
         loop=LoopSettings(poll_s=poll_s, sample_s=sample_s),
         settings=ApiSettings(dashboard_poll_s=dashboard_poll_s),
     )
+    announce(host, port, policy)
     uvicorn.run(
         create_app(services),
         host=host,
@@ -205,3 +206,153 @@ def serve_command(
         access_log=False,
         workers=1,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ServeInputs:
+    """What ``suanli serve`` starts from, checked: the scenario, each site's backend and
+    the admin token (``None``: the database must hold one already)."""
+
+    scenario: Scenario
+    sites: SitesConfig
+    admin_token: str | None
+
+
+def check_inputs(
+    *,
+    scenario: str,
+    db: str,
+    sites: Path | None,
+    slurm_config: Path | None,
+    dry_run: bool,
+    dry_run_s: float,
+    policy: str,
+    placement: str,
+    admin_token_file: Path | None,
+) -> ServeInputs:
+    """Check every input of ``suanli serve`` without creating anything — the scenario, the
+    sites file, the policy and its parameters, the placement rule, the database URL, the
+    admin token — and raise one :class:`InputError` listing every problem found."""
+    from suanli.store.db import check_url
+
+    problems: list[Problem] = []
+    backend = _one_backend(sites, slurm_config, dry_run)
+    if backend is not None:
+        problems.append(backend)
+    _collect(problems, "--placement", lambda: placement_rule(placement))
+    before = len(problems)
+    token = _collect(problems, "--admin-token-file", lambda: _admin_token(admin_token_file))
+    token_read = len(problems) == before
+    sc = _collect(problems, "--scenario", lambda: load_scenario(scenario))
+    site_config = None
+    if sc is not None:
+        if backend is None:
+            site_config = _collect(
+                problems, "--sites", lambda: _site_config(sc, sites, slurm_config, dry_run_s)
+            )
+        _collect(problems, "--policy", lambda: make_policy(policy, sc.policy_params.get(policy)))
+    elif policy not in policy_names():
+        problems.append(_unknown(UnknownNameError("policy", policy, policy_names()), "--policy"))
+    url = _collect(problems, "--db", lambda: check_url(db))
+    bad_token = _token_problem(token, url[0] if url else None) if token_read else None
+    if bad_token is not None:
+        problems.append(bad_token)
+    if problems:
+        raise InputError(problems)
+    assert sc is not None and site_config is not None
+    return ServeInputs(sc, site_config, token)
+
+
+def _collect(problems: list[Problem], option: str, check: Callable[[], T]) -> T | None:
+    """``check()``'s value; its problems (an unknown name as a problem of ``option``) are
+    added to ``problems`` instead."""
+    try:
+        return check()
+    except InputError as exc:
+        problems.extend(exc.problems)
+    except UnknownNameError as exc:
+        problems.append(_unknown(exc, option))
+    return None
+
+
+def _unknown(exc: UnknownNameError, option: str) -> Problem:
+    return Problem(SOURCE, option, str(exc), f"see suanli serve --help for {option}")
+
+
+def _one_backend(sites: Path | None, slurm_config: Path | None, dry_run: bool) -> Problem | None:
+    """A problem unless exactly one of --sites, --slurm-config and --dry-run is given."""
+    given = [n for n, v in (("--sites", sites), ("--slurm-config", slurm_config)) if v] + (
+        ["--dry-run"] if dry_run else []
+    )
+    if len(given) == 1:
+        return None
+    return Problem(
+        SOURCE,
+        "--sites",
+        "give one of --sites FILE or --dry-run"
+        + (f" (got {' and '.join(given)})" if given else ""),
+        "see docs/serve.md, 'The sites file'",
+    )
+
+
+def _site_config(
+    sc: Scenario, sites: Path | None, slurm_config: Path | None, dry_run_s: float
+) -> SitesConfig:
+    """Each site's backend: from the sites file, the old Slurm file, or dry-run."""
+    from suanli.sites.config import dry_run_sites, load_sites
+    from suanli.sites.slurm.legacy import DEPRECATION, load_slurm_config
+
+    if sites is not None:
+        return load_sites(sites, sc)
+    if slurm_config is not None:
+        typer.echo(f"warning: {DEPRECATION}", err=True)
+        return load_slurm_config(slurm_config, sc)
+    return dry_run_sites(sc, dry_run_s)
+
+
+def _admin_token(path: Path | None) -> str | None:
+    """The admin token: the file's content, else ``$SUANLI_ADMIN_TOKEN``, else ``None``."""
+    if path is None:
+        return os.environ.get(ADMIN_ENV) or None
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise InputError(
+            [Problem(str(path), "", f"cannot read: {exc.strerror or exc}", "--admin-token-file")]
+        ) from None
+
+
+def _token_problem(token: str | None, url: str | None) -> Problem | None:
+    """What is wrong with the admin token for the database at ``url`` (``None``: a
+    database that cannot be used, so only the token's own rules apply)."""
+    from suanli.api.services import admin_token_problem
+
+    maybe_admin = url is None or _may_hold_admin(url)
+    return admin_token_problem(token, database_has_admin=maybe_admin)
+
+
+def _may_hold_admin(url: str) -> bool:
+    """Whether the database at ``url`` may hold an admin token already: not a SQLite file
+    that does not exist yet (a PostgreSQL database or an existing file is asked when it is
+    opened)."""
+    from suanli.store.db import sqlite_file
+
+    path = sqlite_file(url)
+    return path is None or path.exists()
+
+
+def base_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` as a browser on this machine reaches it (a wildcard address
+    becomes the loopback one)."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def announce(host: str, port: int, policy: str) -> None:
+    """Log where the dashboard and the API are (standard error, at ``info``)."""
+    url = base_url(host, port)
+    log.info("dashboard: %s/ (sign in with an API token)", url)
+    log.info("API: %s/v1/ (OpenAPI at %s/docs)", url, url)
+    log.info("policy: %s", policy)

@@ -64,6 +64,7 @@ MAX_GENERATED_JOBS = 5_000_000
 #: Memory a simulated job takes, about: 1M jobs peak at 1.2 GB (docs/benchmarks.md).
 BYTES_PER_JOB = 1_300
 
+
 def close_matches(name: str, valid: Iterable[str]) -> str:
     """``"did you mean 'x'? "`` plus the valid names (shortened)."""
     valid = sorted(valid)

@@ -43,10 +43,16 @@ class SiteStatus:
     last_ok: float | None = None
 
 
+#: Final states a job reaches only by having run.
+RAN = frozenset({JobState.DONE, JobState.TIMEOUT})
+
+
 @dataclass(slots=True)
 class LiveJob:
     """Bookkeeping of one unfinished job (``j``: its index in the scheduling state;
-    ``queued_at``: when it last entered the queue, POSIX s, for its wait)."""
+    ``queued_at``: when it last entered the queue, POSIX s, for its wait;
+    ``dispatched_at``: when its current attempt was dispatched, the earliest it can have
+    started)."""
 
     j: int
     tenant: str
@@ -61,6 +67,7 @@ class LiveJob:
     cancel_sent: float | None = None
     started_at: float | None = None
     queued_at: float | None = None
+    dispatched_at: float | None = None
     run: RunSettings = dataclasses.field(default_factory=RunSettings)
 
 
@@ -219,6 +226,7 @@ class JobBook:
         )
         lj.attempt += 1
         lj.site, lj.external_id, lj.submit_ended = site, None, None
+        lj.dispatched_at = self.clock.time()
         lj.state = JobState.DISPATCHING
         self.recorded_reason.pop(j, None)
         b = self.batch
@@ -244,6 +252,7 @@ class JobBook:
             site=site,
             pool=pool,
             devices=cand.devices,
+            detail=st.start_reason(j),
         )
         self.telemetry.transitions.labels(lj.state.value).inc()
         expected_end_s = st.running[j].expected_end_s
@@ -291,6 +300,7 @@ class JobBook:
     def _queued_again(self, db_id: int, lj: LiveJob, why: str) -> None:
         st = self.state
         lj.site, lj.external_id, lj.state, lj.started_at = None, None, JobState.QUEUED, None
+        lj.dispatched_at = None
         lj.queued_at = self.clock.time()
         self.batch.update_job(
             db_id,
@@ -321,8 +331,8 @@ class JobBook:
         site_state: str | None = None,
         started_at: float | None = None,
     ) -> None:
-        """End a job in ``state``: free its place, write its end (and its start, from the
-        site, if it ended before it was ever seen running)."""
+        """End a job in ``state``: free its place, write its end (and its start, if it
+        ended before it was ever seen running: :meth:`_start_of_unseen`)."""
         lj = self.live.pop(db_id)
         st = self.state
         now = self.now_s()
@@ -343,12 +353,29 @@ class JobBook:
         )
         if site_state is not None:
             values["site_state"] = site_state
-        if lj.started_at is None and started_at is not None:
-            values["started_at"] = started_at
-            self._started(lj, started_at)
+        start = self._start_of_unseen(lj, state, started_at, values["ended_at"])
+        if start is not None:
+            values["started_at"] = start
+            self._started(lj, start)
         self.batch.update_job(db_id, **values)
         self.batch.event(db_id, state.value, why)
         self.telemetry.transitions.labels(state.value).inc()
+
+    @staticmethod
+    def _start_of_unseen(
+        lj: LiveJob, state: JobState, site_start: float | None, ended_at: float
+    ) -> float | None:
+        """When a job that ends in ``state`` without ever having been seen running
+        started (``None``: it never started, or its start is known already): the site's
+        own start if it reports one; else, for a job that ran (done, timed out), the
+        earliest it can have started — its dispatch (no later than its end)."""
+        if lj.started_at is not None:
+            return None
+        if site_start is not None:
+            return site_start
+        if state in RAN and lj.dispatched_at is not None:
+            return min(lj.dispatched_at, ended_at)
+        return None
 
     def _started(self, lj: LiveJob, at: float) -> None:
         """Job ``lj`` started at its site at ``at``: export its wait."""

@@ -67,7 +67,7 @@ from suanli.core.state import DEFERRED, RUNNING, WAITING, PolicyError, Schedulin
 from suanli.core.tables import FleetTables, build_tables
 from suanli.model.fleet import Tenant
 from suanli.model.scenario import GeneratorSpec, Scenario
-from suanli.policy.registry import make_policy
+from suanli.policy.registry import DEFAULT_POLICY, make_policy
 from suanli.sites.base import Feature, LogChunk, LogsUnavailable, SiteBackend
 from suanli.store.db import Database
 from suanli.store.ledger import Ledger
@@ -132,7 +132,7 @@ class LiveControl:
         backends: Mapping[str, SiteBackend],
         device_type: Callable[[str, str], str] = _accelerator_id,
         *,
-        policy: str = "backfill",
+        policy: str = DEFAULT_POLICY,
         policy_params: Mapping[str, Any] | None = None,
         placement: str = DEFAULT_PLACEMENT,
         requests: Sequence[Mapping[int, int]] | None = None,

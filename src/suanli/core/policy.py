@@ -3,8 +3,8 @@
 A policy is a pure function ``decide(PolicyInput) -> PolicyOutput``: it reads a
 snapshot of the world (the jobs waiting, those running, free capacity, prices)
 and returns decisions — jobs to start (where, on how many devices), jobs to
-preempt, jobs to set aside until later — plus, for every job it leaves waiting, a
-reason. It must not change the snapshot; :class:`~suanli.core.capacity.Capacity`
+preempt, jobs to set aside until later — each with a reason, plus, for every job it
+leaves waiting, a reason. It must not change the snapshot; :class:`~suanli.core.capacity.Capacity`
 lets it plan tentatively.
 
 The simulator and the live control plane hand policies the same snapshot, built by
@@ -40,10 +40,12 @@ class Running:
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Start ``job`` now on ``candidate`` (a pool and a device count)."""
+    """Start ``job`` now on ``candidate`` (a pool and a device count); ``reason`` says why
+    there and now, in words (the state adds where: :func:`~suanli.core.reasons.start_reason`)."""
 
     job: int
     candidate: Candidate
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

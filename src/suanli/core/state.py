@@ -14,8 +14,9 @@ It holds what a policy sees and what carrying out a decision changes:
 * the fleet's allocations (:class:`~suanli.core.capacity.ClusterState`), data replicas
   and transfers, and the gauges of :class:`~suanli.core.accounting.Accounting`;
 * the waiting queue (by arrival, and by signature), running jobs by pool and by expected
-  end; per job its work done, attained service, preemptions, first start and finish, and
-  the stretches it ran (its history).
+  end; per job its work done, attained service, preemptions, first start and finish, the
+  stretches it ran (its history), why it waits or why it last started
+  (:meth:`SchedulingState.reason`, :meth:`SchedulingState.start_reason`).
 
 Work is conserved: a job computing at rate *r* since ``c₀`` and preempted at *t* keeps
 ``⌊(t − c₀)/Δ⌋·Δ·r`` PFLOP of progress (Δ its checkpoint interval) and loses the rest;
@@ -46,6 +47,7 @@ from suanli.core.capacity import Allocation, Capacity, ClusterState
 from suanli.core.events import EventKind, EventQueue
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Preempt, Start, WaitingView
+from suanli.core.reasons import start_reason
 from suanli.core.sharing import DEFAULT_PLACEMENT
 from suanli.core.tables import FleetTables
 from suanli.core.views import Attained, RunningView
@@ -147,6 +149,8 @@ class SchedulingState:
         self.preemptions = [0] * n
         self.attained = [0.0] * n
         self.lost_pflop = [0.0] * n
+        #: Per job, the policy's reason for its latest start ("" until it starts).
+        self.start_why = [""] * n
         self.waiting: SortedList = SortedList()
         self.waiting_by_sig: dict[int, SortedList] = {}
         self.running: dict[int, RunState] = {}
@@ -211,6 +215,7 @@ class SchedulingState:
         self.preemptions.append(0)
         self.attained.append(0.0)
         self.lost_pflop.append(0.0)
+        self.start_why.append("")
         return j
 
     def arrive(self, j: int) -> bool:
@@ -410,6 +415,7 @@ class SchedulingState:
                     f"without room ({why})"
                 )
             self._start(j, cand, now)
+            self.start_why[j] = st.reason
             if self.record:
                 self.applied.append(st)
         if out.reasons:
@@ -424,6 +430,12 @@ class SchedulingState:
         if r is None:
             r = self.sig_reasons.get(self.jobs.signature(j), self.default_reason)
         return r
+
+    def start_reason(self, j: int) -> str:
+        """Why running job *j* started where it runs, in words (site/accelerator, devices
+        and the policy's reason: :func:`~suanli.core.reasons.start_reason`)."""
+        cand = self.running[j].cand
+        return start_reason(self.tables, cand.pool, cand.amount, self.start_why[j])
 
     # -- sites and nodes --------------------------------------------------------------------
     def set_site_up(self, site: int, up: bool, now: float = 0.0) -> bool:

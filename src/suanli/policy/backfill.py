@@ -26,7 +26,7 @@ import numpy as np
 
 from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
-from suanli.policy.common import JobScan, explain
+from suanli.policy.common import IN_ORDER, JobScan, explain
 from suanli.policy.costs import expected_end
 from suanli.policy.freed import Freed
 from suanli.policy.registry import register
@@ -68,7 +68,7 @@ class Backfill:
             for c in jobs.candidates(j):
                 if cap.why_not(tenant, c) is None:
                     cap.take(tenant, c)
-                    out.starts.append(Start(j, c))
+                    out.starts.append(Start(j, c, IN_ORDER))
                     break
             else:
                 head = j
@@ -90,10 +90,10 @@ class Backfill:
                 break
             if j == head:
                 continue
-            slot, fitted = self._backfill_slot(inp, j, plan)
+            slot, fitted, why = self._backfill_slot(inp, j, plan)
             if slot is not None:
                 cap.take(jobs.tenant[j], slot)
-                out.starts.append(Start(j, slot))
+                out.starts.append(Start(j, slot, f"backfilled ahead of job {jobs.ids[head]}{why}"))
             elif not fitted:  # capacity only shrinks within a round: skip its whole signature
                 scan.skip(jobs.signature(j))
         return out
@@ -101,8 +101,9 @@ class Backfill:
     @staticmethod
     def _backfill_slot(
         inp: PolicyInput, j: int, plan: _LazyReservation
-    ) -> tuple[Candidate | None, bool]:
-        """A candidate that fits now and does not delay the head; and whether any fits."""
+    ) -> tuple[Candidate | None, bool, str]:
+        """A candidate that fits now and does not delay the head, and why it does not;
+        whether any fits."""
         cap = inp.capacity
         tenant = inp.jobs.tenant[j]
         fitted = False
@@ -111,14 +112,16 @@ class Backfill:
                 continue
             fitted = True
             res = plan.get()
-            if res is None or c.pool != res.pool:
-                return c, True
+            if res is None:
+                return c, True, ", which has no reservation (quota-bound, or no room in sight)"
+            if c.pool != res.pool:
+                return c, True, " without delaying it: the head is reserved on another pool"
             if expected_end(inp, j, c, inp.now) <= res.time_s:
-                return c, True
+                return c, True, " without delaying it: expected to end before its reserved start"
             if c.devices <= res.spare:
                 res.spare -= c.devices
-                return c, True
-        return None, fitted
+                return c, True, " without delaying it: on devices its reservation leaves spare"
+        return None, fitted, ""
 
 
 class _LazyReservation:

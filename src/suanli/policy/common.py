@@ -1,5 +1,5 @@
 """What several policies share: the scan of waiting jobs that might start, the data
-transfer a start costs, and the reason a job cannot start.
+transfer a start costs, the reason a job cannot start, and the reason of an in-order start.
 
 The interface itself (:class:`PolicyInput`, :class:`PolicyOutput`, …) is
 :mod:`suanli.core.policy`.
@@ -75,6 +75,9 @@ def data_transfer_s(inp: PolicyInput, job: int, cand: Candidate) -> float:
     site = inp.tables.pool_site[cand.pool]
     return 0.0 if (d, site) in inp.replicas else cand.transfer_s
 
+
+#: Why a job started, for policies that start jobs in arrival order, first fit.
+IN_ORDER = "next in arrival order, on its first choice with room (preferred type, then nearest)"
 
 REASONS: Mapping[str, str] = {
     "devices": "not enough free devices in a usable node shape",

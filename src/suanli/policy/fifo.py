@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
-from suanli.policy.common import explain
+from suanli.policy.common import IN_ORDER, explain
 from suanli.policy.registry import register
 
 
@@ -42,7 +42,7 @@ class Fifo:
             for c in jobs.candidates(j):
                 if cap.why_not(tenant, c) is None:
                     cap.take(tenant, c)
-                    out.starts.append(Start(j, c))
+                    out.starts.append(Start(j, c, IN_ORDER))
                     break
             else:
                 if inp.full or out.starts or inp.freed & jobs.sig_pools[jobs.signature(j)]:

@@ -56,5 +56,13 @@ class GreedyCost:
                 out.sig_reasons[sig] = explain(inp, j)
                 continue
             cap.take(tenant, best[2])
-            out.starts.append(Start(j, best[2]))
+            out.starts.append(Start(j, best[2], _cheapest(inp, best[0])))
         return out
+
+
+def _cheapest(inp: PolicyInput, cost: float) -> str:
+    """Why a job started where it did: the cheapest of its places with room."""
+    return (
+        f"cheapest of its places with room now (expected energy and data cost "
+        f"{cost:,.2f} {inp.tables.scenario.currency})"
+    )

@@ -33,6 +33,9 @@ from suanli.policy.common import explain
 from suanli.policy.freed import Freed
 from suanli.policy.registry import register
 
+#: Why a job starts: it has had the least service of the jobs that can start.
+LEAST_FIRST = "least attained service first"
+
 
 @register("las")
 class Las:
@@ -108,7 +111,7 @@ class Las:
             )
             if cand is not None:
                 cap.take(tenant, cand)
-                out.starts.append(Start(j, cand))
+                out.starts.append(Start(j, cand, f"{LEAST_FIRST} (priority queue {prio[0]})"))
                 used.add(cand.pool)
                 continue
             plan = self._preempt_for(inp, j, prio, touched | used, victims, ranked)
@@ -129,7 +132,12 @@ class Las:
                     Preempt(v, f"preempted by {jobs.ids[j]} (less attained service)")
                 )
             touched.add(cand.pool)
-            out.starts.append(Start(j, cand))
+            n = len(chosen)
+            why = (
+                f"{LEAST_FIRST} (priority queue {prio[0]}): preempting {n} "
+                f"job{'s' if n != 1 else ''} with more"
+            )
+            out.starts.append(Start(j, cand, why))
         return out
 
     def _preempt_for(

@@ -38,6 +38,9 @@ from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
 from suanli.policy.common import explain
 from suanli.policy.registry import register
 
+#: Why a job started: its class had less than the max-min allocation gives it there.
+MAXMIN_START = "max-min fair allocation: its class is below its share of this pool"
+
 
 @register("maxmin-het")
 class MaxMinHet:
@@ -88,7 +91,7 @@ class MaxMinHet:
             while gap > 0 and queue and cap.why_not(key[1], c) is None:
                 j = queue.pop(0)
                 cap.take(key[1], c)
-                out.starts.append(Start(j, c))
+                out.starts.append(Start(j, c, MAXMIN_START))
                 running[key][c.pool] += 1
                 gap -= 1
         for key in keys:

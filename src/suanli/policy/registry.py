@@ -19,6 +19,10 @@ from suanli.errors import InputError, Problem, UnknownNameError
 
 _POLICIES: dict[str, type[Any]] = {}
 
+#: suanli's own policy (:mod:`suanli.policy.suanli`): what ``suanli serve`` runs unless
+#: told otherwise.
+DEFAULT_POLICY = "suanli"
+
 T = TypeVar("T")
 
 

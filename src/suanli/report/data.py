@@ -10,7 +10,12 @@ field in ``docs/report.md``; in short:
 * ``time``: the local start of each hour of the series (``"YYYY-MM-DD HH:MM"``);
 * ``sites``: id, name, lat/lon, devices, capacity (MW), PUE, grid region, accelerators;
 * ``site_series``: price and carbon intensity per site and hour (the same for every policy);
-* ``summary_rows``: label, metric path and format of each row of the summary table;
+* ``summary_rows``: label, metric path and format of each row of the summary table, the
+  glossary term defining it, which way is better and the best policies;
+* ``headline``: the best policy on each key metric and its gain over the others, the
+  policy the page opens on, the default baseline, notes on reading the numbers
+  (:mod:`suanli.report.headline`); ``glossary``: every metric's definition
+  (:mod:`suanli.report.glossary`);
 * ``policies``: per policy its ``metrics`` (as in ``metrics.json``), hourly ``series`` per
   site (utilisation, allocated share, facility power), ``transfers`` between sites, a
   ``jct_cdf`` and its ``jobs`` and ``placements`` (see :mod:`suanli.report.data_jobs`);
@@ -32,6 +37,8 @@ import numpy as np
 from suanli.model.scenario import Scenario
 from suanli.report.data_jobs import jobs_columns, listed, policy_jobs
 from suanli.report.files import clean_json, site_series
+from suanli.report.glossary import glossary_data, term_of
+from suanli.report.headline import headline, offered_load, row_marks, site_power
 from suanli.report.metrics import compute_metrics
 from suanli.sim.result import SimResult
 
@@ -73,6 +80,17 @@ def summary_rows(per_policy: Mapping[str, Any]) -> tuple[tuple[str, str, str], .
     """The rows of the summary table for these policies' metrics."""
     sharing = any(m["sharing"]["share_jobs"] for m in per_policy.values())
     return SUMMARY_ROWS + (SHARING_ROWS if sharing else ())
+
+
+def summary_row_data(per_policy: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The document's ``summary_rows``: label, path and format of each row, the glossary
+    ``term`` that defines it, which way is ``better`` and the ``best`` policies."""
+    out = []
+    for label, path, spec in summary_rows(per_policy):
+        term = term_of(path)
+        row = {"label": label, "path": path, "format": spec, "term": term.id if term else None}
+        out.append(row | row_marks(path, spec, per_policy))
+    return out
 
 
 #: Points per policy in the JCT CDF (quantiles; enough for a smooth curve, small to embed).
@@ -180,6 +198,7 @@ def report_data(
         if metrics is not None
         else {r.policy: compute_metrics(r) for r in results}
     )
+    ordered = {r.policy: per_policy[r.policy] for r in results}
     hours = series_hours(results)
     t = first.tables
     h_idx = np.arange(hours) % t.hours
@@ -206,9 +225,16 @@ def report_data(
             "price": [sig(row) for row in t.price[:, h_idx]],
             "carbon_kg_per_kwh": [sig(row) for row in t.carbon[:, h_idx]],
         },
-        "summary_rows": [
-            {"label": a, "path": b, "format": c} for a, b, c in summary_rows(per_policy)
-        ],
+        "summary_rows": summary_row_data(ordered),
+        "headline": clean_json(
+            headline(
+                ordered,
+                currency=sc.currency,
+                sites=site_power(sc),
+                offered_load=offered_load(sc, first.jobs.jobs),
+            )
+        ),
+        "glossary": glossary_data(),
         "jobs": jobs_columns(first, rows),
         "policies": [_policy(r, hours, rows, per_policy[r.policy]) for r in results],
     }

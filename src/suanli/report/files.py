@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from suanli.report.metrics import compute_metrics, energy_tables, timing
+from suanli.core.reasons import start_reason
+from suanli.report.metrics import (
+    compute_metrics,
+    energy_tables,
+    hour_cover,
+    mean_power_mw,
+    timing,
+)
 from suanli.sim.result import SimResult
 
 
@@ -85,7 +92,8 @@ JOB_COLUMNS = (
 
 
 def write_jobs_csv(path: Path, r: SimResult) -> None:
-    """One row per job: what it was, when and where it ran, or why it did not."""
+    """One row per job: what it was, when and where it ran and why there, or why it did
+    not (``reason``: why a job waits, or why it last started where it did)."""
     t, jobs = r.tables, r.jobs
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
@@ -127,9 +135,19 @@ def write_jobs_csv(path: Path, r: SimResult) -> None:
                     int(r.preemptions[j]),
                     status,
                     _num((fin - s) / alone) if done else "",
-                    r.reasons.get(j, "") if status in ("waiting", "never startable") else "",
+                    _reason(r, j, status, pool),
                 ]
             )
+
+
+def _reason(r: SimResult, j: int, status: str, pool: int) -> str:
+    """Why job *j* waits, or why it last started where it did (the same words as the
+    live control plane's decisions)."""
+    if status in ("waiting", "never startable"):
+        return r.reasons.get(j, "")
+    if pool < 0:
+        return ""
+    return start_reason(r.tables, pool, float(r.last_devices[j]), r.start_why[j])
 
 
 SITE_COLUMNS = (
@@ -150,7 +168,10 @@ SITE_COLUMNS = (
 
 
 def site_series(r: SimResult) -> dict[str, np.ndarray]:
-    """Per site and hour: utilisation, allocated share, power (MW), energy, cost, carbon."""
+    """Per site and hour: utilisation, allocated share, power (MW), energy, cost, carbon.
+
+    Power is the hour's mean facility power over the part of the hour the run covers (the
+    last hour of a drained run is usually a part), NaN for hours after the run."""
     t = r.tables
     e = energy_tables(r)
     n_sites = len(t.site_ids)
@@ -171,7 +192,7 @@ def site_series(r: SimResult) -> dict[str, np.ndarray]:
     return {
         "utilisation": util,
         "allocated_share": alloc,
-        "power_mw": kwh / 1e3,
+        "power_mw": mean_power_mw(kwh / 1e3, hour_cover(r)),
         "energy_mwh": kwh / 1e3,
         "cost": by_site(e["cost"]),
         "subsidy": by_site(e["subsidy"]),

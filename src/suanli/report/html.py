@@ -1,12 +1,13 @@
 """The HTML report: one self-contained page drawn in the browser from a report data document.
 
 The page is ``static/report.html`` with the styles (``report.css``) and the scripts
-(``format.js``, ``views.js``, ``live.js``, ``jobs.js``, ``app.js``, ``boot.js``) written into
-it, and two payloads: plotly.js (from the ``plotly`` package) and the report data document
-(:mod:`suanli.report.data`), each gzip-compressed and base64-encoded and unpacked by the
-browser; nothing is fetched over the network. The same page serves a live dashboard:
-:func:`render_page` with ``data_url`` embeds no document and makes the page fetch it from
-that URL and poll it (see ``docs/report.md``).
+(``format.js``, ``views.js``, ``summary.js``, ``map.js``, ``live.js``, ``jobs.js``,
+``app.js``, ``boot.js``) written into it, and three payloads: plotly.js (from the ``plotly``
+package), the map's outlines (``basemap.json``, Natural Earth, made by
+``devtools/basemap.py``) and the report data document (:mod:`suanli.report.data`), each
+gzip-compressed and base64-encoded and unpacked by the browser; nothing is fetched over the
+network. The same page serves a live dashboard: :func:`render_page` with ``data_url`` embeds
+no document and makes the page fetch it from that URL and poll it (see ``docs/report.md``).
 
 Output is deterministic: the same document gives the same bytes (gzip without a time stamp,
 JSON with sorted keys).
@@ -28,7 +29,19 @@ from suanli.report.data import report_data
 from suanli.sim.result import SimResult
 
 #: The page's scripts, in load order.
-SCRIPTS: tuple[str, ...] = ("format.js", "views.js", "live.js", "jobs.js", "app.js", "boot.js")
+SCRIPTS: tuple[str, ...] = (
+    "format.js",
+    "views.js",
+    "summary.js",
+    "map.js",
+    "live.js",
+    "jobs.js",
+    "app.js",
+    "boot.js",
+)
+
+#: The map's outlines (package data; see ``devtools/basemap.py``).
+BASEMAP = "basemap.json"
 
 
 def static_text(name: str) -> str:
@@ -41,6 +54,11 @@ def plotly_js() -> tuple[bytes, str]:
     raw = (files("plotly") / "package_data" / "plotly.min.js").read_bytes()
     m = re.search(rb"plotly\.js v([0-9][0-9A-Za-z.\-]*)", raw[:400])
     return raw, m.group(1).decode() if m else "unknown"
+
+
+def basemap_bytes() -> bytes:
+    """The map's outlines: ``report/static/basemap.json`` (Natural Earth, public domain)."""
+    return (files("suanli.report") / "static" / BASEMAP).read_bytes()
 
 
 def pack(raw: bytes, level: int = 6) -> str:
@@ -90,7 +108,10 @@ def render_page(
     if (data is None) == (data_url is None):
         raise ValueError("render_page needs exactly one of data and data_url")
     js, version = plotly_js()
-    payloads = [payload_script("plotly-js", pack(js, level=9))]
+    payloads = [
+        payload_script("plotly-js", pack(js, level=9)),
+        payload_script("suanli-basemap", pack(basemap_bytes(), level=9)),
+    ]
     meta = ""
     if data is not None:
         payloads.append(payload_script("suanli-data", pack(document_bytes(data))))

@@ -11,7 +11,9 @@ document, with one "policy" — the running one — and these meanings:
 * ``site_series`` and the policy's ``series``: the sampled tariff, carbon intensity,
   utilisation (running ÷ up devices), allocated share and facility power (an estimate
   from the power model, :mod:`suanli.control.samples`);
-* the policy's ``metrics``: job counts by state (all jobs), devices and power now, and
+* the policy's ``metrics``: job counts by state (all jobs) and the devices the running
+  ones run on — both from the job table, so they agree —, the fleet's devices,
+  utilisation and power at the last sample, and
   over the window energy, cost, carbon (:mod:`suanli.report.live_series`), JCT and
   queueing delay of the jobs that ended or started in it, per site and per tenant;
   ``ρ`` is JCT ÷ the job's own run time (its run alone is not known for real work);
@@ -73,13 +75,13 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("jobs queued", "jobs.queued", ",.0f"),
     ("jobs starting (dispatching, pending)", "jobs.starting", ",.0f"),
     ("jobs running", "jobs.running", ",.0f"),
+    ("  devices they run on", "devices.running", ",.0f"),
     ("jobs unknown (site unreachable)", "jobs.unknown", ",.0f"),
     ("jobs done", "jobs.done", ",.0f"),
     ("jobs failed", "jobs.failed", ",.0f"),
     ("jobs cancelled", "jobs.cancelled", ",.0f"),
-    ("devices running now", "devices.busy", ",.0f"),
-    ("utilisation now", "utilisation_now", ".1%"),
-    ("facility power now (MW)", "power_mw_now", ",.3f"),
+    ("fleet utilisation (last site sample)", "utilisation_now", ".1%"),
+    ("facility power (last site sample, MW)", "power_mw_now", ",.3f"),
     ("avg JCT (h)", "jct_h.mean", ".3f"),
     ("p99 JCT (h)", "jct_h.p99", ".3f"),
     ("avg queueing (h)", "queueing_delay_h.mean", ".3f"),
@@ -160,6 +162,18 @@ def _counts(inp: LiveInputs) -> dict[str, int]:
             by_state[q.state] = by_state.get(q.state, 0) + q.jobs
     starting = by_state[JobState.DISPATCHING.value] + by_state[JobState.PENDING.value]
     return {**by_state, "starting": starting, "finished": by_state[JobState.DONE.value]}
+
+
+def _running_devices(inp: LiveInputs) -> int:
+    """Devices of the running jobs that :func:`_counts` counts: the same rows of the job
+    table, so "jobs running" and the devices they run on always agree (the site samples'
+    ``busy`` is the whole fleet at the last sample, up to ``sample_s`` old)."""
+    return sum(
+        q.devices
+        for q in inp.queues
+        if q.state == JobState.RUNNING.value
+        and (inp.viewer_tenant is None or q.tenant_id == inp.viewer_tenant)
+    )
 
 
 def _site_metrics(ids: Sequence[str], tot: Sequence[SiteTotals]) -> dict[str, Any]:
@@ -248,6 +262,7 @@ def _metrics(
             "up": up_now,
             "allocated": sum(n["allocated"] for n in now),
             "busy": busy_now,
+            "running": _running_devices(inp),
         },
         "utilisation_now": busy_now / up_now if up_now > 0 else None,
         "power_mw_now": sum(n["power_mw"] for n in now) if now else None,

@@ -42,6 +42,22 @@ def stats(x: np.ndarray) -> dict[str, float]:
     }
 
 
+def hour_cover(r: SimResult) -> np.ndarray:
+    """Per hour of the pool-hour arrays, the share of it the run covers: 1 for every hour
+    up to the end of the run, the part before it for the hour the run ends in (a drained
+    run ends when its last job does), 0 after."""
+    starts = np.arange(r.energy_j.shape[1]) * 3600.0
+    cover: np.ndarray = np.clip((r.end_s - starts) / 3600.0, 0.0, 1.0)
+    return cover
+
+
+def mean_power_mw(mwh: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    """Mean power (MW) of each hour from its energy (MWh, last axis the hours): over the
+    part of the hour the run covers, NaN for hours it does not."""
+    power: np.ndarray = np.where(cover > 0, mwh / np.where(cover > 0, cover, 1.0), np.nan)
+    return power
+
+
 def energy_tables(r: SimResult) -> dict[str, np.ndarray]:
     """Per pool and hour: facility kWh, gross cost, subsidy and carbon (kg)."""
     t = r.tables
@@ -75,17 +91,19 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
     tenant = np.asarray(jobs.tenant)
     e = energy_tables(r)
     site_of_pool = np.asarray(t.pool_site)
+    cover = hour_cover(r)
     per_site: dict[str, Any] = {}
     for s, sid in enumerate(t.site_ids):
         m = site_of_pool == s
         up = float(r.up_s[m].sum())
+        power = mean_power_mw(e["kwh"][m].sum(axis=0) / 1e3, cover)
         per_site[sid] = {
             "utilisation": float(r.busy_s[m].sum()) / up if up else NAN,
             "energy_mwh": float(e["kwh"][m].sum()) / 1e3,
             "cost": float(e["cost"][m].sum()),
             "subsidy": float(e["subsidy"][m].sum()),
             "carbon_t": float(e["carbon_kg"][m].sum()) / 1e3,
-            "peak_power_mw": float((e["kwh"][m].sum(axis=0)).max()) / 1e3,
+            "peak_power_mw": float(np.nanmax(power)) if np.isfinite(power).any() else NAN,
         }
     per_type: dict[str, Any] = {}
     pool_acc = np.asarray(t.pool_acc)

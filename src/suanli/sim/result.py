@@ -18,8 +18,10 @@ class SimResult:
     """The outcome of one run (read-only; metrics and reports are computed from it).
 
     Job arrays are indexed like ``jobs``; ``first_start``/``finish`` are NaN when
-    the job never started/finished. Pool-hour arrays (``energy_j`` …) come from
-    :class:`~suanli.core.accounting.Accounting`.
+    the job never started/finished. ``reasons`` says why an unfinished job waits,
+    ``start_why`` the policy's reason for each job's latest start ("" if it never started;
+    :func:`~suanli.core.reasons.start_reason` puts it in words). Pool-hour arrays
+    (``energy_j`` …) come from :class:`~suanli.core.accounting.Accounting`.
     """
 
     scenario: Scenario
@@ -37,6 +39,7 @@ class SimResult:
     last_pool: np.ndarray
     last_devices: np.ndarray
     reasons: dict[int, str]
+    start_why: tuple[str, ...]
     energy_j: np.ndarray
     busy_s: np.ndarray
     allocated_s: np.ndarray
@@ -93,6 +96,7 @@ class SimResult:
             last_pool=last_pool,
             last_devices=last_devices,
             reasons=reasons,
+            start_why=tuple(st.start_why),
             energy_j=acct.energy_j.copy(),
             busy_s=acct.busy_s.copy(),
             allocated_s=acct.allocated_s.copy(),

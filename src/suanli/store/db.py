@@ -42,22 +42,48 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def check_url(url: str) -> tuple[str, str]:
+    """The normalised URL of ``url`` and its dialect (``sqlite`` or ``postgresql``), without
+    opening anything; :class:`InputError` naming ``--db`` when it cannot be used (not a URL,
+    another database, in-memory SQLite, a SQLite file in a directory that does not exist)."""
+    norm = normalise_url(url)
+    try:
+        parsed = make_url(norm)
+    except ArgumentError as exc:
+        raise InputError(
+            [Problem("--db", "", f"not a database URL: {url!r} ({exc})", _URL_HINT)]
+        ) from None
+    dialect = parsed.get_backend_name()
+    if dialect not in ("sqlite", "postgresql"):
+        raise InputError([Problem("--db", "", f"unsupported database {dialect!r}", _URL_HINT)])
+    if dialect == "sqlite":
+        path = sqlite_file(norm)
+        if path is None:
+            raise InputError([Problem("--db", "", "in-memory SQLite is not supported", _URL_HINT)])
+        if not path.parent.is_dir():
+            raise InputError(
+                [Problem("--db", "", f"no directory {path.parent} for the database", _URL_HINT)]
+            )
+    return norm, dialect
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a (normalised) SQLite URL; ``None`` for an in-memory database or
+    another database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database or ""
+    if not name or ":memory:" in name or parsed.query.get("mode") == "memory":
+        return None
+    return Path(name)
+
+
 class Database:
     """Engines for one database, migrated on open; see the module docstring."""
 
     def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 8) -> None:
-        self.url = normalise_url(url)
-        try:
-            parsed = make_url(self.url)
-        except ArgumentError as exc:
-            raise InputError(
-                [Problem("--db", "", f"not a database URL: {url!r} ({exc})", _URL_HINT)]
-            ) from None
-        self.dialect = parsed.get_backend_name()
-        if self.dialect not in ("sqlite", "postgresql"):
-            raise InputError(
-                [Problem("--db", "", f"unsupported database {self.dialect!r}", _URL_HINT)]
-            )
+        self.url, self.dialect = check_url(url)
         self._write_lock: threading.Lock | None = None
         if self.dialect == "sqlite":
             self._write_lock = threading.Lock()
@@ -124,10 +150,7 @@ _URL_HINT = "give a SQLite file path (suanli.db), sqlite:///PATH, or postgresql:
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
     """A SQLite engine: WAL, busy timeout, foreign keys; BEGIN IMMEDIATE when ``immediate``."""
-    memory = ":memory:" in url or url.rstrip("/") == "sqlite:"
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    if memory:
-        raise InputError([Problem("--db", "", "in-memory SQLite is not supported", _URL_HINT)])
     kwargs["pool_size"] = pool_size
     kwargs["max_overflow"] = pool_size * 2
     engine = create_engine(url, **kwargs)

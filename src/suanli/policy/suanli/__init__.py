@@ -40,6 +40,11 @@ from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
 from suanli.policy.suanli.utility import fairness, value
 
+#: Why a job started, by how the round placed it.
+BY_OPTIMUM = "best worth in the round's optimisation (speed, energy cost, carbon, fair share, wait)"
+BEST_OPTION = "its best place by worth (speed, energy cost, carbon, fair share, wait)"
+BEST_WITH_ROOM = "the best place by worth with room (speed, energy cost, carbon, fair share, wait)"
+
 
 @dataclass(slots=True)
 class _Option:
@@ -221,7 +226,7 @@ class Suanli:
                 if cap.why_not(it.cls.tenant, o.cand) is not None:
                     break
                 cap.take(it.cls.tenant, o.cand)
-                out.starts.append(Start(j, o.cand))
+                out.starts.append(Start(j, o.cand, BY_OPTIMUM))
                 it.placed += 1
                 n -= 1
 
@@ -234,7 +239,8 @@ class Suanli:
         )
         for _, k, o in pairs:
             it = items[k]
+            why = BEST_OPTION if o is it.good[0] else BEST_WITH_ROOM
             while it.placed < it.cls.n and cap.why_not(it.cls.tenant, o.cand) is None:
                 cap.take(it.cls.tenant, o.cand)
-                out.starts.append(Start(it.cls.jobs[it.placed], o.cand))
+                out.starts.append(Start(it.cls.jobs[it.placed], o.cand, why))
                 it.placed += 1

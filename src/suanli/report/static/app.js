@@ -16,6 +16,8 @@
       this.data = null;
       this.updates = 0;
       this.policy.addEventListener("change", () => this.drawPolicy());
+      this.baseline = $("baseline");
+      this.baseline.addEventListener("change", () => this.drawSummary());
       this.hour.addEventListener("input", () => this.drawMap());
       window.addEventListener("hashchange", () => this.openJobFromHash());
     }
@@ -72,13 +74,18 @@
       }
       const keep = this.policy.value;
       this.policy.replaceChildren(...data.policies.map((p) => R.el("option", p.name, { value: p.name })));
-      this.policy.value = data.policies.some((p) => p.name === keep) ? keep : data.policies[0].name;
+      // the page opens on the document's choice (suanli when it ran, else the best policy)
+      const open = data.headline && data.policies.some((p) => p.name === data.headline.open_on)
+        ? data.headline.open_on : data.policies[0].name;
+      this.policy.value = data.policies.some((p) => p.name === keep) ? keep : open;
       const live = this.hour.value === this.hour.max && !first;
       this.hour.min = "-1";
       this.hour.max = String(data.time.length - 1);
       if (first) this.hour.value = this.live ? this.hour.max : "-1";
       else if (live) this.hour.value = this.hour.max;
-      R.drawSummary(doc.getElementById("summary-table"), data);
+      R.drawHeadline(doc.getElementById("headline"), data);
+      this.drawSummary();
+      R.drawGlossary(doc.getElementById("glossary"), data);
       await Promise.all([
         R.drawCdf(doc.getElementById("cdf"), data),
         R.drawFairness(doc.getElementById("fairness"), data),
@@ -89,6 +96,12 @@
       this.updates += 1;
       doc.body.dataset.updates = String(this.updates);
       doc.body.dataset.ready = "1";
+    }
+
+    /** Redraw the summary table against the selected baseline. */
+    drawSummary() {
+      const baseline = R.fillBaseline(this.baseline, this.data);
+      R.drawSummary(this.doc.getElementById("summary-table"), this.data, baseline);
     }
 
     /** Redraw the views that show one policy. */

@@ -188,13 +188,24 @@
       if (this.selected !== null && this.selected < total) this.select(this.selected);
     }
 
-    /** Open the job with id ``id`` (its row if listed; in a live document its page). */
+    /** Open the job with id ``id`` (a deep link, ``#job=ID``): turn the table to the page
+     * with its row — clearing the search and filters if they hide it —, select it and
+     * scroll it into view; a live job that is not listed gets its page below the table. */
     open(id) {
       const r = this.data.jobs.id.indexOf(String(id));
-      if (r >= 0) this.select(r, true);
-      else if (this.data.kind === "live") {
+      if (r >= 0) {
+        if (!this.matches.includes(r)) {
+          for (const e of [this.search, this.status, this.tenant, this.site]) e.value = "";
+          this.refilter();
+        }
+        this.show(Math.floor(this.matches.indexOf(r) / PAGE));
+        this.select(r, true);
+        const tr = this.table.querySelector(`tbody tr[data-row="${r}"]`);
+        if (tr) tr.scrollIntoView({ block: "center" });
+      } else if (this.data.kind === "live") {
         this.selected = null;
         R.jobPage(this.detail, this.data, String(id), ["not among the listed jobs"], false);
+        this.detail.scrollIntoView({ block: "nearest" });
       }
     }
 

@@ -21,7 +21,7 @@
       margin: { l: 140, r: 20, t: 30, b: 40 },
       xaxis: { title: { text: "jobs" }, rangemode: "tozero" },
       yaxis: { automargin: true, autorange: "reversed" },
-      legend: { orientation: "h", y: 1.15, x: 0 },
+      legend: { ...R.SIDE_LEGEND, traceorder: "normal" },
     });
     const head = R.el("tr");
     for (const label of ["tenant", ...QUEUE_COLS.map((c) => c[1]), "devices held"]) {

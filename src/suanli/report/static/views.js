@@ -1,34 +1,10 @@
-/* suanli report: the views drawn from a report data document — summary table, map of the
- * sites, hourly series per site, JCT CDF per policy, fairness per tenant. Each function
- * (re)draws one view from the document alone, so a live page can call it again with a
- * fresher document (Plotly.react updates a chart in place). */
+/* suanli report: the views drawn from a report data document — site table (the map is
+ * map.js, the summary summary.js), hourly series per site, JCT CDF per policy, fairness per
+ * tenant. Each function (re)draws one view from the document alone, so a live page can call
+ * it again with a fresher document (Plotly.react updates a chart in place). */
 "use strict";
 (function (R) {
-  /** Summary table: one row per summary_rows entry, one column per policy. */
-  R.drawSummary = function (table, data) {
-    const head = R.el("tr");
-    head.appendChild(R.el("th", "metric"));
-    for (const p of data.policies) head.appendChild(R.el("th", p.name, { "data-policy": p.name }));
-    const body = document.createElement("tbody");
-    for (const row of data.summary_rows) {
-      const tr = R.el("tr", null, { "data-path": row.path });
-      const sub = /^\s/.test(row.label);
-      tr.appendChild(R.el("th", row.label.trim(), sub ? { scope: "row", class: "sub" } : { scope: "row" }));
-      for (const p of data.policies) {
-        const v = R.get(p.metrics, row.path);
-        tr.appendChild(R.el("td", R.format(v, row.format), {
-          "data-policy": p.name, "data-value": v === null ? "" : String(v),
-        }));
-      }
-      body.appendChild(tr);
-    }
-    const thead = document.createElement("thead");
-    thead.appendChild(head);
-    table.replaceChildren(thead, body);
-    const caption = data.scenario.currency ? `costs in ${data.scenario.currency}` : "";
-    table.appendChild(R.el("caption", caption));
-  };
-
+  /** Utilisation per site of policy ``p``: at ``hour``, or over the run when ``hour`` < 0. */
   function siteUtilisation(data, p, hour) {
     const pol = data.policies[p];
     return data.sites.map((s, i) => {
@@ -37,65 +13,7 @@
       return m ? m.utilisation : null;
     });
   }
-
-  /** Sites on a lon/lat plane: size = devices, colour = utilisation, lines = data moved. */
-  R.drawMap = function (div, data, p, hour) {
-    const sites = data.sites;
-    const pol = data.policies[p];
-    const index = Object.fromEntries(sites.map((s, i) => [s.id, i]));
-    const maxDev = Math.max(1, ...sites.map((s) => s.devices));
-    const maxTb = Math.max(1e-9, ...pol.transfers.map((t) => t.tb));
-    const traces = [];
-    const mid = { x: [], y: [], text: [] };
-    for (const t of pol.transfers) {
-      const a = sites[index[t.from]], b = sites[index[t.to]];
-      traces.push({
-        type: "scatter", mode: "lines", x: [a.lon, b.lon], y: [a.lat, b.lat],
-        line: { color: "rgba(90,90,110,0.55)", width: 1 + 9 * t.tb / maxTb },
-        hoverinfo: "skip", showlegend: false,
-      });
-      mid.x.push((a.lon + b.lon) / 2);
-      mid.y.push((a.lat + b.lat) / 2);
-      mid.text.push(`${t.from} → ${t.to}: ${R.format(t.tb, ",.1f")} TB`);
-    }
-    traces.push({
-      type: "scatter", mode: "markers", x: mid.x, y: mid.y, text: mid.text,
-      marker: { size: 5, color: "rgba(90,90,110,0.8)", symbol: "diamond" },
-      hovertemplate: "%{text}<extra>data moved</extra>", showlegend: false,
-    });
-    const util = siteUtilisation(data, p, hour);
-    const m = pol.metrics.sites;
-    const cur = data.scenario.currency || "";
-    traces.push({
-      type: "scatter", mode: "markers+text", name: "sites",
-      x: sites.map((s) => s.lon), y: sites.map((s) => s.lat),
-      text: sites.map((s) => s.id), textposition: "top center",
-      customdata: sites.map((s, i) => [
-        s.name, s.devices, s.capacity_mw, R.format(util[i], ".1%"),
-        R.format(m[s.id] ? m[s.id].energy_mwh : null, ",.0f"),
-        R.format(m[s.id] ? m[s.id].cost - m[s.id].subsidy : null, ",.0f"),
-        R.format(m[s.id] ? m[s.id].carbon_t : null, ",.0f"),
-        Object.entries(s.accelerators).map(([a, n]) => `${a} ×${n.toLocaleString("en")}`).join("<br>"),
-      ]),
-      hovertemplate: "<b>%{customdata[0]}</b><br>%{customdata[1]:,} devices · " +
-        "%{customdata[2]} MW<br>utilisation %{customdata[3]}<br>energy %{customdata[4]} MWh" +
-        ` · net cost %{customdata[5]} ${cur}<br>carbon %{customdata[6]} t<br>%{customdata[7]}<extra></extra>`,
-      marker: {
-        size: sites.map((s) => 14 + 40 * Math.sqrt(s.devices / maxDev)),
-        color: util.map((u) => (u === null ? 0 : u)), cmin: 0, cmax: 1,
-        colorscale: "Viridis", line: { color: "#222", width: 1 },
-        colorbar: { title: { text: "utilisation" }, tickformat: ".0%", thickness: 14 },
-      },
-      showlegend: false,
-    });
-    const layout = R.baseLayout({
-      height: 560,
-      margin: { l: 55, r: 10, t: 20, b: 45 },
-      ...R.lonLatAxes(sites),
-      hovermode: "closest",
-    });
-    return Plotly.react(div, traces, layout, R.PLOT_CONFIG);
-  };
+  R.siteUtilisation = siteUtilisation;  // the map (map.js) colours its sites with it
 
   /** Live per-site table: reachability, each site now (or at ``hour``), totals of the window. */
   function drawSitesLive(table, data, hour) {
@@ -207,14 +125,14 @@
     const layout = R.baseLayout({
       height: 900,
       grid: { rows: 4, columns: 1, pattern: "coupled", roworder: "top to bottom" },
-      yaxis: { title: { text: "utilisation" }, tickformat: ".0%", rangemode: "tozero" },
+      yaxis: { title: { text: "utilisation" }, ...R.SHARE_AXIS },
       yaxis2: { title: { text: "facility power (MW)" }, rangemode: "tozero" },
       yaxis3: { title: { text: `price (${cur}/kWh)` }, rangemode: "tozero" },
       yaxis4: { title: { text: "carbon (kg CO₂/kWh)" }, rangemode: "tozero" },
       xaxis: { type: "date" },
-      legend: { orientation: "h", y: 1.04, x: 0 },
+      legend: R.SIDE_LEGEND,
       hovermode: "x",
-      margin: { l: 70, r: 20, t: 50, b: 40 },
+      margin: { l: 70, r: 20, t: 30, b: 40 },
     });
     return Plotly.react(div, traces, layout, R.PLOT_CONFIG);
   };
@@ -223,17 +141,24 @@
   R.drawCdf = function (div, data) {
     const traces = data.policies.map((p, k) => ({
       type: "scatter", mode: "lines", x: p.jct_cdf.jct_h, y: p.jct_cdf.fraction,
-      name: `${p.name} (mean ${R.format(R.get(p.metrics, "jct_h.mean"), ".2f")} h)`,
+      customdata: p.jct_cdf.jct_h.map(R.duration),
+      name: `${p.name} (mean ${R.duration(R.get(p.metrics, "jct_h.mean"))})`,
       line: { shape: "hv", color: R.colour(k), width: 2 },
-      hovertemplate: "%{x:.3~f} h: %{y:.1%}<extra>" + p.name + "</extra>",
+      hovertemplate: "%{customdata}: %{y:.1%}<extra>" + p.name + "</extra>",
     }));
+    // times in hours on a log axis, labelled in the unit each tick's size calls for
+    const all = data.policies.flatMap((p) => p.jct_cdf.jct_h).filter((h) => h > 0);
+    const empty = all.length === 0;
+    const [lo, hi] = empty ? [1 / 60, 10] : [Math.min(...all), Math.max(...all)];
+    const xaxis = { type: "log", title: { text: "job completion time" }, ...R.timeTicks(lo, hi, true) };
+    if (empty) xaxis.range = [Math.log10(lo), Math.log10(hi)];
     const layout = R.baseLayout({
       height: 420,
-      xaxis: { type: "log", title: { text: "job completion time (h)" } },
+      xaxis,
       yaxis: { title: { text: "share of finished jobs" }, tickformat: ".0%", range: [0, 1.02] },
       legend: { x: 0.02, y: 0.98, bgcolor: "rgba(255,255,255,0.7)" },
     });
-    return Plotly.react(div, traces, layout, R.PLOT_CONFIG);
+    return Plotly.react(div, traces, layout, R.PLOT_CONFIG).then(() => R.followTimeTicks(div, "xaxis", true));
   };
 
   /** Mean finish-time fairness ρ and mean JCT per tenant, one bar per policy. */
@@ -247,24 +172,29 @@
         type: "bar", x: tenants, y: pick("mean_rho"), name: p.name, legendgroup: p.name,
         marker: { color: R.colour(k) }, hovertemplate: "%{x}: ρ %{y:.2f}<extra>" + p.name + "</extra>",
       });
+      const jct = pick("mean_jct_h");
       traces.push({
-        type: "bar", x: tenants, y: pick("mean_jct_h"), name: p.name, legendgroup: p.name,
+        type: "bar", x: tenants, y: jct, name: p.name, legendgroup: p.name,
         showlegend: false, xaxis: "x2", yaxis: "y2", marker: { color: R.colour(k) },
-        hovertemplate: "%{x}: %{y:.2f} h<extra>" + p.name + "</extra>",
+        customdata: jct.map(R.duration), hovertemplate: "%{x}: %{customdata}<extra>" + p.name + "</extra>",
       });
     });
+    // mean JCT in hours, the ticks in the unit the longest calls for
+    const longest = Math.max(0, ...traces.filter((t) => t.yaxis === "y2").flatMap((t) => t.y.filter((v) => v !== null)));
+    const yaxis2 = { title: { text: "mean JCT" }, rangemode: "tozero", ...R.timeTicks(0, longest || 1, false) };
+    if (!longest) yaxis2.range = [0, 1];
     const layout = R.baseLayout({
       height: 420, barmode: "group",
       grid: { rows: 1, columns: 2, pattern: "independent" },
       yaxis: { title: { text: `mean ρ (JCT / ${data.kind === "live" ? "run time" : "JCT alone"})` },
                rangemode: "tozero" },
-      yaxis2: { title: { text: "mean JCT (h)" }, rangemode: "tozero" },
+      yaxis2,
       xaxis: { automargin: true, tickangle: -25 },
       xaxis2: { automargin: true, tickangle: -25 },
       shapes: [{ type: "line", xref: "x domain", yref: "y", x0: 0, x1: 1, y0: 1, y1: 1,
                  line: { dash: "dot", color: "#555", width: 1 } }],
-      legend: { orientation: "h", y: 1.12, x: 0 },
+      legend: R.SIDE_LEGEND,
     });
-    return Plotly.react(div, traces, layout, R.PLOT_CONFIG);
+    return Plotly.react(div, traces, layout, R.PLOT_CONFIG).then(() => R.followTimeTicks(div, "yaxis2", false));
   };
 })(window.SuanliReport);
