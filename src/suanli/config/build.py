@@ -7,7 +7,9 @@ physics, collecting *every* problem (not just the first) with its field path:
 * an accelerator placed in a pool has compute, memory and power figures;
 * pools come in whole nodes, and a site can power its pools at full load
   (facility power Σ count·TDP·PUE ≤ capacity × ``max_power_oversubscription``);
-* time-of-use periods do not overlap; series files cover the horizon;
+* time-of-use periods do not overlap (on a kind of day); series files cover the horizon;
+* site time zones exist; every price not in the scenario's currency has an exchange
+  rate (prices are converted into the scenario's currency here, once);
 * every generated job class has at least one pool it can run on.
 """
 
@@ -16,9 +18,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import ValidationError
 
@@ -121,6 +124,7 @@ class Builder:
         """The scenario, or ``None`` when problems were found (see ``self.problems``)."""
         cfg = self.cfg
         catalog = self.build_catalog()
+        self.check_exchange_rates()
         sites = [s for i, sc in enumerate(cfg.sites) if (s := self.build_site(i, sc, catalog))]
         self.unique(("sites",), [s.id for s in cfg.sites], "site")
         site_ids = [s.id for s in cfg.sites]
@@ -226,9 +230,10 @@ class Builder:
                     f"use a multiple of {dpn}, e.g. {pc.count - pc.count % dpn or dpn}",
                 )
             pools.append(Pool(sc.id, pc.accelerator, pc.count, dpn))
-        tariff = self.build_tariff(path, sc.tariff)
+        tariff = self.build_tariff(path, sc.tariff, self.site_zone(path, sc))
         carbon = self.build_carbon(path, sc.carbon)
-        if tariff is None or carbon is None:
+        subsidy_rate = self.rate_of(sc.tariff.currency)  # a problem is recorded when None
+        if tariff is None or carbon is None or subsidy_rate is None:
             return None
         site = Site(
             id=sc.id,
@@ -242,7 +247,15 @@ class Builder:
             carbon=carbon,
             pools=tuple(pools),
             subsidies=tuple(
-                Subsidy(s.name, s.eligible, s.discount_fraction, s.min_price_per_kwh, s.source)
+                Subsidy(
+                    s.name,
+                    s.eligible,
+                    s.discount_fraction,
+                    s.min_price_per_kwh * subsidy_rate
+                    if subsidy_rate != 1.0
+                    else s.min_price_per_kwh,
+                    s.source,
+                )
                 for s in sc.subsidies
             ),
             hub=sc.hub,
@@ -278,45 +291,136 @@ class Builder:
             )
         return site
 
-    def build_tariff(self, path: PathT, tc: S.TariffConfig) -> Tariff | None:
-        """Hourly prices over the horizon from a TOU schedule or a series."""
+    def money_rate(self, path: PathT, currency: str | None, what: str) -> float | None:
+        """Units of the scenario's currency per unit of ``currency`` (``None``: the scenario's).
+
+        Records a problem at ``path`` and returns ``None`` when no rate is given.
+        """
+        scenario_currency = self.cfg.currency
+        rate = self.rate_of(currency)
+        if rate is None:
+            self.problem(
+                path,
+                f"{what} in {currency}, but the scenario reports in {scenario_currency} and "
+                f"exchange_rates has no rate for {currency}",
+                f"add exchange_rates: {{{currency}: <{scenario_currency} per {currency}>}} at "
+                f"the top level, or give the {what} in {scenario_currency}",
+            )
+        return rate
+
+    def rate_of(self, currency: str | None) -> float | None:
+        """Units of the scenario's currency per unit of ``currency``, if known."""
+        if currency is None or currency == self.cfg.currency:
+            return 1.0
+        return self.cfg.exchange_rates.get(currency)
+
+    def check_exchange_rates(self) -> None:
+        """The reporting currency's own rate, when given, must be 1."""
+        own = self.cfg.exchange_rates.get(self.cfg.currency)
+        if own is not None and own != 1.0:
+            self.problem(
+                ("exchange_rates", self.cfg.currency),
+                f"the rate of the scenario's own currency {self.cfg.currency} is {own}, not 1",
+                "remove it: rates are in units of the scenario's currency",
+            )
+
+    def site_zone(self, path: PathT, sc: S.SiteConfig) -> tzinfo | None:
+        """The site's time zone (default: the horizon start's UTC offset); ``None`` if unknown."""
+        if sc.timezone is None:
+            return self.cfg.horizon.start.tzinfo
+        try:
+            return ZoneInfo(sc.timezone)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            near = (
+                difflib.get_close_matches(sc.timezone, available_timezones(), n=1)
+                if len(sc.timezone) < 64
+                else []
+            )
+            self.problem(
+                (*path, "timezone"),
+                f"unknown time zone {sc.timezone!r}",
+                (f"did you mean {near[0]!r}? " if near else "")
+                + "use an IANA name such as 'Asia/Shanghai', 'America/New_York' or 'UTC'",
+            )
+            return None
+
+    def build_tariff(self, path: PathT, tc: S.TariffConfig, zone: tzinfo | None) -> Tariff | None:
+        """Hourly prices over the horizon from a TOU schedule or a series.
+
+        Prices are converted into the scenario's currency; time-of-use periods are
+        read in ``zone`` (``None``: the zone was bad, only the periods are checked).
+        """
         hz = self.cfg.horizon
         tpath = (*path, "tariff")
+        rate = self.money_rate((*tpath, "currency"), tc.currency, "tariff")
+        currency = self.cfg.currency
+        note = (
+            f" (converted from {tc.currency} at {rate} {currency}/{tc.currency})"
+            if rate is not None and rate != 1.0
+            else ""
+        )
         if tc.series is not None:
             values, probs = read_hourly_series(
                 tc.series, self.base_dir, hz.start, hz.hours, self.source, format_path(tpath)
             )
             self._add(probs, (*tpath, "series"))
-            if values is None:
+            if values is None or rate is None:
                 return None
+            if rate != 1.0:
+                values = tuple(v * rate for v in values)
             return Tariff(
-                tc.currency, HourlySeries(values, f"series {tc.series.path}"), (), tc.source
+                currency,
+                HourlySeries(values, f"series {tc.series.path}"),
+                (),
+                tc.source + note,
             )
         assert tc.base_per_kwh is not None
+        self.check_tou_overlaps(tpath, tc.time_of_use)
+        if zone is None or rate is None:
+            return None
+        base = tc.base_per_kwh * rate if rate != 1.0 else tc.base_per_kwh
+        holidays = set(tc.holidays)
+        spans = [(p, _hours(p), _day_classes(p.days)) for p in tc.time_of_use]
         periods: list[str] = []
         prices: list[float] = []
-        overlap_reported = False
         for h in range(hz.hours):
-            local = hz.start + timedelta(hours=h)
-            hits = [
-                p
-                for p in tc.time_of_use
-                if local.hour in _hours(p) and (p.months is None or local.month in p.months)
-            ]
-            if len(hits) > 1 and not overlap_reported:
-                overlap_reported = True
+            local = (hz.start + timedelta(hours=h)).astimezone(zone)
+            day = _day_class(local.date(), holidays)
+            hit = next(
+                (
+                    p
+                    for p, hours, days in spans
+                    if local.hour in hours
+                    and (p.months is None or local.month in p.months)
+                    and day in days
+                ),
+                None,
+            )
+            name, mult = (hit.name, hit.multiplier) if hit else ("flat", 1.0)
+            periods.append(name)
+            prices.append(base * mult)
+        return Tariff(
+            currency, HourlySeries(tuple(prices), "time-of-use"), tuple(periods), tc.source + note
+        )
+
+    def check_tou_overlaps(self, tpath: PathT, tou: Sequence[S.TouPeriod]) -> None:
+        """Two periods may not share an hour of the day in a month on a kind of day."""
+        for i, a in enumerate(tou):
+            for b in tou[i + 1 :]:
+                hours = sorted(_hours(a) & _hours(b))
+                months = sorted(set(a.months or range(1, 13)) & set(b.months or range(1, 13)))
+                days = _day_classes(a.days) & _day_classes(b.days)
+                if not (hours and months and days):
+                    continue
+                on = "" if a.days is None and b.days is None else f" on {_describe_days(days)}"
                 self.problem(
                     (*tpath, "time_of_use"),
-                    f"periods {', '.join(p.name for p in hits)} overlap at "
-                    f"{local.strftime('%H:00')} in month {local.month}",
-                    "give each hour of the day to at most one period",
+                    f"periods {a.name}, {b.name} overlap at {hours[0]:02d}:00 in month "
+                    f"{months[0]}{on}",
+                    "give each hour of the day to at most one period (per kind of day: "
+                    "use days: [weekday], [weekend], [mon] … to split them)",
                 )
-            name, mult = (hits[0].name, hits[0].multiplier) if hits else ("flat", 1.0)
-            periods.append(name)
-            prices.append(tc.base_per_kwh * mult)
-        return Tariff(
-            tc.currency, HourlySeries(tuple(prices), "time-of-use"), tuple(periods), tc.source
-        )
+                return
 
     def build_carbon(self, path: PathT, cc: S.CarbonConfig) -> CarbonIntensity | None:
         """Hourly carbon intensity over the horizon."""
@@ -354,18 +458,20 @@ class Builder:
             if pair in pairs:
                 self.problem(path, f"second link between {a} and {b}", "keep one")
             pairs.add(pair)
-            if ok:
-                links.append(
-                    Link(a, b, lc.bandwidth_gbps, lc.latency_ms, lc.cost_per_gb, lc.source)
-                )
+            rate = self.money_rate(
+                ("links", "explicit", i, "currency"), lc.currency, "link cost_per_gb"
+            )
+            if ok and rate is not None:
+                cost = lc.cost_per_gb * rate if rate != 1.0 else lc.cost_per_gb
+                links.append(Link(a, b, lc.bandwidth_gbps, lc.latency_ms, cost, lc.source))
         d = self.cfg.links.default
         if d is not None:
+            rate = self.money_rate(("links", "default", "currency"), d.currency, "link cost_per_gb")
+            cost = d.cost_per_gb * rate if rate is not None and rate != 1.0 else d.cost_per_gb
             for i, a in enumerate(site_ids):
                 for b in site_ids[i + 1 :]:
                     if frozenset((a, b)) not in pairs:
-                        links.append(
-                            Link(a, b, d.bandwidth_gbps, d.latency_ms, d.cost_per_gb, d.source)
-                        )
+                        links.append(Link(a, b, d.bandwidth_gbps, d.latency_ms, cost, d.source))
         return links
 
     def build_datasets(self, site_ids: list[str]) -> list[Dataset]:
@@ -611,6 +717,43 @@ class Builder:
 
 def _hours(p: S.TouPeriod) -> set[int]:
     return {h for r in p.hours for h in S.parse_hour_range(r)}
+
+
+#: Kinds of day for time-of-use periods: the seven day names, and ``holiday`` for a
+#: holiday that falls on a weekday (one on a Saturday or Sunday keeps its name).
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+_DAY_CLASSES = (*_WEEKDAYS, "sat", "sun", "holiday")
+
+
+def _day_class(day: date, holidays: set[date]) -> str:
+    """The kind of ``day`` (a local date): its name, or ``holiday`` for a weekday holiday."""
+    weekday = day.weekday()
+    if day in holidays and weekday < 5:
+        return "holiday"
+    return _DAY_CLASSES[weekday]
+
+
+def _day_classes(days: Sequence[str] | None) -> set[str]:
+    """Kinds of day a period's ``days`` covers (``None``: every day)."""
+    if days is None:
+        return set(_DAY_CLASSES)
+    out: set[str] = set()
+    for d in days:
+        if d == "weekday":
+            out.update(_WEEKDAYS)
+        elif d == "weekend":
+            out.update(("sat", "sun", "holiday"))
+        else:
+            out.add(d)
+    return out
+
+
+def _describe_days(days: set[str]) -> str:
+    if days >= set(_WEEKDAYS):
+        return "weekdays"
+    if days >= {"sat", "sun"}:
+        return "weekends"
+    return next(d for d in _DAY_CLASSES if d in days)
 
 
 def _distribution(dc: S.DistributionConfig) -> Distribution:

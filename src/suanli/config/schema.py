@@ -9,7 +9,7 @@ A reference of every field, with examples, is in ``docs/scenario-format.md``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -48,17 +48,24 @@ class SeriesFile(Strict):
     scale: float = Field(default=1.0, gt=0)
 
 
+#: Values of a time-of-use period's ``days``.
+DayName = Literal["weekday", "weekend", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class TouPeriod(Strict):
     """A time-of-use period: a price multiplier over some hours of the local day.
 
-    ``hours`` is a list of ranges ``"HH-HH"`` (end exclusive; ``"22-24"``).
-    Hours no period names are billed at multiplier 1 (``flat``).
+    ``hours`` is a list of ranges ``"HH-HH"`` (end exclusive; ``"22-24"``), in the
+    site's local time. ``months`` and ``days`` (``weekday``, ``weekend``, ``mon`` …
+    ``sun``) restrict it to some months and days; the tariff's ``holidays`` count
+    as weekend days. Hours no period names are billed at multiplier 1 (``flat``).
     """
 
     name: str
     multiplier: float = Field(gt=0)
     hours: list[str]
     months: list[int] | None = Field(default=None, description="1-12; all months when absent")
+    days: list[DayName] | None = Field(default=None, description="all days when absent")
 
     @field_validator("hours")
     @classmethod
@@ -88,11 +95,17 @@ def parse_hour_range(text: str) -> range:
 
 
 class TariffConfig(Strict):
-    """Electricity price: ``base_per_kwh`` × time-of-use multipliers, or an hourly series."""
+    """Electricity price: ``base_per_kwh`` × time-of-use multipliers, or an hourly series.
 
-    currency: str = "CNY"
+    ``currency`` (default: the scenario's) is that of the prices and of the site's
+    subsidies' ``min_price_per_kwh``. ``holidays`` are local dates billed as weekend
+    days by the time-of-use periods.
+    """
+
+    currency: str | None = None
     base_per_kwh: float | None = Field(default=None, gt=0)
     time_of_use: list[TouPeriod] = Field(default_factory=list)
+    holidays: list[date] = Field(default_factory=list)
     series: SeriesFile | None = None
     source: str = ""
 
@@ -102,6 +115,8 @@ class TariffConfig(Strict):
             raise ValueError("give either base_per_kwh (with optional time_of_use) or series")
         if self.series is not None and self.time_of_use:
             raise ValueError("time_of_use applies to base_per_kwh, not to a series")
+        if self.series is not None and self.holidays:
+            raise ValueError("holidays apply to time_of_use, not to a series")
         return self
 
 
@@ -162,12 +177,17 @@ class PowerSavingConfig(Strict):
 
 
 class SiteConfig(Strict):
-    """A data centre: location, power, prices, carbon, subsidies and pools."""
+    """A data centre: location, power, prices, carbon, subsidies and pools.
+
+    ``timezone`` (an IANA name) is the local time of its time-of-use tariff; by
+    default the horizon start's UTC offset.
+    """
 
     id: Identifier = Field(pattern=ID_PATTERN)
     name: str
     hub: str = ""
     location: Location
+    timezone: str | None = None
     grid_region: str
     pue: float = Field(ge=1.0, le=3.0)
     power_capacity_mw: float = Field(gt=0)
@@ -192,6 +212,7 @@ class LinkConfig(Strict):
     bandwidth_gbps: float = Field(gt=0)
     latency_ms: float = Field(ge=0)
     cost_per_gb: float = Field(default=0.0, ge=0)
+    currency: str | None = Field(default=None, description="of cost_per_gb; the scenario's")
     source: str = ""
 
 
@@ -201,6 +222,7 @@ class LinkDefaults(Strict):
     bandwidth_gbps: float = Field(gt=0)
     latency_ms: float = Field(ge=0)
     cost_per_gb: float = Field(default=0.0, ge=0)
+    currency: str | None = Field(default=None, description="of cost_per_gb; the scenario's")
     source: str = ""
 
 
@@ -413,6 +435,9 @@ class ScenarioConfig(Strict):
     description: str = ""
     country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
     currency: str = "CNY"
+    exchange_rates: dict[str, float] = Field(
+        default_factory=dict, description="units of `currency` per unit of each other currency"
+    )
     horizon: HorizonConfig
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     sites: list[SiteConfig] = Field(min_length=1)
@@ -425,6 +450,14 @@ class ScenarioConfig(Strict):
     failures: list[FailureConfig] = Field(default_factory=list)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for cur, rate in v.items():
+            if not rate > 0:
+                raise ValueError(f"the rate of {cur} must be a positive number, got {rate}")
+        return v
 
 
 class PerfDefaults(Strict):

@@ -36,7 +36,7 @@ def read_hourly_series(
 
     try:
         tz = ZoneInfo(spec.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return problem(
             f"unknown timezone {spec.timezone!r}",
             "use an IANA name such as 'Asia/Shanghai' or 'UTC'",
