@@ -95,7 +95,7 @@ def main() -> None:
             {
                 "device_types": {"nvidia_h100_sxm5": "h100", "nvidia_a100_sxm4_80g": "a100"},
                 "sites": {
-                    site: {"backend": "slurm", "slurm_conf": str(c.conf_path)}
+                    site: {"backend": "slurm", "slurm_conf": str(c.conf_path), "allow_root": True}
                     for site, c in zip(("east", "west"), clusters, strict=True)
                 },
             },

@@ -5,7 +5,9 @@
 port of 127.0.0.1 and a Unix socket in that directory, with ``trust`` authentication and
 durability switched off (``fsync=off``) for speed. It creates one database and gives a
 SQLAlchemy URL for it (``postgresql+psycopg://suanli@127.0.0.1:<port>/suanli``). Stopping
-it ends the server and deletes the directory.
+it ends the server and deletes the directory; :meth:`LocalPostgres.pause` and
+:meth:`LocalPostgres.resume` stop and restart the server on the same data and port (an
+outage, for tests).
 
 PostgreSQL refuses to run as root; as root the server runs as the ``postgres`` system user
 (Debian's ``postgresql`` package creates it), which owns the directory. As any other user it
@@ -206,8 +208,28 @@ class LocalPostgres:
         self._createdb(bindir, name)
         return self.url_for(name)
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown, then harder) and delete the directory. Idempotent."""
+    def pause(self) -> None:
+        """Stop the server (fast shutdown: clients are disconnected) but keep its data
+        directory and port, so that :meth:`resume` brings the same database back: an
+        outage, for tests."""
+        if self._directory is None:
+            raise LocalPostgresError("LocalPostgres is not started")
+        self._terminate()
+
+    def resume(self) -> None:
+        """Start the server again after :meth:`pause`, on the same data and port; returns
+        once it accepts connections."""
+        if self._directory is None:
+            raise LocalPostgresError("LocalPostgres is not started")
+        if self.running:
+            return
+        bindir = self._bindir or find_bindir()
+        if bindir is None:
+            raise LocalPostgresError("postgres not found")
+        (self.directory / "data" / "postmaster.pid").unlink(missing_ok=True)
+        self._launch(bindir)
+
+    def _terminate(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             for sig, wait in ((signal.SIGINT, 15.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
@@ -218,6 +240,10 @@ class LocalPostgres:
                     break
                 except subprocess.TimeoutExpired:
                     continue
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown, then harder) and delete the directory. Idempotent."""
+        self._terminate()
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
@@ -281,10 +307,20 @@ class LocalPostgres:
         with (data / "postgresql.conf").open("a") as conf:
             conf.write("\n# suanli LocalPostgres\n")
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        if as_root:
+            log.touch()
+            os.chown(log, owner.pw_uid, owner.pw_gid)
+        self._launch(bindir)
+        self._createdb(bindir, self.database)
+
+    def _launch(self, bindir: Path) -> None:
+        """Start ``postgres`` on the existing cluster and wait until it accepts connections."""
+        directory = self.directory
+        data = directory / "data"
+        log = directory / "postgres.log"
+        env = self._server_env(directory)
         uid, gid, groups = self._server_identity()
         with log.open("ab") as out:
-            if as_root:
-                os.chown(log, owner.pw_uid, owner.pw_gid)
             self._proc = subprocess.Popen(
                 [str(bindir / "postgres"), "-D", str(data)],
                 stdin=subprocess.DEVNULL,
@@ -298,7 +334,6 @@ class LocalPostgres:
                 extra_groups=groups,
             )
         self._wait_ready(bindir, log)
-        self._createdb(bindir, self.database)
 
     def _wait_ready(self, bindir: Path, log: Path) -> None:
         deadline = time.monotonic() + self.start_timeout

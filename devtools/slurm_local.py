@@ -15,7 +15,11 @@ Authentication uses MUNGE. Rather than the system ``munged`` (which would need
 names that socket (``AuthInfo=socket=...``). Clusters can share one :class:`LocalMunge`;
 a cluster given none starts (and stops) its own.
 
-Slurm daemons run as root and so do the jobs; the module needs root (``mknod``, ``slurmd``).
+Slurm daemons run as root and so do the jobs (sites files for these clusters say
+``allow_root: true``); the module needs root (``mknod``, ``slurmd``). A job submitted as
+another Unix user (``runuser -u USER -- sbatch``) runs as that user, if the user exists and
+can reach the cluster's directory (``slurm.conf``, the MUNGE socket): put the cluster in a
+directory that is not private to root (pytest's temporary directories are).
 Use :func:`unavailable_reason` to find out whether this host can run local clusters.
 
 What works against these clusters with Slurm 22.05 (checked by the tests):

@@ -75,7 +75,7 @@ def test_the_old_slurm_config_still_works_with_a_warning(tmp_path: Path) -> None
     result = CliRunner().invoke(
         app,
         ["serve", "--scenario", SCENARIO, "--slurm-config", str(cfg), "--db", str(tmp_path / "d")],
-        env={"SUANLI_ADMIN_TOKEN": "a-long-enough-token-123"},
+        env={"SUANLI_ADMIN_TOKEN": "a-long-enough-token-0123456789-xyz"},
     )
     assert isinstance(result.exception, InputError)
     assert "--slurm-config is deprecated" in result.output
@@ -87,8 +87,8 @@ def test_the_old_slurm_config_still_works_with_a_warning(tmp_path: Path) -> None
     ("db", "token", "words"),
     [
         ("d.db", None, "SUANLI_ADMIN_TOKEN"),
-        ("d.db", "short", "shorter than 16"),
-        ("mysql://x/y", "a-long-enough-token-123", "unsupported database"),
+        ("d.db", "short", "too weak: shorter than 32"),
+        ("mysql://x/y", "a-long-enough-token-0123456789-xyz", "unsupported database"),
     ],
 )
 def test_database_and_admin_token(tmp_path: Path, db: str, token: str | None, words: str) -> None:

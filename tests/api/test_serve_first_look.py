@@ -87,7 +87,7 @@ BAD_SITES = "sites:\n  east: {backend: slurm, slurm_conf: /x}\n  mars: {backend:
                 "--placement: unknown placement rule 'nowhere'",
                 "--db: no directory",
                 "no/such/dir",
-                "SUANLI_ADMIN_TOKEN: admin token shorter than 16 characters",
+                "SUANLI_ADMIN_TOKEN: admin token too weak: shorter than 32 characters",
             ],
         ),
         (

@@ -26,7 +26,7 @@ TINY = FIXTURES / "tiny.yaml"
 TINY_PLAN = FIXTURES / "tiny-plan.yaml"
 TRACE = Path(__file__).resolve().parents[1] / "trace" / "fixtures" / "suanli" / "example.csv"
 SERVE_SCENARIO = FIXTURES / "serve-two-sites.yaml"
-TOKEN = "a-long-enough-token-123"
+TOKEN = "a-long-enough-token-0123456789-xyz"
 
 
 def test_version() -> None:

@@ -79,6 +79,7 @@ def server(slurm_clusters: SlurmClusterFactory, tmp_path: Path) -> Iterator[tupl
                         "backend": "slurm",
                         "slurm_conf": str(cluster.conf_path),
                         "log_dir": str(logs),
+                        "allow_root": True,
                     }
                 },
             }

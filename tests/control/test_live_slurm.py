@@ -16,11 +16,17 @@ from tests.fixtures_infra import ClusterSpec, SlurmClusterFactory
 
 
 def sites_file(sites: dict[str, LocalSlurmCluster], timeout_s: float = 20) -> dict[str, object]:
-    """A sites file (as parsed YAML) putting each site on a local Slurm cluster."""
+    """A sites file (as parsed YAML) putting each site on a local Slurm cluster (jobs run
+    as root, as the local clusters need: ``allow_root``)."""
     return {
         "device_types": {"nvidia_h100_sxm5": "h100"},
         "sites": {
-            s: {"backend": "slurm", "slurm_conf": str(c.conf_path), "timeout_s": timeout_s}
+            s: {
+                "backend": "slurm",
+                "slurm_conf": str(c.conf_path),
+                "timeout_s": timeout_s,
+                "allow_root": True,
+            }
             for s, c in sites.items()
         },
     }

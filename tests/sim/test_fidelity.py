@@ -44,8 +44,16 @@ def test_simulator_predicts_the_live_run(
         {
             "device_types": {"nvidia_h100_sxm5": "h100", "nvidia_a100_sxm4_80g": "a100"},
             "sites": {
-                "east": {"backend": "slurm", "slurm_conf": str(east_c.conf_path)},
-                "west": {"backend": "slurm", "slurm_conf": str(west_c.conf_path)},
+                "east": {
+                    "backend": "slurm",
+                    "slurm_conf": str(east_c.conf_path),
+                    "allow_root": True,
+                },
+                "west": {
+                    "backend": "slurm",
+                    "slurm_conf": str(west_c.conf_path),
+                    "allow_root": True,
+                },
             },
         },
         sc,

@@ -38,7 +38,7 @@ def test_sites_file_mixes_backends_and_names_device_types() -> None:
         {
             "device_types": {"nvidia_h100_sxm5": "h100"},
             "sites": {
-                "east": {"backend": "slurm", "slurm_conf": "/x/slurm.conf"},
+                "east": {"backend": "slurm", "slurm_conf": "/x/slurm.conf", "allow_root": True},
                 "west": {"backend": "dry-run", "run_seconds": 5},
             },
         },
@@ -102,7 +102,8 @@ def test_old_slurm_config_reads_as_a_sites_file(tmp_path: Path) -> None:
     path = tmp_path / "slurm.yaml"
     path.write_text(
         "gres_types: {nvidia_h100_sxm5: h100}\n"
-        "sites: {east: {slurm_conf: /x}, west: {gres_types: {nvidia_h100_sxm5: gpu80}}}\n",
+        "sites: {east: {slurm_conf: /x, allow_root: true},\n"
+        "        west: {gres_types: {nvidia_h100_sxm5: gpu80}, allow_root: true}}\n",
         encoding="utf-8",
     )
     cfg = load_slurm_config(path, SC)

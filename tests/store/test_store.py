@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from suanli.store.db import Database, normalise_url
+from suanli.store.db import SQLITE_BUSY_MS, Database, normalise_url
 from suanli.store.jobs import JobStore
 from suanli.store.ledger import Batch, Ledger
 from suanli.store.schema import DispatchState, JobState, Role, api_tokens, metadata
@@ -125,5 +125,5 @@ def test_sqlite_pragmas(tmp_path: object) -> None:
     db = Database(f"{tmp_path}/p.db")
     with db.read() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_MS == 2000
     db.dispose()

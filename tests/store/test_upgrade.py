@@ -23,6 +23,7 @@ from suanli.store.db import Database, normalise_url
 from suanli.store.jobs import JobStore
 from suanli.store.ledger import Ledger
 from suanli.store.migrate import MIGRATIONS, downgrade
+from suanli.store.tenants import TenantStore
 from tests.control.helpers import FIXTURES, control, dry, two_sites, wait_for
 from tests.store.helpers import fresh_database
 
@@ -89,7 +90,11 @@ def test_an_old_database_upgrades_and_the_server_carries_on(old_db: str) -> None
     with db.read() as conn:
         cols = {c["name"] for c in inspect(conn).get_columns("jobs")}
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0003"
+    assert version == "0004"
+    with db.read() as conn:
+        tcols = {c["name"] for c in inspect(conn).get_columns("tenants")}
+    assert {"max_queued", "submit_rate"} <= tcols
+    assert all(t.max_queued is None and t.submit_rate is None for t in TenantStore(db).all())
     assert {"external_id", "site_state", "preemptions"} <= cols and "slurm_job_id" not in cols
     got = {
         i: (r.state, r.external_id, r.site_state) for i in BEFORE if (r := js.get(i)) is not None

@@ -59,6 +59,8 @@ def tenant_out(t: TenantRecord) -> TenantOut:
         priority=t.priority,
         origin=t.origin,
         created_at=created,
+        max_queued=t.max_queued,
+        submit_rate=t.submit_rate,
     )
 
 

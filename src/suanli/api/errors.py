@@ -1,16 +1,28 @@
-"""Errors as JSON ``{"error", "field", "hint"}``, and a limit on request body size."""
+"""Errors as JSON ``{"error", "field", "hint"}``, and a limit on request body size.
+
+A database that is down, restarting, unreachable or locked is answered ``503`` with
+``Retry-After`` (:func:`suanli.store.db.unavailable` says which errors are such), never
+``500``; the answer goes through the normal exception handlers, so the HTTP connection is
+kept.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from suanli.store.db import unavailable
 
 log = logging.getLogger("suanli.api")
 
@@ -20,18 +32,39 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+#: ``Retry-After`` (s) of a 503 for a database that is down or locked.
+DB_RETRY_AFTER_S = 2
+#: Seconds between two log lines about the database being unavailable.
+_DB_LOG_EVERY_S = 10.0
+
 
 class ApiError(Exception):
     """An error answered with ``status`` and a message that says how to fix it."""
 
     def __init__(
-        self, status: int, error: str, *, field: str | None = None, hint: str | None = None
+        self,
+        status: int,
+        error: str,
+        *,
+        field: str | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.field = field
         self.hint = hint
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        """Headers of the answer: ``WWW-Authenticate`` for 401, ``Retry-After`` when set."""
+        out: dict[str, str] = {}
+        if self.status == 401:
+            out["WWW-Authenticate"] = "Bearer"
+        if self.retry_after is not None:
+            out["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
+        return out or None
 
 
 def _body(
@@ -45,10 +78,37 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_req: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(
-            _body(exc.error, exc.field, exc.hint), status_code=exc.status, headers=headers
+            _body(exc.error, exc.field, exc.hint), status_code=exc.status, headers=exc.headers()
         )
+
+    last_logged = [-math.inf]
+
+    async def _database(_req: Request, exc: Exception) -> JSONResponse:
+        cause = unavailable(exc)
+        if cause is None:  # a constraint or a bug: as any other internal error
+            log.exception("internal error", exc_info=exc)
+            return JSONResponse(
+                _body("internal error", None, "see the server log"), status_code=500
+            )
+        now = time.monotonic()
+        if now - last_logged[0] >= _DB_LOG_EVERY_S:
+            last_logged[0] = now
+            log.warning("answering 503: %s", cause)
+        return JSONResponse(
+            _body(
+                cause,
+                None,
+                f"the database is unavailable for now; retry after {DB_RETRY_AFTER_S} s "
+                "(with the same Idempotency-Key for a submission)",
+                retry_after_s=DB_RETRY_AFTER_S,
+            ),
+            status_code=503,
+            headers={"Retry-After": str(DB_RETRY_AFTER_S)},
+        )
+
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(PoolTimeoutError, _database)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -78,18 +138,34 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(_body(msg, field, hint, errors=details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(req: Request, exc: StarletteHTTPException) -> JSONResponse:
         hint = {404: "see /docs for the endpoints", 405: "see /docs for the allowed methods"}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method of the path, not only its first route's
+            headers["Allow"] = ", ".join(_allowed_methods(app, req.scope))
         return JSONResponse(
             _body(str(exc.detail), None, hint.get(exc.status_code)),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)
     async def _crash(_req: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error", exc_info=exc)
         return JSONResponse(_body("internal error", None, "see the server log"), status_code=500)
+
+
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods of every route whose path matches ``scope``'s (Starlette's 405 names
+    only those of the first such route)."""
+    from starlette.routing import Match
+
+    methods = set()
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**scope, "method": method}
+        if any(r.matches(probe)[0] is Match.FULL for r in app.router.routes):
+            methods.add(method)
+    return sorted(methods)
 
 
 class BodyLimit:

@@ -39,7 +39,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -49,7 +48,7 @@ from pydantic import (
     model_validator,
 )
 
-from suanli.api.models import Name, Number, Text
+from suanli.api.models import Name, Number, Text, When, Whole
 from suanli.model.job import JobKind
 
 JOBFILE_VERSION = 1
@@ -205,7 +204,7 @@ class JobFile(_In):
         None, description="absolute path on the site's nodes"
     )
     time_limit: Duration | None = Field(None, description="the site ends the job after this")
-    deadline: AwareDatetime | None = None
+    deadline: When | None = None
     deferrable: StrictBool = False
     preemptible: StrictBool | None = None
     checkpoint_interval: Duration | None = None
@@ -213,4 +212,4 @@ class JobFile(_In):
         None
     )
     dataset: Name | None = None
-    priority: StrictInt = Field(0, ge=-1000, le=1000)
+    priority: Whole = Field(0, ge=-1000, le=1000)

@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -43,13 +44,73 @@ def _clean(s: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_clean)]
-Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean)]
+
+
+def _no_controls(s: str) -> str:
+    _clean(s)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in s):
+        raise ValueError("must not contain control characters")
+    return s
+
+
+#: A one-line string (query and path parameters, names): no NUL, no control characters.
+Line = Annotated[str, AfterValidator(_no_controls)]
+
+#: Every date and time the API takes names its offset, and its date as written lies in the
+#: years ``MIN_YEAR``..``MAX_YEAR`` (so in UTC too, give or take a day); others answer 422
+#: naming the field (docs/serve.md, "Dates and times").
+MIN_YEAR = 2000
+MAX_YEAR = 2199
+TIME_PATTERN = r"^2[01][0-9][0-9]-"
+
+
+def _in_range(t: datetime) -> datetime:
+    if not MIN_YEAR <= t.year <= MAX_YEAR:
+        raise ValueError(
+            f"must be in the years {MIN_YEAR} to {MAX_YEAR} "
+            f"(from {MIN_YEAR}-01-01T00:00:00 to {MAX_YEAR}-12-31T23:59:59.999999, any offset)"
+        )
+    return t
+
+
+When = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_range),
+    Field(
+        description="An RFC 3339 date-time with its offset (e.g. 2026-12-08T09:00:00+08:00) "
+        f"in the years {MIN_YEAR} to {MAX_YEAR}.",
+        json_schema_extra={"pattern": TIME_PATTERN},
+    ),
+]
+
+Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_controls)]
+
+
+def _integral(v: object) -> object:
+    """An integral float (``-648.0``) as the integer it is: JSON Schema's ``integer``."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+#: An integer; a float with no fraction (``-648.0``) is taken as one, as JSON Schema's
+#: ``integer`` says; booleans and strings are not.
+Whole = Annotated[StrictInt, BeforeValidator(_integral)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
 def iso(t: float | None) -> datetime | None:
-    """A POSIX time as an aware UTC datetime."""
-    return datetime.fromtimestamp(t, UTC) if t is not None else None
+    """A POSIX time as an aware UTC datetime; one outside the years datetime can hold (a
+    value stored before times were bounded) is clamped to its first or last instant."""
+    if t is None:
+        return None
+    try:
+        return datetime.fromtimestamp(t, UTC)
+    except (OverflowError, ValueError, OSError):
+        if t != t:  # NaN
+            return None
+        edge = datetime.max if t > 0 else datetime.min
+        return edge.replace(tzinfo=UTC)
 
 
 class _In(BaseModel):
@@ -58,7 +119,17 @@ class _In(BaseModel):
 
 class JobIn(_In):
     """A job to submit. Give its work as ``hours_on_reference`` (hours on ``gang`` devices
-    of the scenario's reference accelerator) or as ``work_pflop``."""
+    of the scenario's reference accelerator) or as ``work_pflop``: exactly one of them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "number"}}}
+                for name in ("hours_on_reference", "work_pflop")
+            ]
+        },
+    )
 
     profile: Name = Field(description="Workload profile of the scenario (GET /v1/scenario).")
     command: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_clean)] = Field(
@@ -66,7 +137,7 @@ class JobIn(_In):
     )
     name: Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9._ -]*$")] = ""
     kind: JobKind | None = Field(None, description="Defaults to the profile's kind.")
-    gang: StrictInt = Field(1, ge=1, le=65536, description="Devices the job runs on.")
+    gang: Whole = Field(1, ge=1, le=65536, description="Devices the job runs on.")
     hours_on_reference: Number | None = Field(None, gt=0, le=100_000)
     work_pflop: Number | None = Field(None, gt=0, le=1e12)
     accepted_types: list[Name] = Field(
@@ -74,10 +145,10 @@ class JobIn(_In):
     )
     accepted_stacks: list[Name] = Field(default_factory=list, max_length=16)
     dataset: Name | None = None
-    deadline: AwareDatetime | None = None
+    deadline: When | None = None
     deferrable: StrictBool = False
     preemptible: StrictBool = DEFAULT_PREEMPTIBLE
-    priority: StrictInt = Field(0, ge=-1000, le=1000)
+    priority: Whole = Field(0, ge=-1000, le=1000)
     checkpoint_interval_s: Number = Field(DEFAULT_CHECKPOINT_INTERVAL_S, gt=0, le=1e7)
     restart_cost_s: Number = Field(DEFAULT_RESTART_COST_S, ge=0, le=1e7)
 
@@ -192,13 +263,32 @@ class TenantIn(_In):
     """A tenant to create."""
 
     id: Annotated[str, Field(pattern=ID_PATTERN)]
-    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean)]
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_controls)]
     weight: Number = Field(1.0, gt=0, le=1e6)
-    priority: StrictInt = Field(0, ge=-1000, le=1000)
+    priority: Whole = Field(0, ge=-1000, le=1000)
+    max_queued: StrictInt | None = Field(
+        None, ge=0, le=10_000_000, description="Most jobs queued at once (null: the default)."
+    )
+    submit_rate: Number | None = Field(
+        None, gt=0, le=1e6, description="Sustained submissions per second (null: the default)."
+    )
+
+
+class TenantLimitsIn(_In):
+    """A tenant's limits to change: the fields given are set (null: back to the server's
+    default), the others kept."""
+
+    max_queued: StrictInt | None = Field(
+        None, ge=0, le=10_000_000, description="Most jobs queued at once (null: the default)."
+    )
+    submit_rate: Number | None = Field(
+        None, gt=0, le=1e6, description="Sustained submissions per second (null: the default)."
+    )
 
 
 class TenantOut(BaseModel):
-    """A tenant."""
+    """A tenant; ``max_queued`` and ``submit_rate`` are its own limits (null: the server's
+    default applies)."""
 
     id: str
     name: str
@@ -206,12 +296,14 @@ class TenantOut(BaseModel):
     priority: int
     origin: str
     created_at: datetime
+    max_queued: int | None = None
+    submit_rate: float | None = None
 
 
 class TokenIn(_In):
     """A token to issue."""
 
-    label: Annotated[str, Field(max_length=200), AfterValidator(_clean)] = ""
+    label: Annotated[str, Field(max_length=200), AfterValidator(_no_controls)] = ""
 
 
 class TokenOut(BaseModel):
@@ -268,12 +360,22 @@ class ScenarioOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Liveness of the service."""
+    """Liveness of the service: the process answers (the database is not asked: see
+    ``GET /ready``; ``database`` says so)."""
 
     status: str
     database: str
     loop: str
     sites: dict[str, bool | None]
+
+
+class ReadyOut(BaseModel):
+    """Readiness: a write transaction on the database succeeded just now."""
+
+    status: str
+    database: str
+    loop: str
+    check_ms: float
 
 
 class ErrorOut(BaseModel):

@@ -15,12 +15,13 @@ from suanli.api.models import (
     ErrorOut,
     NewToken,
     TenantIn,
+    TenantLimitsIn,
     TenantOut,
     TokenIn,
     TokenOut,
 )
 from suanli.store.schema import Role
-from suanli.store.tenants import TenantExistsError
+from suanli.store.tenants import LastAdminError, TenantExistsError
 
 router = APIRouter(prefix="/v1", tags=["tenants"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -43,12 +44,39 @@ def list_tenants(svc: Svc, who: Caller) -> list[TenantOut]:
     summary="Create a tenant",
 )
 def create_tenant(body: TenantIn, svc: Svc, _who: Admin) -> TenantOut:
-    """A new tenant (issue it a token next)."""
+    """A new tenant (issue it a token next); ``max_queued`` and ``submit_rate`` are its
+    limits (null or left out: the server's defaults, docs/serve.md)."""
     try:
-        t = svc.tenants.create(body.id, body.name, body.weight, body.priority)
+        t = svc.tenants.create(
+            body.id,
+            body.name,
+            body.weight,
+            body.priority,
+            max_queued=body.max_queued,
+            submit_rate=body.submit_rate,
+        )
     except TenantExistsError:
         raise ApiError(409, f"tenant {body.id} exists already", field="body.id") from None
     svc.control.tenants_changed()
+    return tenant_out(t)
+
+
+@router.patch(
+    "/tenants/{tenant_id}",
+    response_model=TenantOut,
+    responses=ERRORS,
+    summary="Change a tenant's limits",
+)
+def set_tenant_limits(
+    tenant_id: TenantId, body: TenantLimitsIn, svc: Svc, _who: Admin
+) -> TenantOut:
+    """Set the tenant's ``max_queued`` and/or ``submit_rate`` (the fields given; null: back
+    to the server's default). They apply to its next submission."""
+    given = {k: getattr(body, k) for k in body.model_fields_set}
+    t = svc.tenants.set_limits(tenant_id, **given)
+    if t is None:
+        raise ApiError(404, f"no tenant {tenant_id}", field="tenant_id")
+    svc.limits.forget(tenant_id)
     return tenant_out(t)
 
 
@@ -97,6 +125,18 @@ def list_tokens(svc: Svc, _who: Admin) -> list[TokenOut]:
     summary="Revoke a token",
 )
 def revoke_token(token_id: Annotated[int, Path(ge=1, le=MAX_ID)], svc: Svc, _who: Admin) -> None:
-    """Revoke a token (requests with it are refused from now on)."""
-    if not svc.tenants.revoke(token_id):
+    """Revoke a token (requests with it are refused from now on). The last active admin
+    token cannot be revoked (409): start the server with a new ``SUANLI_ADMIN_TOKEN``
+    instead, which replaces the old bootstrap token."""
+    try:
+        revoked = svc.tenants.revoke(token_id, keep_an_admin=True)
+    except LastAdminError:
+        raise ApiError(
+            409,
+            f"token {token_id} is the last active admin token; revoking it would lock every "
+            "admin out",
+            field="token_id",
+            hint="rotate it instead: restart suanli serve with a new SUANLI_ADMIN_TOKEN",
+        ) from None
+    if not revoked:
         raise ApiError(404, f"no active token {token_id}", field="token_id")

@@ -9,7 +9,9 @@ tenants together.
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,6 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from suanli.api.auth import Caller, Svc
 from suanli.api.models import ErrorOut
+from suanli.api.services import Services
 from suanli.report.html import document_bytes, render_page
 from suanli.report.live import LiveInputs, live_data
 from suanli.store.dashboard import DashboardReader
@@ -52,6 +55,7 @@ def dashboard_page(request: Request, svc: Svc) -> HTMLResponse:
     response_class=Response,
 )
 def dashboard_data(
+    request: Request,
     svc: Svc,
     who: Caller,
     hours: Annotated[
@@ -61,10 +65,54 @@ def dashboard_data(
 ) -> Response:
     """The report data document of the running system (docs/report.md, ``kind: live``):
     sites over time, queues per tenant, recent decisions, the jobs. A tenant sees only
-    its own jobs and decisions."""
+    its own jobs and decisions. ``hours`` is at most 168 and ``jobs`` at most 20000 (422
+    beyond); the same viewer asking the same again within a couple of seconds gets the
+    same document (``dashboard_cache_s``), so polling costs at most one build per
+    viewer and query in that time."""
+    tenant = None if who.is_admin else who.tenant_id
+    ttl = svc.settings.dashboard_cache_s
+    if ttl <= 0:
+        return Response(_build(svc, tenant, hours, jobs), media_type="application/json")
+    cache: _Cache = _cache_of(request)
+    key = (tenant, hours, jobs)
+    with cache.lock:
+        entry = cache.entries.get(key)
+        if entry is None:
+            entry = cache.entries[key] = _Entry()
+            if len(cache.entries) > 1000:  # many distinct queries: start over
+                cache.entries = {key: entry}
+    with entry.lock:  # one build at a time per key; the others wait for it
+        if entry.doc is None or time.monotonic() >= entry.until:
+            entry.doc = _build(svc, tenant, hours, jobs)
+            entry.until = time.monotonic() + ttl
+        doc = entry.doc
+    return Response(doc, media_type="application/json")
+
+
+@dataclass(slots=True)
+class _Entry:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    doc: bytes | None = None
+    until: float = 0.0
+
+
+@dataclass(slots=True)
+class _Cache:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    entries: dict[tuple[str | None, float, int], _Entry] = field(default_factory=dict)
+
+
+def _cache_of(request: Request) -> _Cache:
+    state = request.app.state
+    cache: _Cache | None = getattr(state, "dashboard_cache", None)
+    if cache is None:
+        cache = state.dashboard_cache = _Cache()
+    return cache
+
+
+def _build(svc: Services, tenant: str | None, hours: float, jobs: int) -> bytes:
     now = time.time()
     window_s = hours * 3600.0
-    tenant = None if who.is_admin else who.tenant_id
     reader = DashboardReader(svc.db)
     control = svc.control
     inputs = LiveInputs(
@@ -82,4 +130,4 @@ def dashboard_data(
         viewer_tenant=tenant,
         site_status={k: (v.reachable, v.since, v.error) for k, v in control.sites.items()},
     )
-    return Response(document_bytes(live_data(inputs)), media_type="application/json")
+    return document_bytes(live_data(inputs))

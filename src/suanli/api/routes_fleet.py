@@ -1,26 +1,28 @@
-"""The fleet (sites and pools, read-only), the scenario, health and metrics."""
+"""The fleet (sites and pools, read-only), the scenario, liveness, readiness and metrics."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from suanli.api.auth import Caller, Svc
-from suanli.api.errors import ApiError
+from suanli.api.errors import DB_RETRY_AFTER_S, ApiError
 from suanli.api.models import (
     ID_PATTERN,
     ErrorOut,
     HealthOut,
     PoolOut,
+    ReadyOut,
     ScenarioOut,
     SiteOut,
     iso,
 )
 from suanli.api.services import Services
 from suanli.model.fleet import Site
+from suanli.store.db import unavailable
 
 router = APIRouter(tags=["fleet"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -54,22 +56,44 @@ def _site_out(svc: Services, s: Site) -> SiteOut:
     )
 
 
-@router.get("/health", response_model=HealthOut, summary="Health")
+@router.get("/health", response_model=HealthOut, summary="Liveness")
 def health(svc: Svc) -> HealthOut:
-    """Whether the database answers and the control loop runs (no token needed)."""
-    try:
-        with svc.db.read() as conn:
-            conn.execute(text("SELECT 1"))
-        db = "ok"
-    except Exception as exc:  # report, do not fail
-        db = f"error: {type(exc).__name__}"
+    """Liveness: the process is up and answers (no token needed). The database is not
+    asked — a database outage does not make the process unhealthy; ``GET /ready`` says
+    whether it can write. ``status`` is ``degraded`` when the control loop has stopped."""
     loop = "ok" if svc.control.alive else "stopped"
-    ok = db == "ok" and loop == "ok"
     return HealthOut(
-        status="ok" if ok else "degraded",
-        database=db,
+        status="ok" if loop == "ok" else "degraded",
+        database="not checked (see /ready)",
         loop=loop,
         sites={k: v.reachable for k, v in svc.control.sites.items()},
+    )
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyOut,
+    responses={503: {"model": ErrorOut, "description": "the database cannot write now"}},
+    summary="Readiness",
+)
+def ready(svc: Svc) -> ReadyOut:
+    """Readiness: whether the database takes a write now (no token needed). It runs one
+    tiny write transaction (SQLite: ``BEGIN IMMEDIATE``, so a database locked by another
+    process fails after the busy timeout; PostgreSQL: rewrites one row). 503 with
+    ``Retry-After`` and the cause when it fails."""
+    t0 = time.perf_counter()
+    try:
+        svc.db.check_writable()
+    except Exception as exc:  # every failure means "not ready", with its cause
+        cause = unavailable(exc) or f"database error ({type(exc).__name__})"
+        raise ApiError(
+            503, f"not ready: {cause}", hint="retry later", retry_after=DB_RETRY_AFTER_S
+        ) from None
+    return ReadyOut(
+        status="ready",
+        database="ok",
+        loop="ok" if svc.control.alive else "stopped",
+        check_ms=round((time.perf_counter() - t0) * 1000.0, 3),
     )
 
 

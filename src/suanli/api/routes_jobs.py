@@ -22,6 +22,7 @@ from suanli.api.models import (
     JobIn,
     JobList,
     JobOut,
+    Line,
     LogsOut,
     PositionOut,
     WhyOut,
@@ -77,7 +78,16 @@ def _own_job(svc: Svc, who: Principal, job_id: int) -> JobRecord:
     "/jobs",
     status_code=status.HTTP_201_CREATED,
     response_model=JobOut,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        200: {
+            "model": JobOut,
+            "description": "A repeat with the same Idempotency-Key: the job submitted first.",
+        },
+        201: {"description": "The job, queued."},
+        429: {"model": ErrorOut},
+        503: {"model": ErrorOut},
+    },
     summary="Submit a job",
 )
 def submit_job(
@@ -89,8 +99,12 @@ def submit_job(
 ) -> JobOut:
     """Queue a job for the caller's tenant; it is scheduled by the policy and run at the
     site the policy chooses. The body is a job file (with ``version``; its JSON Schema at
-    ``GET /v1/schema/jobfile``, docs/jobs.md) or the older flat form."""
+    ``GET /v1/schema/jobfile``, docs/jobs.md) or the older flat form. 429 with
+    ``Retry-After`` beyond the tenant's submission rate or queued-jobs limit; 503 with
+    ``Retry-After`` while the database is unavailable (retry with the same
+    ``Idempotency-Key``)."""
     assert who.tenant_id is not None
+    svc.limits.check_submit(who.tenant_id)  # 429 beyond the tenant's rate or queue
     if isinstance(body, JobFile):
         spec, command = svc.validator.spec_of_file(body, who.tenant_id), body.run
     else:
@@ -122,7 +136,7 @@ def list_jobs(
     svc: Svc,
     who: Caller,
     state: JobState | None = None,
-    tenant: Annotated[str | None, Query(max_length=64, description="Admins only.")] = None,
+    tenant: Annotated[Line | None, Query(max_length=64, description="Admins only.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> JobList:

@@ -2,7 +2,9 @@
 
 Every input is checked before anything is created (:func:`check_inputs`): a bad
 scenario, sites file, policy, placement rule, database URL or admin token exits 2 naming
-the option, and leaves no database file behind.
+the option, and leaves no database file behind. A submission of a crashed predecessor
+still in flight after ``--orphan-wait-seconds`` (an ``sbatch`` that hangs) exits
+:data:`EX_TEMPFAIL` (75) with one line saying what to do.
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ if TYPE_CHECKING:
 
 ADMIN_ENV = "SUANLI_ADMIN_TOKEN"
 SOURCE = "suanli serve"
+#: Exit status when a crashed predecessor's submission is still in flight (sysexits.h).
+EX_TEMPFAIL = 75
 log = logging.getLogger("suanli.serve")
 T = TypeVar("T")
 
 
 @app.command("serve")
 def serve_command(
+    ctx: typer.Context,
     scenario: Annotated[
         str,
         typer.Option(
@@ -45,13 +50,22 @@ def serve_command(
         ),
     ] = DEFAULT,
     db: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--db",
             envvar="SUANLI_DB",
-            help="Database: a SQLite file path or URL, or postgresql://…",
+            help="Database: a SQLite file path or URL, or postgresql://… (default suanli.db). "
+            "A password here shows in `ps`: prefer $SUANLI_DB or --db-file.",
         ),
-    ] = "suanli.db",
+    ] = None,
+    db_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--db-file",
+            envvar="SUANLI_DB_FILE",
+            help="File holding the database URL (e.g. a Docker or Kubernetes secret).",
+        ),
+    ] = None,
     sites: Annotated[
         Path | None,
         typer.Option(
@@ -122,6 +136,15 @@ def serve_command(
             help="How often each site's jobs are listed.",
         ),
     ] = 2.0,
+    orphan_wait_s: Annotated[
+        float,
+        typer.Option(
+            "--orphan-wait-seconds",
+            envvar="SUANLI_ORPHAN_WAIT_SECONDS",
+            help="How long to wait at start-up for submissions (sbatch) a killed server left "
+            "running; then exit 75.",
+        ),
+    ] = 30.0,
     sample_s: Annotated[
         float,
         typer.Option(
@@ -164,17 +187,20 @@ def serve_command(
     from suanli.api.app import create_app
     from suanli.api.services import ApiSettings, build_services
     from suanli.control.service import LoopSettings
+    from suanli.sites.base import StillInFlight
 
     if log_level.lower() not in LEVELS:
         raise typer.BadParameter(f"give one of {', '.join(LEVELS)}", param_hint="--log-level")
     for value, name in (
         (poll_s, "--poll-seconds"),
+        (orphan_wait_s, "--orphan-wait-seconds"),
         (sample_s, "--sample-seconds"),
         (dashboard_poll_s, "--dashboard-poll-seconds"),
     ):
         if value <= 0:
             raise typer.BadParameter("must be positive", param_hint=name)
     configure_logging(log_format, log_level)
+    db = database_url(db, db_file, from_command_line=_from_command_line(ctx, "db"))
     inputs = check_inputs(
         scenario=scenario,
         db=db,
@@ -193,9 +219,14 @@ def serve_command(
         policy=policy,
         placement=placement,
         admin_token=inputs.admin_token,
-        loop=LoopSettings(poll_s=poll_s, sample_s=sample_s),
+        loop=LoopSettings(poll_s=poll_s, sample_s=sample_s, orphan_wait_s=orphan_wait_s),
         settings=ApiSettings(dashboard_poll_s=dashboard_poll_s),
     )
+    try:
+        services.control.settle_predecessor()
+    except StillInFlight as exc:
+        log.error("%s (exit %d: try again later)", exc, EX_TEMPFAIL)
+        raise typer.Exit(EX_TEMPFAIL) from None
     announce(host, port, policy)
     uvicorn.run(
         create_app(services),
@@ -261,6 +292,61 @@ def check_inputs(
         raise InputError(problems)
     assert sc is not None and site_config is not None
     return ServeInputs(sc, site_config, token)
+
+
+DEFAULT_DB = "suanli.db"
+
+
+def database_url(db: str | None, db_file: Path | None, *, from_command_line: bool) -> str:
+    """The database URL: ``--db``/``$SUANLI_DB``, or the content of ``--db-file``/
+    ``$SUANLI_DB_FILE`` (not both), else ``suanli.db``. A password given on the command
+    line (where ``ps`` shows it) is logged as a warning."""
+    if db_file is not None:
+        if db is not None:
+            raise InputError(
+                [
+                    Problem(
+                        SOURCE,
+                        "--db-file",
+                        "give one of --db (or $SUANLI_DB) and --db-file (or $SUANLI_DB_FILE)",
+                        "see docs/serve.md, 'Security'",
+                    )
+                ]
+            )
+        try:
+            text = db_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise InputError(
+                [Problem(str(db_file), "", f"cannot read: {why}", "--db-file")]
+            ) from None
+        if not text:
+            raise InputError([Problem(str(db_file), "", "empty: no database URL", "--db-file")])
+        return text
+    if db is None:
+        return DEFAULT_DB
+    if from_command_line and _has_password(db):
+        log.warning(
+            "the database password is on the command line, where `ps` shows it: "
+            "give the URL in $SUANLI_DB or in a file with --db-file instead"
+        )
+    return db
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return bool(make_url(url).password)
+    except (ArgumentError, ValueError):
+        return False
+
+
+def _from_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether the parameter ``name`` was given on the command line (not by its variable)."""
+    source = ctx.get_parameter_source(name)
+    return getattr(source, "name", None) == "COMMANDLINE"
 
 
 def _collect(problems: list[Problem], option: str, check: Callable[[], T]) -> T | None:

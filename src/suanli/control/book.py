@@ -271,6 +271,7 @@ class JobBook:
             ),
             env=lj.run.env,
             workdir=lj.run.workdir,
+            tenant=lj.tenant,
         )
         self.submits.append((site, req))
 

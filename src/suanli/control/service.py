@@ -69,7 +69,7 @@ from suanli.model.fleet import Tenant
 from suanli.model.scenario import GeneratorSpec, Scenario
 from suanli.policy.registry import DEFAULT_POLICY, make_policy
 from suanli.sites.base import Feature, LogChunk, LogsUnavailable, SiteBackend
-from suanli.store.db import Database
+from suanli.store.db import Database, unavailable
 from suanli.store.ledger import Ledger
 from suanli.store.records import JobRecord
 from suanli.store.schema import JobState
@@ -186,6 +186,8 @@ class LiveControl:
         self.round_times: list[float] = []
         self.policy_errors: list[str] = []
         self.heartbeat = self.clock.time()
+        #: Whether the loop's last write failed because the database was unavailable.
+        self.db_down = False
         self.recovered = threading.Event()
 
     # -- API side (any thread) --------------------------------------------------------------
@@ -268,12 +270,18 @@ class LiveControl:
         self._thread = threading.Thread(target=self._run, name="suanli-control", daemon=True)
         self._thread.start()
 
+    def settle_predecessor(self) -> None:
+        """Let every backend wait (``orphan_wait_s``) for what a crashed predecessor left in
+        flight; :class:`~suanli.sites.base.StillInFlight` if it is still there (done by
+        :meth:`recover`; ``suanli serve`` calls it first, to exit with a clear message)."""
+        for b in self.backends.values():
+            b.before_recovery(self.install_id, self.settings.orphan_wait_s)
+
     def recover(self) -> None:
         """Let every backend settle what a predecessor left in flight, then take over every
         unfinished job from the database (done by :meth:`start`; call it directly to
         :meth:`step` the loop without threads)."""
-        for b in self.backends.values():
-            b.before_recovery(self.install_id, self.settings.orphan_wait_s)
+        self.settle_predecessor()
         for rec in self.ledger.active_jobs():
             self.book.admit(rec)
         self._flush()
@@ -293,12 +301,27 @@ class LiveControl:
 
     # -- the loop -------------------------------------------------------------------------
     def _run(self) -> None:
+        down_since: float | None = None  # the database has been unavailable since (monotonic)
         while not self._stop.is_set():
             try:
                 self.step(self._wait_s())
-            except Exception:
-                log.exception("control loop iteration failed; retrying in 1 s")
-                time.sleep(1.0)
+            except Exception as exc:
+                cause = unavailable(exc)
+                if cause is None:
+                    log.exception("control loop iteration failed; retrying in 1 s")
+                elif down_since is None:  # once per outage: the batch is kept and retried
+                    down_since = time.monotonic()
+                    log.warning("%s; the control loop keeps its changes and retries", cause)
+                self.db_down = cause is not None
+                self._stop.wait(1.0)
+                continue
+            if down_since is not None:
+                log.warning(
+                    "database back after %.1f s; the control loop goes on",
+                    time.monotonic() - down_since,
+                )
+                down_since = None
+                self.db_down = False
         try:
             self._flush()
         except Exception:

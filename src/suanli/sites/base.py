@@ -37,6 +37,11 @@ def parse_tag(tag: str, install_id: str) -> tuple[int, int] | None:
         return None
 
 
+class StillInFlight(RuntimeError):
+    """What a crashed predecessor left in flight is still there at start-up (the message
+    says what it is and what to do, in one line)."""
+
+
 class LogsUnavailable(Exception):
     """A job's output cannot be had (the reason is the message)."""
 
@@ -99,7 +104,8 @@ class SubmitRequest:
     seconds; the dry-run backend can play it); ``time_limit_s`` a limit the site should
     enforce, if any (seconds of the control plane's clock). ``env`` are environment
     variables the command runs with (besides the backend's own), ``workdir`` the directory
-    it starts in (on the site's nodes; ``None``: the backend's default).
+    it starts in (on the site's nodes; ``None``: the backend's default). ``tenant`` is the
+    tenant whose job it is (a backend may run it as that tenant's user; ``None``: no tenant).
     """
 
     job_id: int
@@ -114,6 +120,7 @@ class SubmitRequest:
     time_limit_s: float | None = None
     env: tuple[tuple[str, str], ...] = ()
     workdir: str | None = None
+    tenant: str | None = None
 
     def job_env(self) -> dict[str, str]:
         """The job's environment: its own variables, then the ``SUANLI_*`` ones every job
@@ -212,5 +219,6 @@ class SiteBackend(Protocol):
 
     def before_recovery(self, install_id: str, timeout_s: float) -> None:
         """Called once at start-up, before the control plane reconciles: wait for what a
-        crashed predecessor left in flight (raise if it is still there after the timeout)."""
+        crashed predecessor left in flight (raise :class:`StillInFlight` if it is still there
+        after the timeout)."""
         ...

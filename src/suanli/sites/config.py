@@ -19,10 +19,11 @@
 
 Every site of the scenario needs an entry, and no other site may have one. ``backend``
 is one of the registered backends (:mod:`suanli.sites.registry`); the other keys are
-that backend's settings. A backend that needs device types (Slurm) needs one for every
-accelerator of the site's pools; others use the accelerator id. A backend that cannot
-ask for a device type can serve only sites whose pools are all of one type. Every
-problem is reported with the file and the field, and how to fix it.
+that backend's settings (a backend may check them against the scenario's tenants: Slurm's
+Unix users, :mod:`suanli.sites.slurm.backend`). A backend that needs device types (Slurm)
+needs one for every accelerator of the site's pools; others use the accelerator id. A
+backend that cannot ask for a device type can serve only sites whose pools are all of one
+type. Every problem is reported with the file and the field, and how to fix it.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def load_sites(
         problems.append(Problem(label, key, "unknown key", "valid keys: device_types, sites"))
     common = _names(raw.get("device_types"), label, "device_types", problems)
     by_id = {s.id: s for s in scenario.sites}
+    tenants = [t.id for t in scenario.tenants]
     for sid in sorted(set(raw["sites"]) - set(by_id)):
         problems.append(
             Problem(label, f"sites.{sid}", "not a site of the scenario", f"sites: {list(by_id)}")
@@ -166,6 +168,12 @@ def load_sites(
                 for e in exc.errors()
             )
             continue
+        check_setup = getattr(cls, "check_setup", None)  # e.g. who runs tenants' jobs
+        if check_setup is not None:
+            problems.extend(
+                Problem(label, f"{where}.{field}", what, fix)
+                for field, what, fix in check_setup(settings, tenants)
+            )
         setups[sid] = SiteSetup(sid, str(name), settings, types)
     if problems:
         raise InputError(problems)

@@ -2,10 +2,17 @@
 
 ``Database(url)`` normalises the URL (a plain path means a SQLite file;
 ``postgresql://`` uses psycopg 3), creates engines and runs the Alembic
-migrations to the newest revision. SQLite runs in WAL mode with a busy timeout;
-its write transactions start with ``BEGIN IMMEDIATE`` (on a separate engine) so
-that concurrent writers queue on the lock instead of failing, while reads use
-plain deferred transactions and never block writers.
+migrations to the newest revision. SQLite runs in WAL mode with a short busy timeout
+(:data:`SQLITE_BUSY_MS`: a database locked by another process fails fast, and the API
+answers 503); its write transactions start with ``BEGIN IMMEDIATE`` (on a separate engine)
+so that concurrent writers queue on the lock instead of failing, while reads use
+plain deferred transactions and never block writers. PostgreSQL connections are pinged
+when taken from the pool (``pool_pre_ping``), so that the pool recovers by itself once a
+database that went away is back; connecting gives up after :data:`PG_CONNECT_TIMEOUT_S`.
+
+:func:`unavailable` tells an error of a database that is down, locked or unreachable
+(answered 503 with ``Retry-After``) from other errors; :meth:`Database.check_writable`
+is the readiness probe (``GET /ready``).
 
 The database also remembers an *installation id*, a random token created once: it
 goes into the comment of every Slurm job this installation submits, so that
@@ -15,6 +22,7 @@ reconciliation never mistakes another installation's jobs for its own.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -22,15 +30,45 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from suanli.errors import InputError, Problem
 from suanli.store.schema import meta
 
-#: SQLite waits this long for a lock before giving up (ms).
-SQLITE_BUSY_MS = 30_000
+#: SQLite waits this long for a lock held by another process before giving up (ms).
+SQLITE_BUSY_MS = 2_000
+#: Seconds a SQLite writer waits for the writers of its own process before giving up.
+WRITE_QUEUE_S = 10.0
+#: Seconds to wait for a PostgreSQL connection (libpq ``connect_timeout``).
+PG_CONNECT_TIMEOUT_S = 5
+#: Seconds to wait for a free connection of the pool.
+POOL_TIMEOUT_S = 10.0
+
+
+def unavailable(exc: BaseException) -> str | None:
+    """Why the database cannot be used now, when ``exc`` says so (down, unreachable,
+    restarting, locked, out of pooled connections); ``None`` for any other error (a
+    constraint, a bug). The answer is one line, without credentials."""
+    if isinstance(exc, PoolTimeoutError):
+        return "no free database connection (pool exhausted)"
+    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError | ProgrammingError):
+        return None
+    if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+        return None
+    detail = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+    first = detail[0] if detail else type(exc).__name__
+    if "locked" in first or "busy" in first:
+        return f"database is locked ({first})"
+    return f"database unavailable ({first[:200]})"
 
 
 def normalise_url(url: str) -> str:
@@ -90,9 +128,15 @@ class Database:
             self.reader = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
             self.writer = _sqlite_engine(self.url, immediate=True, pool_size=pool_size)
         else:
-            # no pre-ping (a round trip per checkout); connections are recycled instead
+            # pre-ping: a round trip per checkout, but a pool that outlives a restart
             self.reader = self.writer = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=600
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                pool_recycle=600,
+                pool_pre_ping=True,
+                pool_timeout=POOL_TIMEOUT_S,
+                connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
             )
         if migrate:
             from suanli.store.migrate import upgrade
@@ -107,20 +151,43 @@ class Database:
         On SQLite the writers of this process queue on a lock first: a thread waiting
         there wakes as soon as the lock is free, where SQLite's busy handler would sleep
         in steps of up to 100 ms (the tail of submission latency). Writers in other
-        processes still meet the busy timeout.
+        processes still meet the busy timeout. A writer that waits here longer than
+        :data:`WRITE_QUEUE_S` gets ``database is locked`` (503 in the API).
         """
         if self._write_lock is None:
             with self.writer.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.writer.begin() as conn:
-            yield conn
+        if not self._write_lock.acquire(timeout=WRITE_QUEUE_S):
+            raise OperationalError(
+                "BEGIN IMMEDIATE",
+                None,
+                sqlite3.OperationalError(
+                    f"database is locked (this process's writers queued over {WRITE_QUEUE_S} s)"
+                ),
+            )
+        try:
+            with self.writer.begin() as conn:
+                yield conn
+        finally:
+            self._write_lock.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction."""
         with self.reader.connect() as conn:
             yield conn
+
+    def check_writable(self) -> None:
+        """Raise unless a write transaction can be made now: the readiness probe.
+
+        It takes the write lock (SQLite: ``BEGIN IMMEDIATE``, so a database locked by
+        another process fails after the busy timeout) and rewrites one row of ``meta``
+        with its own value (PostgreSQL: a real write, so a read-only standby or a full
+        disk fails too), then commits.
+        """
+        with self.write() as conn:
+            conn.execute(update(meta).where(meta.c.key == "install_id").values(value=meta.c.value))
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -150,7 +217,9 @@ _URL_HINT = "give a SQLite file path (suanli.db), sqlite:///PATH, or postgresql:
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
     """A SQLite engine: WAL, busy timeout, foreign keys; BEGIN IMMEDIATE when ``immediate``."""
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    timeout_s = SQLITE_BUSY_MS / 1000.0
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": timeout_s}}
+    kwargs["pool_timeout"] = POOL_TIMEOUT_S
     kwargs["pool_size"] = pool_size
     kwargs["max_overflow"] = pool_size * 2
     engine = create_engine(url, **kwargs)

@@ -29,6 +29,10 @@ class TenantRecord(_FromRow):
     priority: int
     origin: str
     created_at: float
+    #: Most jobs queued at once (``None``: the server's default).
+    max_queued: int | None = None
+    #: Sustained submissions per second (``None``: the server's default).
+    submit_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,9 @@ tenants = Table(
     Column("priority", Integer, nullable=False, default=0),
     Column("origin", String(16), nullable=False),  # "scenario" or "api"
     Column("created_at", Float, nullable=False),
+    # limits (NULL: the server's default; docs/serve.md)
+    Column("max_queued", Integer, nullable=True),  # most jobs queued at once
+    Column("submit_rate", Float, nullable=True),  # sustained submissions per second
 )
 
 api_tokens = Table(
@@ -143,6 +146,7 @@ jobs = Table(
 )
 Index("ix_jobs_state", jobs.c.state)
 Index("ix_jobs_tenant_id", jobs.c.tenant_id, jobs.c.id)
+Index("ix_jobs_tenant_state", jobs.c.tenant_id, jobs.c.state)
 
 dispatches = Table(
     "dispatches",

@@ -36,6 +36,14 @@ class TenantExistsError(Exception):
     """A tenant with this id exists already."""
 
 
+class TokenRevokedError(Exception):
+    """The token was revoked; it cannot be made active again."""
+
+
+class LastAdminError(Exception):
+    """Revoking the token would leave no active admin token."""
+
+
 class TenantStore:
     """Tenants and their tokens in the database.
 
@@ -65,8 +73,18 @@ class TenantStore:
                 )
         return len(new)
 
-    def create(self, tenant_id: str, name: str, weight: float, priority: int) -> TenantRecord:
-        """Create a tenant over the API; :class:`TenantExistsError` if the id is taken."""
+    def create(
+        self,
+        tenant_id: str,
+        name: str,
+        weight: float,
+        priority: int,
+        *,
+        max_queued: int | None = None,
+        submit_rate: float | None = None,
+    ) -> TenantRecord:
+        """Create a tenant over the API; :class:`TenantExistsError` if the id is taken.
+        ``max_queued`` and ``submit_rate`` are its limits (``None``: the server's default)."""
         row = dict(
             id=tenant_id,
             name=name,
@@ -74,6 +92,8 @@ class TenantStore:
             priority=priority,
             origin="api",
             created_at=time.time(),
+            max_queued=max_queued,
+            submit_rate=submit_rate,
         )
         try:
             with self.db.write() as conn:
@@ -81,6 +101,17 @@ class TenantStore:
         except IntegrityError:
             raise TenantExistsError(tenant_id) from None
         return TenantRecord.from_row(row)
+
+    def set_limits(self, tenant_id: str, **limits: int | float | None) -> TenantRecord | None:
+        """Set some of a tenant's limits (``max_queued``, ``submit_rate``; ``None``: back to
+        the server's default); the tenant afterwards, or ``None`` if there is none."""
+        unknown = set(limits) - {"max_queued", "submit_rate"}
+        if unknown:
+            raise ValueError(f"not a tenant limit: {sorted(unknown)}")
+        if limits:
+            with self.db.write() as conn:
+                conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(**limits))
+        return self.get(tenant_id)
 
     def get(self, tenant_id: str) -> TenantRecord | None:
         """A tenant by id."""
@@ -167,10 +198,64 @@ class TenantStore:
             ).first()
         return got is not None
 
-    def revoke(self, token_id: int) -> bool:
-        """Revoke a token; whether it was active."""
+    def set_bootstrap(self, token_hash: str, label: str) -> tuple[int, list[int]]:
+        """Make the admin token of ``token_hash`` the bootstrap one (labelled ``label``),
+        revoking the other active admin tokens with that label; return ``(its id, the ids
+        revoked)``. :class:`TokenRevokedError` if the token was revoked before."""
         self._cache.clear()
         with self.db.write() as conn:
+            got = conn.execute(
+                select(api_tokens.c.id, api_tokens.c.role, api_tokens.c.revoked_at).where(
+                    api_tokens.c.token_hash == token_hash
+                )
+            ).first()
+            if got is not None and (got.revoked_at is not None or got.role != Role.ADMIN.value):
+                raise TokenRevokedError(int(got.id))
+            if got is not None:
+                token_id = int(got.id)
+            else:
+                res = conn.execute(
+                    insert(api_tokens).values(
+                        token_hash=token_hash,
+                        role=Role.ADMIN.value,
+                        tenant_id=None,
+                        label=label,
+                        created_at=time.time(),
+                    )
+                )
+                token_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+            old = [
+                int(r.id)
+                for r in conn.execute(
+                    select(api_tokens.c.id).where(
+                        api_tokens.c.role == Role.ADMIN.value,
+                        api_tokens.c.label == label,
+                        api_tokens.c.revoked_at.is_(None),
+                        api_tokens.c.id != token_id,
+                    )
+                ).all()
+            ]
+            if old:
+                conn.execute(
+                    update(api_tokens)
+                    .where(api_tokens.c.id.in_(old))
+                    .values(revoked_at=time.time())
+                )
+        return token_id, old
+
+    def revoke(self, token_id: int, *, keep_an_admin: bool = False) -> bool:
+        """Revoke a token; whether it was active. With ``keep_an_admin``, refuse
+        (:class:`LastAdminError`) to revoke the last active admin token."""
+        self._cache.clear()
+        with self.db.write() as conn:
+            if keep_an_admin:
+                admins = conn.execute(
+                    select(api_tokens.c.id)
+                    .where(api_tokens.c.role == Role.ADMIN.value, api_tokens.c.revoked_at.is_(None))
+                    .with_for_update()
+                ).all()
+                if [int(r.id) for r in admins] == [token_id]:
+                    raise LastAdminError(token_id)
             res = conn.execute(
                 update(api_tokens)
                 .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))

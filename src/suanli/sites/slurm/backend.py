@@ -24,6 +24,15 @@ Commands run with a minimal environment (``PATH``, ``HOME``, locale, ``SLURM_CON
 exports the submitting environment to the job, and the server's own (tokens, database URL)
 must not leak into jobs. The job's own variables and the ``SUANLI_*`` ones are added to
 ``sbatch``'s environment, so that values with commas or quotes reach the job intact.
+
+**Run-time isolation.** A tenant's job runs as that tenant's Unix user: ``users`` maps
+tenants to users, ``user_prefix`` names the others (``<prefix><tenant>``), ``accounts``
+their Slurm accounts. As root, suanli runs ``runuser -u <user> -- sbatch …`` (with umask
+077), so that Slurm starts the job as that user; with ``log_dir``, its output goes to
+``<log_dir>/<user>/suanli-<job id>.out``, in a directory of that user's (mode 0700).
+``squeue`` and ``scancel`` still run as root. A tenant without a user would run as root: suanli
+refuses that (at start-up, and at dispatch) unless the site says ``allow_root: true``
+(docs/serve.md, "Run-time isolation").
 """
 
 from __future__ import annotations
@@ -31,13 +40,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import pwd
+import re
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from suanli.clock import Clock
 from suanli.sites.base import (
@@ -47,6 +58,7 @@ from suanli.sites.base import (
     LogsUnavailable,
     SiteJob,
     SiteJobState,
+    StillInFlight,
     SubmitRequest,
     SubmitResult,
 )
@@ -106,6 +118,43 @@ class SlurmSettings(BackendSettings):
     extra_args: tuple[str, ...] = ()
     timeout_s: float = Field(default=30.0, gt=0, le=600, description="per command")
     bin_dir: Path | None = Field(None, description="where sbatch, squeue, scancel are")
+    users: dict[str, str] = Field(
+        default_factory=dict,
+        description="tenant -> the Unix user its jobs run as (suanli serve runs as root)",
+    )
+    user_prefix: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_.-]*$",
+        description="a tenant not in users runs as the user <user_prefix><tenant>",
+    )
+    accounts: dict[str, str] = Field(
+        default_factory=dict, description="tenant -> its jobs' Slurm --account (else account)"
+    )
+    allow_root: bool = Field(
+        False,
+        description="let jobs of tenants without a user run as the user of suanli serve "
+        "even when that is root",
+    )
+
+    @field_validator("users")
+    @classmethod
+    def _user_names(cls, users: dict[str, str]) -> dict[str, str]:
+        bad = [u for u in users.values() if not _USER_RE.match(u)]
+        if bad:
+            raise ValueError(f"not Unix user names: {', '.join(map(repr, bad))}")
+        return users
+
+    def user_for(self, tenant: str | None) -> str | None:
+        """The Unix user ``tenant``'s jobs run as (``None``: the user of suanli serve)."""
+        if tenant is None:
+            return None
+        if tenant in self.users:
+            return self.users[tenant]
+        return self.user_prefix + tenant if self.user_prefix else None
+
+    def account_for(self, tenant: str | None) -> str | None:
+        """The Slurm account of ``tenant``'s jobs."""
+        return self.accounts.get(tenant, self.account) if tenant is not None else self.account
 
     def command(self, name: str) -> str:
         """Path of a Slurm command (``bin_dir``/name, or the name to look up on PATH)."""
@@ -120,16 +169,62 @@ class SlurmSettings(BackendSettings):
                 raise ValueError(f"log_dir must be an absolute path (got {self.log_dir})")
         return self
 
-    def output_of(self) -> str:
-        """The ``--output`` of every job."""
-        return str(self.log_dir / "suanli-%j.out") if self.log_dir else self.output
+    def output_of(self, user: str | None = None) -> str:
+        """The ``--output`` of a job (run as ``user``: in its own directory of ``log_dir``)."""
+        if self.log_dir is None:
+            return self.output
+        return str((self.log_dir / user if user else self.log_dir) / "suanli-%j.out")
 
     def log_file(self, external_id: str) -> Path | None:
-        """Where job ``external_id``'s output is, with ``log_dir``."""
-        return self.log_dir / f"suanli-{external_id}.out" if self.log_dir else None
+        """Where job ``external_id``'s output is, with ``log_dir`` (in a user's directory,
+        if one has it)."""
+        if self.log_dir is None:
+            return None
+        name = f"suanli-{external_id}.out"
+        flat = self.log_dir / name
+        if flat.exists():
+            return flat
+        return next(self.log_dir.glob(f"*/{name}"), flat)
+
+
+class RunAsError(Exception):
+    """A tenant's job cannot run as its user (the message says why and what to do)."""
+
+
+def run_as(cfg: SlurmSettings, tenant: str | None, euid: int | None = None) -> str | None:
+    """The user to submit ``tenant``'s job as (``None``: suanli's own user), or
+    :class:`RunAsError` when it must not or cannot run: as root without ``allow_root``, as
+    a user who does not exist, or as another user when suanli does not run as root."""
+    euid = os.geteuid() if euid is None else euid
+    user = cfg.user_for(tenant)
+    if user is not None:
+        try:
+            uid = pwd.getpwnam(user).pw_uid
+        except KeyError:
+            raise RunAsError(
+                f"tenant {tenant}'s user {user} does not exist on this host (create it, "
+                "with the same uid as on the cluster's nodes)"
+            ) from None
+        if uid == euid:
+            user = None  # already that user
+        elif euid != 0:
+            raise RunAsError(
+                f"cannot run tenant {tenant}'s jobs as {user}: suanli serve does not run as "
+                "root (run it as root, or remove users and user_prefix)"
+            )
+        elif uid != 0:
+            return user
+    if euid == 0 and not cfg.allow_root:
+        who = f"tenant {tenant}" if tenant is not None else "a job without a tenant"
+        raise RunAsError(
+            f"{who} has no Unix user here and suanli serve runs as root: its jobs would run "
+            "as root (map it in users or set user_prefix; or allow_root: true to let them)"
+        )
+    return None
 
 
 #: Environment variables passed on to Slurm's commands (and so to jobs).
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$")
 _ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "USER", "LOGNAME", "SHELL", "TZ", "TMPDIR")
 #: ``sbatch`` errors that mean the job can never run there (not worth retrying elsewhere later).
 _REJECTIONS = (
@@ -144,18 +239,22 @@ _REJECTIONS = (
 )
 
 
-def sbatch_argv(cfg: SlurmSettings, req: SubmitRequest, scale: float = 1.0) -> list[str]:
+def sbatch_argv(
+    cfg: SlurmSettings, req: SubmitRequest, scale: float = 1.0, user: str | None = None
+) -> list[str]:
     """The ``sbatch`` command line for one request (``scale``: seconds of the control
-    plane's clock per real second, for the time limit, which Slurm counts in minutes). The
-    job's environment goes in ``sbatch``'s own (:meth:`SubmitRequest.job_env`)."""
-    argv = [
+    plane's clock per real second, for the time limit, which Slurm counts in minutes), run
+    as ``user`` (through ``runuser``) if given. The job's environment goes in ``sbatch``'s
+    own (:meth:`SubmitRequest.job_env`)."""
+    argv = ["runuser", "-u", user, "--"] if user else []
+    argv += [
         cfg.command("sbatch"),
         "--parsable",
         f"--job-name={req.name}",
         f"--comment={req.tag}",
         f"--nodes={req.nodes}",
         f"--gres={cfg.gres_name}:{req.device_type}:{req.devices_per_node}",
-        f"--output={cfg.output_of()}",
+        f"--output={cfg.output_of(user)}",
         "--export=ALL",
     ]
     if req.workdir is not None:
@@ -164,8 +263,9 @@ def sbatch_argv(cfg: SlurmSettings, req: SubmitRequest, scale: float = 1.0) -> l
         argv.append(f"--time={max(1, math.ceil(req.time_limit_s / scale / 60))}")
     if cfg.partition:
         argv.append(f"--partition={cfg.partition}")
-    if cfg.account:
-        argv.append(f"--account={cfg.account}")
+    account = cfg.account_for(req.tenant)
+    if account:
+        argv.append(f"--account={account}")
     if cfg.qos:
         argv.append(f"--qos={cfg.qos}")
     argv.extend(cfg.extra_args)
@@ -264,8 +364,39 @@ class SlurmSite:
         if cfg.log_dir is not None:
             del self.unsupported[Feature.LOGS]
 
+    @classmethod
+    def check_setup(cls, cfg: SlurmSettings, tenants: list[str]) -> list[tuple[str, str, str]]:
+        """Problems (field, what, how to fix) with running ``tenants``' jobs as their users
+        here (see :func:`run_as`), found before anything starts."""
+        problems: list[tuple[str, str, str]] = []
+        as_root: list[str] = []
+        for tenant in tenants:
+            try:
+                run_as(cfg, tenant)
+            except RunAsError as exc:
+                if cfg.user_for(tenant) is None:
+                    as_root.append(tenant)
+                else:
+                    field = "users" if tenant in cfg.users else "user_prefix"
+                    problems.append((field, str(exc), "docs/serve.md, 'Run-time isolation'"))
+        if as_root:
+            problems.append(
+                (
+                    "users",
+                    f"suanli serve runs as root and tenants {', '.join(as_root)} have no Unix "
+                    "user: their jobs would run as root",
+                    "map each tenant to a user (users: {lab: alice}) or set user_prefix; or "
+                    "set allow_root: true to let them run as root (docs/serve.md, "
+                    "'Run-time isolation')",
+                )
+            )
+        return problems
+
     def _run(
-        self, argv: list[str], extra_env: Mapping[str, str] | None = None
+        self,
+        argv: list[str],
+        extra_env: Mapping[str, str] | None = None,
+        umask: int = -1,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             argv,
@@ -275,12 +406,34 @@ class SlurmSite:
             timeout=self.cfg.timeout_s,
             check=False,
             cwd=str(self.cfg.workdir) if self.cfg.workdir else None,
+            umask=umask,
         )
 
+    def _user_log_dir(self, user: str) -> None:
+        """Make ``<log_dir>/<user>``, the user's own (mode 0700)."""
+        if self.cfg.log_dir is None:
+            return
+        entry = pwd.getpwnam(user)
+        path = self.cfg.log_dir / user
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        path.chmod(0o700)
+
     def submit(self, req: SubmitRequest) -> SubmitResult:
-        """Run ``sbatch``; a definite refusal is ``rejected``, anything unclear is uncertain."""
+        """Run ``sbatch`` (as the tenant's user); a definite refusal is ``rejected``,
+        anything unclear is uncertain."""
         try:
-            done = self._run(sbatch_argv(self.cfg, req, self.clock.scale), req.job_env())
+            user = run_as(self.cfg, req.tenant)
+            if user is not None:
+                self._user_log_dir(user)
+        except (RunAsError, OSError) as exc:
+            return SubmitResult(req, None, True, str(exc), self.clock.monotonic())
+        try:
+            done = self._run(
+                sbatch_argv(self.cfg, req, self.clock.scale, user),
+                req.job_env(),
+                umask=0o077 if user is not None else -1,
+            )
         except subprocess.TimeoutExpired:
             return SubmitResult(
                 req,
@@ -359,7 +512,12 @@ class SlurmSite:
         submitting must be in the listing before reconciliation judges its absence."""
         left = wait_for_orphans(install_id, timeout_s)
         if left:
-            raise RuntimeError(f"sbatch processes of a previous run still alive: {left}")
+            pids = " ".join(map(str, left))
+            raise StillInFlight(
+                f"site {self.name}: {len(left)} sbatch of a previous suanli serve still "
+                f"running after {timeout_s:g} s (pid {pids}); wait for it to end, or kill it "
+                f"(kill {pids}) if it hangs, then start suanli serve again"
+            )
 
 
 def orphan_submissions(install_id: str, proc: Path = Path("/proc")) -> list[int]:
@@ -382,7 +540,9 @@ def orphan_submissions(install_id: str, proc: Path = Path("/proc")) -> list[int]
         except OSError:
             continue
         args = cmdline.split(b"\0")
-        if args and args[0].endswith(b"sbatch") and any(a.startswith(marker) for a in args):
+        # sbatch itself, or a script of that name run by its interpreter
+        named = any(a.endswith(b"sbatch") for a in args[:2])
+        if named and any(a.startswith(marker) for a in args):
             pids.append(int(entry.name))
     return pids
 
