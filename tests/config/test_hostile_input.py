@@ -102,3 +102,16 @@ def test_the_built_in_scenario_still_loads() -> None:
 def test_a_pool_too_large(tmp_path: Path) -> None:
     text = TINY.read_text().replace("count: 64}", "count: 100000000000000000000}")
     assert "sites[0].pools[0].count" in problems(text, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("gang: {choice: [1, 2, 4, 8]}", "gang: {choice: [1, 1e300]}", "gang"),
+        ("median: 1, mean: 2", "median: 1, mean: 1e12", "hours_on_reference"),
+    ],
+)
+def test_job_classes_are_bounded(old: str, new: str, field: str, tmp_path: Path) -> None:
+    """A gang of 1e300 was cast to a negative int64 and simulated as nonsense."""
+    message = problems(TINY.read_text().replace(old, new), tmp_path)
+    assert "workload.generator.classes[0]" in message and field in message

@@ -19,6 +19,7 @@ from suanli.model.job import (
     DEFAULT_CHECKPOINT_INTERVAL_S,
     DEFAULT_PREEMPTIBLE,
     DEFAULT_RESTART_COST_S,
+    MAX_GANG,
     JobKind,
 )
 
@@ -344,6 +345,22 @@ class JobClassConfig(Strict):
     restart_cost_min: float = Field(default=DEFAULT_RESTART_COST_S / 60, ge=0)
     priority: int = 0
     source: str = ""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> JobClassConfig:
+        for name, dist, limit in (
+            ("gang", self.gang, MAX_GANG),
+            ("hours_on_reference", self.hours_on_reference, MAX_JOB_HOURS),
+        ):
+            values = [dist.fixed, dist.high, dist.low, *(dist.choice or [])]
+            values += list((dist.lognormal or {}).values())
+            if any(v is not None and v > limit for v in values):
+                raise ValueError(f"{name}: values above {limit:,} (docs/scenario-format.md)")
+        return self
+
+
+#: Longest run a job class may ask for, in hours on the reference accelerator (ten years).
+MAX_JOB_HOURS = 87_600
 
 
 class GeneratorConfig(Strict):

@@ -13,6 +13,9 @@ DEFAULT_PREEMPTIBLE = True
 DEFAULT_CHECKPOINT_INTERVAL_S = 3600.0
 DEFAULT_RESTART_COST_S = 300.0
 
+#: The largest gang any job may ask for (scenario generators and traces alike).
+MAX_GANG = 1_000_000
+
 
 class JobKind(StrEnum):
     """What a job does; selects software-stack efficiencies and power draw."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from suanli.model.job import Job
+from suanli.model.job import MAX_GANG, Job
 from suanli.model.scenario import Distribution, GeneratorSpec, JobClass, Scenario
 from suanli.perf.memory import min_devices
 from suanli.perf.roofline import speed_pflops
@@ -92,7 +92,8 @@ def _class_jobs(
     eff = scenario.efficiency[(ref.stack, profile.kind)]
     ref_speed = speed_pflops(ref, profile, eff)
     gang_min = min_devices(ref, profile)
-    gangs = np.maximum(sample(jc.gang, rng, n), gang_min).astype(np.int64)
+    # a lognormal's far tail can pass the largest gang; such a draw is held at it
+    gangs = np.clip(sample(jc.gang, rng, n), gang_min, max(gang_min, MAX_GANG)).astype(np.int64)
     hours = sample(jc.hours_on_reference, rng, n)
     ds_idx = rng.integers(0, len(jc.datasets), n) if jc.datasets else None
     jobs: list[dict[str, Any]] = []
