@@ -24,8 +24,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,44 +34,10 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "tests" / "fixtures" / "serve-two-sites.yaml"
-ADMIN = "noisy-neighbour-bench-admin-token-0123456789"
-JOB = {"profile": "dl-training", "hours_on_reference": 0.01, "command": "sleep 1"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_bench import ADMIN, JOB, free_port, start_server
+
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(db: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``suanli serve --dry-run`` on ``port``; returns once ``/ready`` answers 200."""
-    argv = [
-        *(sys.executable, "-m", "suanli", "serve", "--dry-run", "--scenario", str(SCENARIO)),
-        *("--db", db, "--host", HOST, "--port", str(port), "--log-level", "warning"),
-    ]
-    proc = subprocess.Popen(
-        argv,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "SUANLI_ADMIN_TOKEN": ADMIN},
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(log.read_text())
-        try:
-            if httpx.get(f"http://{HOST}:{port}/ready", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start: " + log.read_text())
 
 
 class Conn:
@@ -107,7 +71,7 @@ def one_run(args: argparse.Namespace, noisy: bool, tmp: Path) -> dict[str, Any]:
     """One run on a fresh server; the quiet tenant's latencies and the flood's answers."""
     port = free_port()
     db = str(tmp / f"noisy-{port}.db")
-    proc = start_server(db, port, tmp / f"serve-{port}.log")
+    proc = start_server(db, port, tmp / f"serve-{port}.log", "suanli")
     url = f"http://{HOST}:{port}"
     try:
         admin = {"Authorization": f"Bearer {ADMIN}"}

@@ -48,7 +48,7 @@ def free_port() -> int:
 
 
 def start_server(db: str, port: int, log: Path, policy: str) -> subprocess.Popen[bytes]:
-    """``suanli serve --dry-run --policy POLICY`` on ``port``; returns when /health answers."""
+    """``suanli serve --dry-run --policy POLICY`` on ``port``; returns when /ready answers."""
     argv = [
         sys.executable,
         "-m",
@@ -77,7 +77,7 @@ def start_server(db: str, port: int, log: Path, policy: str) -> subprocess.Popen
         if proc.poll() is not None:
             raise RuntimeError(log.read_text())
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.1)
