@@ -13,7 +13,7 @@ from rich.table import Table
 from suanli.cli import app
 from suanli.cli.console import stdout_console, steps
 from suanli.cli.output import OutputFormat, OutputOption, print_json
-from suanli.errors import InputError, Problem
+from suanli.errors import InputError, Problem, UnknownNameError
 from suanli.trace import (
     CONVERTERS,
     NAMED_FLEETS,
@@ -25,18 +25,36 @@ from suanli.trace import (
     summarize_trace,
     write_trace,
 )
+from suanli.trace.demand_sources import DEMAND_CONVERTERS, convert_demand
 from suanli.trace.jobs import offered_load
 from suanli.trace.stats import TraceStats
+from suanli.workload.demand import Demand
+from suanli.workload.demand_file import read_demand, write_demand
 
 trace_app = typer.Typer(help="Real traces: convert, inspect, fleets.", no_args_is_help=True)
 app.add_typer(trace_app, name="trace")
 
 
+_DEMAND_OPTIONS = ("service", "region", "timezone", "peak", "shift_hours", "window_minutes")
+
+
 @trace_app.command("convert")
 def convert_command(
-    source: Annotated[Path, typer.Argument(help="The source file (or openb folder).")],
-    from_: Annotated[str, typer.Option("--from", help=f"Source format: {', '.join(CONVERTERS)}.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet.")],
+    source: Annotated[
+        Path, typer.Argument(help="The source file (or openb / ServeGen model folder).")
+    ],
+    from_: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help=f"Source format: {', '.join([*CONVERTERS, *DEMAND_CONVERTERS])} "
+            f"(serving demand: {', '.join(DEMAND_CONVERTERS)}).",
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Output .csv or .parquet (a demand file: .json)."),
+    ],
     strict: Annotated[
         bool, typer.Option(help="Fail on malformed source rows instead of skipping them.")
     ] = False,
@@ -49,26 +67,56 @@ def convert_command(
     cluster: Annotated[
         Path | None, typer.Option(help="tiresias: the cluster file (default: cluster_spec.csv).")
     ] = None,
+    service: Annotated[
+        str | None, typer.Option(help="Demand: the curve's service id (default from the source).")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Demand: the users' region id (default from the source).")
+    ] = None,
+    peak: Annotated[
+        float | None,
+        typer.Option(help="Demand: scale the curve so its highest window has this rate (req/s)."),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="Demand: the users' IANA time zone; the curve keeps its local-time shape."
+        ),
+    ] = None,
+    shift_hours: Annotated[
+        float | None,
+        typer.Option(help="Demand: rotate the curve this many hours later (negative: earlier)."),
+    ] = None,
+    window_minutes: Annotated[
+        float | None, typer.Option(help="Demand: window length in minutes (default: 10).")
+    ] = None,
 ) -> None:
-    """Convert a public trace into suanli's trace format (docs/trace-format.md)."""
+    """Convert a public trace into suanli's trace format (docs/trace-format.md), or a
+    serving trace into a demand file (docs/demand-format.md)."""
+    if from_ not in CONVERTERS and from_ not in DEMAND_CONVERTERS:
+        raise UnknownNameError("trace source", from_, [*CONVERTERS, *DEMAND_CONVERTERS])
+    demand_options = {
+        k: v
+        for k, v in zip(
+            _DEMAND_OPTIONS,
+            (service, region, timezone, peak, shift_hours, window_minutes),
+            strict=True,
+        )
+        if v is not None
+    }
     options = {
         k: v
         for k, v in {"nodes": nodes, "traces": pollux_traces, "cluster": cluster}.items()
         if v is not None
     }
+    if from_ in DEMAND_CONVERTERS:
+        batch = sorted(options) + (["strict"] if strict else [])
+        _refuse_options(batch, from_, "demand sources are always read strictly" if strict else "")
+        _convert_demand(source, from_, out, demand_options)
+        return
     allowed = {"openb": {"nodes"}, "pollux": {"traces"}, "tiresias": {"cluster"}}
     extra = set(options) - allowed.get(from_, set())
-    if extra and from_ in CONVERTERS:
-        raise InputError(
-            [
-                Problem(
-                    "command line",
-                    "",
-                    f"option(s) {', '.join(sorted(extra))} do not apply to --from {from_}",
-                    "drop them",
-                )
-            ]
-        )
+    _refuse_options(sorted(extra | set(demand_options)), from_)
     t0 = time.perf_counter()
     conv = convert_source(source, from_, strict=strict, **options)
     write_trace(conv.trace, out)
@@ -84,9 +132,67 @@ def convert_command(
         console.print(f"  [dim]note:[/] {note}")
 
 
+def _refuse_options(names: list[str], from_: str, why: str = "") -> None:
+    if names:
+        flags = ", ".join("--" + n.replace("_", "-") for n in names)
+        raise InputError(
+            [
+                Problem(
+                    "command line",
+                    "",
+                    f"option(s) {flags} do not apply to --from {from_}"
+                    + (f" ({why})" if why else ""),
+                    "drop them",
+                )
+            ]
+        )
+
+
+def _convert_demand(source: Path, from_: str, out: Path, options: dict[str, Any]) -> None:
+    if out.suffix.lower() != ".json":
+        raise InputError(
+            [
+                Problem(
+                    "command line",
+                    "--out",
+                    f"{out} is not a .json file; a demand file is JSON",
+                    "give a path ending in .json",
+                )
+            ]
+        )
+    t0 = time.perf_counter()
+    conv = convert_demand(source, from_, **options)
+    write_demand(conv.demand, out)
+    dt = time.perf_counter() - t0
+    console = stdout_console()
+    console.print(
+        f"[bold green]✓[/] {demand_summary(conv.demand)}; written to [bold]{out}[/] in {dt:.2f} s"
+    )
+    for note in conv.notes:
+        console.print(f"  [dim]note:[/] {note}", highlight=False)
+
+
+def demand_summary(demand: Demand) -> str:
+    """One line: curves, windows, peak rate, mean lengths, requests."""
+    parts = []
+    for c in demand.curves:
+        parts.append(
+            f"{c.service}@{c.region}: {len(c.rate_rps):,} windows of {c.window_s / 60:g} min "
+            f"({c.timezone}), peak {c.peak_rps:,.2f} req/s, mean input "
+            f"{c.input_tokens.mean:,.1f} / output {c.output_tokens.mean:,.1f} tokens"
+        )
+    n_req = sum(len(r.trace) for r in demand.requests)
+    head = f"{len(demand.curves)} curve(s)"
+    if demand.requests:
+        head += f", {n_req:,} requests in {len(demand.requests)} trace(s)"
+    return "; ".join([head, *parts])
+
+
 @trace_app.command("inspect")
 def inspect_command(
-    file: Annotated[Path, typer.Argument(help="A trace (.csv or .parquet).")],
+    file: Annotated[
+        Path, typer.Argument(help="A trace (.csv or .parquet) or a demand file (.json).")
+    ],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for plots (PNG).")] = None,
     fleet: Annotated[
         str | None,
@@ -102,7 +208,14 @@ def inspect_command(
     ``hourly_arrivals``, …), ``fleet`` (with ``--fleet``: ``name``, ``devices``, ``pools``,
     ``jobs``, ``work_pflop``, ``offered_load``, ``horizon_h``; else null) and ``written``
     (with ``--out``: ``dir``, ``files``; else null). The steps (reading, statistics, the
-    fleet, plots) show on standard error as they run."""
+    fleet, plots) show on standard error as they run.
+
+    A demand file (``.json``, docs/demand-format.md) is summarised instead: its curves
+    (service, region, windows, peak and mean rate, mean lengths) and request traces; with
+    ``--output json`` a document with ``file``, ``curves`` and ``requests``."""
+    if file.suffix.lower() == ".json":
+        _inspect_demand(file, output, fleet=fleet, out=out)
+        return
     with steps(2 + (fleet is not None) + (out is not None), f"reading {file.name}") as s:
         tr = read_trace(file)
         s.step("statistics")
@@ -141,6 +254,49 @@ def inspect_command(
         )
     for p in paths:
         console.print(f"wrote {p}")
+
+
+def _inspect_demand(
+    file: Path, output: OutputFormat, *, fleet: str | None, out: Path | None
+) -> None:
+    if fleet is not None or out is not None:
+        _refuse_options(
+            [n for n, v in (("fleet", fleet), ("out", out)) if v is not None], "a demand file"
+        )
+    demand = read_demand(file)
+    curves = [
+        {
+            "service": c.service,
+            "region": c.region,
+            "timezone": c.timezone,
+            "window_s": c.window_s,
+            "windows": len(c.rate_rps),
+            "peak_rps": c.peak_rps,
+            "mean_rps": sum(c.rate_rps) / len(c.rate_rps),
+            "mean_input_tokens": c.input_tokens.mean,
+            "mean_output_tokens": c.output_tokens.mean,
+            "source": c.source,
+        }
+        for c in demand.curves
+    ]
+    requests = [
+        {
+            "service": r.service,
+            "region": r.region,
+            "requests": len(r.trace),
+            "span_s": r.trace.span_s,
+            "mean_input_tokens": float(r.trace.input_tokens.mean()),
+            "mean_output_tokens": float(r.trace.output_tokens.mean()),
+            "source": r.trace.source,
+        }
+        for r in demand.requests
+    ]
+    if output is OutputFormat.json:
+        print_json({"file": str(file), "curves": curves, "requests": requests})
+        return
+    console = stdout_console()
+    console.print(f"[bold]{file}[/]: demand file", highlight=False)
+    console.print(demand_summary(demand), highlight=False)
 
 
 def _fleet_record(r: Replay) -> dict[str, Any]:

@@ -10,13 +10,14 @@ physics, collecting *every* problem (not just the first) with its field path:
 * time-of-use periods do not overlap (on a kind of day); series files cover the horizon;
 * site time zones exist; every price not in the scenario's currency has an exchange
   rate (prices are converted into the scenario's currency here, once);
-* every generated job class has at least one pool it can run on.
+* every generated job class has at least one pool it can run on;
+* services and user regions (:mod:`suanli.config.services`).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta, tzinfo
 from pathlib import Path
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 from suanli.catalog import SOURCE_GROUPS, AcceleratorEntry, entry_problems
 from suanli.config import schema as S
 from suanli.config.series import read_hourly_series
+from suanli.config.services import build_regions, build_services
 from suanli.config.yaml_lines import format_path, line_of
 from suanli.errors import Problem
 from suanli.model.accelerator import Accelerator
@@ -135,6 +137,9 @@ class Builder:
         efficiency = self.build_efficiency(catalog)
         failures = self.build_failures(cfg.sites)
         workload = self.build_workload(catalog, sites, tenants, profiles, efficiency, datasets)
+        regions = build_regions(self, cfg.user_regions, site_ids)
+        link = _link_finder(links)
+        services = build_services(self, cfg.services, catalog, sites, tenants, regions, link)
         if self.problems:
             return None
         return Scenario(
@@ -154,6 +159,8 @@ class Builder:
             workload=workload,
             failures=tuple(failures),
             policy_params={k: dict(v) for k, v in cfg.policies.items()},
+            user_regions=tuple(regions),
+            services=tuple(services),
             source=self.source,
         )
 
@@ -713,6 +720,12 @@ class Builder:
             classes=tuple(classes),
             diurnal=tuple(x / mean for x in diurnal),
         )
+
+
+def _link_finder(links: Sequence[Link]) -> Callable[[str, str], Link | None]:
+    """``link(a, b)``: the link between two sites, if any."""
+    by_pair = {frozenset((ln.a, ln.b)): ln for ln in links}
+    return lambda a, b: by_pair.get(frozenset((a, b)))
 
 
 def _hours(p: S.TouPeriod) -> set[int]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from suanli.catalog import AcceleratorEntry
+from suanli.config.schema_base import ID_PATTERN, Identifier, Location, Strict
+from suanli.config.service_schema import ServiceConfig, UserRegionConfig
 from suanli.model.job import (
     DEFAULT_CHECKPOINT_INTERVAL_S,
     DEFAULT_PREEMPTIBLE,
@@ -22,15 +24,6 @@ from suanli.model.job import (
     MAX_GANG,
     JobKind,
 )
-
-Identifier = str  # lower-case id: letters, digits, '-', '_'
-ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
-
-
-class Strict(BaseModel):
-    """Base: unknown fields are errors, objects are immutable, numbers finite."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SeriesFile(Strict):
@@ -151,15 +144,6 @@ class PoolConfig(Strict):
     accelerator: str
     count: int = Field(gt=0, le=10_000_000)
     devices_per_node: int | None = Field(default=None, ge=1, le=1024)
-    source: str = ""
-
-
-class Location(Strict):
-    """Where a site is (WGS84 degrees)."""
-
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    province: str = ""
     source: str = ""
 
 
@@ -466,6 +450,8 @@ class ScenarioConfig(Strict):
     workload: WorkloadConfig | None = None
     failures: list[FailureConfig] = Field(default_factory=list)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    user_regions: list[UserRegionConfig] = Field(default_factory=list)
+    services: list[ServiceConfig] = Field(default_factory=list)
     sources: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("exchange_rates")

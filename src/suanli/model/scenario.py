@@ -16,6 +16,7 @@ from suanli.model.job import (
     JobKind,
     WorkloadProfile,
 )
+from suanli.model.service import Service, UserRegion
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,8 @@ class Scenario:
     workload: GeneratorSpec | TraceSpec | None = None
     failures: tuple[Failure, ...] = ()
     policy_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    user_regions: tuple[UserRegion, ...] = ()
+    services: tuple[Service, ...] = ()
     source: str = ""
 
     @property
@@ -157,6 +160,13 @@ class Scenario:
             if {lk.a, lk.b} == {a, b}:
                 return lk
         return None
+
+    def region(self, region_id: str) -> UserRegion:
+        """The user region with this id (KeyError if absent)."""
+        for r in self.user_regions:
+            if r.id == region_id:
+                return r
+        raise KeyError(region_id)
 
     def is_domestic(self, accelerator_id: str) -> bool:
         """Whether an accelerator's designer is in the scenario's country."""

@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from suanli.config.schema import ID_PATTERN, DistributionConfig
+from suanli.config.schema import DistributionConfig
+from suanli.config.schema_base import ID_PATTERN
 from suanli.model.job import (
     DEFAULT_CHECKPOINT_INTERVAL_S,
     DEFAULT_PREEMPTIBLE,
