@@ -18,10 +18,12 @@ from suanli.cli.output import OutputFormat, OutputOption, print_json
 from suanli.config import load_scenario
 from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
 from suanli.experiment.run import DEFAULT_POLICIES, default_seed, run_policies, scenario_workload
+from suanli.policy.registry import DEFAULT_SERVING_POLICY
 from suanli.report.data import summary_rows
 from suanli.report.files import clean_json
 from suanli.report.writer import write_report
 from suanli.scenarios import DEFAULT
+from suanli.sim.result import SimResult
 
 
 @app.command("simulate")
@@ -73,6 +75,14 @@ def simulate_command(
             f"{', '.join(PLACEMENTS)} (fgd: least fragmentation).",
         ),
     ] = DEFAULT_PLACEMENT,
+    serving: Annotated[
+        str,
+        typer.Option(
+            "--serving",
+            help="Serving policy that scales the scenario's services: suanli, reactive, "
+            "static-peak, or none to leave the services out.",
+        ),
+    ] = DEFAULT_SERVING_POLICY,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
     ray: Annotated[
         str | None,
@@ -125,6 +135,7 @@ def simulate_command(
             placement=placement,
             progress=policy_progress(progress, policies, together=ray is not None),
             ray=ray,
+            serving=None if serving == "none" else serving,
         )
     target = out if out is not None else Path("out") / sc.name
     metrics = write_report(target, results, plots=plots)
@@ -142,6 +153,8 @@ def simulate_command(
         )
         return
     console.print(summary_table(metrics))
+    if sc.services and serving != "none":
+        console.print(services_table(results, sc.currency))
     console.print(
         f"report written to [bold]{target}[/]: open {target / 'index.html'} "
         f"(also metrics.json, jobs-/sites-*.csv{', PNG plots' if plots else ''})"
@@ -208,3 +221,42 @@ def summary_table(metrics: dict[str, Any]) -> Table:
         shown_label, cells = summary_cells(label, path, spec, [_get(pols[p], path) for p in pols])
         t.add_row(shown_label, *cells)
     return t
+
+
+def services_table(results: Sequence[SimResult], currency: str) -> Table:
+    """Per policy and service: SLO attainment, requests, replicas' device-hours, cold
+    starts, and energy, cost and carbon per million tokens."""
+    table = Table(title="Services", title_justify="left")
+    for col in (
+        "policy",
+        "serving",
+        "service",
+        "SLO met",
+        "requests",
+        "dropped",
+        "device-h",
+        "cold starts",
+        "kWh/Mtok",
+        f"{currency}/Mtok",
+        "kg CO₂/Mtok",
+    ):
+        table.add_column(
+            col, justify="left" if col in ("policy", "serving", "service") else "right"
+        )
+    for r in results:
+        for o in r.services:
+            req = float(o.requests.sum())
+            table.add_row(
+                r.policy,
+                r.serving_policy,
+                o.service,
+                f"{100 * o.attainment:.2f}%",
+                f"{req:,.0f}",
+                f"{100 * float(o.dropped.sum()) / req:.2f}%" if req else "–",
+                f"{float(o.device_s.sum()) / 3600:,.0f}",
+                f"{o.cold_starts:,}",
+                f"{o.per_mtok(o.energy_kwh):.3g}",
+                f"{o.per_mtok(o.cost):.3g}",
+                f"{o.per_mtok(o.carbon_kg):.3g}",
+            )
+    return table

@@ -57,6 +57,7 @@ from suanli.model.scenario import (
     TraceSpec,
 )
 from suanli.perf.power import idle_site_power_mw, peak_site_power_mw
+from suanli.perf.serving import SERVING_PROFILE
 
 PathT = tuple[str | int, ...]
 
@@ -140,6 +141,14 @@ class Builder:
         regions = build_regions(self, cfg.user_regions, site_ids)
         link = _link_finder(links)
         services = build_services(self, cfg.services, catalog, sites, tenants, regions, link)
+        if services:  # replicas run under the serving profile in the scheduling core
+            if SERVING_PROFILE.id in cfg.profiles:
+                self.problem(
+                    ("profiles", SERVING_PROFILE.id),
+                    f"the profile name {SERVING_PROFILE.id!r} is kept for service replicas",
+                    "rename the profile",
+                )
+            profiles[SERVING_PROFILE.id] = SERVING_PROFILE
         if self.problems:
             return None
         return Scenario(

@@ -398,6 +398,25 @@ class Capacity:
                 return "quota"
         return None
 
+    def release(self, tenant: int, pool: int, devices: int, watts: float) -> None:
+        """Count ``devices`` of ``pool`` as freed (tentatively: jobs there are to be
+        preempted), filling the fullest partly free nodes first, with their power and
+        ``tenant``'s quotas."""
+        h = self._hist.get(pool)
+        if h is None:
+            h = self._hist[pool] = self.state.pools[pool].hist()
+        per_node = len(h) - 1
+        left = devices
+        while left > 0 and per_node > 0:
+            size = next((s for s in range(per_node - 1, -1, -1) if h[s]), None)
+            if size is None:
+                break
+            step = min(per_node - size, left)
+            h[size] -= 1
+            h[size + step] += 1
+            left -= step
+        self.adjust(tenant, pool, -watts, -1000 * devices)
+
     def take(self, tenant: int, cand: Candidate) -> None:
         """Record a tentative allocation (call :meth:`why_not` first); it is placed by
         the cluster's rule, as :meth:`ClusterState.allocate` will place it."""

@@ -25,6 +25,8 @@ class EventKind(IntEnum):
     WAKE = 6  # a deferred job returns to the queue
     TICK = 7  # a periodic scheduling round
     SLEEP = 8  # an idle node is suspended (power saving)
+    SERVE = 9  # a serving tick: account for the interval, scale services
+    DRAIN = 10  # a drained service replica frees its devices
 
 
 Event = tuple[float, int, int, int, int]

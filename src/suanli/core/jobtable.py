@@ -120,6 +120,11 @@ class JobTable:
     def __len__(self) -> int:
         return len(self.jobs)
 
+    def head(self, n: int) -> JobTable:
+        """A table of the first ``n`` jobs (the batch jobs of a run whose service
+        replicas were appended after them)."""
+        return JobTable(self.jobs[:n], self.tables)
+
     def add(self, job: Job) -> int:
         """Append a job (its tenant, profile and data set must be known); return its index."""
         self.jobs.append(job)
@@ -206,12 +211,21 @@ class JobTable:
             self._sig_arrays[sig] = a
         return a
 
+    def candidates_of(self, job: Job) -> tuple[Candidate, ...]:
+        """Where a job not (yet) in the table could run (no data set; its tenant's home
+        as origin): what a service replica would get before it is added."""
+        t_index = self._t_index[job.tenant]
+        return self._compute_for(
+            job, self._p_index[job.profile], -1, self.tables.tenant_home[t_index]
+        )
+
     def _compute(self, j: int) -> tuple[Candidate, ...]:
+        return self._compute_for(
+            self.jobs[j], self.profile[j], self.dataset[j], self.origin_site(j)
+        )
+
+    def _compute_for(self, job: Job, prof: int, d: int, origin: int) -> tuple[Candidate, ...]:
         t = self.tables
-        job = self.jobs[j]
-        prof = self.profile[j]
-        d = self.dataset[j]
-        origin = self.origin_site(j)
         pf = float(t.profile_power_factor[prof])
         # a share is whole thousandths; one that rounds to all of a device is a whole device
         share = max(1, round(1000 * job.device_fraction)) % 1000

@@ -218,6 +218,33 @@ class SchedulingState:
         self.start_why.append("")
         return j
 
+    def place(self, job: Job, pool: int, now: float, ready_s: float, why: str) -> int:
+        """Add ``job`` and start it at once on ``pool`` without queueing (a service
+        replica): it holds its devices from ``now`` and computes from ``now + ready_s``
+        (its cold start). Raises :class:`PolicyError` when it does not fit there."""
+        j = self.add(job)
+        cand = next((c for c in self.jobs.candidates(j) if c.pool == pool), None)
+        where = self.tables.pool_label(pool)
+        if cand is None:
+            raise PolicyError(f"job {job.id} cannot run on {where}")
+        if not self.site_up[self.tables.pool_site[pool]]:
+            raise PolicyError(f"job {job.id} placed on {where}, whose site is down")
+        why_not = Capacity(self.cluster).why_not(self.jobs.tenant[j], cand)
+        if why_not is not None:
+            raise PolicyError(f"job {job.id} placed on {where} without room ({why_not})")
+        self.acct.integrate(now)  # before the state changes
+        alloc = self._allocate(j, cand, now)
+        self.first_start[j] = now
+        rs = self._hold(j, cand, alloc, now, now + ready_s, 0.0)
+        if ready_s <= 0.0:
+            self._begin_computing(j, rs, now)
+        else:
+            self.events.push(now + ready_s, EventKind.COMPUTE_START, j, rs.epoch)
+        self.start_why[j] = why
+        if self.record:
+            self.applied.append(Start(j, cand, why))
+        return j
+
     def arrive(self, j: int) -> bool:
         """Job *j* is submitted; a job no pool can ever run is set aside with a reason
         (returns False)."""
@@ -464,7 +491,10 @@ class SchedulingState:
         )
         victims = sorted({j for n in candidates for j in self.node_jobs[pool].get(n, ())})
         for j in victims:
-            self.preempt(j, now, "node failure")
+            if math.isinf(self.jobs.work[j]):  # a service replica is lost, not requeued
+                self.end(j, now, "node failure")
+            else:
+                self.preempt(j, now, "node failure")
         sleeping = sum(1 for n in candidates if pn.asleep[n])
         pn.fail(candidates)
         acct, t = self.acct, self.tables
@@ -651,7 +681,8 @@ class SchedulingState:
         self.acct.busy[p] += rs.cand.busy
         self.acct.power_w[p] += rs.cand.busy_w
         remaining = self.jobs.work[j] - self.work_done[j]
-        self.events.push(now + remaining / rs.cand.rate, EventKind.FINISH, j, rs.epoch)
+        if math.isfinite(remaining):  # a service replica runs until it is drained
+            self.events.push(now + remaining / rs.cand.rate, EventKind.FINISH, j, rs.epoch)
 
     def _stop(self, j: int, rs: RunState, now: float, why: str) -> None:
         self.acct.integrate(now)  # before the state changes

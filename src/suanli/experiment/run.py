@@ -13,7 +13,13 @@ from suanli.errors import SuanliError
 from suanli.experiment.parallel import run_all
 from suanli.model.job import Job
 from suanli.model.scenario import GeneratorSpec, Scenario, TraceSpec
-from suanli.policy.registry import make_policy, policy_names
+from suanli.policy.registry import (
+    DEFAULT_SERVING_POLICY,
+    make_policy,
+    make_serving_policy,
+    policy_names,
+    serving_policy_names,
+)
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
 from suanli.workload.generator import generate_jobs
@@ -55,12 +61,18 @@ class Run:
     seed: int
     drain: bool
     placement: str
+    #: The serving policy that scales the scenario's services (None: no services).
+    serving: str | None = None
 
 
 def run_policy(run: Run, name: str, progress: Callable[[float], None] | None = None) -> SimResult:
     """Simulate ``run``'s jobs under policy ``name`` (its own generator, seeded alike)."""
     sc = run.scenario
     policy = make_policy(name, sc.policy_params.get(name), np.random.default_rng(run.seed))
+    serving = None
+    if run.serving is not None and sc.services:
+        params = sc.policy_params.get(f"serving/{run.serving}")
+        serving = make_serving_policy(run.serving, params, np.random.default_rng(run.seed))
     return Simulator(
         sc,
         run.jobs,
@@ -70,6 +82,7 @@ def run_policy(run: Run, name: str, progress: Callable[[float], None] | None = N
         tables=run.tables,
         progress=progress,
         placement=run.placement,
+        serving=serving,
     ).run()
 
 
@@ -83,16 +96,20 @@ def run_policies(
     placement: str = DEFAULT_PLACEMENT,
     progress: Callable[[str, float], None] | None = None,
     ray: str | None = None,
+    serving: str | None = DEFAULT_SERVING_POLICY,
 ) -> list[SimResult]:
     """Simulate ``jobs`` under each policy (same jobs, same seed), with the device placement
     rule ``placement`` (:mod:`suanli.core.sharing`): one after the other here, or each as a
     task on the Ray cluster ``ray`` (:mod:`suanli.experiment.parallel`; a long replay split
-    by policy). The results are the same either way."""
+    by policy). The results are the same either way. The scenario's services, if any, are
+    scaled by the serving policy ``serving`` in every run (None: left out)."""
     unknown = [p for p in policies if p not in policy_names()]
     if unknown:
         make_policy(unknown[0])  # raises the error listing valid names
     placement_rule(placement)
-    run = Run(scenario, build_tables(scenario), jobs, seed, drain, placement)
+    if serving is not None and serving not in serving_policy_names():
+        make_serving_policy(serving)  # raises the error listing valid names
+    run = Run(scenario, build_tables(scenario), jobs, seed, drain, placement, serving)
     if ray is not None:
         done = (lambda i, _n: progress(policies[i - 1], 1.0)) if progress is not None else None
         return run_all(run_policy, run, list(policies), ray=ray, progress=done)

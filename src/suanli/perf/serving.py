@@ -59,11 +59,28 @@ import math
 from dataclasses import dataclass, replace
 
 from suanli.model.accelerator import Accelerator
+from suanli.model.job import JobKind, WorkloadProfile
 from suanli.model.service import BYTES_PER_PARAM, ServedModel
 
 #: Usable fraction of HBM (runtime, activations, fragmentation): an assumption, as
 #: :data:`suanli.perf.memory.USABLE_FRACTION`.
 USABLE_FRACTION = 0.9
+
+#: Share of TDP a serving replica's devices draw (ASSUMPTION: decode-heavy serving keeps
+#: accelerators busy, below training's draw of about 0.9).
+SERVING_POWER_FACTOR = 0.7
+
+#: The profile service replicas run under in the scheduling core: its speed and memory
+#: do not matter (a replica's shape and serving model decide them), its power does.
+SERVING_PROFILE = WorkloadProfile(
+    id="serving",
+    kind=JobKind.BATCH_INFERENCE,
+    precisions=("fp8", "int8", "bf16", "fp16"),
+    flops_per_byte=1.0,
+    memory_gb=0.001,
+    power_factor=SERVING_POWER_FACTOR,
+    source="service replicas; power factor an ASSUMPTION (perf/serving.py)",
+)
 
 #: Precisions to try, in order, when the chip lacks the served one.
 _FALLBACK = {

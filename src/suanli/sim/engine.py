@@ -31,6 +31,8 @@ from suanli.core.invariants import check_invariants
 from suanli.core.jobtable import JobTable
 from suanli.core.loop import ControlLoop
 from suanli.core.policy import Policy
+from suanli.core.serving import ServingPolicy, ServingState
+from suanli.core.serving_tables import build_serving_tables
 from suanli.core.sharing import DEFAULT_PLACEMENT, placement_rule, pool_requests
 from suanli.core.state import SchedulingState
 from suanli.core.tables import FleetTables, build_tables
@@ -64,6 +66,7 @@ class Simulator:
         placement: str = DEFAULT_PLACEMENT,
         dispatch_s: Mapping[str, float] | None = None,
         observe: Callable[[SchedulingState, float], None] | None = None,
+        serving: ServingPolicy | None = None,
     ) -> None:
         self.scenario = scenario
         self.tables = tables if tables is not None else build_tables(scenario)
@@ -81,6 +84,8 @@ class Simulator:
         self.dispatch_s = dict(dispatch_s or {})
         #: Called with the state after every round (read only: an experiment's probe).
         self.observe = observe
+        #: Scales the scenario's services (None: the scenario has none, or they are left out).
+        self.serving = serving if scenario.services else None
         unknown = sorted(set(self.dispatch_s) - set(self.tables.site_ids))
         if unknown:
             raise ValueError(f"dispatch latency for sites not in the scenario: {unknown}")
@@ -104,13 +109,19 @@ class Simulator:
         q.push(3600.0, EventKind.HOUR)
         tick = float(self.policy.tick_s)
         q.push(tick, EventKind.TICK)
+        n_jobs = len(jobs)  # batch jobs: replicas join the table as they are placed
+        srv = None
+        if self.serving is not None:
+            srv = ServingState(st, build_serving_tables(tables), q, self.serving.tick_s)
+            srv.warm_start()  # the services were serving before the run began
+            srv.tick(self.serving, 0.0)
+            q.push(self.serving.tick_s, EventKind.SERVE)
         failed: dict[int, list[tuple[int, list[int]]]] = {}
         for i, f in enumerate(self.scenario.failures):
             q.push(f.start_s, EventKind.FAILURE, i)
             q.push(f.start_s + f.duration_s, EventKind.RECOVERY, i)
         pools_at = self._failure_pools()
         st.idle_since(0.0)
-        n_jobs = len(jobs)
         events = 0
         next_report = 0
         next_wall = wall0
@@ -143,6 +154,13 @@ class Simulator:
                     for p, nodes in failed.pop(a, []):
                         st.recover_nodes(p, nodes, t)
                     st.request_round()
+                elif kind == EventKind.SERVE:
+                    assert srv is not None and self.serving is not None
+                    srv.tick(self.serving, t)
+                    q.push(t + self.serving.tick_s, EventKind.SERVE)
+                elif kind == EventKind.DRAIN:
+                    assert srv is not None
+                    srv.timer(kind, a, b, t)
                 else:  # the state's own timers: compute start, finish, wake, sleep
                     st.timer(kind, a, b, t)
             loop.run_due(t)
@@ -164,6 +182,8 @@ class Simulator:
                 break
         end = self.end_s if not self.drain else max(self.horizon_s, min(t, self.end_s))
         acct.integrate(end)
+        if srv is not None:
+            srv.account(srv.last_t, end)
         if self.progress is not None:
             self.progress(1.0)
         return SimResult.collect(
@@ -179,6 +199,9 @@ class Simulator:
             round_times=loop.round_times,
             events=events,
             wall_s=time.perf_counter() - wall0,
+            batch_jobs=n_jobs,
+            serving=srv,
+            serving_policy=self.serving.name if self.serving is not None else "",
         )
 
     def _done_share(self, t: float, st: SchedulingState, n_jobs: int) -> float:

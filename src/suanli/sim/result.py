@@ -8,6 +8,7 @@ import numpy as np
 
 from suanli.core.accounting import Accounting
 from suanli.core.jobtable import JobTable
+from suanli.core.serving import ServiceOutcome, ServingState, service_outcomes
 from suanli.core.state import DONE, SchedulingState, Stretch, Transfers
 from suanli.core.tables import FleetTables
 from suanli.model.scenario import Scenario
@@ -52,6 +53,10 @@ class SimResult:
     round_times: tuple[float, ...]
     events: int
     wall_s: float
+    #: Online inference services (empty without any); their replicas are not among the
+    #: jobs, whose arrays cover the batch jobs only.
+    services: tuple[ServiceOutcome, ...] = ()
+    serving_policy: str = ""
 
     @classmethod
     def collect(
@@ -69,16 +74,23 @@ class SimResult:
         round_times: list[float],
         events: int,
         wall_s: float,
+        batch_jobs: int | None = None,
+        serving: ServingState | None = None,
+        serving_policy: str = "",
     ) -> SimResult:
-        """Gather the run's data from the scheduling state and the accounting."""
+        """Gather the run's data from the scheduling state and the accounting (the first
+        ``batch_jobs`` jobs of the table: service replicas follow them)."""
         st = state
-        n = len(jobs)
+        n = len(jobs) if batch_jobs is None else batch_jobs
+        if n < len(jobs):
+            jobs = jobs.head(n)
         last_pool = np.full(n, -1, dtype=np.int64)
         last_devices = np.zeros(n)
-        for sp in st.stretches:
+        stretches = tuple(sp for sp in st.stretches if sp.job < n)
+        for sp in stretches:
             last_pool[sp.job] = sp.pool
             last_devices[sp.job] = sp.devices
-        done = np.asarray([s == DONE for s in st.status], dtype=bool)
+        done = np.asarray([s == DONE for s in st.status[:n]], dtype=bool)
         reasons = {j: st.reason(j) for j in range(n) if not done[j]}
         return cls(
             scenario=scenario,
@@ -88,15 +100,15 @@ class SimResult:
             seed=seed,
             placement=placement,
             end_s=end_s,
-            first_start=np.asarray(st.first_start, dtype=float),
-            finish=np.asarray(st.finish, dtype=float),
+            first_start=np.asarray(st.first_start[:n], dtype=float),
+            finish=np.asarray(st.finish[:n], dtype=float),
             done=done,
-            preemptions=np.asarray(st.preemptions, dtype=np.int64),
-            lost_pflop=np.asarray(st.lost_pflop, dtype=float),
+            preemptions=np.asarray(st.preemptions[:n], dtype=np.int64),
+            lost_pflop=np.asarray(st.lost_pflop[:n], dtype=float),
             last_pool=last_pool,
             last_devices=last_devices,
             reasons=reasons,
-            start_why=tuple(st.start_why),
+            start_why=tuple(st.start_why[:n]),
             energy_j=acct.energy_j.copy(),
             busy_s=acct.busy_s.copy(),
             allocated_s=acct.allocated_s.copy(),
@@ -104,9 +116,11 @@ class SimResult:
             asleep_s=acct.asleep_s.copy(),
             shared_s=acct.shared_s.copy(),
             fragmented_s=acct.fragmented_s.copy(),
-            stretches=tuple(st.stretches),
+            stretches=stretches,
             transfers=st.transfers,
             round_times=tuple(round_times),
             events=events,
             wall_s=wall_s,
+            services=service_outcomes(serving, end_s) if serving is not None else (),
+            serving_policy=serving_policy,
         )

@@ -1,0 +1,511 @@
+"""Online inference services in the shared core: replicas that follow demand, beside the
+batch work of the same :class:`~suanli.core.state.SchedulingState`.
+
+A **replica** of service *k* is a job of the scheduling state that never finishes
+(infinite work, not preemptible) holding ``n_{kp}`` devices of pool *p*: it is placed by
+:meth:`SchedulingState.place`, serves once its cold start is over (the state's
+``COMPUTE_START``), and when scaled down it stops taking requests and frees its devices
+after draining (``DRAIN``). Batch policies see replicas as running jobs they cannot
+preempt; a serving policy may preempt preemptible batch jobs to make room.
+
+Every serving tick (``tick_s``) :meth:`ServingState.tick` first **accounts** for the
+interval just ended, then asks the serving policy for decisions. Accounting, for each
+service over ``[t₀, t₁)`` with Δ = t₁ − t₀:
+
+* region *r* offers ``λ_r`` requests/s (its curve's mean over the interval);
+* **routing**: regions, fewest reachable pools first, spread ``λ_r`` over the pools
+  holding ready replicas within the region's latency bound, filling the spare capacity
+  ``c_p μ_p − x_p`` in proportion (what is left beyond all spare capacity goes in
+  proportion to capacity); a region with no reachable ready replica has its requests
+  **dropped**;
+* pool *p* then serves ``λ_p = Σ_r x_{rp}`` with inter-arrival SCV
+  ``Σ_r x_{rp} c_r² / λ_p`` on ``c_p`` replicas, and the fluid model
+  (:func:`~suanli.perf.queueing.slo_attainment`, with the backlog it carried from the
+  previous interval) gives the attainment ``a_{rp}`` of region *r*'s requests there,
+  their network latency ``ℓ_{rp}`` included;
+* requests ``λ_r Δ``, on time ``Σ_p x_{rp} a_{rp} Δ``, tokens served
+  ``Σ_p x_{rp} min(1, 1/ρ_p) Δ (Ī + Ō)``.
+
+The observed rates (what a monitoring system would have seen) are kept per region and
+interval for policies that forecast. The simulator calls :meth:`tick` on its virtual
+clock and the live control plane on the wall clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from suanli.core.capacity import Capacity
+from suanli.core.events import EventKind, EventQueue
+from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyParams
+from suanli.core.serving_tables import ServiceTable, ServingTables
+from suanli.core.state import RUNNING, PolicyError, SchedulingState
+from suanli.core.tables import FleetTables
+from suanli.model.job import Job, JobKind
+from suanli.perf.queueing import ServiceLoad, slo_attainment
+from suanli.perf.serving import SERVING_PROFILE as SERVING_PROFILE_MODEL
+
+#: The profile replicas run under (added to a scenario with services).
+SERVING_PROFILE = SERVING_PROFILE_MODEL.id
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """Add ``count`` replicas of service ``service`` on ``pool``."""
+
+    service: int
+    pool: int
+    count: int
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class ServingDecision:
+    """A serving policy's decisions: batch jobs to preempt (first), replicas to drain
+    (job indices), replicas to add."""
+
+    preempt: list[tuple[int, str]] = field(default_factory=list)
+    drain: list[tuple[int, str]] = field(default_factory=list)
+    add: list[Scale] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Victim:
+    """A running batch job a replica may displace: ``devices`` held, ``busy_w`` drawn,
+    seconds of work since its last checkpoint (lost if it is preempted now)."""
+
+    job: int
+    tenant: int
+    devices: int
+    busy_w: float
+    since_checkpoint_s: float
+
+
+@dataclass(frozen=True, eq=False)
+class ServingInput:
+    """What a serving policy sees at a tick.
+
+    ``live[k][p]`` are the replicas of service *k* on pool *p* not draining (oldest
+    first), ``ready`` those of them serving; ``observed[k]`` the rates each region of *k*
+    offered in past intervals (``(regions, intervals)``, oldest first, one per tick);
+    ``capacity`` the batch core's planning view (free devices, power, quotas);
+    ``preemptible_on(p)`` the running batch jobs a replica may displace on pool *p*;
+    ``candidate(k, p)`` what a replica of *k* takes on *p*.
+    """
+
+    now: float
+    tick_s: float
+    horizon_s: float
+    fleet: FleetTables
+    tables: ServingTables
+    live: Sequence[Sequence[Sequence[int]]]
+    ready: Sequence[Sequence[int]]
+    observed: Sequence[np.ndarray]
+    capacity: Capacity
+    tenant_of: Sequence[int]
+    preemptible_on: Callable[[int], Sequence[Victim]]
+    candidate: Callable[[int, int], Candidate | None]
+
+
+class ServingPolicy(Protocol):
+    """Decides the replicas of every service at each serving tick."""
+
+    name: ClassVar[str]
+    tick_s: float
+
+    def decide(self, inp: ServingInput) -> ServingDecision:
+        """Decisions for one tick."""
+        ...
+
+
+class ServingParams(PolicyParams):
+    """Base of serving-policy parameters (scenario ``policies: {name: {...}}``)."""
+
+
+@dataclass(slots=True)
+class Replica:
+    """A replica of service ``service`` on ``pool`` (job index ``job``)."""
+
+    job: int
+    service: int
+    pool: int
+    started_s: float
+    draining: bool = False
+
+
+@dataclass(slots=True)
+class ServiceTotals:
+    """A service's running totals per region (arrays over its regions)."""
+
+    requests: np.ndarray
+    on_time: np.ndarray
+    dropped: np.ndarray
+    tokens: np.ndarray
+    cold_starts: int = 0
+    #: Replicas a policy asked for that found no room when placed.
+    unplaced: int = 0
+    #: Per tick: (t₀, demand req/s, capacity req/s, ready replicas, devices held, attainment).
+    series: list[tuple[float, float, float, int, float, float]] = field(default_factory=list)
+    #: Ready replicas per pool per tick (pool → list aligned with ``series``).
+    by_pool: dict[int, list[int]] = field(default_factory=dict)
+
+
+class ServingState:
+    """The replicas of every service and their accounting (see the module docstring)."""
+
+    def __init__(
+        self, st: SchedulingState, tables: ServingTables, events: EventQueue, tick_s: float
+    ) -> None:
+        self.st = st
+        self.tables = tables
+        self.events = events
+        self.tick_s = tick_s
+        self.replicas: dict[int, Replica] = {}
+        #: Every replica ever placed (job index → service), for the outcomes.
+        self.replica_service: dict[int, int] = {}
+        n_pools = st.tables.n_pools
+        self.live: list[list[list[int]]] = [[[] for _ in range(n_pools)] for _ in tables.services]
+        self.backlog = [np.zeros(n_pools) for _ in tables.services]
+        self.observed: list[list[np.ndarray]] = [[] for _ in tables.services]
+        self.totals = [
+            ServiceTotals(*(np.zeros(len(s.regions)) for _ in range(4)))  # type: ignore[arg-type]
+            for s in tables.services
+        ]
+        self.last_t = 0.0
+        #: Replicas placed at time 0 serve at once (a simulated run begins with its
+        #: services already serving: :meth:`warm_start`).
+        self.warm = False
+        self._seq = 0
+        self._cands: dict[tuple[int, int], Candidate | None] = {}
+
+    def warm_start(self) -> None:
+        """Begin as if the services had been serving before time 0: replicas placed at 0
+        need no cold start, and the interval before 0 counts as observed."""
+        self.warm = True
+        for k, t in enumerate(self.tables.services):
+            self.observed[k].append(np.array([d.mean_rate(-self.tick_s, 0.0) for d in t.demand]))
+
+    # -- the policy interface -------------------------------------------------------------
+    def snapshot(self, now: float) -> ServingInput:
+        """What a serving policy sees now."""
+        self._forget_lost()
+        st = self.st
+        ready = [[sum(1 for j in pool if self._ready(j)) for pool in svc] for svc in self.live]
+        return ServingInput(
+            now=now,
+            tick_s=self.tick_s,
+            horizon_s=st.tables.hours * 3600.0,
+            fleet=st.tables,
+            tables=self.tables,
+            live=self.live,
+            ready=ready,
+            observed=[
+                np.array(obs).T if obs else np.zeros((len(t.regions), 0))
+                for obs, t in zip(self.observed, self.tables.services, strict=True)
+            ],
+            capacity=Capacity(st.cluster),
+            tenant_of=[
+                st.jobs.tables.tenant_ids.index(t.service.tenant) for t in self.tables.services
+            ],
+            preemptible_on=lambda p: self._preemptible_on(p, now),
+            candidate=self.candidate,
+        )
+
+    def apply(self, dec: ServingDecision, now: float) -> None:
+        """Carry out a serving policy's decisions: preemptions, drains, then new replicas."""
+        st = self.st
+        for j, why in dec.preempt:
+            if j in self.replicas or st.status[j] != RUNNING or not st.preemptible(j):
+                raise PolicyError(
+                    f"serving policy preempted job {st.jobs.ids[j]}, which it may not"
+                )
+            st.preempt(j, now, why)
+            st.round_due = True
+        for j, why in dec.drain:
+            self.drain(j, now, why)
+        for sc in dec.add:
+            cand = self.candidate(sc.service, sc.pool)
+            tenant = st.tables.tenant_ids.index(self.tables.services[sc.service].service.tenant)
+            for _ in range(sc.count):
+                # a policy plans on free devices; nodes may still be too fragmented
+                if cand is None or Capacity(st.cluster).why_not(tenant, cand) is not None:
+                    self.totals[sc.service].unplaced += 1
+                    break
+                self.add_replica(sc.service, sc.pool, now, sc.reason)
+
+    def tick(self, policy: ServingPolicy, now: float) -> None:
+        """Account for the interval since the last tick, then let ``policy`` decide."""
+        self.account(self.last_t, now)
+        self.last_t = now
+        self.apply(policy.decide(self.snapshot(now)), now)
+
+    # -- replicas ---------------------------------------------------------------------------
+    def candidate(self, k: int, p: int) -> Candidate | None:
+        """What a replica of service *k* takes on pool *p* (None: it cannot go there)."""
+        key = (k, p)
+        if key not in self._cands:
+            t = self.tables.services[k]
+            cand = None
+            if t.devices[p]:
+                cands = self.st.jobs.candidates_of(self._job(k, p, 0.0, "probe"))
+                cand = next((c for c in cands if c.pool == p), None)
+            self._cands[key] = cand
+        return self._cands[key]
+
+    def add_replica(self, k: int, p: int, now: float, why: str) -> int:
+        """Place a new replica of service *k* on pool *p* (cold start before it serves)."""
+        t = self.tables.services[k]
+        self._seq += 1
+        job = self._job(k, p, now, f"{t.service.id}#r{self._seq}")
+        cold = not (self.warm and now == 0.0)
+        j = self.st.place(job, p, now, t.cold_start_s if cold else 0.0, why or "for demand")
+        self.replicas[j] = Replica(j, k, p, now)
+        self.replica_service[j] = k
+        self.live[k][p].append(j)
+        self.totals[k].cold_starts += cold
+        return j
+
+    def drain(self, j: int, now: float, why: str) -> None:
+        """Stop sending requests to replica *j*; it frees its devices after draining."""
+        r = self.replicas.get(j)
+        if r is None or r.draining:
+            raise PolicyError(
+                f"serving policy drained job {self.st.jobs.ids[j]}, not a live replica"
+            )
+        r.draining = True
+        self.live[r.service][r.pool].remove(j)
+        t = self.tables.services[r.service]
+        delay = t.drain_s if self._ready(j) else 0.0  # a replica still starting has no requests
+        self.events.push(now + delay, EventKind.DRAIN, j, self.st.epoch[j])
+
+    def timer(self, kind: int, a: int, b: int, now: float) -> None:
+        """A timer this state set is due: a drained replica frees its devices."""
+        if kind == EventKind.DRAIN and a in self.replicas and self.st.epoch[a] == b:
+            if self.st.status[a] == RUNNING:
+                self.st.end(a, now, "drained (scaled down)")
+            del self.replicas[a]
+
+    def _job(self, k: int, p: int, now: float, name: str) -> Job:
+        t = self.tables.services[k]
+        svc = t.service
+        return Job(
+            id=name,
+            submit_s=now,
+            work_pflop=math.inf,
+            gang=t.devices[p],
+            tenant=svc.tenant,
+            profile=SERVING_PROFILE,
+            kind=JobKind.BATCH_INFERENCE,
+            accepted_types=(self.st.tables.acc_ids[self.st.tables.pool_acc[p]],),
+            preemptible=False,
+            priority=svc.priority,
+        )
+
+    def _ready(self, j: int) -> bool:
+        rs = self.st.running.get(j)
+        return rs is not None and rs.computing
+
+    def _forget_lost(self) -> None:
+        """Replicas that ended without a drain (their node failed)."""
+        for j in [j for j, r in self.replicas.items() if self.st.status[j] != RUNNING]:
+            r = self.replicas.pop(j)
+            if not r.draining:
+                self.live[r.service][r.pool].remove(j)
+
+    def _preemptible_on(self, p: int, now: float) -> list[Victim]:
+        st = self.st
+        out = []
+        for j in sorted(st.running_by_pool[p]):
+            if j in self.replicas or not st.preemptible(j):
+                continue
+            rs = st.running[j]
+            interval = st.jobs.checkpoint_s[j]
+            since = max(0.0, now - rs.compute_start_s) if rs.computing else 0.0
+            lost = since % interval if interval > 0 else 0.0
+            out.append(Victim(j, st.jobs.tenant[j], rs.cand.devices, rs.cand.busy_w, lost))
+        return out
+
+    # -- accounting -------------------------------------------------------------------------
+    def account(self, t0: float, t1: float) -> None:
+        """Requests offered, routed and served over ``[t0, t1)`` (module docstring)."""
+        if t1 <= t0:
+            return
+        self._forget_lost()
+        dt = t1 - t0
+        for k, t in enumerate(self.tables.services):
+            lam = np.array([d.mean_rate(t0, t1) for d in t.demand])
+            cvs = np.array([d.cv(t0) for d in t.demand])
+            self.observed[k].append(lam)
+            ready = np.array([sum(1 for j in pl if self._ready(j)) for pl in self.live[k]])
+            x = route(lam, ready, t)
+            tot = self.totals[k]
+            tot.requests += lam * dt
+            tot.dropped += np.where(x.sum(axis=1) > 0, 0.0, lam) * dt  # no replica in reach
+            held = 0.0
+            for p in t.pools:
+                held += len(self.live[k][p]) * t.devices[p]
+                tot.by_pool.setdefault(p, []).append(int(ready[p]))
+            att_all = 0.0
+            for p in (int(q) for q in np.flatnonzero(ready)):
+                share = x[:, p]
+                lam_p = float(share.sum())
+                perf = t.perf[p]
+                assert perf is not None
+                if lam_p <= 0.0:
+                    self.backlog[k][p] = 0.0
+                    continue
+                rs = np.flatnonzero(share > 0)
+                cv = math.sqrt(float((share[rs] * cvs[rs] ** 2).sum()) / lam_p)
+                load = ServiceLoad(
+                    lam_p, t.mean_input, t.mean_output, cv, t.scv_input, t.scv_output
+                )
+                site = self.st.tables.pool_site[p]
+                res = slo_attainment(
+                    perf,
+                    t.service.slo,
+                    load,
+                    int(ready[p]),
+                    t.latency_s[rs, site],
+                    dt,
+                    self.backlog[k][p],
+                )
+                self.backlog[k][p] = float(np.max(res.backlog_end))
+                att = np.broadcast_to(res.attainment, rs.shape)
+                tot.on_time[rs] += share[rs] * att * dt
+                served = min(1.0, 1.0 / max(float(np.max(res.utilisation)), 1e-12))
+                tot.tokens[rs] += share[rs] * served * dt * (t.mean_input + t.mean_output)
+                att_all += float((share[rs] * att).sum())
+            demand = float(lam.sum())
+            cap = float((ready * t.mu).sum())
+            tot.series.append(
+                (t0, demand, cap, int(ready.sum()), held, att_all / demand if demand else 1.0)
+            )
+
+
+def route(lam: np.ndarray, ready: np.ndarray, t: ServiceTable) -> np.ndarray:
+    """``x[r, p]``: requests/s of region *r* sent to pool *p* (module docstring)."""
+    x = np.zeros((len(lam), len(ready)))
+    cap = ready * t.mu
+    if not cap.any():
+        return x
+    ok = t.reach_pool & (cap > 0)[None, :]
+    order = sorted(range(len(lam)), key=lambda r: (int(ok[r].sum()), r))
+    used = np.zeros(len(ready))
+    for r in order:
+        if lam[r] <= 0 or not ok[r].any():
+            continue
+        pools = np.flatnonzero(ok[r])
+        spare = np.maximum(cap[pools] - used[pools], 0.0)
+        if spare.sum() >= lam[r]:
+            share = lam[r] * spare / spare.sum()
+        else:
+            share = spare + (lam[r] - spare.sum()) * cap[pools] / cap[pools].sum()
+        x[r, pools] = share
+        used[pools] += share
+    return x
+
+
+@dataclass(frozen=True, eq=False)
+class ServiceOutcome:
+    """What one service got over a run (per region where an array)."""
+
+    service: str
+    regions: tuple[str, ...]
+    requests: np.ndarray
+    on_time: np.ndarray
+    dropped: np.ndarray
+    tokens: np.ndarray
+    cold_starts: int
+    unplaced: int
+    #: Device-seconds held by replicas, per pool; facility energy (kWh), cost, carbon (kg).
+    device_s: np.ndarray
+    energy_kwh: float
+    cost: float
+    carbon_kg: float
+    #: Per tick: start (s), demand and capacity (req/s), ready replicas, devices held,
+    #: attainment; ``ready_by_pool[p]`` ready replicas per tick.
+    series: np.ndarray
+    ready_by_pool: dict[int, np.ndarray]
+
+    @property
+    def attainment(self) -> float:
+        """Share of all requests answered within the SLO (1 without requests)."""
+        total = float(self.requests.sum())
+        return float(self.on_time.sum()) / total if total > 0 else 1.0
+
+    def per_mtok(self, value: float) -> float:
+        """``value`` per million tokens served (NaN without tokens)."""
+        tok = float(self.tokens.sum())
+        return value / tok * 1e6 if tok > 0 else math.nan
+
+
+def service_outcomes(srv: ServingState, end_s: float) -> tuple[ServiceOutcome, ...]:
+    """Every service's outcome, its replicas' energy, cost and carbon from the stretches
+    they held devices (idle power while starting, busy power once serving; PUE; the
+    site's hourly net price and carbon intensity)."""
+    st = srv.st
+    t = st.tables
+    n_pools = t.n_pools
+    acc: list[list[float]] = [[0.0, 0.0, 0.0] for _ in srv.tables.services]
+    dev = [np.zeros(n_pools) for _ in srv.tables.services]
+    for sp in st.stretches:
+        k = srv.replica_service.get(sp.job)
+        if k is None:
+            continue
+        p, site = sp.pool, t.pool_site[sp.pool]
+        t1 = end_s if math.isnan(sp.end_s) else min(sp.end_s, end_s)
+        t0, tc = sp.start_s, min(max(sp.compute_start_s, sp.start_s), t1)
+        if t1 <= t0:
+            continue
+        cand = srv.candidate(k, p)
+        busy_kw = (cand.busy_w if cand is not None else 0.0) / 1e3
+        idle_kw = sp.devices * float(t.pool_idle_w[p]) / 1e3
+        pue = t.site_pue[site]
+        dev[k][p] += sp.devices * (t1 - t0)
+        kwh = pue * (idle_kw * (t1 - t0) + busy_kw * (t1 - tc)) / 3600.0
+        acc[k][0] += kwh
+        acc[k][1] += (
+            pue
+            * (
+                idle_kw * t.net_price_integral(p, t0, t1)
+                + busy_kw * t.net_price_integral(p, tc, t1)
+            )
+            / 3600.0
+        )
+        acc[k][2] += (
+            pue
+            * (
+                idle_kw * t.carbon_integral(site, t0, t1)
+                + busy_kw * t.carbon_integral(site, tc, t1)
+            )
+            / 3600.0
+        )
+    out = []
+    for k, tab in enumerate(srv.tables.services):
+        tot = srv.totals[k]
+        n = len(tot.series)
+        out.append(
+            ServiceOutcome(
+                service=tab.service.id,
+                regions=tab.regions,
+                requests=tot.requests.copy(),
+                on_time=tot.on_time.copy(),
+                dropped=tot.dropped.copy(),
+                tokens=tot.tokens.copy(),
+                cold_starts=tot.cold_starts,
+                unplaced=tot.unplaced,
+                device_s=dev[k],
+                energy_kwh=acc[k][0],
+                cost=acc[k][1],
+                carbon_kg=acc[k][2],
+                series=np.array(tot.series, dtype=float).reshape(n, 6),
+                ready_by_pool={p: np.array(v) for p, v in sorted(tot.by_pool.items()) if any(v)},
+            )
+        )
+    return tuple(out)

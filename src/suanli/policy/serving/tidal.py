@@ -1,0 +1,159 @@
+"""``suanli``: replicas planned from a short-term forecast, placed by cost and carbon within
+the latency bounds, and batch work in the troughs (tidal scheduling).
+
+**Forecast.** From the rates observed per region and interval (Δ = one tick), the rate of
+the interval *h* ticks ahead is forecast seasonally once a day of history exists, else
+from the recent level and trend::
+
+    λ̂_{n+h} = λ_{n+h−D} · clip( λ̄_{n−3..n−1} / λ̄_{n−3−D..n−1−D}, ½, 2 )   (D = 1 day in ticks)
+    λ̂_{n+h} = λ_{n−1} · max(1, λ_{n−1} / λ_{n−2})                          (less history)
+
+and inflated by a margin *m*: the 95th percentile of the relative under-forecasts of the
+last day (at least ``min_margin``).
+
+**Sizing.** Replicas are sized for ``max_{h ≤ H↑} (1 + m) λ̂_{n+h}`` with ``H↑`` covering a
+cold start and a tick (a replica added now serves from then on), at attainment
+``target`` (above the SLO's, for safety). Replicas are kept rather than drained (and
+paid for again with a cold start) while the forecast of the next ``keep_s``, the rate
+observed over the last ``keep_s`` or a sizing of the last ``keep_s`` needs them:
+``T = max(T↑, min(L, T_keep))``.
+
+**Placement.** A region's replicas go first to the pools already serving it (no churn),
+then to the pools within its latency bound with the lowest score
+
+.. math:: s_p = \\frac{1}{μ_p} \\Big( w_c \\frac{c_p}{\\bar c} + w_g \\frac{g_p}{\\bar g} \\Big),
+
+``c_p`` the energy cost of a replica-hour at the site's net price averaged over the next
+day (a replica lives for hours: the hour's time-of-use price would move replicas back and
+forth), ``g_p`` its carbon likewise, ``c̄, ḡ`` their means over the service's pools (so
+the weights are dimensionless, as in the batch policy), ties broken by latency. Batch
+jobs are preempted when a replica needs their devices; what the replicas leave free is
+the batch policy's to fill.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from suanli.core.serving import ServingDecision, ServingInput, ServingParams
+from suanli.perf.serving import SERVING_POWER_FACTOR
+from suanli.policy.registry import register
+from suanli.policy.serving.common import Spreader, clamp, needed, pools_for, reconcile
+
+#: A replica's cost and carbon are averaged over the next day: it lives for hours, so
+#: the hour's time-of-use price alone would move replicas back and forth.
+LIFETIME_S = 86400.0
+
+
+@register("suanli", serving=True)
+class Tidal:
+    """Forecast, place by cost and carbon, leave the troughs to batch (module docstring)."""
+
+    name: ClassVar[str]
+
+    class Params(ServingParams):
+        """Parameters of the ``suanli`` serving policy."""
+
+        target: float = Field(0.995, gt=0, le=1, description="attainment to size replicas for")
+        min_margin: float = Field(0.05, ge=0, description="least forecast margin")
+        keep_s: float = Field(3600.0, ge=0, description="keep replicas needed this soon")
+        w_cost: float = Field(0.5, ge=0, description="weight of energy cost in placement")
+        w_carbon: float = Field(0.2, ge=0, description="weight of carbon in placement")
+        tick_s: float = Field(300.0, gt=0, description="seconds between serving ticks")
+
+    def __init__(self, params: Params, rng: np.random.Generator) -> None:
+        self.params = params
+        self.tick_s = params.tick_s
+        #: Past one-tick-ahead forecasts per (service, region), to measure the margin.
+        self._forecasts: dict[tuple[int, int], dict[int, float]] = {}
+        #: Replicas sized per (service, region) over the last ``keep_s``.
+        self._sized: dict[tuple[int, int], deque[int]] = {}
+
+    def decide(self, inp: ServingInput) -> ServingDecision:
+        """Targets from the forecast; see the module docstring."""
+        room: dict[int, int] = {}
+        targets = []
+        for k, t in enumerate(inp.tables.services):
+            sp = Spreader(inp, k, room, preempt=True)
+            up_h = math.ceil((t.cold_start_s + inp.tick_s) / inp.tick_s) + 1
+            keep_h = max(up_h, math.ceil(self.params.keep_s / inp.tick_s))
+            score = self._scores(inp, k)
+            for r in range(len(t.regions)):
+                pools = pools_for(inp, k, r)
+                if not pools:
+                    continue
+                fc = self._forecast(inp.observed[k][r], keep_h, inp.tick_s)
+                margin = self._margin(k, r, inp.observed[k][r], fc[0])
+                cv = t.demand[r].cv(inp.now)
+                best = min(pools, key=lambda p: (t.rank[p], score[p], p))
+                lat = float(t.latency_s[r, inp.fleet.pool_site[best]])
+                goal = self.params.target
+                n_up = needed(t, best, float(fc[:up_h].max()) * (1 + margin), cv, lat, goal)
+                recent = inp.observed[k][r][-keep_h:]
+                peak_keep = max(float(fc.max()), float(recent.max()) if len(recent) else 0.0)
+                n_keep = needed(t, best, peak_keep * (1 + margin), cv, lat, goal)
+                past = self._sized.setdefault((k, r), deque(maxlen=keep_h))
+                past.append(n_up)
+                n_keep = max(n_keep, *past)
+                live = sum(len(inp.live[k][p]) for p in pools)
+                want = max(n_up, min(live, n_keep))
+                site = inp.fleet.pool_site
+                order = sorted(
+                    pools, key=lambda p: (t.rank[p], score[p], float(t.latency_s[r, site[p]]), p)
+                )
+                sp.place(order, want, sticky=True)
+            targets.append(clamp(t, sp.targets))
+        return reconcile(inp, targets, preempt=True, why="forecast demand")
+
+    def _forecast(self, obs: np.ndarray, ahead: int, tick_s: float) -> np.ndarray:
+        """λ̂ for the next ``ahead`` intervals (module docstring)."""
+        n = len(obs)
+        if n == 0:
+            return np.zeros(ahead)
+        day = round(86400.0 / tick_s)
+        if n >= day + 3:
+            recent = float(obs[n - 3 :].mean())
+            before = float(obs[n - 3 - day : n - day].mean())
+            level = min(2.0, max(0.5, recent / before)) if before > 0 else 1.0
+            idx = np.arange(n - day, n - day + ahead)
+            idx = np.where(idx < n, idx, n - 1)
+            return np.asarray(obs[idx], dtype=float) * level
+        last = float(obs[-1])
+        trend = max(1.0, last / float(obs[-2])) if n >= 2 and obs[-2] > 0 else 1.0
+        return np.full(ahead, last * trend)
+
+    def _margin(self, k: int, r: int, obs: np.ndarray, next_forecast: float) -> float:
+        """The forecast margin from the last day's under-forecasts; records this tick's
+        forecast of the interval that will be observed next."""
+        past = self._forecasts.setdefault((k, r), {})
+        n = len(obs)
+        errors = [float(obs[i]) / f - 1.0 for i, f in past.items() if i < n and f > 0]
+        past[n] = next_forecast
+        for i in [i for i in past if i < n - 288]:
+            del past[i]
+        if len(errors) < 12:
+            return max(self.params.min_margin, 0.2)
+        return max(self.params.min_margin, float(np.quantile(errors, 0.95)))
+
+    def _scores(self, inp: ServingInput, k: int) -> dict[int, float]:
+        """Placement score per pool of service *k* (lower is better)."""
+        t = inp.tables.services[k]
+        f = inp.fleet
+        t0, t1 = inp.now, inp.now + LIFETIME_S
+        cost, carbon = {}, {}
+        for p in t.pools:
+            site = f.pool_site[p]
+            watts = t.devices[p] * float(f.pool_tdp_w[p]) * SERVING_POWER_FACTOR
+            kw = watts * f.site_pue[site] / 1e3
+            cost[p] = kw * f.net_price_integral(p, t0, t1) / LIFETIME_S
+            carbon[p] = kw * f.carbon_integral(site, t0, t1) / LIFETIME_S
+        mc = float(np.mean(list(cost.values()))) or 1.0
+        mg = float(np.mean(list(carbon.values()))) or 1.0
+        w = self.params
+        mu = {p: max(float(t.mu[p]), 1e-12) for p in t.pools}
+        return {p: (w.w_cost * cost[p] / mc + w.w_carbon * carbon[p] / mg) / mu[p] for p in t.pools}
