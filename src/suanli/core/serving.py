@@ -374,6 +374,7 @@ class ServingState:
                     t.latency_s[rs, site],
                     dt,
                     self.backlog[k][p],
+                    p99=False,
                 )
                 self.backlog[k][p] = float(np.max(res.backlog_end))
                 att = np.broadcast_to(res.attainment, rs.shape)

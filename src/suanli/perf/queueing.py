@@ -184,12 +184,14 @@ def _gamma_quantiles(mean: Arr, scv: Arr, mids: Arr = _MID) -> Arr:
 
 def _erlang_c(c: npt.NDArray[np.int64], a: Arr) -> Arr:
     """Erlang's C: the M/M/c probability of waiting with ``c`` servers and offered load
-    ``a`` (< c), by the Erlang-B recurrence."""
-    b = np.ones(a.shape)
-    top = int(c.max()) if c.size else 0
-    for k in range(1, top + 1):
-        nb = a * b / (k + a * b)
-        b = np.where(k <= c, nb, b)
+    ``a`` (< c). Erlang's B is the Poisson ratio ``P(N = c) / P(N ≤ c)`` for ``N ~
+    Poisson(a)`` (in closed form, so the cost does not grow with ``c``), and
+    ``C = B / (1 − ρ(1 − B))`` with ``ρ = a / c``."""
+    cf = np.asarray(c, dtype=np.float64)
+    a_pos = np.maximum(np.asarray(a, dtype=np.float64), 1e-300)
+    log_pmf = cf * np.log(a_pos) - a_pos - special.gammaln(cf + 1.0)
+    b = np.exp(log_pmf) / np.maximum(special.gammaincc(cf + 1.0, a_pos), 1e-300)
+    b = np.where(np.asarray(a) <= 0, np.where(cf <= 0, 1.0, 0.0), np.minimum(b, 1.0))
     rho = np.minimum(a / np.maximum(c, 1), 1.0)
     return np.asarray(np.where(rho >= 1.0, 1.0, b / (1.0 - rho * (1.0 - b))), dtype=np.float64)
 
@@ -276,10 +278,12 @@ def slo_attainment(
     interval_s: float = math.inf,
     backlog: ArrayLike = 0.0,
     token_budget: int = TOKEN_BUDGET,
+    p99: bool = True,
 ) -> Attainment:
     """Attainment of ``slo`` for ``load`` on ``replicas`` replicas of ``perf``, users
     ``latency_s`` seconds away, over an interval of ``interval_s`` seconds starting with
-    ``backlog`` requests queued in excess (see the module docstring)."""
+    ``backlog`` requests queued in excess (see the module docstring); without ``p99`` the
+    TTFT p99 (a search) is left out (NaN)."""
     lam, mi, mo, cv, si, so = _moments(load)
     c_f, d, b0 = np.broadcast_arrays(
         np.asarray(replicas, dtype=np.float64),
@@ -344,7 +348,7 @@ def slo_attainment(
         return np.asarray(per_u.mean(axis=-1), dtype=np.float64)
 
     a_ttft = np.where(lam > 0, ttft_att(np.broadcast_to(slo.ttft_p99_s, lam.shape)), 1.0)
-    p99 = _p99(ttft_att, lam.shape, d)
+    p99_s = _p99(ttft_att, lam.shape, d) if p99 else np.full(lam.shape, np.nan)
 
     # TPOT and the joint attainment: the prefill backlog behind a request at its first
     # token (its clump-mates, and what arrived while it waited and prefilled).
@@ -378,7 +382,7 @@ def slo_attainment(
         attainment=a_both,
         ttft_attainment=a_ttft,
         tpot_attainment=a_tpot,
-        ttft_p99_s=np.where(lam > 0, p99, 0.0),
+        ttft_p99_s=np.where(lam > 0, p99_s, 0.0),
         tpot_mean_s=tpot_mean,
         utilisation=rho,
         capacity_rps=eng.mu,
@@ -391,7 +395,7 @@ def _wait_cdf(x: Arr, p_w: Arr, theta: Arr) -> Arr:
     mean ``θ``: 0 for ``x < 0``, ``1 − p_w·exp(−x/θ)`` otherwise."""
     fin = np.isfinite(theta) & (theta > 0)
     th = np.where(fin, theta, 1.0)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         decay = np.exp(-np.maximum(x, 0.0) / th)
     decay = np.where(np.isnan(decay), 0.0, decay)
     tail = np.where(fin, p_w * decay, np.where(theta > 0, p_w, 0.0))

@@ -19,7 +19,10 @@ field in ``docs/report.md``; in short:
 * ``policies``: per policy its ``metrics`` (as in ``metrics.json``), hourly ``series`` per
   site (utilisation, allocated share, facility power), ``transfers`` between sites, a
   ``jct_cdf`` and its ``jobs`` and ``placements`` (see :mod:`suanli.report.data_jobs`);
-* ``jobs``: the columns shared by every policy (id, tenant, kind, profile, gang, submit, …).
+* ``jobs``: the columns shared by every policy (id, tenant, kind, profile, gang, submit, …);
+* for a run with online inference services, per policy ``services``: per service its
+  series per serving tick (:func:`suanli.report.services.service_documents`) — their
+  metrics are in the policy's ``metrics.services``.
 
 Numbers are rounded to a fixed number of significant digits (times to 0.1 s) and NaN
 becomes ``null``, so the same results give the same document, byte for byte.
@@ -40,6 +43,7 @@ from suanli.report.files import clean_json, site_series
 from suanli.report.glossary import glossary_data, term_of
 from suanli.report.headline import headline, offered_load, row_marks, site_power
 from suanli.report.metrics import compute_metrics
+from suanli.report.services import service_documents
 from suanli.sim.result import SimResult
 
 #: Format name and version of the report data document.
@@ -170,7 +174,8 @@ def _policy(r: SimResult, hours: int, rows: np.ndarray, metrics: dict[str, Any])
         for k in ("utilisation", "allocated_share", "power_mw")
     }
     jobs, placements = policy_jobs(r, rows)
-    return {
+    services = {"services": service_documents(r)} if r.services else {}
+    return services | {
         "name": r.policy,
         "metrics": clean_json(metrics),
         "series": series,

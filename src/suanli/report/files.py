@@ -1,4 +1,5 @@
-"""The report directory: ``metrics.json``, per-job and per-site CSVs.
+"""The report directory: ``metrics.json``, per-job and per-site CSVs, and ``services.csv``
+for a run with online inference services.
 
 Files are written deterministically (sorted keys, fixed float formatting), so the
 same scenario and seed give byte-identical files. Wall-clock figures go to
@@ -25,6 +26,7 @@ from suanli.report.metrics import (
     mean_power_mw,
     timing,
 )
+from suanli.report.services import SERVICE_COLUMNS, service_rows
 from suanli.sim.result import SimResult
 
 
@@ -239,3 +241,14 @@ def write_sites_csv(path: Path, r: SimResult) -> None:
                         ),
                     ]
                 )
+
+
+def write_services_csv(path: Path, results: Sequence[SimResult]) -> None:
+    """One row per policy, service and region: requests, those on time (within the SLO),
+    dropped, tokens served and the SLO attainment."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(SERVICE_COLUMNS)
+        for r in results:
+            for row in service_rows(r):
+                w.writerow([_num(v) if isinstance(v, float) else v for v in row])

@@ -200,6 +200,78 @@ TERMS: tuple[Term, ...] = (
         "(cooling and losses on top of the devices' own draw)",
         ("pue",),
     ),
+    Term(
+        "serving-policy",
+        "serving policy",
+        "the policy that scaled the services' replicas in the run (`--serving`: `static-peak`, "
+        "`reactive`, `suanli`; [docs/services.md](services.md#serving-policies)); the batch "
+        "policy schedules the other jobs beside them",
+        ("services.*.serving_policy",),
+    ),
+    Term(
+        "slo-attainment",
+        "SLO attainment (SLO met)",
+        "per service (and per user region), the share of its requests answered within its SLO "
+        "— time to first token (p99, the network from the region included) and time per output "
+        "token — over the run: requests on time ÷ requests; dropped requests count as late. 1 "
+        "without requests",
+        ("services.*.attainment", "services.*.regions.*.attainment"),
+    ),
+    Term(
+        "service-requests",
+        "service requests / dropped / tokens",
+        "requests the service's users offered over the run (each region's demand curve); "
+        "dropped: those of a region with no ready replica within its latency bound, also as a "
+        "share of requests; tokens: input and output tokens of the requests served",
+        (
+            "services.*.requests",
+            "services.*.dropped",
+            "services.*.dropped_share",
+            "services.*.tokens",
+        ),
+    ),
+    Term(
+        "replica-device-hours",
+        "replica device-hours",
+        "device-hours the service's replicas held, from placement (cold start included) until "
+        "their devices were freed after draining; in total, by site and by accelerator type",
+        ("services.*.device_hours",),
+    ),
+    Term(
+        "cold-starts",
+        "cold starts, unplaced",
+        "replicas started during the run (each pays a cold start: engine start plus the "
+        "weights over the load bandwidth; replicas of a simulated run's start are warm), and "
+        "replicas a serving policy asked for that found no room",
+        ("services.*.cold_starts", "services.*.unplaced"),
+    ),
+    Term(
+        "service-energy",
+        "service energy / cost / carbon",
+        "facility energy of the service's replicas (idle power while starting, 0.7 × TDP once "
+        "serving, × PUE; kWh), its net cost at the site's hourly price and its carbon at the "
+        "site's hourly intensity (kg CO₂). Not in the batch metrics",
+        ("services.*.energy_kwh", "services.*.cost", "services.*.carbon_kg"),
+    ),
+    Term(
+        "per-mtok",
+        "per million tokens (/Mtok)",
+        "a service's energy (kWh), net cost and carbon (kg CO₂), and device-hours, divided by "
+        "the tokens it served, × 10⁶",
+        ("services.*.per_mtok",),
+    ),
+    Term(
+        "service-by-accelerator",
+        "service by site / accelerator type",
+        "a service's figures apportioned to the pools its replicas held: device-hours as held; "
+        "tokens by each tick's demand shared in proportion to the pools' ready capacity (ready "
+        "replicas × requests/s a replica sustains there); energy by device-hours × TDP × PUE; "
+        "cost and carbon by that weight × the pool's mean net price (carbon intensity) over "
+        "the ticks it had replicas ready. The shares add up to the service's figures; per "
+        "million tokens is each share ÷ the tokens apportioned to it. Summed by site and by "
+        "accelerator type",
+        ("services.*.sites", "services.*.accelerators"),
+    ),
 )
 
 #: Term of each metric path.

@@ -531,6 +531,54 @@ def _finished_note(per_policy: Mapping[str, Mapping[str, Any]]) -> dict[str, str
     }
 
 
+def _positive(v: Any) -> bool:
+    return isinstance(v, int | float) and math.isfinite(v) and v > 0
+
+
+def _services_note(
+    per_policy: Mapping[str, Mapping[str, Any]], currency: str
+) -> dict[str, str] | None:
+    """What the services got, when the run has any: SLO attainment under each policy (or
+    every policy alike) and net cost and carbon per million tokens."""
+    have = {p: m["services"] for p, m in per_policy.items() if m.get("services")}
+    if not have:
+        return None
+    ids = list(next(iter(have.values())))
+    parts = []
+    for sid in ids:
+        got = {p: s[sid] for p, s in have.items() if sid in s}
+        att = {p: f"{100 * g['attainment']:.2f}%" for p, g in got.items()}
+        if len(set(att.values())) == 1:
+            every = " under every policy" if len(got) > 1 else ""
+            said = f"{next(iter(att.values()))} of its requests within its SLO{every}"
+        else:
+            listed = ", ".join(f"{a} ({p})" for p, a in att.items())
+            said = f"{listed} of its requests within its SLO"
+        per_mtok = {
+            p: f"{g['per_mtok']['cost']:.3g} {currency} and {g['per_mtok']['carbon_kg']:.3g} kg CO₂"
+            for p, g in got.items()
+            if _positive(g["per_mtok"]["cost"]) and _positive(g["per_mtok"]["carbon_kg"])
+        }
+        if len(set(per_mtok.values())) == 1:
+            per = f" ({next(iter(per_mtok.values()))} per million tokens)"
+        elif per_mtok:
+            per = (
+                " (per million tokens: "
+                + ", ".join(f"{v} under {p}" for p, v in per_mtok.items())
+                + ")"
+            )
+        else:
+            per = ""
+        parts.append(f"{sid} answered {said}{per}")
+    serving = sorted({s[sid]["serving_policy"] for s in have.values() for sid in s})
+    return {
+        "id": "services",
+        "text": f"Online inference services ran beside the batch work (serving policy "
+        f"{names(serving)}): {'; '.join(parts)}. The batch metrics leave their replicas out; "
+        "the services section has their demand, replicas and cost.",
+    }
+
+
 def headline(
     per_policy: Mapping[str, Mapping[str, Any]],
     *,
@@ -556,6 +604,7 @@ def headline(
             _utilisation_note(per_policy, metrics[0]),
             *_power_notes(per_policy, sites),
             _finished_note(per_policy) if len(policies) > 1 else None,
+            _services_note(per_policy, currency),
         )
         if n is not None
     ]

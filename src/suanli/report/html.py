@@ -1,9 +1,9 @@
 """The HTML report: one self-contained page drawn in the browser from a report data document.
 
 The page is ``static/report.html`` with the styles (``report.css``) and the scripts
-(``format.js``, ``views.js``, ``summary.js``, ``map.js``, ``live.js``, ``jobs.js``,
-``app.js``, ``boot.js``) written into it, and three payloads: plotly.js (from the ``plotly``
-package), the map's outlines (``basemap.json``, Natural Earth, made by
+(``format.js``, ``views.js``, ``services.js``, ``summary.js``, ``map.js``, ``live.js``,
+``jobs.js``, ``app.js``, ``boot.js``) written into it, and three payloads: plotly.js (from
+the ``plotly`` package), the map's outlines (``basemap.json``, Natural Earth, made by
 ``devtools/basemap.py``) and the report data document (:mod:`suanli.report.data`), each
 gzip-compressed and base64-encoded and unpacked by the browser; nothing is fetched over the
 network. The same page serves a live dashboard: :func:`render_page` with ``data_url`` embeds
@@ -32,6 +32,7 @@ from suanli.sim.result import SimResult
 SCRIPTS: tuple[str, ...] = (
     "format.js",
     "views.js",
+    "services.js",
     "summary.js",
     "map.js",
     "live.js",

@@ -17,7 +17,10 @@ finish of job *j*, over the jobs finished within the run:
   devices;
 * energy: facility energy ``Σ PUE · E_IT``; gross cost ``Σ_h E_h π_h``, subsidy
   ``Σ_h E^{elig}_h (π_h − π̃_h)``, net = gross − subsidy; carbon ``Σ_h E_h c_h``;
-* data moved (TB) and egress cost; preemptions and work lost to them.
+* data moved (TB) and egress cost; preemptions and work lost to them;
+* online inference services (only for a run that has them): per service its SLO
+  attainment, requests, tokens, replicas' device-hours, energy, cost and carbon, also per
+  million tokens and by site and accelerator type (:mod:`suanli.report.services`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from suanli.report.services import service_metrics
 from suanli.sim.result import SimResult
 
 NAN = float("nan")
@@ -125,7 +129,8 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
     gross = float(e["cost"].sum())
     subsidy = float(e["subsidy"].sum())
     up_total = float(r.up_s.sum())
-    return {
+    services = {"services": service_metrics(r)} if r.services else {}
+    return services | {
         "policy": r.policy,
         "seed": r.seed,
         "placement": r.placement,

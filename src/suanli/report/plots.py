@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from suanli.report.files import site_series
+from suanli.report.services import ready_by_site, service_metrics
 from suanli.sim.result import SimResult
 
 PNG_META = {"Software": None}
@@ -146,13 +147,96 @@ def plot_map(path: Path, results: Sequence[SimResult]) -> None:
     _save(fig, path)
 
 
+def plot_services(path: Path, r: SimResult) -> None:
+    """Per service: demand and ready capacity (requests/s) and SLO attainment over the run;
+    ready replicas by site, stacked."""
+    fig, (ax1, ax2, ax3) = plt.subplots(
+        3, 1, figsize=(11, 8.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4, 2]}
+    )
+    for k, o in enumerate(r.services):
+        c = COLOURS[k % len(COLOURS)]
+        x = o.series[:, 0] / 3600.0
+        ax1.step(x, o.series[:, 1], where="post", color=c, lw=1.4, label=f"{o.service} demand")
+        ax1.step(
+            x, o.series[:, 2], where="post", color=c, lw=1.0, ls="--", label=f"{o.service} capacity"
+        )
+        ax2.step(x, o.series[:, 5], where="post", color=c, lw=1.2, label=o.service)
+    # every service is accounted at the same ticks: sum their ready replicas by site
+    site_ids = r.tables.site_ids
+    stacks: dict[str, np.ndarray] = {}
+    for o in r.services:
+        for sid, v in ready_by_site(r, o).items():
+            stacks[sid] = stacks.get(sid, 0) + v
+    if stacks:
+        ordered = [sid for sid in site_ids if sid in stacks]
+        ax3.stackplot(
+            r.services[0].series[:, 0] / 3600.0,
+            *[stacks[sid] for sid in ordered],
+            labels=ordered,
+            colors=[COLOURS[site_ids.index(sid) % len(COLOURS)] for sid in ordered],
+            step="post",
+            alpha=0.85,
+        )
+        ax3.legend(fontsize=8, loc="upper left")
+    ax1.set_ylabel("requests/s")
+    ax1.set_ylim(bottom=0)
+    ax1.legend(fontsize=8, ncol=2, loc="best")
+    ax2.set_ylabel("SLO attainment")
+    ax2.set_ylim(min(0.9, float(np.nanmin([o.series[:, 5].min() for o in r.services]))), 1.005)
+    ax3.set_ylabel("ready replicas by site")
+    ax3.set_xlabel(f"hours from {r.scenario.start.isoformat()}")
+    fig.suptitle(f"{r.scenario.name} · {r.policy} (serving: {r.serving_policy}): services")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_service_cost_carbon(path: Path, results: Sequence[SimResult]) -> None:
+    """Net energy cost and carbon per million tokens by accelerator type (all services),
+    one bar per policy."""
+    per = [service_metrics(r) for r in results]
+    types = [
+        a
+        for a in results[0].tables.acc_ids
+        if any(a in s["accelerators"] for m in per for s in m.values())
+    ]
+    width = 0.8 / len(results)
+    x = np.arange(len(types))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for k, (r, m) in enumerate(zip(results, per, strict=True)):
+        cost, carbon = [], []
+        for a in types:
+            got = [s["accelerators"][a] for s in m.values() if a in s["accelerators"]]
+            tok = sum(g["tokens"] for g in got)
+            cost.append(sum(g["cost"] for g in got) / tok * 1e6 if tok > 0 else np.nan)
+            carbon.append(sum(g["carbon_kg"] for g in got) / tok * 1e6 if tok > 0 else np.nan)
+        c = COLOURS[k % len(COLOURS)]
+        ax1.bar(x + k * width, cost, width, color=c, label=f"{r.policy} ({r.serving_policy})")
+        ax2.bar(x + k * width, carbon, width, color=c)
+    for ax in (ax1, ax2):
+        ax.set_xticks(x + width * (len(results) - 1) / 2, types, rotation=15)
+        ax.grid(alpha=0.3, axis="y")
+    ax1.set_ylabel(f"net energy cost per million tokens ({results[0].scenario.currency})")
+    ax2.set_ylabel("kg CO₂ per million tokens")
+    ax1.legend(fontsize=8)
+    fig.suptitle("Services: cost and carbon per million tokens by accelerator type")
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def write_plots(out: Path, results: Sequence[SimResult]) -> list[Path]:
-    """All report plots; returns their paths."""
+    """All report plots; returns their paths (the services' only for runs with services)."""
     paths = []
     for r in results:
         p = out / f"utilisation-power-{r.policy}.png"
         plot_utilisation_power(p, r)
         paths.append(p)
+        if r.services:
+            p = out / f"services-{r.policy}.png"
+            plot_services(p, r)
+            paths.append(p)
+    if any(r.services for r in results):
+        plot_service_cost_carbon(out / "services-cost-carbon.png", results)
+        paths.append(out / "services-cost-carbon.png")
     for name, fn in (
         ("cost-carbon.png", plot_cost_carbon),
         ("jct-cdf.png", plot_jct_cdf),

@@ -10,7 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from suanli.report.files import write_jobs_csv, write_metrics, write_sites_csv
+from suanli.report.files import (
+    write_jobs_csv,
+    write_metrics,
+    write_services_csv,
+    write_sites_csv,
+)
 from suanli.report.html import write_html
 from suanli.report.plots import write_plots
 from suanli.sim.result import SimResult
@@ -19,8 +24,8 @@ from suanli.sim.result import SimResult
 def write_report(
     out: Path, results: Sequence[SimResult], plots: bool = True, html: bool = True
 ) -> dict[str, Any]:
-    """Write metrics.json, timing.json, jobs-/sites-<policy>.csv, the plots and the HTML
-    report ``index.html`` into ``out``."""
+    """Write metrics.json, timing.json, jobs-/sites-<policy>.csv (and services.csv when the
+    runs have services), the plots and the HTML report ``index.html`` into ``out``."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -29,6 +34,8 @@ def write_report(
         for r in results:
             write_jobs_csv(tmp / f"jobs-{r.policy}.csv", r)
             write_sites_csv(tmp / f"sites-{r.policy}.csv", r)
+        if any(r.services for r in results):
+            write_services_csv(tmp / "services.csv", results)
         if plots:
             write_plots(tmp, results)
         if html:

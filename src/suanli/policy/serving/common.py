@@ -3,7 +3,7 @@ region, and turning target replica counts into decisions (:func:`reconcile`).
 
 **Sizing.** For a load ``λ`` (requests/s, inter-arrival CV ``c``) served from pool *p*
 to users ``ℓ`` seconds away, the replicas needed are the fewest ``c_p`` whose fluid-model
-attainment reaches the target (:func:`~suanli.perf.queueing.replicas_needed`).
+attainment reaches the target (:class:`Sizer`, a lookup table of the fluid model).
 
 **Reconciling** targets ``T_{kp}`` with the live replicas ``L_{kp}``: where
 ``L_{kp} > T_{kp}`` the surplus drains, replicas still starting first, then the newest;
@@ -23,22 +23,82 @@ import numpy as np
 
 from suanli.core.serving import Scale, ServingDecision, ServingInput
 from suanli.core.serving_tables import ServiceTable
-from suanli.perf.queueing import ServiceLoad, replicas_needed
+from suanli.perf.queueing import ServiceLoad, slo_attainment
 
 
-def load(t: ServiceTable, lam: float, cv: float) -> ServiceLoad:
-    """The service's load at rate ``lam`` with inter-arrival CV ``cv``."""
+def load(t: ServiceTable, lam: float | np.ndarray, cv: float) -> ServiceLoad:
+    """The service's load at rate ``lam`` (one, or one per interval) with inter-arrival
+    CV ``cv``."""
     return ServiceLoad(lam, t.mean_input, t.mean_output, cv, t.scv_input, t.scv_output)
 
 
-def needed(t: ServiceTable, p: int, lam: float, cv: float, latency_s: float, target: float) -> int:
-    """Replicas of service table ``t`` on pool *p* that serve ``lam`` at ``target``
-    attainment (0 for no load; a large number where none suffice)."""
-    perf = t.perf[p]
-    if lam <= 0.0 or perf is None:
-        return 0
-    n = replicas_needed(perf, t.service.slo, load(t, lam, cv), latency_s, target=target)
-    return int(np.max(n))
+class Sizer:
+    """The fewest replicas for a load, from a table of the most each count serves.
+
+    For service table *t*, pool *p*, inter-arrival CV *c* (rounded up to a tenth) and
+    latency ℓ (rounded up to the millisecond), ``Λ(n)`` is the highest rate *n* replicas
+    serve at the target attainment, found by bisection on the fluid model for n = 1…N at
+    once (N doubling as needed);
+    then ``needed(λ) = min{n : Λ(n) ≥ λ}``, the same answer as
+    :func:`~suanli.perf.queueing.replicas_needed` (to the bisection's tolerance, 0.1%)
+    in a lookup, since policies ask every tick for every service and region. A target
+    no number of replicas reaches (the TPOT, or the network latency alone, misses it) is
+    lowered to what a lightly loaded replica attains, less half a point: more replicas
+    would not help.
+    """
+
+    #: Bisection steps (relative tolerance 2⁻¹⁰ of the capacity n·μ).
+    STEPS = 10
+
+    def __init__(self) -> None:
+        self._caps: dict[tuple[int, int, float, float, float], np.ndarray] = {}
+
+    def needed(
+        self, t: ServiceTable, p: int, lam: float, cv: float, latency_s: float, target: float
+    ) -> int:
+        """Replicas of ``t`` on pool *p* that serve ``lam`` at ``target`` attainment
+        (0 for no load; a large number where none suffice)."""
+        perf = t.perf[p]
+        if lam <= 0.0 or perf is None or t.mu[p] <= 0:
+            return 0
+        cv = math.ceil(cv * 10 - 1e-9) / 10
+        latency_s = math.ceil(latency_s * 1e3 - 1e-9) / 1e3  # to the ms above
+        key = (id(t), p, cv, latency_s, target)
+        caps = self._caps.get(key)
+        if caps is None:
+            caps = self._caps[key] = self._table(t, p, cv, latency_s, target, 1, 16)
+        while caps[-1] < lam:
+            if len(caps) >= MAX_REPLICAS:
+                return MAX_REPLICAS + 1
+            more = self._table(t, p, cv, latency_s, target, len(caps) + 1, 2 * len(caps))
+            caps = self._caps[key] = np.maximum.accumulate(np.concatenate([caps, more]))
+        return int(np.searchsorted(caps, lam)) + 1
+
+    def _table(
+        self, t: ServiceTable, p: int, cv: float, latency_s: float, target: float, a: int, b: int
+    ) -> np.ndarray:
+        """Λ(n) for n = a…b."""
+        perf = t.perf[p]
+        assert perf is not None
+        slo = t.service.slo
+        # a target the service cannot reach at any scale (its TPOT or the network alone
+        # miss it) is lowered to what a lightly loaded replica attains, less ½ point
+        light = slo_attainment(
+            perf, slo, load(t, 1e-3 * float(t.mu[p]), cv), 1, latency_s, p99=False
+        )
+        target = min(target, float(np.max(light.attainment)) - 0.005)
+        c = np.arange(a, b + 1, dtype=float)
+        lo, hi = np.zeros(len(c)), c * float(t.mu[p])
+        for _ in range(self.STEPS):
+            mid = (lo + hi) / 2
+            att = slo_attainment(perf, slo, load(t, mid, cv), c, latency_s, p99=False).attainment
+            ok = np.broadcast_to(att, mid.shape) >= target
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        return np.maximum.accumulate(lo)  # more replicas never serve less
+
+
+#: The most replicas :class:`Sizer` considers for one load.
+MAX_REPLICAS = 4096
 
 
 def pools_for(inp: ServingInput, k: int, r: int) -> list[int]:

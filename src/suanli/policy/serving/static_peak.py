@@ -22,7 +22,7 @@ from pydantic import Field
 
 from suanli.core.serving import ServingDecision, ServingInput, ServingParams
 from suanli.policy.registry import register
-from suanli.policy.serving.common import clamp, needed, pools_for, reconcile
+from suanli.policy.serving.common import Sizer, clamp, pools_for, reconcile
 
 
 @register("static-peak", serving=True)
@@ -38,6 +38,7 @@ class StaticPeak:
 
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.tick_s = params.tick_s
+        self.sizer = Sizer()
         self._targets: list[np.ndarray] | None = None
 
     def decide(self, inp: ServingInput) -> ServingDecision:
@@ -67,5 +68,5 @@ class StaticPeak:
         goal = t.service.slo.attainment
         for p, rate in lam.items():
             cv = math.sqrt(cv2[p] / rate) if rate > 0 else 1.0
-            targets[p] = needed(t, p, rate, cv, lat[p], goal)
+            targets[p] = self.sizer.needed(t, p, rate, cv, lat[p], goal)
         return clamp(t, targets)

@@ -43,7 +43,7 @@ from pydantic import Field
 from suanli.core.serving import ServingDecision, ServingInput, ServingParams
 from suanli.perf.serving import SERVING_POWER_FACTOR
 from suanli.policy.registry import register
-from suanli.policy.serving.common import Spreader, clamp, needed, pools_for, reconcile
+from suanli.policy.serving.common import Sizer, Spreader, clamp, pools_for, reconcile
 
 #: A replica's cost and carbon are averaged over the next day: it lives for hours, so
 #: the hour's time-of-use price alone would move replicas back and forth.
@@ -69,6 +69,7 @@ class Tidal:
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.params = params
         self.tick_s = params.tick_s
+        self.sizer = Sizer()
         #: Past one-tick-ahead forecasts per (service, region), to measure the margin.
         self._forecasts: dict[tuple[int, int], dict[int, float]] = {}
         #: Replicas sized per (service, region) over the last ``keep_s``.
@@ -93,10 +94,11 @@ class Tidal:
                 best = min(pools, key=lambda p: (t.rank[p], score[p], p))
                 lat = float(t.latency_s[r, inp.fleet.pool_site[best]])
                 goal = self.params.target
-                n_up = needed(t, best, float(fc[:up_h].max()) * (1 + margin), cv, lat, goal)
+                up = float(fc[:up_h].max()) * (1 + margin)
+                n_up = self.sizer.needed(t, best, up, cv, lat, goal)
                 recent = inp.observed[k][r][-keep_h:]
                 peak_keep = max(float(fc.max()), float(recent.max()) if len(recent) else 0.0)
-                n_keep = needed(t, best, peak_keep * (1 + margin), cv, lat, goal)
+                n_keep = self.sizer.needed(t, best, peak_keep * (1 + margin), cv, lat, goal)
                 past = self._sized.setdefault((k, r), deque(maxlen=keep_h))
                 past.append(n_up)
                 n_keep = max(n_keep, *past)

@@ -108,7 +108,10 @@
     drawPolicy() {
       const d = this.data, p = this.p;
       this.jobs.update(d, p);
-      return Promise.all([this.drawMap(), R.drawSeries(this.doc.getElementById("series"), d, p)]);
+      return Promise.all([
+        this.drawMap(), R.drawSeries(this.doc.getElementById("series"), d, p),
+        R.drawServices(this.doc, d, p),
+      ]);
     }
 
     drawMap() {
