@@ -47,10 +47,18 @@ def kernel() -> tuple[Any, Any, Any, Any, Any]:
     return Accounting, EventQueue, JobTable, build_tables, SchedulingState
 
 
+def batch_default() -> str:
+    """The national default without its services; the default itself in revisions before
+    the batch-only variant existed (benchmarks/revisions.py runs this file on both)."""
+    from suanli.scenarios import builtin_names
+
+    return "cn-hubs-2026-batch" if "cn-hubs-2026-batch" in builtin_names() else "cn-hubs-2026"
+
+
 def snapshot(devices: int, waiting: int, seed: int = 1) -> tuple[Any, Any]:
     """A scheduling state with about half the fleet busy and ``waiting`` jobs queued."""
     Accounting, EventQueue, JobTable, build_tables, SchedulingState = kernel()
-    data = yaml.safe_load(builtin_text("cn-hubs-2026"))
+    data = yaml.safe_load(builtin_text(batch_default()))
     total = sum(p["count"] for s in data["sites"] for p in s["pools"])
     scale = devices / total
     for s in data["sites"]:

@@ -1,11 +1,11 @@
 """A sweep on local Ray clusters of one and of two nodes: does it scale past one process?
 
-The same sweep (the national default week under ``fifo`` and ``backfill`` at four loads,
-one seed: 8 simulations) runs on this machine with one worker process, then as Ray tasks
-on a Ray cluster of one node with one CPU, and on one of two nodes with one CPU each (local
-clusters of :mod:`devtools.ray_local`). The baseline, measured in the same run, is the
-one-node cluster; the ratio of the two-node run to it is the speed-up Ray gives. The rows
-of every run must be the same.
+The same sweep (the national default week without its services, ``cn-hubs-2026-batch``,
+under ``fifo`` and ``backfill`` at four loads, one seed: 8 simulations) runs on this
+machine with one worker process, then as Ray tasks on a Ray cluster of one node with one
+CPU, and on one of two nodes with one CPU each (local clusters of :mod:`devtools.ray_local`).
+The baseline, measured in the same run, is the one-node cluster; the ratio of the two-node
+run to it is the speed-up Ray gives. The rows of every run must be the same.
 
 Run: ``python benchmarks/ray_sweep_bench.py`` (needs ``pip install '.[ray]'``; about 5 min
 on 2 cores).
@@ -33,7 +33,7 @@ POLICIES = ("fifo", "backfill")
 def sweep(**where: Any) -> tuple[float, list[dict[str, Any]]]:
     """Seconds and rows of the benchmark's sweep, run ``where`` says."""
     t0 = time.perf_counter()
-    rows = run_sweep(None, POLICIES, [1], LOADS, **where)
+    rows = run_sweep("cn-hubs-2026-batch", POLICIES, [1], LOADS, **where)
     return time.perf_counter() - t0, rows
 
 

@@ -58,7 +58,10 @@ def run_case(case: str, data: Path) -> dict[str, Any]:
     if kind == "round":
         return _round_case(policy)
     if kind == "week":
-        sc = load_scenario()
+        sys.path.insert(0, str(HERE))
+        from policy_bench import batch_default
+
+        sc = load_scenario(batch_default())
         jobs = generate_jobs(sc, np.random.default_rng(2026))
         drain = False
     elif kind == "philly":

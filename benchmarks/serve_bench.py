@@ -257,7 +257,7 @@ def main() -> int:
     ap.add_argument("--clients", default="4,8", help="client threads (comma-separated runs)")
     ap.add_argument("--queued", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--scenario", default="cn-hubs-2026", help="fleet of the round benchmark")
+    ap.add_argument("--scenario", default="cn-hubs-2026-batch", help="fleet of the round benchmark")
     ap.add_argument(
         "--policy", default="backfill", help="the server's policy (the figures': backfill)"
     )

@@ -2,7 +2,8 @@
 
 Cases (each in a fresh subprocess, so peak memory is its own):
 
-* the national default week (``cn-hubs-2026``) for each policy;
+* the national default week without its services (``cn-hubs-2026-batch``, the batch
+  workload of ``cn-hubs-2026``) for each policy;
 * 10k, 100k and 1M synthetic jobs on a 100,000-accelerator, 8-site fleet (the
   default's pools scaled up, its job classes, a horizon long enough for N jobs)
   for ``fifo`` and ``backfill``.
@@ -37,7 +38,7 @@ def bench_scenario(n_jobs: int) -> Any:
     from suanli.config import parse_scenario
     from suanli.scenarios import builtin_dir, builtin_text
 
-    data = yaml.safe_load(builtin_text("cn-hubs-2026"))
+    data = yaml.safe_load(builtin_text("cn-hubs-2026-batch"))
     total = sum(p["count"] for s in data["sites"] for p in s["pools"])
     scale = FLEET_DEVICES / total
     for s in data["sites"]:
@@ -60,7 +61,7 @@ def run_case(kind: str, policy: str, n_jobs: int) -> dict[str, Any]:
     from suanli.workload.generator import generate_jobs
 
     t0 = time.perf_counter()
-    sc = load_scenario() if kind == "default" else bench_scenario(n_jobs)
+    sc = load_scenario("cn-hubs-2026-batch") if kind == "default" else bench_scenario(n_jobs)
     jobs = generate_jobs(sc, np.random.default_rng(2026))
     if kind != "default":
         jobs = jobs[:n_jobs]

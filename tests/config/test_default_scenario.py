@@ -1,4 +1,4 @@
-"""The built-in national scenario cn-hubs-2026."""
+"""The built-in national scenario cn-hubs-2026 and its batch-only variant."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 from suanli.config import load_scenario, parse_scenario
 from suanli.config.summary import summarize
 from suanli.model.scenario import GeneratorSpec, Scenario
-from suanli.scenarios import builtin_text
+from suanli.scenarios import BATCH_ONLY, DEFAULT, builtin_names, builtin_text
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +104,7 @@ def test_every_assumption_is_sourced_or_labelled() -> None:
     for c in data["workload"]["generator"]["classes"]:
         sourced += [c["gang"], c["hours_on_reference"]]
     sourced += data["links"]["explicit"] + [data["links"]["default"]]
+    sourced += [*data["user_regions"], *data["services"]]
     for item in sourced:
         assert item.get("source"), f"no source on {item}"
 
@@ -115,3 +116,28 @@ def test_export_round_trips(sc: Scenario, tmp_path: Path) -> None:
     assert again.sites == sc.sites
     assert again.workload == sc.workload
     assert parse_scenario(builtin_text("cn-hubs-2026"), "x", tmp_path).tenants == sc.tenants
+
+
+def test_batch_variant_is_the_default_without_its_services(sc: Scenario) -> None:
+    assert BATCH_ONLY in builtin_names() and DEFAULT in builtin_names()
+    assert sc.services and sc.user_regions
+    batch = load_scenario(BATCH_ONLY)
+    assert batch.name == BATCH_ONLY
+    assert not batch.services and not batch.user_regions
+    assert batch.sites == sc.sites
+    assert batch.links == sc.links
+    assert batch.tenants == sc.tenants
+    assert batch.workload == sc.workload
+    assert batch.hours == sc.hours
+    full = yaml.safe_load(builtin_text(DEFAULT))
+    cut = yaml.safe_load(builtin_text(BATCH_ONLY))
+    assert cut == {k: v for k, v in full.items() if k not in ("user_regions", "services")} | {
+        "name": BATCH_ONLY
+    }
+
+
+def test_batch_variant_exports_as_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "batch.yaml"
+    path.write_text(builtin_text(BATCH_ONLY))
+    again = load_scenario(path)
+    assert again.name == BATCH_ONLY and not again.services

@@ -142,6 +142,12 @@ class LiveControl:
     ) -> None:
         self.db = db
         self.scenario = scenario
+        if scenario.services:
+            log.warning(
+                "the scenario's %d online inference service(s) are not run by the live "
+                "control plane yet (suanli simulate runs them); batch jobs are",
+                len(scenario.services),
+            )
         self.settings = settings or LoopSettings()
         self.telemetry = telemetry or Telemetry()
         self.telemetry.init_sites([s.id for s in scenario.sites])

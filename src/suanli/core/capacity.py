@@ -398,6 +398,20 @@ class Capacity:
                 return "quota"
         return None
 
+    def mark(self) -> tuple[dict[int, list[int]], dict[int, float], dict[int, int]]:
+        """The tentative changes so far, to :meth:`rollback` to (devices, power, quotas;
+        shares are not covered)."""
+        return {p: list(h) for p, h in self._hist.items()}, dict(self._power), dict(self._quota)
+
+    def rollback(self, mark: tuple[dict[int, list[int]], dict[int, float], dict[int, int]]) -> None:
+        """Undo the tentative changes since :meth:`mark` gave ``mark``."""
+        hist, power, quota = mark
+        self._hist, self._power, self._quota = (
+            {p: list(h) for p, h in hist.items()},
+            dict(power),
+            dict(quota),
+        )
+
     def release(self, tenant: int, pool: int, devices: int, watts: float) -> None:
         """Count ``devices`` of ``pool`` as freed (tentatively: jobs there are to be
         preempted), filling the fullest partly free nodes first, with their power and

@@ -68,11 +68,13 @@ class Scale:
 @dataclass(slots=True)
 class ServingDecision:
     """A serving policy's decisions: batch jobs to preempt (first), replicas to drain
-    (job indices), replicas to add."""
+    (job indices), replicas to add; and how many more it wanted but found no room for."""
 
     preempt: list[tuple[int, str]] = field(default_factory=list)
     drain: list[tuple[int, str]] = field(default_factory=list)
     add: list[Scale] = field(default_factory=list)
+    #: Per service, replicas the policy wanted that found no room.
+    short: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +231,8 @@ class ServingState:
             st.round_due = True
         for j, why in dec.drain:
             self.drain(j, now, why)
+        for k, n in dec.short.items():
+            self.totals[k].unplaced += n
         for sc in dec.add:
             cand = self.candidate(sc.service, sc.pool)
             tenant = st.tables.tenant_ids.index(self.tables.services[sc.service].service.tenant)

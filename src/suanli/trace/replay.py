@@ -105,7 +105,8 @@ def replay(
         )
         label = fleet
     else:
-        sc, label = load_scenario(fleet), fleet
+        # a scenario lends its fleet: its online inference services stay out of a replay
+        sc, label = replace(load_scenario(fleet), services=(), user_regions=()), fleet
     opts = LoadOptions(
         reference,
         time_scale,

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from suanli.core.jobtable import Candidate
 from suanli.core.serving import Scale, ServingDecision, ServingInput
 from suanli.core.serving_tables import ServiceTable
 from suanli.perf.queueing import ServiceLoad, slo_attainment
@@ -149,9 +150,7 @@ def reconcile(
             added = 0
             for _ in range(goal - len(live)):
                 if cap.why_not(tenant, cand) is not None and not (
-                    preempt
-                    and _make_room(inp, p, cand.devices, taken, dec)
-                    and cap.why_not(tenant, cand) is None
+                    preempt and _make_room(inp, tenant, cand, taken, dec)
                 ):
                     break
                 cap.take(tenant, cand)
@@ -162,77 +161,118 @@ def reconcile(
 
 
 def _make_room(
-    inp: ServingInput, p: int, devices: int, taken: set[int], dec: ServingDecision
+    inp: ServingInput, tenant: int, cand: Candidate, taken: set[int], dec: ServingDecision
 ) -> bool:
-    """Preempt batch jobs on pool *p* until ``devices`` would be free (False: they cannot
-    be); the planning view counts their devices and power as freed."""
+    """Preempt batch jobs on the candidate's pool, least work lost first, until the replica
+    would fit; False (and nothing preempted) when it cannot. The planning view counts the
+    preempted jobs' devices and power as freed."""
     cap = inp.capacity
-    free = cap.free_devices(p)
+    p = cand.pool
+    mark = cap.mark()
     victims = sorted(
         (v for v in inp.preemptible_on(p) if v.job not in taken),
         key=lambda v: (v.since_checkpoint_s, v.devices, v.job),
     )
     chosen = []
     for v in victims:
-        if free >= devices:
+        if cap.why_not(tenant, cand) is None:
             break
+        cap.release(v.tenant, p, v.devices, v.busy_w)
         chosen.append(v)
-        free += v.devices
-    if free < devices:
+    if cap.why_not(tenant, cand) is not None:
+        cap.rollback(mark)
         return False
     for v in chosen:
         taken.add(v.job)
         dec.preempt.append((v.job, "preempted for a service replica"))
-        cap.release(v.tenant, p, v.devices, v.busy_w)
     return True
 
 
 class Spreader:
-    """Target replica counts of one service, placed pool by pool within the room each
-    pool has: its live replicas of the service plus the replicas the devices free there
-    (and, when preempting, held by preemptible batch jobs) would hold. ``room`` is shared
-    by the services of one tick, so two services do not count the same free devices."""
+    """Places one service's replicas pool by pool: live replicas are claimed, new ones
+    reserved in the planning view where they fit (after preempting batch work when
+    allowed); what fits nowhere is counted short. :meth:`settle` turns the result into
+    decisions. ``dec`` and ``taken`` (jobs already chosen for preemption) are shared by the
+    services of one tick, so two services never count the same free devices."""
 
-    def __init__(self, inp: ServingInput, k: int, room: dict[int, int], preempt: bool) -> None:
+    def __init__(
+        self, inp: ServingInput, k: int, dec: ServingDecision, taken: set[int], preempt: bool
+    ) -> None:
         self.inp = inp
         self.k = k
         self.t = inp.tables.services[k]
-        self.targets = np.zeros(inp.fleet.n_pools, dtype=np.int64)
-        self.room = room
+        self.dec = dec
+        self.taken = taken
         self.preempt = preempt
+        self.targets = np.zeros(inp.fleet.n_pools, dtype=np.int64)
+        self.added = np.zeros(inp.fleet.n_pools, dtype=np.int64)
         self.unclaimed = {p: len(inp.live[k][p]) for p in self.t.pools}
-
-    def _free(self, p: int) -> int:
-        if p not in self.room:
-            free = self.inp.capacity.free_devices(p)
-            if self.preempt:
-                free += sum(v.devices for v in self.inp.preemptible_on(p))
-            self.room[p] = free
-        return self.room[p]
+        self.short = 0
 
     def place(self, order: Sequence[int], count: int, sticky: bool) -> int:
         """Claim ``count`` replicas over ``order``: live ones first (in every pool of the
         order when ``sticky``, else pool by pool), then new ones in order; returns how
-        many found no room."""
+        many found no room (also added to :attr:`short`)."""
         if sticky:
             count = self._claim(order, count, new=False)
-            return self._claim(order, count, new=True)
-        for p in order:
-            count = self._claim((p,), count, new=False)
-            count = self._claim((p,), count, new=True)
+            count = self._claim(order, count, new=True)
+        else:
+            for p in order:
+                count = self._claim((p,), count, new=False)
+                count = self._claim((p,), count, new=True)
+        self.short += count
         return count
 
     def _claim(self, order: Sequence[int], count: int, new: bool) -> int:
         for p in order:
             if count <= 0:
                 break
+            take = self._reserve(p, count) if new else min(count, self.unclaimed[p])
             if new:
-                n = self.t.devices[p]
-                take = min(count, self._free(p) // n)
-                self.room[p] -= take * n
+                self.added[p] += take
             else:
-                take = min(count, self.unclaimed[p])
                 self.unclaimed[p] -= take
             self.targets[p] += take
             count -= take
         return count
+
+    def _reserve(self, p: int, count: int) -> int:
+        """Reserve up to ``count`` new replicas on pool *p*; how many fit."""
+        inp = self.inp
+        cand = inp.candidate(self.k, p)
+        if cand is None:
+            return 0
+        tenant = inp.tenant_of[self.k]
+        cap = inp.capacity
+        got = 0
+        while got < count and (
+            cap.why_not(tenant, cand) is None
+            or (self.preempt and _make_room(inp, tenant, cand, self.taken, self.dec))
+        ):
+            cap.take(tenant, cand)
+            got += 1
+        return got
+
+    def settle(self, why: str) -> None:
+        """Decisions for the service: its targets within ``min_replicas``/``max_replicas``
+        (:func:`clamp`), new replicas where they were reserved, and the surplus drained
+        (replicas still starting first, then the newest)."""
+        inp, k, dec = self.inp, self.k, self.dec
+        goal = clamp(self.t, self.targets)
+        for p in self.t.pools:
+            live = list(inp.live[k][p])
+            added = int(self.added[p])
+            want = int(goal[p])
+            if want > len(live) + added:
+                added += self._reserve(p, want - len(live) - added)
+            added = max(0, min(added, want - len(live)))
+            if added:
+                dec.add.append(Scale(k, p, added, why))
+            if want < len(live):
+                ready = inp.ready[k][p]
+                starting = live[ready:] if ready < len(live) else []
+                order = [*reversed(starting), *reversed(live[: len(live) - len(starting)])]
+                for j in order[: len(live) - want]:
+                    dec.drain.append((j, f"scaled down: {why}"))
+        if self.short:
+            dec.short[k] = dec.short.get(k, 0) + self.short

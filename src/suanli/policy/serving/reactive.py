@@ -24,7 +24,7 @@ from pydantic import Field
 
 from suanli.core.serving import ServingDecision, ServingInput, ServingParams
 from suanli.policy.registry import register
-from suanli.policy.serving.common import Spreader, clamp, pools_for, reconcile
+from suanli.policy.serving.common import Spreader, pools_for
 
 
 @register("reactive", serving=True)
@@ -48,10 +48,10 @@ class Reactive:
     def decide(self, inp: ServingInput) -> ServingDecision:
         """Desired replicas from the last interval's load, stabilised when going down."""
         keep = max(1, math.ceil(self.params.cooldown_s / self.tick_s))
-        room: dict[int, int] = {}
-        targets = []
+        dec = ServingDecision()
+        taken: set[int] = set()
         for k, t in enumerate(inp.tables.services):
-            sp = Spreader(inp, k, room, preempt=True)
+            sp = Spreader(inp, k, dec, taken, preempt=True)
             obs = inp.observed[k]
             for r in range(len(t.regions)):
                 pools = pools_for(inp, k, r)
@@ -65,5 +65,5 @@ class Reactive:
                 hist = self._history.setdefault((k, r), deque(maxlen=keep))
                 hist.append(want)
                 sp.place(pools, max(hist), sticky=False)
-            targets.append(clamp(t, sp.targets))
-        return reconcile(inp, targets, preempt=True, why="observed load")
+            sp.settle("observed load")
+        return dec

@@ -43,7 +43,7 @@ from pydantic import Field
 from suanli.core.serving import ServingDecision, ServingInput, ServingParams
 from suanli.perf.serving import SERVING_POWER_FACTOR
 from suanli.policy.registry import register
-from suanli.policy.serving.common import Sizer, Spreader, clamp, pools_for, reconcile
+from suanli.policy.serving.common import Sizer, Spreader, pools_for
 
 #: A replica's cost and carbon are averaged over the next day: it lives for hours, so
 #: the hour's time-of-use price alone would move replicas back and forth.
@@ -77,10 +77,10 @@ class Tidal:
 
     def decide(self, inp: ServingInput) -> ServingDecision:
         """Targets from the forecast; see the module docstring."""
-        room: dict[int, int] = {}
-        targets = []
+        dec = ServingDecision()
+        taken: set[int] = set()
         for k, t in enumerate(inp.tables.services):
-            sp = Spreader(inp, k, room, preempt=True)
+            sp = Spreader(inp, k, dec, taken, preempt=True)
             up_h = math.ceil((t.cold_start_s + inp.tick_s) / inp.tick_s) + 1
             keep_h = max(up_h, math.ceil(self.params.keep_s / inp.tick_s))
             score = self._scores(inp, k)
@@ -109,8 +109,8 @@ class Tidal:
                     pools, key=lambda p: (t.rank[p], score[p], float(t.latency_s[r, site[p]]), p)
                 )
                 sp.place(order, want, sticky=True)
-            targets.append(clamp(t, sp.targets))
-        return reconcile(inp, targets, preempt=True, why="forecast demand")
+            sp.settle("forecast demand")
+        return dec
 
     def _forecast(self, obs: np.ndarray, ahead: int, tick_s: float) -> np.ndarray:
         """λ̂ for the next ``ahead`` intervals (module docstring)."""

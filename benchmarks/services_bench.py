@@ -1,0 +1,203 @@
+"""Issue 14's targets for online inference services, on the national default week.
+
+Four cases, each in a fresh process (so its wall time is its own), on the same batch jobs
+(the scenario's generator, seed 2026) under the same batch policy (``suanli``):
+
+* ``batch`` — ``cn-hubs-2026-batch``, the national default without its services: the
+  baseline of the wall-time ratio;
+* ``static-peak``, ``reactive``, ``suanli`` — ``cn-hubs-2026`` with its three services,
+  scaled by that serving policy: the baselines of the serving ratios are the first two.
+
+Figures, as ratios to the baselines measured in the same run:
+
+* per service, the share of requests answered within its SLO (target: ``suanli`` ≥ 99%
+  for every service), and against ``reactive`` (equal or better);
+* serving device-hours: devices held by the replicas over the week, all services
+  (target: ``suanli`` ≥ 30% fewer than ``static-peak``);
+* batch work finished: the work (PFLOP, the jobs' ``work_pflop``: device-hours on the
+  generator's reference accelerator up to a constant) of the batch jobs that finished
+  within the week (target: ``suanli`` ≥ ``static-peak``). Also given: the jobs finished,
+  and the device-hours of every stretch (devices held × time, stretches before a
+  preemption too) of those jobs — which grows when the same work runs on slower devices,
+  so it measures where batch work ran more than how much finished;
+* cold starts, all services (target: ``suanli`` fewer than ``reactive``);
+* simulation wall time with services (``suanli`` serving) against the batch-only week
+  (target: ≤ 2×).
+
+Run from the repository root: ``python benchmarks/services_bench.py [--hours H] [--json
+out.json]`` (about 15 minutes on 2 cores; ``--hours`` shortens the horizon for a check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SERVING = ("static-peak", "reactive", "suanli")
+SEED = 2026
+
+
+def scenario(name: str, hours: int | None) -> Any:
+    """The built-in ``name``, its horizon cut to ``hours`` when given."""
+    from suanli.config import load_scenario, parse_scenario
+    from suanli.scenarios import builtin_dir, builtin_text
+
+    if hours is None:
+        return load_scenario(name)
+    import yaml
+
+    data = yaml.safe_load(builtin_text(name))
+    data["horizon"]["hours"] = hours
+    return parse_scenario(yaml.safe_dump(data, sort_keys=False), name, builtin_dir())
+
+
+def run_case(case: str, hours: int | None) -> dict[str, Any]:
+    """One case in this process: build, generate, simulate; measure."""
+    import numpy as np
+
+    from suanli.experiment.run import run_policies
+    from suanli.workload.generator import generate_jobs
+
+    batch = case == "batch"
+    sc = scenario("cn-hubs-2026-batch" if batch else "cn-hubs-2026", hours)
+    jobs = generate_jobs(sc, np.random.default_rng(SEED))
+    t0 = time.perf_counter()
+    (r,) = run_policies(sc, jobs, ["suanli"], SEED, serving=None if batch else case)
+    wall = time.perf_counter() - t0
+    done = np.asarray(r.done, dtype=bool)
+    held = sum(s.devices * (s.end_s - s.start_s) for s in r.stretches if done[s.job])
+    work = float(np.asarray(r.jobs.work)[done].sum())
+    services = {
+        o.service: {
+            "attainment": o.attainment,
+            "requests": float(o.requests.sum()),
+            "dropped": float(o.dropped.sum()),
+            "device_h": float(o.device_s.sum()) / 3600,
+            "peak_devices": float(o.series[:, 4].max()) if len(o.series) else 0.0,
+            "cold_starts": int(o.cold_starts),
+            "unplaced": int(o.unplaced),
+        }
+        for o in r.services
+    }
+    return {
+        "case": case,
+        "jobs": len(jobs),
+        "devices": sum(p.count for p in sc.pools),
+        "hours": sc.hours,
+        "wall_s": wall,
+        "batch_done": int(done.sum()),
+        "batch_device_h": held / 3600,
+        "batch_work_pflop": work,
+        "services": services,
+    }
+
+
+def table(rows: dict[str, dict[str, Any]]) -> str:
+    """The markdown tables of the run: services by policy, then the totals and ratios."""
+    names = list(rows["suanli"]["services"])
+    out = ["| service | " + " | ".join(f"SLO met, {p}" for p in SERVING) + " | suanli − reactive |"]
+    out.append("|---|" + "---:|" * (len(SERVING) + 1))
+    for n in names:
+        att = [rows[p]["services"][n]["attainment"] for p in SERVING]
+        diff = (att[2] - att[1]) * 100
+        out.append(f"| {n} | " + " | ".join(f"{a:.2%}" for a in att) + f" | {diff:+.2f} points |")
+    out.append("")
+    out.append("| figure | " + " | ".join(SERVING) + " | suanli vs baseline | target |")
+    out.append("|---|" + "---:|" * (len(SERVING) + 1) + "---|")
+
+    def total(p: str, key: str) -> float:
+        return float(sum(s[key] for s in rows[p]["services"].values()))
+
+    sp, su = rows["static-peak"], rows["suanli"]
+    dev = [total(p, "device_h") for p in SERVING]
+    peak = [total(p, "peak_devices") for p in SERVING]
+    cold = [total(p, "cold_starts") for p in SERVING]
+    bdh = [rows[p]["batch_device_h"] for p in SERVING]
+    out.append(
+        "| serving device-hours | "
+        + " | ".join(f"{v:,.0f}" for v in dev)
+        + f" | {dev[2] / dev[0]:.3f} × static-peak | ≤ 0.70 |"
+    )
+    out.append(
+        "| replicas' devices at peak (sum of services' peaks) | "
+        + " | ".join(f"{v:,.0f}" for v in peak)
+        + f" | {peak[2] / sp['devices']:.1%} of {sp['devices']:,} devices | – |"
+    )
+    out.append(
+        "| batch work finished (EFLOP) | "
+        + " | ".join(f"{rows[p]['batch_work_pflop'] / 1e3:,.0f}" for p in SERVING)
+        + f" | {su['batch_work_pflop'] / sp['batch_work_pflop']:.3f} × static-peak | ≥ 1 |"
+    )
+    out.append(
+        "| batch jobs finished | "
+        + " | ".join(f"{rows[p]['batch_done']:,}" for p in SERVING)
+        + f" | {su['batch_done'] - sp['batch_done']:+,} vs static-peak | – |"
+    )
+    out.append(
+        "| device-hours of the finished batch jobs | "
+        + " | ".join(f"{v:,.0f}" for v in bdh)
+        + f" | {bdh[2] / bdh[0]:.3f} × static-peak | – |"
+    )
+    out.append(
+        "| cold starts | "
+        + " | ".join(f"{v:,.0f}" for v in cold)
+        + f" | {cold[2] / cold[1] if cold[1] else math.nan:.2f} × reactive | < 1 |"
+    )
+    b = rows["batch"]
+    out.append(
+        "| wall time (s) | "
+        + " | ".join(f"{rows[p]['wall_s']:.0f}" for p in SERVING)
+        + f" | {su['wall_s'] / b['wall_s']:.2f} × batch-only ({b['wall_s']:.0f} s) | ≤ 2 |"
+    )
+    out.append("")
+    out.append(
+        f"Batch-only week (`cn-hubs-2026-batch`, suanli): {b['batch_done']:,} jobs finished, "
+        f"{b['batch_work_pflop'] / 1e3:,.0f} EFLOP, {b['batch_device_h']:,.0f} device-hours, "
+        f"{b['wall_s']:.0f} s."
+    )
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--hours", type=int, default=None, help="shorten the horizon (a check)")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case, args.hours)))
+        return
+    rows: dict[str, dict[str, Any]] = {}
+    for case in ("batch", "suanli", "static-peak", "reactive"):
+        cmd = [sys.executable, __file__, "--case", case]
+        if args.hours is not None:
+            cmd += ["--hours", str(args.hours)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        rows[case] = json.loads(out.stdout.strip().splitlines()[-1])
+        if args.json:  # as it goes: the week takes a while
+            args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        r = rows[case]
+        print(
+            f"{case:12} wall {r['wall_s']:7.1f} s  batch done {r['batch_done']:,}  "
+            + "  ".join(
+                f"{n} {s['attainment']:.4f}/{s['device_h']:,.0f} dh/{s['cold_starts']} cold"
+                for n, s in r["services"].items()
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
+    if rows["batch"]["jobs"] != rows["suanli"]["jobs"]:
+        raise SystemExit("the batch-only and the services runs have different jobs")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
