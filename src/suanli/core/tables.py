@@ -15,19 +15,10 @@ import numpy as np
 
 from suanli.model.scenario import Scenario
 from suanli.perf.energy import subsidy_per_kwh
+from suanli.perf.latency import distance_km
 from suanli.perf.memory import min_devices
 from suanli.perf.roofline import speed_pflops
 from suanli.perf.transfer import egress_cost, transfer_seconds
-
-EARTH_RADIUS_KM = 6371.0
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance between two points (degrees) in km."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
 def node_shape(devices: int, per_node: int, in_node_sizes: tuple[int, ...]) -> int:
@@ -208,7 +199,7 @@ def build_tables(sc: Scenario) -> FleetTables:
     for a in range(n_sites):
         for b in range(n_sites):
             sa, sb = sc.sites[a], sc.sites[b]
-            dist[a, b] = haversine_km(sa.lat, sa.lon, sb.lat, sb.lon)
+            dist[a, b] = distance_km(sa.lat, sa.lon, sb.lat, sb.lon)
     for d, ds in enumerate(sc.datasets):
         home = site_index[ds.home]
         for si, sid in enumerate(site_ids):
