@@ -215,7 +215,7 @@ class ServingState:
             tenant_of=[
                 st.jobs.tables.tenant_ids.index(t.service.tenant) for t in self.tables.services
             ],
-            preemptible_on=lambda p: self._preemptible_on(p, now),
+            preemptible_on=self._victims_at(now),
             candidate=self.candidate,
         )
 
@@ -321,6 +321,19 @@ class ServingState:
             r = self.replicas.pop(j)
             if not r.draining:
                 self.live[r.service][r.pool].remove(j)
+
+    def _victims_at(self, now: float) -> Callable[[int], Sequence[Victim]]:
+        """``preemptible_on`` for one snapshot: each pool's list built once (a policy asks
+        for a pool's victims for every replica that does not fit there)."""
+        lists: dict[int, list[Victim]] = {}
+
+        def on(p: int) -> Sequence[Victim]:
+            got = lists.get(p)
+            if got is None:
+                got = lists[p] = self._preemptible_on(p, now)
+            return got
+
+        return on
 
     def _preemptible_on(self, p: int, now: float) -> list[Victim]:
         st = self.st
