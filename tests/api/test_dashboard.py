@@ -1,16 +1,32 @@
-"""The live dashboard's document over the API: what an admin and a tenant see, and the
-site samples behind its series (in-memory sites, so power and state are predictable)."""
+"""The live dashboard's document over the API: what an admin and a tenant see, the site
+samples behind its series (in-memory sites, so power and state are predictable), and the
+services part, from the samples a running control loop writes at its serving ticks."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from suanli.api.app import create_app
+from suanli.api.services import build_services
+from suanli.config import load_scenario
 from suanli.control.service import LoopSettings
-from tests.api.conftest import Api, bearer, running_api
+from suanli.report.live import MAX_POINTS
+from suanli.report.services import LiveService, live_service_part
+from suanli.sites.config import dry_run_sites
+from suanli.store.records import ServiceSampleRecord
+from tests.api.conftest import ADMIN, Api, bearer, running_api
+from tests.control.helpers import FIXTURES
+
+#: Two sites of 8 devices, lab's service chat (20 requests/s) and uni's search (5), a
+#: serving tick every 2 s.
+SERVICES = FIXTURES / "dashboard-services.yaml"
 
 JOB = {"profile": "dl-training", "hours_on_reference": 0.01, "command": "sleep 1"}
 
@@ -143,3 +159,174 @@ def test_series_come_from_site_samples(dash: Api) -> None:
     assert sum(s["energy_mwh"] for s in m["sites"].values()) == pytest.approx(m["energy_mwh"])
     short = _doc(dash, dash.admin, hours=1 / 3600)  # a one-second window: fewer samples
     assert len(short["time"]) < n
+
+
+def test_no_services_no_services_part(dash: Api) -> None:
+    """A scenario without services: the document has no services part (the page shows no
+    panel), whoever asks."""
+    for who in (dash.admin, dash.lab):
+        pol = _doc(dash, who)["policies"][0]
+        assert "services" not in pol and "services" not in pol["metrics"]
+
+
+# -- services ----------------------------------------------------------------------------------
+def services_api(db: str, loop: LoopSettings) -> Iterator[Api]:
+    """An app on ``db`` serving :data:`SERVICES` (dry-run sites whose jobs run an hour, so
+    replicas stay; ``backfill`` for batch, the ``suanli`` serving policy) with tenant
+    tokens."""
+    sc = load_scenario(str(SERVICES))
+    svc = build_services(
+        sc, db, dry_run_sites(sc, 3600.0), policy="backfill", admin_token=ADMIN, loop=loop
+    )
+    with TestClient(create_app(svc)) as client:
+        tokens = {}
+        for tenant in ("lab", "uni"):
+            r = client.post(f"/v1/tenants/{tenant}/tokens", json={}, headers=bearer(ADMIN))
+            assert r.status_code == 201, r.text
+            tokens[tenant] = bearer(r.json()["token"])
+        yield Api(client, svc, bearer(ADMIN), tokens["lab"], tokens["uni"])
+
+
+def sampled(api: Api, n: int) -> None:
+    """Wait until the control loop has sampled every service ``n`` times with a replica
+    placed (ready or starting) at the last sample."""
+    store = api.services.control.service_store
+
+    def enough() -> bool:
+        got: dict[str, list[ServiceSampleRecord]] = {}
+        for x in store.samples(0.0):
+            got.setdefault(x.service, []).append(x)
+        return set(got) == {"chat", "search"} and all(
+            len(v) >= n and v[-1].ready + v[-1].starting >= 1 for v in got.values()
+        )
+
+    _wait(enough, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    db = tmp_path_factory.mktemp("dash-services") / "dash.db"
+    yield from services_api(str(db), LoopSettings(poll_s=0.1, grace_s=0.2, sample_s=0.5))
+
+
+def _series(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["id"]: s for s in doc["policies"][0].get("services", [])}
+
+
+def test_services_part_from_the_loops_samples(served: Api) -> None:
+    """The admin's document has every service: its series are the samples the running
+    loop wrote (the store's, tick by tick), its replicas by site the loop's view now, and
+    its window totals the samples' integrals."""
+    sampled(served, 3)
+    doc = _doc(served, served.admin)
+    pol = doc["policies"][0]
+    series = _series(doc)
+    assert sorted(series) == ["chat", "search"]
+    control = served.services.control
+    store = control.service_store
+    for sid, tenant, rps in (("chat", "lab", 20.0), ("search", "uni", 5.0)):
+        s = series[sid]
+        assert s["tenant"] == tenant
+        n = len(s["time"])
+        assert n >= 3
+        for key in ("demand", "capacity", "ready", "starting", "devices", "attainment"):
+            assert len(s[key]) == n, key
+        # the document was built from the store's samples of the window (fewer than
+        # MAX_POINTS: one instant each), in order
+        rows = [x for x in store.samples(0.0, sid) if x.at <= _at(s["time"][-1]) + 1.0]
+        assert len(rows) == n
+        assert s["demand"] == pytest.approx([x.demand_rps for x in rows])
+        assert s["ready"] == [x.ready for x in rows] and s["starting"] == [x.starting for x in rows]
+        assert s["devices"] == [x.devices for x in rows]
+        assert s["attainment"] == pytest.approx([x.attainment for x in rows])
+        assert s["demand"][-1] == pytest.approx(rps)  # the scenario's flat demand
+        assert all(0.0 <= a <= 1.0 for a in s["attainment"])
+        assert s["ready"][-1] + s["starting"][-1] >= 1 and s["devices"][-1] >= 1
+        # replicas by site now: the loop's view of the service
+        view = control.service_view(sid)
+        assert view is not None
+        by_site: dict[str, dict[str, int]] = {}
+        for r in view.replicas:
+            by_site.setdefault(r.site, {"ready": 0, "starting": 0, "draining": 0})[r.state] += 1
+        assert s["replicas_by_site"] == by_site and view.replicas
+        m = pol["metrics"]["services"][sid]
+        assert m["serving_policy"] == "suanli" and m["tenant"] == tenant and m["served"]
+        assert m["replicas"] == {
+            st: sum(c[st] for c in by_site.values()) for st in ("ready", "starting", "draining")
+        }
+        assert m["demand_rps"] == pytest.approx(rps)
+        # over the window: each sample stands for the span to the next (the last: a tick)
+        at = np.asarray([x.at for x in rows])
+        dt = np.append(np.diff(at), 2.0)
+        demand = np.asarray([x.demand_rps for x in rows])
+        assert m["requests"] == pytest.approx(float((demand * dt).sum()), rel=1e-6)
+        devices = np.asarray([x.devices for x in rows])
+        assert m["device_hours"] == pytest.approx(float((devices * dt).sum()) / 3600, rel=1e-6)
+        assert m["device_hours"] > 0
+        assert m["attainment"] is not None and 0.0 <= m["attainment"] <= 1.0
+
+
+def _at(label: str) -> float:
+    """POSIX seconds of a document time (the scenario's clock is UTC)."""
+    return datetime.strptime(label, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+
+
+def test_tenant_sees_only_its_own_services(served: Api) -> None:
+    sampled(served, 2)
+    for who, mine in ((served.lab, "chat"), (served.uni, "search")):
+        doc = _doc(served, who)
+        assert list(_series(doc)) == [mine]
+        assert list(doc["policies"][0]["metrics"]["services"]) == [mine]
+    assert sorted(_series(_doc(served, served.admin))) == ["chat", "search"]
+
+
+def _sample(at: float, demand: float, att: float, ready: int = 1) -> ServiceSampleRecord:
+    return ServiceSampleRecord(
+        at=at, service="s", demand_rps=demand, capacity_rps=10.0, ready=ready, starting=0,
+        devices=2 * ready, attainment=att, tokens_per_s=100.0,
+    )  # fmt: skip
+
+
+def test_live_service_part_bins_and_integrates() -> None:
+    """More ticks than MAX_POINTS: binned, a bin's attainment weighted by demand; the
+    window's totals over every sample, a gap of more than three ticks counting for
+    nothing; a tenant's document has only its services."""
+    now = LiveService(
+        id="s", tenant="a", replicas=(("east", "ready"), ("west", "starting")),
+        demand_rps=2.0, capacity_rps=10.0, attainment=0.9, attainment_last=0.5,
+        tokens_per_s=100.0, short=1,
+    )  # fmt: skip
+
+    def part(samples: list[ServiceSampleRecord], viewer: str | None = None) -> Any:
+        return live_service_part(
+            samples, [now], {"s": "a"}, viewer, str, serving_policy="reactive", tick_s=10.0,
+            max_points=MAX_POINTS,
+        )  # fmt: skip
+
+    # 4 ticks a bin: two of 1 request/s all late, two of 4 requests/s all on time
+    n = 4 * MAX_POINTS + 1
+    alternating = [
+        _sample(1000.0 + 10.0 * i, 4.0 if i % 2 else 1.0, 1.0 if i % 2 else 0.0) for i in range(n)
+    ]
+    (doc,), metrics = part(alternating)
+    assert len(doc["time"]) == MAX_POINTS and len(doc["attainment"]) == MAX_POINTS
+    assert doc["attainment"][:-1] == pytest.approx([8.0 / 10.0] * (MAX_POINTS - 1))
+    assert doc["demand"][:-1] == pytest.approx([2.5] * (MAX_POINTS - 1))
+    assert doc["replicas_by_site"] == {
+        "east": {"ready": 1, "starting": 0, "draining": 0},
+        "west": {"ready": 0, "starting": 1, "draining": 0},
+    }
+    m = metrics["s"]
+    assert m["requests"] == pytest.approx(10.0 * (4.0 * (n // 2) + 1.0 * (n // 2 + 1)))
+    assert m["attainment"] == pytest.approx(4.0 * (n // 2) / (4.0 * (n // 2) + n // 2 + 1))
+    assert m["replicas"] == {"ready": 1, "starting": 1, "draining": 0}
+    assert m["short"] == 1 and m["serving_policy"] == "reactive"
+    # a gap of 11 ticks (the server was down): the sample before it stands for nothing
+    gap = [_sample(0.0, 1.0, 1.0), _sample(10.0, 3.0, 0.5), _sample(120.0, 2.0, 0.0)]
+    (doc,), metrics = part(gap)
+    assert doc["demand"] == [1.0, 3.0, 2.0] and len(doc["time"]) == 3
+    assert metrics["s"]["requests"] == pytest.approx(10.0 + 0.0 + 20.0)
+    assert metrics["s"]["on_time"] == pytest.approx(10.0)
+    assert metrics["s"]["device_hours"] == pytest.approx(2 * 20.0 / 3600)
+    # another tenant sees none of it
+    assert part(gap, "b") == ([], {})

@@ -1,5 +1,6 @@
-"""``/metrics`` for Grafana: the series of sites, tenants and waits, and the dashboard's
-queries (deploy/grafana) naming only metrics the control plane exports."""
+"""``/metrics`` for Grafana: the series of sites, tenants, waits and online inference
+services, and the dashboard's queries (deploy/grafana) naming only metrics the control
+plane exports."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from suanli.control.service import LoopSettings
 from suanli.control.telemetry import Telemetry
-from suanli.store.records import SampleRecord
+from suanli.store.records import SampleRecord, ServiceSampleRecord
 from tests.api.conftest import Api, running_api
+from tests.api.test_dashboard import sampled, services_api
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "suanli-dashboard.json"
 JOB = {"profile": "dl-training", "hours_on_reference": 0.01, "gang": 8, "command": "sleep 1"}
@@ -160,6 +162,74 @@ def test_build_info_and_loop_series(scraped: Scraped) -> None:
     assert m.value("suanli_submissions_total") == 3
     assert m.value("suanli_round_seconds_count") > 0
     assert m.value("suanli_policy_errors_total") == 0
+
+
+@pytest.fixture(scope="module")
+def services_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A server running lab's service chat and uni's search (dashboard-services.yaml)."""
+    db = tmp_path_factory.mktemp("service-metrics") / "metrics.db"
+    yield from services_api(str(db), LoopSettings(poll_s=0.1, grace_s=0.2, sample_s=0.5))
+
+
+SERVICE_GAUGES = (
+    "suanli_service_replicas",
+    "suanli_service_devices",
+    "suanli_service_demand_rps",
+    "suanli_service_capacity_rps",
+    "suanli_service_slo_attainment",
+    "suanli_service_tokens_per_second",
+)
+
+
+def test_service_gauges(services_metrics: Api) -> None:
+    """Every serving tick sets the service gauges to the tick's sample: the scrape and the
+    newest sample the loop wrote of each service agree, for both services."""
+    api = services_metrics
+    sampled(api, 2)
+    store = api.services.control.service_store
+
+    def gauges(s: Samples, sid: str) -> tuple[float, ...]:
+        def one(name: str, **labels: str) -> float:
+            return s[(name, frozenset({"service": sid, **labels}.items()))]
+
+        return (
+            one("suanli_service_replicas", state="ready"),
+            one("suanli_service_replicas", state="starting"),
+            one("suanli_service_devices"),
+            one("suanli_service_demand_rps"),
+            one("suanli_service_capacity_rps"),
+            one("suanli_service_slo_attainment"),
+            one("suanli_service_tokens_per_second"),
+        )
+
+    def of(x: ServiceSampleRecord) -> tuple[float, ...]:
+        return (
+            x.ready, x.starting, x.devices, x.demand_rps, x.capacity_rps, x.attainment,
+            x.tokens_per_s,
+        )  # fmt: skip
+
+    def agree() -> Samples | None:
+        s = parse(api.client.get("/metrics").text)
+        newest = {x.service: x for x in store.samples(0.0)}
+        try:
+            same = all(gauges(s, sid) == pytest.approx(of(newest[sid])) for sid in newest)
+        except KeyError:
+            return None
+        return s if same and set(newest) == {"chat", "search"} else None
+
+    s = _poll("the gauges at the newest samples", agree)
+    families = {
+        f.name: f.type for f in text_string_to_metric_families(api.client.get("/metrics").text)
+    }
+    for name in SERVICE_GAUGES:
+        assert families.get(name) == "gauge", name
+    for sid, rps in (("chat", 20.0), ("search", 5.0)):
+        ready, starting, devices, demand, capacity, attainment, tokens = gauges(s, sid)
+        assert ready + starting >= 1 and devices >= ready + starting  # a device each at least
+        assert demand == pytest.approx(rps)  # the scenario's flat demand
+        assert capacity >= 0 and 0.0 <= attainment <= 1.0 and tokens >= 0
+        view = api.services.control.service_view(sid)
+        assert view is not None and len(view.replicas) >= 1
 
 
 def test_site_counters_integrate_the_previous_sample() -> None:

@@ -202,3 +202,53 @@ def test_generated_fleets_and_jobs(case: tuple[Scenario, list[Job], str, str]) -
     with tempfile.TemporaryDirectory() as d:
         sim, live = both(sc, jobs, policy, Path(d), placement)
     assert first_difference(sim, live) == ""
+
+
+SERVICES = """
+user_regions:
+  - {id: shanghai, name: Shanghai, location: {lat: 31.23, lon: 121.47},
+     timezone: Asia/Shanghai}
+services:
+  - id: chat
+    tenant: lab
+    model: qwen2.5-7b
+    slo: {ttft_p99_ms: 2000, tpot_ms: 60}
+    replicas: {min: 1}
+    regions:
+      - region: shanghai
+        max_latency_ms: 30
+        demand:
+          peak_rps: 60
+          # the run is 08:00-14:00 in Shanghai: up, down, up, down
+          hourly: [1, 1, 1, 1, 1, 1, 1, 2, 3, 5, 2, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+          cv: 1.5
+          input_tokens: {mean: 1800, cv: 1.2}
+          output_tokens: {mean: 300, cv: 1.0}
+"""
+
+
+@pytest.mark.parametrize(("policy", "serving"), [("suanli", "suanli"), ("fifo", "reactive")])
+def test_services_scale_the_same_on_both_clocks(policy: str, serving: str, tmp_path: Path) -> None:
+    """With an online inference service beside the batch jobs, the serving policy sees the
+    same replicas, demand and free devices at every tick and decides the same, and the
+    batch policy's rounds agree too (jobs named alike: the database numbers replicas and
+    batch jobs in one sequence)."""
+    text = SCENARIO.read_text() + SERVICES
+    sc = parse_scenario(text, "two-clocks-services", SCENARIO.parent)
+    sc, jobs = scenario_workload(sc, 7)
+    ordered = [
+        dataclasses.replace(j, id=str(k + 1))
+        for k, j in enumerate(sorted(jobs, key=lambda j: j.submit_s))
+    ]
+    sim_srv: list = []
+    live_srv: list = []
+    sim = simulate(sc, ordered, policy, serving=serving, serving_rounds=sim_srv)
+    live = run_live(
+        sc, ordered, policy, tmp_path / "live.db", serving=serving, serving_rounds=live_srv
+    )
+    assert first_difference(sim_srv, live_srv) == ""
+    assert first_difference(sim, live) == ""
+    adds = sum(a[2] for r in sim_srv for a in r.decisions[2][1])
+    drains = sum(len(r.decisions[1][1]) for r in sim_srv)
+    assert len(sim_srv) >= 70 and adds >= 3 and drains >= 1, (len(sim_srv), adds, drains)
+    assert counts(sim)["starts"] > 50

@@ -16,7 +16,7 @@ A :class:`Recorder` around each side's policy writes down, for every round, a ca
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,12 @@ from suanli.control.service import LiveControl, LoopSettings
 from suanli.core.invariants import check_invariants
 from suanli.core.jobtable import JobTable
 from suanli.core.policy import Policy, PolicyInput, PolicyOutput
+from suanli.core.serving import ServingDecision, ServingInput, ServingPolicy
 from suanli.core.sharing import DEFAULT_PLACEMENT, pool_requests
 from suanli.core.tables import build_tables
 from suanli.model.job import Job
 from suanli.model.scenario import Scenario
-from suanli.policy.registry import make_policy
+from suanli.policy.registry import make_policy, make_serving_policy
 from suanli.sim.engine import Simulator
 from suanli.sites.dryrun import DryRunSettings, DryRunSite
 from suanli.store.db import Database
@@ -38,15 +39,30 @@ from suanli.store.jobs import JobStore
 from suanli.store.tenants import TenantStore
 
 
-def view(inp: PolicyInput) -> tuple[Any, ...]:
-    """Everything a policy can read from ``inp``, as comparable values."""
+def _index(_inp: PolicyInput, j: int) -> Any:
+    return j
+
+
+#: How a view names job *j*: by its index (the default), or by a name both sides share.
+Namer = Callable[[PolicyInput, int], Any]
+
+
+def _sig(inp: PolicyInput, s: int, name: Namer) -> Any:
+    """Signature *s* by its id, or (jobs named) by its candidates: the ids follow the
+    order jobs joined the table, which replicas change."""
+    return s if name is _index else inp.jobs.sig_candidates[s]
+
+
+def view(inp: PolicyInput, name: Namer = _index) -> tuple[Any, ...]:
+    """Everything a policy can read from ``inp``, as comparable values (jobs named by
+    ``name``)."""
     t = inp.tables
     cap = inp.capacity
-    waiting = tuple(inp.waiting)
+    waiting = tuple(name(inp, j) for j in inp.waiting)
     running = tuple(
         sorted(
             (
-                j,
+                name(inp, j),
                 r.candidate,
                 r.started_s,
                 r.compute_start_s,
@@ -59,31 +75,51 @@ def view(inp: PolicyInput) -> tuple[Any, ...]:
             for j, r in inp.running.items()
         )
     )
-    seen = sorted(set(waiting) | set(inp.running))
+    seen = sorted(set(inp.waiting) | set(inp.running))
     jt = inp.jobs
     per_job = tuple(
-        (j, jt.submit[j], jt.work[j], inp.remaining(j), inp.attained(j), inp.resumed(j))
-        for j in seen
+        sorted(
+            (
+                name(inp, j),
+                jt.submit[j],
+                jt.work[j],
+                inp.remaining(j),
+                inp.attained(j),
+                inp.resumed(j),
+            )
+            for j in seen
+        )
     )
     pools = tuple(
         (
             tuple(cap.hist(p)),
             cap.free_amount(p),
-            tuple(sorted(inp.running_on(p))),
-            tuple(inp.ending_on(p)),
+            tuple(sorted(name(inp, j) for j in inp.running_on(p))),
+            tuple(sorted((end, name(inp, j)) for end, j in inp.ending_on(p))),
         )
         for p in range(t.n_pools)
     )
     return (
         ("now", inp.now, "hour", inp.hour, "full", inp.full),
         ("freed", None if inp.full else inp.freed),
-        ("arrived", tuple(sorted(inp.arrived))),
-        ("requeued", tuple(sorted(inp.requeued))),
+        ("arrived", tuple(sorted(name(inp, j) for j in inp.arrived))),
+        ("requeued", tuple(sorted(name(inp, j) for j in inp.requeued))),
         ("waiting", waiting),
-        ("by signature", tuple(sorted((s, tuple(inp.waiting_of(s))) for s in inp.waiting_sigs))),
+        (
+            "by signature",
+            tuple(
+                sorted(
+                    (
+                        (_sig(inp, s, name), tuple(name(inp, j) for j in inp.waiting_of(s)))
+                        for s in inp.waiting_sigs
+                    ),
+                    key=repr,
+                )
+            ),
+        ),
         ("running", running),
         ("submit, work, remaining, attained, resumed", per_job),
-        ("replicas", tuple(sorted(inp.replicas))),
+        ("data replicas", tuple(sorted(inp.replicas))),
         ("pools", pools),
         ("power headroom", tuple(cap.power_headroom_w(s) for s in range(len(t.site_ids)))),
         ("tenant milli", tuple(inp.tenant_milli)),
@@ -91,14 +127,28 @@ def view(inp: PolicyInput) -> tuple[Any, ...]:
     )
 
 
-def decisions(out: PolicyOutput) -> tuple[Any, ...]:
-    """A round's decisions as comparable values."""
+def decisions(
+    out: PolicyOutput, inp: PolicyInput | None = None, name: Namer = _index
+) -> tuple[Any, ...]:
+    """A round's decisions as comparable values (jobs named by ``name``)."""
+    n = (lambda j: j) if inp is None else (lambda j: name(inp, j))
     return (
-        ("starts", tuple((s.job, s.candidate, s.reason) for s in out.starts)),
-        ("preempts", tuple((p.job, p.reason) for p in out.preempts)),
-        ("defers", tuple((d.job, d.until_s, d.reason) for d in out.defers)),
-        ("reasons", tuple(sorted(out.reasons.items()))),
-        ("sig reasons", tuple(sorted(out.sig_reasons.items()))),
+        ("starts", tuple((n(s.job), s.candidate, s.reason) for s in out.starts)),
+        ("preempts", tuple((n(p.job), p.reason) for p in out.preempts)),
+        ("defers", tuple((n(d.job), d.until_s, d.reason) for d in out.defers)),
+        ("reasons", tuple(sorted((n(j), r) for j, r in out.reasons.items()))),
+        (
+            "sig reasons",
+            tuple(
+                sorted(
+                    (
+                        (s if inp is None else _sig(inp, s, name), r)
+                        for s, r in out.sig_reasons.items()
+                    ),
+                    key=repr,
+                )
+            ),
+        ),
         ("default", out.default_reason, "again", out.again),
     )
 
@@ -117,6 +167,7 @@ class Recorder:
 
     policy: Policy
     rounds: list[Round] = field(default_factory=list)
+    namer: Namer = _index
 
     @property
     def name(self) -> str:
@@ -127,9 +178,53 @@ class Recorder:
         return self.policy.tick_s
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
-        seen = view(inp)
+        seen = view(inp, self.namer)
         out = self.policy.decide(inp)
-        self.rounds.append(Round(seen, decisions(out)))
+        self.rounds.append(Round(seen, decisions(out, inp, self.namer)))
+        return out
+
+
+@dataclass
+class ServingRecorder:
+    """A serving policy that records every tick of the one it wraps (replicas and
+    preempted jobs named by ``label(job index)``)."""
+
+    policy: ServingPolicy
+    label: Callable[[int], str]
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+    @property
+    def tick_s(self) -> float:
+        return self.policy.tick_s
+
+    def decide(self, inp: ServingInput) -> ServingDecision:
+        lb = self.label
+        seen = (
+            ("now", inp.now),
+            (
+                "replicas",
+                tuple(
+                    (k, p, tuple(lb(j) for j in pool), inp.ready[k][p])
+                    for k, svc in enumerate(inp.live)
+                    for p, pool in enumerate(svc)
+                    if pool
+                ),
+            ),
+            ("observed", tuple(tuple(map(tuple, o.tolist())) for o in inp.observed)),
+            ("free", tuple(inp.capacity.free_amount(p) for p in range(inp.fleet.n_pools))),
+        )
+        out = self.policy.decide(inp)
+        dec = (
+            ("preempt", tuple((lb(j), why) for j, why in out.preempt)),
+            ("drain", tuple((lb(j), why) for j, why in out.drain)),
+            ("add", tuple((a.service, a.pool, a.count, a.reason) for a in out.add)),
+            ("short", tuple(sorted(out.short.items()))),
+        )
+        self.rounds.append(Round(seen, dec))
         return out
 
 
@@ -155,12 +250,44 @@ def spec_of(job: Job) -> dict[str, Any]:
     )
 
 
+@dataclass
+class Seen:
+    """The job table a recorder last saw (to name jobs at a serving tick)."""
+
+    ids: Sequence[str] = ()
+
+
 def simulate(
-    sc: Scenario, jobs: Sequence[Job], policy: str, placement: str = DEFAULT_PLACEMENT
+    sc: Scenario,
+    jobs: Sequence[Job],
+    policy: str,
+    placement: str = DEFAULT_PLACEMENT,
+    serving: str | None = None,
+    serving_rounds: list[Round] | None = None,
 ) -> list[Round]:
-    """The simulator's rounds."""
-    rec = Recorder(make_policy(policy, sc.policy_params.get(policy)))
-    Simulator(sc, jobs, rec, placement=placement, verify=True).run()
+    """The simulator's rounds (with ``serving``, jobs named by their ids, the services
+    started cold as the live control plane starts them, and the serving policy's ticks
+    appended to ``serving_rounds``)."""
+    if serving is None:
+        rec = Recorder(make_policy(policy, sc.policy_params.get(policy)))
+        Simulator(sc, jobs, rec, placement=placement, verify=True).run()
+        return rec.rounds
+    seen = Seen()
+
+    def named(inp: PolicyInput, j: int) -> str:
+        seen.ids = inp.jobs.ids
+        return str(inp.jobs.ids[j])
+
+    rec = Recorder(make_policy(policy, sc.policy_params.get(policy)), namer=named)
+    srec = ServingRecorder(
+        make_serving_policy(serving, sc.policy_params.get(f"serving/{serving}")),
+        lambda j: str(seen.ids[j]),
+    )
+    Simulator(
+        sc, jobs, rec, placement=placement, verify=True, serving=srec, warm_services=False
+    ).run()
+    if serving_rounds is not None:
+        serving_rounds.extend(srec.rounds)
     return rec.rounds
 
 
@@ -170,8 +297,12 @@ def run_live(
     policy: str,
     db_path: Path,
     placement: str = DEFAULT_PLACEMENT,
+    serving: str | None = None,
+    serving_rounds: list[Round] | None = None,
 ) -> list[Round]:
-    """The live control plane's rounds, stepped through every instant something is due."""
+    """The live control plane's rounds, stepped through every instant something is due
+    (with ``serving``: jobs named as the simulator names them — a batch job by its id
+    there, a replica by its row's name — and the serving ticks in ``serving_rounds``)."""
     if sc.start.timestamp() != 0.0:
         raise ValueError("the stepped clock needs a scenario that starts at the POSIX epoch")
     clock = SteppedClock(0.0)
@@ -189,12 +320,30 @@ def run_live(
         requests=requests,
         settings=LoopSettings(poll_s=0.0, sweep_s=math.inf, sample_s=math.inf),
         clock=clock,
+        serving=serving,
     )
+    store = JobStore(db)
+    names: dict[str, str] = {}  # database id → the simulator's name
+
+    def name_of(db_id: str) -> str:
+        if db_id not in names:
+            row = store.get(int(db_id))
+            assert row is not None and row.service_id is not None, db_id
+            names[db_id] = row.name
+        return names[db_id]
+
     rec = Recorder(ctl.policy)
+    if serving is not None:
+        rec.namer = lambda inp, j: name_of(str(inp.jobs.ids[j]))
+        assert ctl.serving is not None
+        live_serving = ctl.serving
+        srec = ServingRecorder(
+            live_serving.policy, lambda j: name_of(str(live_serving.book.state.jobs.ids[j]))
+        )
+        live_serving.policy = srec  # type: ignore[assignment]
     ctl.policy = rec
     ctl.loop.policy = rec
     ctl.recover()
-    store = JobStore(db)
     todo = sorted(jobs, key=lambda j: j.submit_s)
     nxt = 0
 
@@ -202,7 +351,8 @@ def run_live(
         clock.set(t)
         for job in arrivals:
             rec_, _ = store.submit(job.tenant, spec_of(job), "true", at=t)
-            assert str(rec_.id) == job.id, "number the jobs 1, 2, … in submission order"
+            names[str(rec_.id)] = job.id
+            assert serving or str(rec_.id) == job.id, "number the jobs 1, 2, … in order"
             ctl.submitted(rec_)
         for w in ctl.workers.values():
             w.request_listing()
@@ -233,6 +383,8 @@ def run_live(
             step(t, [])
     assert not ctl.policy_errors, ctl.policy_errors
     db.dispose()
+    if serving is not None and serving_rounds is not None:
+        serving_rounds.extend(srec.rounds)
     return rec.rounds
 
 

@@ -1,7 +1,9 @@
 """The live dashboard of a real ``suanli serve`` process in a real browser (headless
 Chromium): sign-in with API tokens, the numbers on the page against the API, live
-updates, a job's page, a tenant's narrower view; and on a big fleet the axes' ticks, the
-legends against the tool bars, the running counts and deep links into the jobs table."""
+updates, a job's page, a tenant's narrower view; on a big fleet the axes' ticks, the
+legends against the tool bars, the running counts and deep links into the jobs table; and
+with online inference services, their panel (replicas, demand against capacity, SLO
+attainment) for the admin and a tenant's own only."""
 
 from __future__ import annotations
 
@@ -187,6 +189,9 @@ def test_admin_dashboard_follows_the_system(
     assert _js(chromium, "document.body.dataset.kind") == "live"
     assert _js(chromium, "document.getElementById('viewer').textContent") == "signed in as admin"
     assert _js(chromium, "document.getElementById('queues-section').hidden") is False
+    # no services in this scenario: no services panel, nor its link
+    assert _js(chromium, "document.getElementById('services-section').hidden") is True
+    assert _js(chromium, "document.getElementById('nav-services').hidden") is True
     # the sites: one marker each on the map, one table row each, both reachable
     states = _js(
         chromium,
@@ -408,4 +413,93 @@ def test_jct_axes_read_as_times(chromium: Any, served: Served) -> None:
         texts = ticks(chromium, chart, axis)
         assert_time_ticks(texts)
         assert all(t.endswith(" s") for t in texts), texts
+    chromium.get("about:blank")
+
+
+# -- services ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def with_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """``dashboard-services.yaml``: lab's service chat (20 requests/s) and uni's search
+    (5), the suanli serving policy ticking every 2 s; replicas 'run' an hour."""
+    tmp = tmp_path_factory.mktemp("services")
+    with _serve(tmp, FIXTURES / "dashboard-services.yaml", 3600) as s:
+        yield s
+
+
+def _traces(driver: Any, chart: str) -> dict[str, list[Any]]:
+    """A chart's traces as drawn: name → y values."""
+    got: dict[str, list[Any]] = _js(
+        driver,
+        f"Object.fromEntries(document.getElementById('{chart}').data.map(t => [t.name, t.y]))",
+    )
+    return got
+
+
+def _service_rows(driver: Any) -> dict[str, dict[str, str]]:
+    """The services table: service → its cells' text by key."""
+    rows: dict[str, dict[str, str]] = _js(
+        driver,
+        "Object.fromEntries([...document.querySelectorAll('#service-table tbody tr')]"
+        ".map(tr => [tr.dataset.service, Object.fromEntries([...tr.querySelectorAll('td')]"
+        ".filter(td => td.dataset.key).map(td => [td.dataset.key, td.textContent])) ]))",
+    )
+    return rows
+
+
+def test_services_panel(chromium: Any, with_services: Served, screenshot_dir: Path) -> None:
+    """The panel of a running control plane's services: a row per service with its
+    replicas now, demand against capacity and the SLO attainment drawn from the samples
+    of the serving ticks, the replicas over the window; a tenant sees its own only."""
+    s = with_services
+    _open(chromium, s.url, ADMIN)
+    assert _js(chromium, "document.body.dataset.kind") == "live"
+    # a few serving ticks sampled, each drawn
+    wait_for(
+        chromium,
+        "(document.getElementById('service-demand').data || [])"
+        ".filter(t => t.name === 'chat demand' || t.name === 'search demand')"
+        ".every(t => t.y.length >= 3) && "
+        "(document.getElementById('service-demand').data || []).length === 6",
+        timeout=60,
+    )
+    _redrawn(chromium)
+    assert _js(chromium, "document.getElementById('services-section').hidden") is False
+    assert _js(chromium, "document.getElementById('nav-services').hidden") is False
+    # the document the page drew, fetched with the same token: the page shows its numbers
+    doc = s.api("GET", "/v1/dashboard")
+    series = {x["id"]: x for x in doc["policies"][0]["services"]}
+    assert sorted(series) == ["chat", "search"]
+    rows = _service_rows(chromium)
+    assert sorted(rows) == ["chat", "search"]
+    for sid, rps in (("chat", 20.0), ("search", 5.0)):
+        row = rows[sid]
+        assert row["tenant"] == {"chat": "lab", "search": "uni"}[sid]
+        assert int(row["ready"]) + int(row["starting"]) >= 1
+        assert row["demand_rps"] == f"{rps:g}"
+        assert re.fullmatch(r"(east|west): \d+ (ready|starting).*", row["sites"]), row["sites"]
+    demand = _traces(chromium, "service-demand")
+    for sid, rps in (("chat", 20.0), ("search", 5.0)):
+        assert demand[f"{sid} demand"][-1] == pytest.approx(rps)
+        assert len(demand[f"{sid} capacity"]) == len(demand[f"{sid} demand"])
+        att = [v for v in demand[f"{sid} SLO met"] if v is not None]
+        assert att and all(0.0 <= v <= 1.0 for v in att)
+    replicas = _traces(chromium, "service-replicas")
+    assert sorted(replicas) == ["chat ready", "chat starting", "search ready", "search starting"]
+    for sid in ("chat", "search"):
+        assert replicas[f"{sid} ready"][-1] + replicas[f"{sid} starting"][-1] >= 1
+    # drawn: the charts have plotted lines (SVG paths), the cost chart is hidden
+    for chart in ("service-demand", "service-replicas"):
+        assert _js(chromium, f"document.querySelectorAll('#{chart} .scatterlayer path').length") > 0
+    assert _js(chromium, "document.getElementById('service-cost').hidden") is True
+    screenshot(chromium, screenshot_dir / "dashboard-services.png")
+    # a tenant: its own service only
+    _open(chromium, s.url, s.tokens["uni"])
+    wait_for(chromium, "document.getElementById('service-table').querySelector('tbody tr')")
+    assert sorted(_service_rows(chromium)) == ["search"]
+    assert sorted(_traces(chromium, "service-demand")) == [
+        "search SLO met",
+        "search capacity",
+        "search demand",
+    ]
+    assert _severe(chromium) == []
     chromium.get("about:blank")

@@ -90,12 +90,13 @@ def test_an_old_database_upgrades_and_the_server_carries_on(old_db: str) -> None
     with db.read() as conn:
         cols = {c["name"] for c in inspect(conn).get_columns("jobs")}
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0004"
+    assert version == "0005"
     with db.read() as conn:
         tcols = {c["name"] for c in inspect(conn).get_columns("tenants")}
     assert {"max_queued", "submit_rate"} <= tcols
     assert all(t.max_queued is None and t.submit_rate is None for t in TenantStore(db).all())
     assert {"external_id", "site_state", "preemptions"} <= cols and "slurm_job_id" not in cols
+    assert "service_id" in cols
     got = {
         i: (r.state, r.external_id, r.site_state) for i in BEFORE if (r := js.get(i)) is not None
     }

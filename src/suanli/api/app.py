@@ -15,7 +15,13 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
-from suanli.api import routes_admin, routes_dashboard, routes_fleet, routes_jobs
+from suanli.api import (
+    routes_admin,
+    routes_dashboard,
+    routes_fleet,
+    routes_jobs,
+    routes_services,
+)
 from suanli.api.errors import ApiError, BodyLimit, install_error_handlers
 from suanli.api.services import Services
 
@@ -81,6 +87,7 @@ def create_app(services: Services, *, start_control: bool = True) -> FastAPI:
     app.include_router(routes_fleet.router)
     app.include_router(routes_jobs.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_services.router)
     app.include_router(routes_dashboard.router)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     return app

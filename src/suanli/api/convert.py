@@ -24,7 +24,7 @@ def job_out(r: JobRecord, live_reason: str | None = None) -> JobOut:
         profile=str(s.get("profile", "")),
         kind=str(s.get("kind", "")),
         gang=int(s.get("gang", 0)),
-        work_pflop=float(s.get("work_pflop", 0.0)),
+        work_pflop=None if s.get("work_pflop", 0.0) is None else float(s.get("work_pflop", 0.0)),
         accepted_types=list(s.get("accepted_types") or []),
         accepted_stacks=list(s.get("accepted_stacks") or []),
         dataset=s.get("dataset"),
@@ -45,6 +45,7 @@ def job_out(r: JobRecord, live_reason: str | None = None) -> JobOut:
         started_at=iso(r.started_at),
         ended_at=iso(r.ended_at),
         exit_code=r.exit_code,
+        service=r.service_id,
     )
 
 

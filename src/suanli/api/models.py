@@ -171,7 +171,7 @@ class JobOut(BaseModel):
     profile: str
     kind: str
     gang: int
-    work_pflop: float
+    work_pflop: float | None = Field(description="null: runs until stopped (a replica)")
     accepted_types: list[str]
     accepted_stacks: list[str]
     dataset: str | None
@@ -192,6 +192,9 @@ class JobOut(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     exit_code: int | None
+    service: str | None = Field(
+        default=None, description="the online inference service this job is a replica of"
+    )
 
 
 class JobList(BaseModel):

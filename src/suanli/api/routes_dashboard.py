@@ -4,7 +4,8 @@ The page holds no data: it asks for an API token (kept in the browser tab's sess
 storage; ``/#token=…`` hands one over once) and polls ``GET /v1/dashboard`` with it.
 The document (:mod:`suanli.report.live`) shows an admin everything and a tenant only its
 own jobs, decisions and fairness, with the fleet's sites and one queue row for all other
-tenants together.
+tenants together; with services served, an admin every service's replicas, demand against
+capacity and SLO attainment, a tenant its own services'.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from suanli.api.models import ErrorOut
 from suanli.api.services import Services
 from suanli.report.html import document_bytes, render_page
 from suanli.report.live import LiveInputs, live_data
+from suanli.report.services import LiveService
 from suanli.store.dashboard import DashboardReader
+from suanli.store.records import ServiceSampleRecord
 
 router = APIRouter(tags=["dashboard"])
 ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorOut} for code in (401, 403, 422)}
@@ -110,11 +113,62 @@ def _cache_of(request: Request) -> _Cache:
     return cache
 
 
+@dataclass(frozen=True, slots=True)
+class _Serving:
+    """What the document's services part is built from (none: services are off)."""
+
+    policy: str | None = None
+    tick_s: float = 300.0
+    samples: tuple[ServiceSampleRecord, ...] = ()
+    now: tuple[LiveService, ...] = ()
+    tenants: dict[str, str] = field(default_factory=dict)
+
+
+def _serving(svc: Services, tenant: str | None, since: float) -> _Serving:
+    """The services a viewer sees (a tenant: its own): their samples since ``since``,
+    their state now, and the tenant of each (deleted services sampled in the window too)."""
+    control = svc.control
+    serving = control.serving
+    if serving is None:
+        return _Serving()
+    store = control.service_store
+    tenants = {r.id: r.tenant_id for r in store.all()}
+    samples = store.samples(since)
+    for sid in {x.service for x in samples} - set(tenants):  # deleted since
+        rec = store.get(sid, deleted=True)
+        if rec is not None:
+            tenants[sid] = rec.tenant_id
+    if tenant is not None:
+        samples = [x for x in samples if tenants.get(x.service) == tenant]
+    now = []
+    for sid, owner in sorted(tenants.items()):
+        if tenant is not None and owner != tenant:
+            continue
+        view = control.service_view(sid)
+        if view is None:
+            continue
+        now.append(
+            LiveService(
+                id=view.id,
+                tenant=view.tenant,
+                replicas=tuple((r.site, r.state) for r in view.replicas),
+                demand_rps=float(sum(view.demand_rps.values())),
+                capacity_rps=view.capacity_rps,
+                attainment=view.attainment,
+                attainment_last=view.attainment_last,
+                tokens_per_s=view.tokens_per_s,
+                short=view.short,
+            )
+        )
+    return _Serving(serving.policy_name, serving.policy.tick_s, tuple(samples), tuple(now), tenants)
+
+
 def _build(svc: Services, tenant: str | None, hours: float, jobs: int) -> bytes:
     now = time.time()
     window_s = hours * 3600.0
     reader = DashboardReader(svc.db)
     control = svc.control
+    serving = _serving(svc, tenant, now - window_s)
     inputs = LiveInputs(
         scenario=svc.scenario,
         policy=control.policy_name,
@@ -129,5 +183,10 @@ def _build(svc: Services, tenant: str | None, hours: float, jobs: int) -> bytes:
         tenants=svc.tenants.all(),
         viewer_tenant=tenant,
         site_status={k: (v.reachable, v.since, v.error) for k, v in control.sites.items()},
+        service_samples=serving.samples,
+        services_now=serving.now,
+        service_tenants=serving.tenants,
+        serving_policy=serving.policy,
+        serving_tick_s=serving.tick_s,
     )
     return document_bytes(live_data(inputs))

@@ -15,7 +15,7 @@ from suanli.control.telemetry import Telemetry
 from suanli.core.sharing import DEFAULT_PLACEMENT
 from suanli.errors import InputError, Problem
 from suanli.model.scenario import Scenario
-from suanli.policy.registry import DEFAULT_POLICY
+from suanli.policy.registry import DEFAULT_POLICY, DEFAULT_SERVING_POLICY
 from suanli.sites.config import SitesConfig
 from suanli.store.db import Database
 from suanli.store.jobs import JobStore
@@ -178,6 +178,7 @@ def build_services(
     *,
     policy: str = DEFAULT_POLICY,
     placement: str = DEFAULT_PLACEMENT,
+    serving: str | None = DEFAULT_SERVING_POLICY,
     admin_token: str | None = None,
     loop: LoopSettings | None = None,
     settings: ApiSettings | None = None,
@@ -199,5 +200,6 @@ def build_services(
         settings=loop,
         telemetry=telemetry,
         clock=clock,
+        serving=serving,
     )
     return Services(db, scenario, control, telemetry, settings or ApiSettings())

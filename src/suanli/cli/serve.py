@@ -24,7 +24,13 @@ from suanli.config import load_scenario
 from suanli.core.sharing import DEFAULT_PLACEMENT, PLACEMENTS, placement_rule
 from suanli.errors import InputError, Problem, UnknownNameError
 from suanli.model.scenario import Scenario
-from suanli.policy.registry import DEFAULT_POLICY, make_policy, policy_names
+from suanli.policy.registry import (
+    DEFAULT_POLICY,
+    DEFAULT_SERVING_POLICY,
+    make_policy,
+    make_serving_policy,
+    policy_names,
+)
 from suanli.scenarios import DEFAULT
 
 if TYPE_CHECKING:
@@ -120,6 +126,15 @@ def serve_command(
             help=f"Device placement rule: {', '.join(PLACEMENTS)}.",
         ),
     ] = DEFAULT_PLACEMENT,
+    serving: Annotated[
+        str,
+        typer.Option(
+            "--serving",
+            envvar="SUANLI_SERVING",
+            help=f"Serving policy that scales the online inference services (default "
+            f"{DEFAULT_SERVING_POLICY}; docs/services.md), or none: no services.",
+        ),
+    ] = DEFAULT_SERVING_POLICY,
     admin_token_file: Annotated[
         Path | None,
         typer.Option(
@@ -211,6 +226,7 @@ def serve_command(
         policy=policy,
         placement=placement,
         admin_token_file=admin_token_file,
+        serving=serving,
     )
     services = build_services(
         inputs.scenario,
@@ -218,6 +234,7 @@ def serve_command(
         inputs.sites,
         policy=policy,
         placement=placement,
+        serving=None if serving == "none" else serving,
         admin_token=inputs.admin_token,
         loop=LoopSettings(poll_s=poll_s, sample_s=sample_s, orphan_wait_s=orphan_wait_s),
         settings=ApiSettings(dashboard_poll_s=dashboard_poll_s),
@@ -260,6 +277,7 @@ def check_inputs(
     policy: str,
     placement: str,
     admin_token_file: Path | None,
+    serving: str = DEFAULT_SERVING_POLICY,
 ) -> ServeInputs:
     """Check every input of ``suanli serve`` without creating anything — the scenario, the
     sites file, the policy and its parameters, the placement rule, the database URL, the
@@ -282,6 +300,12 @@ def check_inputs(
                 problems, "--sites", lambda: _site_config(sc, sites, slurm_config, dry_run_s)
             )
         _collect(problems, "--policy", lambda: make_policy(policy, sc.policy_params.get(policy)))
+        if serving != "none":
+            _collect(
+                problems,
+                "--serving",
+                lambda: make_serving_policy(serving, sc.policy_params.get(f"serving/{serving}")),
+            )
     elif policy not in policy_names():
         problems.append(_unknown(UnknownNameError("policy", policy, policy_names()), "--policy"))
     url = _collect(problems, "--db", lambda: check_url(db))

@@ -30,7 +30,7 @@ from suanli.catalog import SOURCE_GROUPS, AcceleratorEntry, entry_problems
 from suanli.config import schema as S
 from suanli.config.series import read_hourly_series
 from suanli.config.services import build_regions, build_services
-from suanli.config.yaml_lines import format_path, line_of
+from suanli.config.yaml_lines import close_matches, format_path, line_of
 from suanli.errors import Problem
 from suanli.model.accelerator import Accelerator
 from suanli.model.fleet import (
@@ -69,14 +69,6 @@ TRACE_FORMATS: tuple[str, ...] = ("suanli", "philly", "openb", "pollux", "tiresi
 MAX_GENERATED_JOBS = 5_000_000
 #: Memory a simulated job takes, about: 1M jobs peak at 1.2 GB (docs/benchmarks.md).
 BYTES_PER_JOB = 1_300
-
-
-def close_matches(name: str, valid: Iterable[str]) -> str:
-    """``"did you mean 'x'? "`` plus the valid names (shortened)."""
-    valid = sorted(valid)
-    near = difflib.get_close_matches(name, valid, n=1)
-    listed = ", ".join(valid[:12]) + (" …" if len(valid) > 12 else "")
-    return (f"did you mean {near[0]!r}? " if near else "") + f"valid: {listed}"
 
 
 class Builder:

@@ -164,5 +164,8 @@ class ServiceConfig(Strict):
     shapes: list[ReplicaShapeConfig] = Field(default_factory=list)
     replicas: ReplicasConfig = Field(default_factory=ReplicasConfig)
     load_gbps: float = Field(default=10.0, gt=0, le=100_000)
+    startup_s: float = Field(default=30.0, ge=0, le=86_400)
     priority: int = Field(default=0, ge=-1000, le=1000)
     source: str = ""
+    #: What a replica runs at its site in the live control plane (its model server).
+    command: str = Field(default="", max_length=10_000)

@@ -26,9 +26,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from suanli.catalog.models import load_models
 from suanli.config import service_schema as V
-from suanli.errors import InputError
+from suanli.config.yaml_lines import close_matches, format_path
+from suanli.errors import InputError, Problem
 from suanli.model.accelerator import Accelerator
 from suanli.model.fleet import Link, Site, Tenant
+from suanli.model.scenario import Scenario
 from suanli.model.service import (
     DemandSpec,
     ReplicaShape,
@@ -119,11 +121,73 @@ def build_services(
                 min_replicas=sc.replicas.min,
                 max_replicas=sc.replicas.max,
                 load_gbps=sc.load_gbps,
+                startup_s=sc.startup_s,
                 priority=sc.priority,
                 source=sc.source,
+                command=sc.command,
             )
         )
     return out
+
+
+class _RequestBuilder:
+    """Collects the problems of one service given at run time (over the API)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.base_dir = Path(".")
+        self.problems: list[Problem] = []
+
+    def problem(self, path: Sequence[str | int], message: str, hint: str = "") -> None:
+        self.problems.append(Problem(self.source, format_path(path), message, hint))
+
+    def check_ref(self, path: PathT, name: str, valid: Sequence[str], what: str) -> bool:
+        if name in valid:
+            return True
+        self.problem(path, f"unknown {what} {name!r}", close_matches(name, valid))
+        return False
+
+    def unique(self, path: PathT, ids: Sequence[str], what: str) -> None:
+        return None
+
+
+def service_from_config(
+    cfg: V.ServiceConfig,
+    scenario: Scenario,
+    tenants: Sequence[Tenant],
+    source: str = "request",
+) -> Service:
+    """A service given at run time (the live control plane's API) for ``scenario``'s fleet
+    and user regions, checked as a scenario file's are (module docstring). Its demand is
+    an inline daily shape: a server reads no demand files named in a request.
+    :class:`~suanli.errors.InputError` names each problem's field."""
+    b = _RequestBuilder(source)
+    for k, rc in enumerate(cfg.regions):
+        if rc.demand.file is not None:
+            b.problem(
+                ("regions", k, "demand", "file"),
+                "a service given over the API cannot read a demand file",
+                "give an inline daily shape (hourly, peak_rps, input_tokens, "
+                "output_tokens), or set the rates per region with PATCH",
+            )
+    if not b.problems:
+        built = build_services(
+            b,
+            [cfg],
+            scenario.catalog,
+            scenario.sites,
+            tenants,
+            scenario.user_regions,
+            scenario.link,
+        )
+    # paths are the service's own fields, not services[0].…
+    problems = [
+        Problem(p.source, p.field.removeprefix("services[0]").lstrip("."), p.message, p.hint)
+        for p in b.problems
+    ]
+    if problems:
+        raise InputError(problems)
+    return built[0]
 
 
 def _model(

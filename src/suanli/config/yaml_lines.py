@@ -11,7 +11,8 @@ duplicated key in a mapping, and integers of at most :data:`MAX_INT_DIGITS` digi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -253,3 +254,11 @@ def format_path(path: Sequence[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def close_matches(name: str, valid: Iterable[str]) -> str:
+    """``"did you mean 'x'? "`` plus the valid names (shortened)."""
+    valid = sorted(valid)
+    near = difflib.get_close_matches(name, valid, n=1)
+    listed = ", ".join(valid[:12]) + (" …" if len(valid) > 12 else "")
+    return (f"did you mean {near[0]!r}? " if near else "") + f"valid: {listed}"

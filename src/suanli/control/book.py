@@ -69,6 +69,8 @@ class LiveJob:
     queued_at: float | None = None
     dispatched_at: float | None = None
     run: RunSettings = dataclasses.field(default_factory=RunSettings)
+    #: The service this job is a replica of (``None``: a batch job).
+    service: str | None = None
 
 
 class JobBook:
@@ -174,8 +176,13 @@ class JobBook:
             started_at=rec.started_at,
             queued_at=rec.submitted_at,
             run=RunSettings.of(rec.spec),
+            service=rec.service_id,
         )
         self.live[rec.id] = lj
+        if lj.state is JobState.QUEUED and lj.service is not None:
+            # inserted, never dispatched (the loop stopped before writing the dispatch)
+            self.finish(rec.id, JobState.CANCELLED, "replica not dispatched before a restart")
+            return
         if lj.state is JobState.QUEUED:
             if rec.cancel_requested:
                 self.finish(rec.id, JobState.CANCELLED, "cancelled while queued")
@@ -293,8 +300,12 @@ class JobBook:
         self._queued_again(db_id, lj, f"preempted: {reason}")
 
     def requeue(self, db_id: int, why: str) -> None:
-        """A placed job never reached its site: back to the queue with a new attempt."""
+        """A placed job never reached its site: back to the queue with a new attempt (a
+        replica ends instead: its service's policy places another where it is needed)."""
         lj = self.live[db_id]
+        if lj.service is not None:
+            self.finish(db_id, JobState.FAILED, f"replica lost: {why}")
+            return
         self.state.requeue(lj.j, self.now_s(), why)
         self._queued_again(db_id, lj, why)
 
@@ -382,6 +393,49 @@ class JobBook:
         """Job ``lj`` started at its site at ``at``: export its wait."""
         if lj.queued_at is not None:
             self.telemetry.observe_wait(lj.tenant, at - lj.queued_at)
+
+    # -- replicas ---------------------------------------------------------------------------
+    def adopt_replica(
+        self, db_id: int, j: int, tenant: str, service: str, name: str, command: str
+    ) -> None:
+        """Replica row ``db_id`` (``name``) was placed as job *j*
+        (:mod:`suanli.control.serving`): track it; :meth:`carry_out` dispatches it."""
+        now = self.clock.time()
+        self.live[db_id] = LiveJob(
+            j=j,
+            tenant=tenant,
+            name=name,
+            command=command,
+            state=JobState.QUEUED,
+            attempt=0,
+            queued_at=now,
+            service=service,
+        )
+
+    def stop(self, db_id: int, why: str) -> None:
+        """End a running replica now (drained, or its service deleted): its devices are
+        free in the model at once; its site is told to cancel it (a job whose submission
+        is still unanswered is found as a stray by the next listing and cancelled)."""
+        lj = self.live.get(db_id)
+        if lj is None:
+            return
+        if lj.external_id is not None and lj.site is not None:
+            self.cancels.append((lj.site, lj.external_id))
+        self.batch.decision(
+            round=self.rounds,
+            policy=self.policy_name,
+            job_id=db_id,
+            action="stop",
+            site=lj.site,
+            detail=why,
+        )
+        self.finish(db_id, JobState.CANCELLED, why)
+
+    def discard_row(self, db_id: int, why: str) -> None:
+        """A replica row inserted but never placed: end it (it was never dispatched)."""
+        now = self.clock.time()
+        self.batch.update_job(db_id, state=JobState.CANCELLED.value, ended_at=now, reason=why)
+        self.batch.event(db_id, JobState.CANCELLED.value, why)
 
     def on_cancel(self, db_id: int) -> None:
         """A cancellation was asked for: at once while queued, else at the job's site."""

@@ -9,6 +9,7 @@ keeps how the job runs at its site (:class:`RunSettings`): ``env``, ``workdir`` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,8 @@ from suanli.model.job import (
 def job_from_spec(
     spec: Mapping[str, Any], job_id: int, tenant: str, submitted_at: float, epoch0: float
 ) -> Job:
-    """The scheduling view of a stored job (``epoch0``: POSIX time of the scenario start)."""
+    """The scheduling view of a stored job (``epoch0``: POSIX time of the scenario start;
+    ``work_pflop`` null: a job that runs until stopped, a service's replica)."""
     deadline_at = spec.get("deadline_at")
     return Job(
         id=str(job_id),
@@ -34,7 +36,7 @@ def job_from_spec(
         profile=str(spec["profile"]),
         submit_s=submitted_at - epoch0,
         gang=int(spec["gang"]),
-        work_pflop=float(spec["work_pflop"]),
+        work_pflop=math.inf if spec["work_pflop"] is None else float(spec["work_pflop"]),
         accepted_types=tuple(spec.get("accepted_types") or ()),
         accepted_stacks=tuple(spec.get("accepted_stacks") or ()),
         dataset=spec.get("dataset"),
@@ -77,9 +79,10 @@ class RunSettings:
 
     def limit_for(self, expected_s: float, factor: float = TIME_LIMIT_FACTOR) -> float | None:
         """The time limit to give the site for a run expected to take ``expected_s``: the
-        job's own, else ``max(factor × expected_s, MIN_TIME_LIMIT_S)`` (``factor`` 0: none)."""
+        job's own, else ``max(factor × expected_s, MIN_TIME_LIMIT_S)`` (``factor`` 0, or a
+        run without an end such as a replica's: none)."""
         if self.time_limit_s is not None:
             return self.time_limit_s
-        if factor <= 0:
+        if factor <= 0 or math.isinf(expected_s):
             return None
         return max(factor * expected_s, MIN_TIME_LIMIT_S)

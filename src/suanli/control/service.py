@@ -47,12 +47,14 @@ from suanli.clock import Clock, SystemClock
 from suanli.control.book import JobBook, SiteStatus
 from suanli.control.jobspec import TIME_LIMIT_FACTOR
 from suanli.control.samples import sample_sites
+from suanli.control.serving import LiveServing, ServiceView
 from suanli.control.telemetry import Telemetry
 from suanli.control.workers import (
     Admit,
     Cancel,
     CancelDone,
     Listed,
+    ServicesChanged,
     SiteWorker,
     Submitted,
     TenantsChanged,
@@ -67,12 +69,19 @@ from suanli.core.state import DEFERRED, RUNNING, WAITING, PolicyError, Schedulin
 from suanli.core.tables import FleetTables, build_tables
 from suanli.model.fleet import Tenant
 from suanli.model.scenario import GeneratorSpec, Scenario
-from suanli.policy.registry import DEFAULT_POLICY, make_policy
+from suanli.policy.registry import (
+    DEFAULT_POLICY,
+    DEFAULT_SERVING_POLICY,
+    make_policy,
+    make_serving_policy,
+)
 from suanli.sites.base import Feature, LogChunk, LogsUnavailable, SiteBackend
 from suanli.store.db import Database, unavailable
+from suanli.store.jobs import JobStore
 from suanli.store.ledger import Ledger
 from suanli.store.records import JobRecord
 from suanli.store.schema import JobState
+from suanli.store.services import ServiceStore
 from suanli.store.tenants import TenantStore
 from suanli.workload.generator import generate_jobs
 
@@ -139,15 +148,10 @@ class LiveControl:
         settings: LoopSettings | None = None,
         telemetry: Telemetry | None = None,
         clock: Clock | None = None,
+        serving: str | None = DEFAULT_SERVING_POLICY,
     ) -> None:
         self.db = db
         self.scenario = scenario
-        if scenario.services:
-            log.warning(
-                "the scenario's %d online inference service(s) are not run by the live "
-                "control plane yet (suanli simulate runs them); batch jobs are",
-                len(scenario.services),
-            )
         self.settings = settings or LoopSettings()
         self.telemetry = telemetry or Telemetry()
         self.telemetry.init_sites([s.id for s in scenario.sites])
@@ -181,6 +185,17 @@ class LiveControl:
             time_limit_factor=self.settings.time_limit_factor,
         )
         self.loop = ControlLoop(self.policy, self.book.state)
+        self.service_store = ServiceStore(db)
+        self.serving: LiveServing | None = None
+        if serving is not None:
+            sparams = scenario.policy_params.get(f"serving/{serving}")
+            self.serving = LiveServing(
+                scenario,
+                self.book,
+                self.service_store,
+                JobStore(db),
+                make_serving_policy(serving, sparams),
+            )
         self._next_tick_s = 0.0
         self._next_hour_s = 0.0
         self._next_poll: dict[str, float] = dict.fromkeys(self.sites, 0.0)
@@ -208,6 +223,10 @@ class LiveControl:
     def tenants_changed(self) -> None:
         """A tenant was created: rebuild the scheduling tables."""
         self.inbox.put(TenantsChanged())
+
+    def services_changed(self) -> None:
+        """A service was created, changed or deleted in the database: serve what it says."""
+        self.inbox.put(ServicesChanged())
 
     @property
     def state(self) -> SchedulingState:
@@ -246,6 +265,20 @@ class LiveControl:
             t = st.tables
             p = got.expected_pool
             return got, t.site_ids[t.pool_site[p]] if p is not None else None
+
+    def service_view(self, sid: str) -> ServiceView | None:
+        """Service ``sid``'s live state (``None`` if it is not served)."""
+        if self.serving is None:
+            return None
+        with self.view_lock:
+            return self.serving.view(sid, self.book.now_s())
+
+    def service_why(self, sid: str) -> list[str]:
+        """Why service ``sid`` is short of replicas (empty if it is not)."""
+        if self.serving is None:
+            return []
+        with self.view_lock:
+            return self.serving.why(sid, self.book.now_s())
 
     def supports(self, site: str, feature: Feature) -> bool:
         """Whether ``site``'s backend can do ``feature`` (as it declares, with its settings)."""
@@ -288,8 +321,16 @@ class LiveControl:
         unfinished job from the database (done by :meth:`start`; call it directly to
         :meth:`step` the loop without threads)."""
         self.settle_predecessor()
+        srv = self.serving
+        if srv is not None:
+            self.service_store.ensure_scenario((s.id, s.tenant) for s in self.scenario.services)
+            srv.load(self._tenants())
         for rec in self.ledger.active_jobs():
             self.book.admit(rec)
+        if srv is not None:
+            srv.adopt()
+            first = srv.start(self.book.now_s())
+            self.state.events.push(first, EventKind.SERVE)
         self._flush()
         self.recovered.set()
 
@@ -378,7 +419,10 @@ class LiveControl:
         q = st.events
         while q.peek_time() <= now:
             when, kind, _, a, b = q.pop()
-            if kind != EventKind.FINISH:  # real ends come from the sites
+            if kind in (EventKind.SERVE, EventKind.DRAIN):
+                if self.serving is not None:
+                    self.serving.timer(kind, a, b, when)
+            elif kind != EventKind.FINISH:  # real ends come from the sites
                 st.timer(kind, a, b, when)
         if now >= self._next_tick_s:
             st.request_round(full=True)
@@ -434,6 +478,8 @@ class LiveControl:
                 log.warning("site %s: cancelling job %s: %s", m.site, m.external_id, m.error)
         elif isinstance(m, TenantsChanged):
             self._rebuild()
+        elif isinstance(m, ServicesChanged) and self.serving is not None:
+            self.serving.load(self._tenants())
 
     def round_now(self, full: bool = True) -> float:
         """Run one scheduling round at once (a full one unless ``full`` is False, when it
@@ -496,7 +542,7 @@ class LiveControl:
             self.workers[site].cancel(external_id)
 
     # -- the scheduling state ---------------------------------------------------------------
-    def _tables(self) -> FleetTables:
+    def _tenants(self) -> tuple[Tenant, ...]:
         known = {t.id: t for t in self.scenario.tenants}
         tenants = tuple(
             known.get(t.id) or Tenant(id=t.id, name=t.name, weight=t.weight, priority=t.priority)
@@ -505,7 +551,10 @@ class LiveControl:
         for t in self.scenario.tenants:  # scenario tenants the database lacks (not seeded)
             if all(x.id != t.id for x in tenants):
                 tenants += (t,)
-        return build_tables(replace(self.scenario, tenants=tenants))
+        return tenants
+
+    def _tables(self) -> FleetTables:
+        return build_tables(replace(self.scenario, tenants=self._tenants()))
 
     def _new_state(self) -> SchedulingState:
         tables = self._tables()
@@ -548,6 +597,8 @@ class LiveControl:
                     st.restore(j, cand, rs.started_s, now)
         self.loop = ControlLoop(self.policy, st)
         book.recorded_reason.clear()
+        if self.serving is not None:
+            self.serving.rebind(self._tenants(), now)
         st.request_round(full=True)
 
     def _sweep(self) -> None:

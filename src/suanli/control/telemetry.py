@@ -46,7 +46,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from suanli.store.records import SampleRecord
+from suanli.store.records import SampleRecord, ServiceSampleRecord
 from suanli.store.schema import PLACED_STATES, JobState
 
 #: Unfinished job states, in their order of life (the states of ``suanli_tenant_jobs``).
@@ -195,7 +195,44 @@ class Telemetry:
         )
         self.build_info.labels(package_version(), platform.python_version()).set(1)
         self._site_gauges(r)
+        self._service_gauges(r)
         self._last: dict[str, SampleRecord] = {}
+
+    def _service_gauges(self, r: CollectorRegistry) -> None:
+        svc = ["service"]
+        self.service_replicas = Gauge(
+            "suanli_service_replicas",
+            "Replicas of an online inference service (ready: serving; starting: cold start)",
+            ["service", "state"],
+            registry=r,
+        )
+        self.service_devices = Gauge(
+            "suanli_service_devices", "Devices held by a service's replicas", svc, registry=r
+        )
+        self.service_demand = Gauge(
+            "suanli_service_demand_rps",
+            "Requests/s offered to a service over the last serving tick",
+            svc,
+            registry=r,
+        )
+        self.service_capacity = Gauge(
+            "suanli_service_capacity_rps",
+            "Requests/s a service's ready replicas can serve within its SLO",
+            svc,
+            registry=r,
+        )
+        self.service_attainment = Gauge(
+            "suanli_service_slo_attainment",
+            "Share of a service's requests within its SLO over the last serving tick",
+            svc,
+            registry=r,
+        )
+        self.service_tokens = Gauge(
+            "suanli_service_tokens_per_second",
+            "Tokens (input and output) a service served per second over the last tick",
+            svc,
+            registry=r,
+        )
 
     def _site_gauges(self, r: CollectorRegistry) -> None:
         site = ["site"]
@@ -290,6 +327,18 @@ class Telemetry:
     def observe_wait(self, tenant: str, seconds: float) -> None:
         """A job of ``tenant`` started ``seconds`` after it was queued."""
         self.job_wait_seconds.labels(tenant).observe(max(0.0, seconds))
+
+    def observe_services(self, samples: Sequence[ServiceSampleRecord]) -> None:
+        """Set the service gauges to a serving tick's ``samples``."""
+        for x in samples:
+            svc = x.service
+            self.service_replicas.labels(svc, "ready").set(x.ready)
+            self.service_replicas.labels(svc, "starting").set(x.starting)
+            self.service_devices.labels(svc).set(x.devices)
+            self.service_demand.labels(svc).set(x.demand_rps)
+            self.service_capacity.labels(svc).set(x.capacity_rps)
+            self.service_attainment.labels(svc).set(x.attainment)
+            self.service_tokens.labels(svc).set(x.tokens_per_s)
 
     def observe_sites(
         self, samples: Sequence[SampleRecord], *, currency: str, max_gap_s: float

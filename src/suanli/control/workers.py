@@ -62,6 +62,10 @@ class TenantsChanged:
     """A tenant was created: the scheduling tables must be rebuilt."""
 
 
+class ServicesChanged:
+    """A service was created, changed or deleted: the serving tables must be rebuilt."""
+
+
 class SiteWorker:
     """Runs one site's commands in order, in a thread of its own once started; posts
     results back."""

@@ -43,7 +43,7 @@ import numpy as np
 from suanli.core.capacity import Capacity
 from suanli.core.events import EventKind, EventQueue
 from suanli.core.jobtable import Candidate
-from suanli.core.policy import PolicyParams
+from suanli.core.policy import PolicyParams, Preempt
 from suanli.core.serving_tables import ServiceTable, ServingTables
 from suanli.core.state import RUNNING, PolicyError, SchedulingState
 from suanli.core.tables import FleetTables
@@ -162,9 +162,17 @@ class ServingState:
     """The replicas of every service and their accounting (see the module docstring)."""
 
     def __init__(
-        self, st: SchedulingState, tables: ServingTables, events: EventQueue, tick_s: float
+        self,
+        st: SchedulingState,
+        tables: ServingTables,
+        events: EventQueue,
+        tick_s: float,
+        replica_id: Callable[[int, int], str] | None = None,
     ) -> None:
         self.st = st
+        #: The job id of a new replica of service *k* on pool *p* (the live control plane
+        #: names it by its database row); default ``<service>#r<n>``.
+        self.replica_id = replica_id
         self.tables = tables
         self.events = events
         self.tick_s = tick_s
@@ -183,15 +191,75 @@ class ServingState:
         #: Replicas placed at time 0 serve at once (a simulated run begins with its
         #: services already serving: :meth:`warm_start`).
         self.warm = False
-        self._seq = 0
+        #: Replicas placed so far (the ``n`` of the default name ``<service>#r<n>``).
+        self.seq = 0
         self._cands: dict[tuple[int, int], Candidate | None] = {}
 
     def warm_start(self) -> None:
         """Begin as if the services had been serving before time 0: replicas placed at 0
         need no cold start, and the interval before 0 counts as observed."""
         self.warm = True
+        self.seed(0.0)
+
+    def seed(self, now: float) -> None:
+        """Services without history get the tick before ``now`` as observed (what a
+        monitoring system would have seen)."""
         for k, t in enumerate(self.tables.services):
-            self.observed[k].append(np.array([d.mean_rate(-self.tick_s, 0.0) for d in t.demand]))
+            if not self.observed[k]:
+                self.observed[k].append(
+                    np.array([d.mean_rate(now - self.tick_s, now) for d in t.demand])
+                )
+
+    def adopt(self, j: int, k: int, p: int, started_s: float) -> None:
+        """Running job *j* is a replica of service *k* on pool *p* (the live control
+        plane's replicas, taken over after a restart)."""
+        self.replicas[j] = Replica(j, k, p, started_s)
+        self.replica_service[j] = k
+        self.live[k][p].append(j)
+
+    def retable(self, tables: ServingTables) -> list[int]:
+        """Serve ``tables``' services from now on (services added, changed or removed in
+        the live control plane): a service's replicas, history and totals follow its id;
+        returns the replicas of services no longer there (they serve nothing more), for
+        the caller to stop."""
+        old = {t.service.id: k for k, t in enumerate(self.tables.services)}
+        n_pools = self.st.tables.n_pools
+        live: list[list[list[int]]] = []
+        backlog: list[np.ndarray] = []
+        observed: list[list[np.ndarray]] = []
+        totals: list[ServiceTotals] = []
+        for t in tables.services:
+            k = old.get(t.service.id)
+            same_regions = k is not None and self.tables.services[k].regions == t.regions
+            if k is None or not same_regions:
+                live.append([[] for _ in range(n_pools)])
+                backlog.append(np.zeros(n_pools))
+                observed.append([])
+                totals.append(ServiceTotals(*(np.zeros(len(t.regions)) for _ in range(4))))  # type: ignore[arg-type]
+            else:
+                live.append(self.live[k])
+                backlog.append(self.backlog[k])
+                observed.append(self.observed[k])
+                totals.append(self.totals[k])
+        new_k = {t.service.id: k for k, t in enumerate(tables.services)}
+        orphans: list[int] = []
+        for j, r in self.replicas.items():
+            k2 = new_k.get(self.tables.services[r.service].service.id)
+            kept = k2 is not None and live[k2] is self.live[r.service]
+            if k2 is not None and kept and tables.services[k2].devices[r.pool]:
+                r.service = k2
+                self.replica_service[j] = k2
+                continue
+            if k2 is not None and kept and not r.draining:
+                live[k2][r.pool].remove(j)
+            if not r.draining:
+                orphans.append(j)
+            r.draining = True  # it serves nothing more; it ends when its job does
+            self.replica_service.pop(j, None)
+        self.tables, self.live, self.backlog = tables, live, backlog
+        self.observed, self.totals = observed, totals
+        self._cands.clear()
+        return orphans
 
     # -- the policy interface -------------------------------------------------------------
     def snapshot(self, now: float) -> ServingInput:
@@ -228,6 +296,8 @@ class ServingState:
                     f"serving policy preempted job {st.jobs.ids[j]}, which it may not"
                 )
             st.preempt(j, now, why)
+            if st.record:  # the live control plane cancels it at its site
+                st.applied.append(Preempt(j, why))
             st.round_due = True
         for j, why in dec.drain:
             self.drain(j, now, why)
@@ -265,8 +335,11 @@ class ServingState:
     def add_replica(self, k: int, p: int, now: float, why: str) -> int:
         """Place a new replica of service *k* on pool *p* (cold start before it serves)."""
         t = self.tables.services[k]
-        self._seq += 1
-        job = self._job(k, p, now, f"{t.service.id}#r{self._seq}")
+        self.seq += 1
+        name = (
+            self.replica_id(k, p) if self.replica_id is not None else f"{t.service.id}#r{self.seq}"
+        )
+        job = self._job(k, p, now, name)
         cold = not (self.warm and now == 0.0)
         j = self.st.place(job, p, now, t.cold_start_s if cold else 0.0, why or "for demand")
         self.replicas[j] = Replica(j, k, p, now)

@@ -13,12 +13,14 @@ of *a* the service accepts), pool *p* of type *a* at site *s* holds a replica if
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from suanli.core.tables import FleetTables, node_shape
-from suanli.model.service import Service
+from suanli.model.scenario import Scenario
+from suanli.model.service import DemandSpec, Service
 from suanli.perf.latency import region_latency_ms
 from suanli.perf.queueing import replica_capacity
 from suanli.perf.serving import ReplicaPerf, replica_perf
@@ -67,14 +69,22 @@ class ServingTables:
         return len(self.services)
 
 
-def build_serving_tables(t: FleetTables) -> ServingTables:
-    """Precompute the tables of ``t.scenario``'s services."""
+def build_serving_tables(
+    t: FleetTables,
+    services: Sequence[Service] | None = None,
+    rates: Mapping[str, Mapping[str, float]] | None = None,
+) -> ServingTables:
+    """Precompute the tables of ``services`` (default: ``t.scenario``'s). ``rates[s][r]``,
+    where given, replaces service *s*'s demand curve in region *r* by that constant rate
+    (requests/s; the live control plane's demand set over the API), keeping the curve's
+    lengths and mean CV."""
     sc = t.scenario
     sites = sc.sites
     out = []
-    for svc in sc.services:
+    for svc in sc.services if services is None else services:
+        set_rates = (rates or {}).get(svc.id, {})
         demand = tuple(
-            RegionDemand.of(sr.demand, svc.id, sr.region, sc.start, sc.region(sr.region).timezone)
+            _region_demand(sc, svc, sr.region, sr.demand, set_rates.get(sr.region))
             for sr in svc.regions
         )
         weights = np.array([max(d.curve.rate_rps) for d in demand]) + 1e-12
@@ -143,3 +153,10 @@ def build_serving_tables(t: FleetTables) -> ServingTables:
             )
         )
     return ServingTables(tuple(out))
+
+
+def _region_demand(
+    sc: Scenario, svc: Service, region: str, spec: DemandSpec, rate: float | None
+) -> RegionDemand:
+    d = RegionDemand.of(spec, svc.id, region, sc.start, sc.region(region).timezone)
+    return d if rate is None else d.constant(rate)

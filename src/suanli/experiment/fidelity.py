@@ -170,6 +170,7 @@ def replay_live(
         policy=policy,
         settings=LoopSettings(poll_s=poll_s, grace_s=1.0, sample_s=3600.0),
         clock=clock,
+        serving=None,  # batch jobs only, as the simulation it is compared with
     )
     store = JobStore(db)
     ctl.start()

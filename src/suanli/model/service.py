@@ -130,7 +130,9 @@ class Service:
     accelerator type whose memory holds the model, at its smallest replica). Replicas
     stay between ``min_replicas`` and ``max_replicas`` (None: no cap); a new replica
     is ready after loading the weights at ``load_gbps`` per replica (its cold start),
-    one being removed drains its requests first.
+    one being removed drains its requests first. ``command`` is what a replica runs at its
+    site in the live control plane (its model server; empty: a placeholder that holds
+    the devices).
     """
 
     id: str
@@ -145,8 +147,12 @@ class Service:
     load_gbps: float = 10.0
     priority: int = 0
     source: str = ""
+    command: str = ""
+    #: Seconds a replica's serving engine takes to start before loading weights (30 s:
+    #: an assumption, of the order of a vLLM or SGLang start-up).
+    startup_s: float = 30.0
 
-    def cold_start_s(self, startup_s: float = 30.0) -> float:
-        """Seconds from start to serving: ``startup_s`` (engine start, an assumption)
+    def cold_start_s(self) -> float:
+        """Seconds from start to serving: ``startup_s`` (the serving engine's own start)
         plus the weights' bytes over the load bandwidth."""
-        return startup_s + self.model.weight_bytes * 8 / (self.load_gbps * 1e9)
+        return self.startup_s + self.model.weight_bytes * 8 / (self.load_gbps * 1e9)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from suanli.config.build import close_matches
-from suanli.config.yaml_lines import format_path, line_of
+from suanli.config.yaml_lines import close_matches, format_path, line_of
 from suanli.errors import Problem
 from suanli.model.scenario import Scenario
 from suanli.plan.instance import allowed_sites, class_speed, profile_speed, type_ids

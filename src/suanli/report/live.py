@@ -24,14 +24,20 @@ document, with one "policy" — the running one — and these meanings:
   (``role``, ``tenant``), ``queues`` (per tenant: jobs queued, starting — dispatching or
   pending —, running, unknown, and devices held; a tenant sees its own row and one for
   all others), ``decisions`` (the newest, with their reasons) and ``site_status``
-  (reachable, since, error).
+  (reachable, since, error);
+* per policy ``services`` and ``metrics.services`` when services are served (a tenant: its
+  own), from the service samples of the window and each service's state now
+  (:func:`suanli.report.services.live_service_part`): per service and serving tick
+  demand, ready capacity, ready and starting replicas, devices, SLO attainment, tokens/s,
+  and its replicas by site now; over the window requests, attainment, tokens and
+  device-hours.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,8 +49,15 @@ from suanli.report.data_jobs import codes, seconds, sig5
 from suanli.report.files import clean_json
 from suanli.report.live_series import SiteTotals, binned, sample_arrays, totals
 from suanli.report.metrics import stats
+from suanli.report.services import LiveService, live_service_part
 from suanli.store.dashboard import QueueRow
-from suanli.store.records import DecisionRecord, JobRecord, SampleRecord, TenantRecord
+from suanli.store.records import (
+    DecisionRecord,
+    JobRecord,
+    SampleRecord,
+    ServiceSampleRecord,
+    TenantRecord,
+)
 from suanli.store.schema import JobState
 
 #: Most instants in the series (samples are binned beyond).
@@ -100,7 +113,9 @@ class LiveInputs:
     """What the document is built from (read by the API from the database and the loop).
 
     ``viewer_tenant`` is None for an admin; a tenant's inputs hold only its own jobs and
-    decisions. ``site_status`` maps a site to ``(reachable, since, error)``.
+    decisions. ``site_status`` maps a site to ``(reachable, since, error)``. With services
+    served (``serving_policy`` set): their samples in the window, each served one now, and
+    the tenant of every service sampled (the document keeps a tenant's own only).
     """
 
     scenario: Scenario
@@ -116,6 +131,11 @@ class LiveInputs:
     tenants: Sequence[TenantRecord]
     viewer_tenant: str | None
     site_status: Mapping[str, tuple[bool | None, float, str]]
+    service_samples: Sequence[ServiceSampleRecord] = ()
+    services_now: Sequence[LiveService] = ()
+    service_tenants: Mapping[str, str] = field(default_factory=dict)
+    serving_policy: str | None = None
+    serving_tick_s: float = 300.0
 
 
 def _stats_h(seconds_: list[float]) -> dict[str, float]:
@@ -333,6 +353,20 @@ def live_data(inp: LiveInputs) -> dict[str, Any]:
         },
         "placements": {k: [] for k in PLACEMENT_COLUMNS} | {"ends": []},
     }
+    if inp.serving_policy is not None:
+        docs, per_service = live_service_part(
+            inp.service_samples,
+            inp.services_now,
+            inp.service_tenants,
+            inp.viewer_tenant,
+            clock.label,
+            serving_policy=inp.serving_policy,
+            tick_s=inp.serving_tick_s,
+            max_points=MAX_POINTS,
+        )
+        if docs:
+            policy["services"] = docs
+            policy["metrics"]["services"] = clean_json(per_service)
     return {
         "format": FORMAT,
         "version": VERSION,

@@ -15,10 +15,17 @@ the whole service. Per accelerator type (and site) the report **apportions** the
 
 The shares add up to the service's totals, so the figures by accelerator type sum to the
 service's; a service on one pool (or type) has exactly its own figures there.
+
+The live dashboard's services (:func:`live_service_part`) come from the samples the
+control loop writes at every serving tick instead, in the same shape where a quantity
+exists live; over the window, each sample stands for the span to the next one (the last
+for one tick, a gap over three ticks for nothing).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +33,9 @@ import numpy as np
 
 from suanli.core.serving import ServiceOutcome
 from suanli.core.serving_tables import build_serving_tables
+from suanli.report.live_series import binned
 from suanli.sim.result import SimResult
+from suanli.store.records import ServiceSampleRecord
 
 NAN = float("nan")
 
@@ -243,3 +252,170 @@ def service_documents(r: SimResult) -> list[dict[str, Any]]:
         }
         for o in r.services
     ]
+
+
+# -- the live dashboard ------------------------------------------------------------------------
+# ``suanli serve`` has no SimResult: its services come from the samples the control loop
+# writes at every serving tick (:class:`~suanli.store.records.ServiceSampleRecord`) and from
+# the loop's view of each service now. The document's parts have the simulation's shape where
+# the quantity exists live (``time``, ``demand``, ``capacity``, ``ready``, ``devices``,
+# ``attainment``), so the page draws them with the same code.
+
+
+@dataclass(frozen=True, slots=True)
+class LiveService:
+    """A service as the running control plane sees it now (from
+    :class:`~suanli.control.serving.ServiceView`): its replicas as ``(site, state)``
+    (``ready``, ``starting`` or ``draining``), offered and ready capacity (requests/s),
+    SLO attainment since the server started and over the last tick, tokens/s, and the
+    replicas its policy wanted at the last tick without room."""
+
+    id: str
+    tenant: str
+    replicas: tuple[tuple[str, str], ...]
+    demand_rps: float
+    capacity_rps: float
+    attainment: float | None
+    attainment_last: float | None
+    tokens_per_s: float
+    short: int
+
+
+#: Sampled quantities of a service, in the order of :func:`_live_arrays`'s rows.
+_LIVE_FIELDS = ("demand", "capacity", "ready", "starting", "devices", "attainment", "tokens")
+REPLICA_STATES = ("ready", "starting", "draining")
+
+
+def _live_arrays(
+    samples: Sequence[ServiceSampleRecord],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One service's samples by time: their instants and each quantity as a ``(1, T)`` row."""
+    xs = sorted(samples, key=lambda x: x.at)
+    times = np.asarray([x.at for x in xs], dtype=float)
+    cols = {
+        "demand": [x.demand_rps for x in xs],
+        "capacity": [x.capacity_rps for x in xs],
+        "ready": [x.ready for x in xs],
+        "starting": [x.starting for x in xs],
+        "devices": [x.devices for x in xs],
+        "attainment": [x.attainment for x in xs],
+        "tokens": [x.tokens_per_s for x in xs],
+    }
+    return times, {k: np.asarray([v], dtype=float) for k, v in cols.items()}
+
+
+def _spans(times: np.ndarray, tick_s: float) -> np.ndarray:
+    """Seconds each sample stands for: to the next sample, the last one a tick; a gap
+    longer than three ticks (the server was down) counts for nothing."""
+    if times.size == 0:
+        return times
+    dt = np.append(np.diff(times), tick_s)
+    return np.where(dt <= 3.0 * tick_s, dt, 0.0)
+
+
+def _live_totals(values: dict[str, np.ndarray], dt: np.ndarray) -> dict[str, float | None]:
+    """A service's window integrals: requests offered and within the SLO, their ratio,
+    tokens, devices' and ready replicas' hours."""
+    demand = values["demand"][0]
+    requests = float((demand * dt).sum())
+    on_time = float((demand * values["attainment"][0] * dt).sum())
+    return {
+        "requests": requests,
+        "on_time": on_time,
+        "attainment": on_time / requests if requests > 0 else None,
+        "tokens": float((values["tokens"][0] * dt).sum()),
+        "device_hours": float((values["devices"][0] * dt).sum()) / 3600.0,
+        "replica_hours": float((values["ready"][0] * dt).sum()) / 3600.0,
+    }
+
+
+def _live_series(
+    times: np.ndarray, values: dict[str, np.ndarray], max_points: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """At most ``max_points`` instants (:func:`~suanli.report.live_series.binned`); a
+    bin's attainment is its demand-weighted mean."""
+    if times.size <= max_points:
+        return times, {k: v[0] for k, v in values.items()}
+    weighted = values | {"on_time": values["attainment"] * values["demand"]}
+    s = binned(times, weighted, max_points)
+    v = {k: s.values[k][0] for k in weighted}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        att = np.where(v["demand"] > 0, v["on_time"] / v["demand"], v["attainment"])
+    return s.times, {k: v[k] for k in _LIVE_FIELDS} | {"attainment": att}
+
+
+def live_service_part(
+    samples: Sequence[ServiceSampleRecord],
+    now: Sequence[LiveService],
+    tenants: Mapping[str, str],
+    viewer_tenant: str | None,
+    label: Callable[[float], str],
+    *,
+    serving_policy: str | None,
+    tick_s: float,
+    max_points: int,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The live document's ``services`` and ``metrics.services`` of the one policy: every
+    service with samples in the window or served now (a tenant: only its own), by id.
+    ``tenants`` maps a service to its tenant (deleted ones included); ``label`` writes an
+    instant (POSIX s) as the document's times."""
+    by_id: dict[str, list[ServiceSampleRecord]] = {}
+    for x in samples:
+        by_id.setdefault(x.service, []).append(x)
+    views = {v.id: v for v in now}
+    owner = dict(tenants) | {v.id: v.tenant for v in now}
+    ids = sorted(
+        sid
+        for sid in set(by_id) | set(views)
+        if viewer_tenant is None or owner.get(sid) == viewer_tenant
+    )
+    docs: list[dict[str, Any]] = []
+    metrics: dict[str, Any] = {}
+    for sid in ids:
+        times, values = _live_arrays(by_id.get(sid, []))
+        tot = _live_totals(values, _spans(times, tick_s))
+        bt, bv = _live_series(times, values, max_points)
+        view = views.get(sid)
+        by_site: dict[str, dict[str, int]] = {}
+        for site, state in view.replicas if view is not None else ():
+            row = by_site.setdefault(site, dict.fromkeys(REPLICA_STATES, 0))
+            row[state] = row.get(state, 0) + 1
+        count = {s: sum(r[s] for r in by_site.values()) for s in REPLICA_STATES}
+        docs.append(
+            {
+                "id": sid,
+                "tenant": owner.get(sid),
+                "time": [label(t) for t in bt.tolist()],
+                "demand": _sig(bv["demand"]),
+                "capacity": _sig(bv["capacity"]),
+                "ready": _sig(bv["ready"]),
+                "starting": _sig(bv["starting"]),
+                "devices": _sig(bv["devices"]),
+                "attainment": _sig(bv["attainment"]),
+                "tokens_per_s": _sig(bv["tokens"]),
+                "replicas_by_site": {s: by_site[s] for s in sorted(by_site)},
+            }
+        )
+        last = len(times) - 1
+        metrics[sid] = {
+            "serving_policy": serving_policy,
+            "tenant": owner.get(sid),
+            "served": view is not None,
+            **tot,
+            "attainment_since_start": None if view is None else view.attainment,
+            "attainment_last": (
+                view.attainment_last
+                if view is not None
+                else float(values["attainment"][0][last])
+                if last >= 0
+                else None
+            ),
+            "demand_rps": None if view is None else view.demand_rps,
+            "capacity_rps": None if view is None else view.capacity_rps,
+            "tokens_per_s": None if view is None else view.tokens_per_s,
+            "devices": int(values["devices"][0][last]) if last >= 0 else None,
+            "replicas": count,
+            "short": None if view is None else view.short,
+            "last_sample": label(float(times[last])) if last >= 0 else None,
+        }
+    return docs, metrics

@@ -67,6 +67,7 @@ class Simulator:
         dispatch_s: Mapping[str, float] | None = None,
         observe: Callable[[SchedulingState, float], None] | None = None,
         serving: ServingPolicy | None = None,
+        warm_services: bool = True,
     ) -> None:
         self.scenario = scenario
         self.tables = tables if tables is not None else build_tables(scenario)
@@ -86,6 +87,8 @@ class Simulator:
         self.observe = observe
         #: Scales the scenario's services (None: the scenario has none, or they are left out).
         self.serving = serving if scenario.services else None
+        #: Whether the services were serving before the run began (no cold start at 0).
+        self.warm_services = warm_services
         unknown = sorted(set(self.dispatch_s) - set(self.tables.site_ids))
         if unknown:
             raise ValueError(f"dispatch latency for sites not in the scenario: {unknown}")
@@ -113,7 +116,10 @@ class Simulator:
         srv = None
         if self.serving is not None:
             srv = ServingState(st, build_serving_tables(tables), q, self.serving.tick_s)
-            srv.warm_start()  # the services were serving before the run began
+            if self.warm_services:
+                srv.warm_start()  # the services were serving before the run began
+            else:
+                srv.seed(0.0)  # as the live control plane starts: cold
             srv.tick(self.serving, 0.0)
             q.push(self.serving.tick_s, EventKind.SERVE)
         failed: dict[int, list[tuple[int, list[int]]]] = {}

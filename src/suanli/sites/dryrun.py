@@ -2,7 +2,8 @@
 
 Each job is pending for ``start_seconds``, then running, then done: after ``run_seconds``
 (the default, 1 s), or — with ``time_scale`` — when the scheduling model expects it to end,
-its modelled run time scaled by ``time_scale`` (1: in real time). Ids are ``dry-<n>``.
+its modelled run time scaled by ``time_scale`` (1: in real time); a job the model expects
+never to end (a service's replica) runs until it is cancelled. Ids are ``dry-<n>``.
 Setting :attr:`DryRunSite.reachable` to False makes it answer like a controller that is
 down. Time comes from the clock it is given (a stepped one in tests). Thread-safe.
 """
@@ -10,6 +11,7 @@ down. Time comes from the clock it is given (a stepped one in tests). Thread-saf
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from dataclasses import dataclass
 from typing import ClassVar
@@ -91,7 +93,9 @@ class DryRunSite:
         now = self.clock.time()
         start = now + self.settings.start_seconds
         fixed = self.settings.fixed_seconds
-        if fixed is not None or req.expected_end_at is None:
+        if req.expected_end_at is not None and math.isinf(req.expected_end_at):
+            ends = math.inf  # a service's replica: it runs until it is cancelled
+        elif fixed is not None or req.expected_end_at is None:
             ends = start + (fixed if fixed is not None else 1.0)
         elif self.settings.time_scale == 1.0:
             ends = max(start, req.expected_end_at)

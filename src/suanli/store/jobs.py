@@ -33,12 +33,14 @@ class JobStore:
         name: str = "",
         client_key: str | None = None,
         at: float | None = None,
+        service_id: str | None = None,
     ) -> tuple[JobRecord, bool]:
         """Insert a queued job; return it and whether it is new.
 
         With a ``client_key`` (the ``Idempotency-Key`` header) a second submission with
         the same key by the same tenant returns the first job instead of a new one.
-        ``at`` is the submission time (POSIX s; default now: a stepped clock's in tests).
+        ``at`` is the submission time (POSIX s; default now: a stepped clock's in tests);
+        ``service_id`` makes the job a replica of that service (the control loop's own).
         """
         now = time.time() if at is None else at
         row: dict[str, Any] = dict(
@@ -53,6 +55,7 @@ class JobStore:
             attempt=0,
             reason="submitted",
             cancel_requested=False,
+            service_id=service_id,
         )
         try:
             with self.db.write() as conn:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from suanli.store.db import Database
-from suanli.store.records import DispatchRecord, JobRecord, SampleRecord
+from suanli.store.records import DispatchRecord, JobRecord, SampleRecord, ServiceSampleRecord
 from suanli.store.schema import (
     FINAL_STATES,
     DispatchState,
@@ -26,6 +26,7 @@ from suanli.store.schema import (
     dispatches,
     job_events,
     jobs,
+    service_samples,
     site_samples,
 )
 
@@ -40,7 +41,8 @@ class Batch:
     new_dispatches: list[dict[str, Any]] = field(default_factory=list)
     dispatch_updates: list[dict[str, Any]] = field(default_factory=list)
     samples: list[SampleRecord] = field(default_factory=list)
-    #: Delete site samples taken before this time (POSIX s), if set.
+    service_samples: list[ServiceSampleRecord] = field(default_factory=list)
+    #: Delete site and service samples taken before this time (POSIX s), if set.
     prune_samples_before: float | None = None
     clock: Callable[[], float] = time.time
 
@@ -52,6 +54,7 @@ class Batch:
             or self.new_dispatches
             or self.dispatch_updates
             or self.samples
+            or self.service_samples
             or self.prune_samples_before is not None
         )
 
@@ -160,10 +163,12 @@ class Ledger:
                 conn.execute(insert(decisions), batch.decisions)
             if batch.samples:
                 conn.execute(insert(site_samples), [asdict(x) for x in batch.samples])
+            if batch.service_samples:
+                conn.execute(insert(service_samples), [asdict(x) for x in batch.service_samples])
             if batch.prune_samples_before is not None:
-                conn.execute(
-                    delete(site_samples).where(site_samples.c.at < batch.prune_samples_before)
-                )
+                cut = batch.prune_samples_before
+                conn.execute(delete(site_samples).where(site_samples.c.at < cut))
+                conn.execute(delete(service_samples).where(service_samples.c.at < cut))
 
     def active_jobs(self) -> list[JobRecord]:
         """Jobs not yet ended, by id."""
@@ -188,10 +193,13 @@ class Ledger:
         return out
 
     def queued_ids(self) -> list[int]:
-        """Ids of queued jobs (a sweep for jobs the loop has not been told about)."""
+        """Ids of queued batch jobs (a sweep for jobs the loop has not been told about; a
+        queued replica is the loop's own, between its row's insertion and its dispatch)."""
         with self.db.read() as conn:
             rows = conn.execute(
-                select(jobs.c.id).where(jobs.c.state == JobState.QUEUED.value).order_by(jobs.c.id)
+                select(jobs.c.id)
+                .where(jobs.c.state == JobState.QUEUED.value, jobs.c.service_id.is_(None))
+                .order_by(jobs.c.id)
             ).all()
         return [int(r[0]) for r in rows]
 

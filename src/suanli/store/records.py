@@ -89,6 +89,8 @@ class JobRecord(_FromRow):
     preemptions: int
     progress_pflop: float
     attained_s: float
+    #: The service this job is a replica of (``None``: a batch job).
+    service_id: str | None = None
 
     @property
     def job_state(self) -> JobState:
@@ -160,3 +162,39 @@ class SampleRecord(_FromRow):
     price: float
     cost_per_h: float
     carbon: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRecord(_FromRow):
+    """An online inference service the control plane runs: the scenario's (``spec``
+    ``None``) or one created over the API (``spec``: the scenario file's ``services:``
+    entry), with what the API set on top of it: requests/s per user region (``None``:
+    the spec's demand curve) and replica bounds (``None``: the spec's)."""
+
+    id: str
+    tenant_id: str
+    origin: str
+    spec: dict[str, Any] | None
+    demand_rps: dict[str, float] | None
+    min_replicas: int | None
+    max_replicas: int | None
+    created_at: float
+    updated_at: float
+    deleted_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSampleRecord(_FromRow):
+    """One service at one serving tick (``at``: POSIX s of the tick's start): demand and
+    ready capacity (requests/s), ready and starting replicas, devices held, the share of
+    requests within the SLO over the tick, tokens/s served."""
+
+    at: float
+    service: str
+    demand_rps: float
+    capacity_rps: float
+    ready: int
+    starting: int
+    devices: int
+    attainment: float
+    tokens_per_s: float

@@ -142,11 +142,14 @@ jobs = Table(
     Column("preemptions", Integer, nullable=False, server_default="0"),
     Column("progress_pflop", Float, nullable=False, server_default="0"),
     Column("attained_s", Float, nullable=False, server_default="0"),
+    # the service a replica serves (NULL: a batch job)
+    Column("service_id", String(64), nullable=True),
     UniqueConstraint("tenant_id", "client_key", name="uq_jobs_tenant_client_key"),
 )
 Index("ix_jobs_state", jobs.c.state)
 Index("ix_jobs_tenant_id", jobs.c.tenant_id, jobs.c.id)
 Index("ix_jobs_tenant_state", jobs.c.tenant_id, jobs.c.state)
+Index("ix_jobs_service_state", jobs.c.service_id, jobs.c.state)
 
 dispatches = Table(
     "dispatches",
@@ -209,3 +212,36 @@ site_samples = Table(
     Column("carbon", Float, nullable=False),
 )
 Index("ix_site_samples_at", site_samples.c.at)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("origin", String(16), nullable=False),  # "scenario" or "api"
+    # the service as the scenario file's ``services:`` entry has it (NULL: the scenario's)
+    Column("spec", JSON, nullable=True),
+    # requests/s per user region set over the API (NULL: the demand curve)
+    Column("demand_rps", JSON, nullable=True),
+    Column("min_replicas", Integer, nullable=True),  # NULL: the spec's
+    Column("max_replicas", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("deleted_at", Float, nullable=True),
+)
+
+service_samples = Table(
+    "service_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("service", String(64), nullable=False),
+    Column("demand_rps", Float, nullable=False),
+    Column("capacity_rps", Float, nullable=False),
+    Column("ready", Integer, nullable=False),
+    Column("starting", Integer, nullable=False),
+    Column("devices", Integer, nullable=False),
+    Column("attainment", Float, nullable=False),
+    Column("tokens_per_s", Float, nullable=False),
+)
+Index("ix_service_samples_at", service_samples.c.at)

@@ -32,9 +32,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from suanli.catalog import load_catalog
-from suanli.config.build import Builder, close_matches
+from suanli.config.build import Builder
 from suanli.config.loader import perf_defaults
 from suanli.config.schema import ProfileConfig, ScenarioConfig
+from suanli.config.yaml_lines import close_matches
 from suanli.errors import InputError, Problem, UnknownNameError
 from suanli.model.scenario import Scenario
 from suanli.trace.format import Trace

@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from suanli.config.build import close_matches
+from suanli.config.yaml_lines import close_matches
 from suanli.errors import InputError, Problem
 from suanli.model.job import (
     DEFAULT_CHECKPOINT_INTERVAL_S,

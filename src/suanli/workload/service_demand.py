@@ -19,7 +19,7 @@ becomes 10-minute windows interpolated linearly between the hours' midpoints.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -113,6 +113,14 @@ class RegionDemand:
         weekly = spec.file is None and len(spec.hourly) == 168
         zone = ZoneInfo(tz) if tz else None
         return RegionDemand(curve, local_offset_s(start, zone, weekly))
+
+    def constant(self, rate: float) -> RegionDemand:
+        """The same users at a constant ``rate`` (requests/s): one window, the curve's
+        lengths and mean CV."""
+        c = self.curve
+        cv = sum(c.cv) / len(c.cv) if c.cv else 1.0
+        flat = replace(c, window_s=c.window_s, rate_rps=(float(rate),), cv=(cv,))
+        return RegionDemand(flat, 0.0)
 
     def mean_rate(self, t0: float, t1: float) -> float:
         """Mean arrival rate (requests/s) over ``[t0, t1)`` of run time."""

@@ -3,10 +3,14 @@
  * starts, energy, cost and carbon per million tokens), and for the selected policy demand
  * against ready capacity with the SLO attainment, and ready replicas by site over the run;
  * cost and carbon per million tokens by accelerator type, one bar per policy. Metrics come
- * from each policy's ``metrics.services``, the series from its ``services`` (docs/report.md). */
+ * from each policy's ``metrics.services``, the series from its ``services`` (docs/report.md).
+ * A live document (the dashboard of ``suanli serve``) has one policy and no cost figures:
+ * its table shows each service now (replicas by site and state, demand, capacity, SLO
+ * attainment) and over the window, the same demand chart, and the replicas, ready and
+ * starting, of each service over the window; the cost chart is hidden. */
 "use strict";
 (function (R) {
-  /** Whether the document has services (a live document, or a run without, has none). */
+  /** Whether the document has services (a run without, or a live one without, has none). */
   R.hasServices = function (data) {
     return data.policies.some((p) => p.services && p.services.length);
   };
@@ -163,17 +167,125 @@
     return Plotly.react(div, traces, layout, R.PLOT_CONFIG);
   };
 
+  /** A live document's services, one row each: replicas now by state and by site, demand
+   * and ready capacity now (requests/s), SLO attainment over the last serving tick, since
+   * the server started and over the window, tokens/s now, and over the window requests
+   * and device-hours; replicas wanted at the last tick that found no room. */
+  R.drawServiceTableLive = function (table, data) {
+    const pol = data.policies[0];
+    const per = (pol.metrics && pol.metrics.services) || {};
+    const cols = [
+      ["service", "text"], ["tenant", "text"], ["ready"], ["starting"], ["draining"],
+      ["replicas by site", "text"], ["demand req/s"], ["capacity req/s"], ["SLO met: tick"],
+      ["since start"], ["window"], ["tokens/s"], ["requests (window)"], ["device-h (window)"],
+      ["short"],
+    ];
+    const tr = R.el("tr");
+    for (const [label, cls] of cols) tr.appendChild(R.el("th", label, cls ? { class: cls } : null));
+    const thead = document.createElement("thead");
+    thead.appendChild(tr);
+    const body = document.createElement("tbody");
+    (pol.services || []).forEach((s, k) => {
+      const m = per[s.id] || {};
+      const n = m.replicas || {};
+      const sites = Object.entries(s.replicas_by_site || {}).map(([site, c]) =>
+        `${site}: ${["ready", "starting", "draining"].filter((st) => c[st]).map((st) => `${c[st]} ${st}`).join(", ")}`);
+      const row = R.el("tr", null, { "data-service": s.id, "data-served": m.served ? "1" : "0" });
+      const name = R.el("td", null, { class: "text" });
+      name.appendChild(R.el("span", null, { class: "swatch", style: `background:${R.colour(k)}` }));
+      name.appendChild(document.createTextNode(s.id));
+      row.appendChild(name);
+      const cells = [
+        [s.tenant || "", "text", "tenant"], [R.format(n.ready, ",.0f"), null, "ready"],
+        [R.format(n.starting, ",.0f"), null, "starting"], [R.format(n.draining, ",.0f"), null, "draining"],
+        [sites.join("; ") || (m.served ? "none" : "not served"), "text", "sites"],
+        [R.sig3(m.demand_rps), null, "demand_rps"], [R.sig3(m.capacity_rps), null, "capacity_rps"],
+        [R.format(m.attainment_last, ".2%"), null, "attainment_last"],
+        [R.format(m.attainment_since_start, ".2%"), null, "attainment_since_start"],
+        [R.format(m.attainment, ".2%"), null, "attainment"], [R.sig3(m.tokens_per_s), null, "tokens_per_s"],
+        [R.format(m.requests, ",.0f"), null, "requests"], [R.format(m.device_hours, ",.2f"), null, "device_hours"],
+        [R.format(m.short, ",.0f"), null, "short"],
+      ];
+      for (const [text, cls, key] of cells) {
+        const attrs = { "data-key": key };
+        if (cls) attrs.class = cls;
+        row.appendChild(R.el("td", text, attrs));
+      }
+      body.appendChild(row);
+    });
+    table.replaceChildren(thead, body);
+  };
+
+  /** ``#rrggbb`` with opacity ``a``. */
+  function faded(hex, a) {
+    const n = parseInt(hex.slice(1), 16);
+    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+  }
+
+  /** A live document's replicas of each service over the window: ready, with the starting
+   * ones (cold start) stacked above them, lighter. */
+  R.drawServiceReplicasLive = function (div, data) {
+    const traces = [];
+    (data.policies[0].services || []).forEach((s, k) => {
+      const c = R.colour(k);
+      traces.push(
+        { type: "scatter", mode: "lines", x: s.time, y: s.ready, name: `${s.id} ready`,
+          legendgroup: s.id, stackgroup: s.id, line: { color: c, width: 1.4, shape: "hv" },
+          fillcolor: faded(c, 0.55), hovertemplate: `${s.id}: %{y:.3~f} ready<extra></extra>` },
+        { type: "scatter", mode: "lines", x: s.time, y: s.starting, name: `${s.id} starting`,
+          legendgroup: s.id, stackgroup: s.id, line: { color: c, width: 1, dash: "dot", shape: "hv" },
+          fillcolor: faded(c, 0.18), hovertemplate: `${s.id}: %{y:.3~f} starting<extra></extra>` },
+      );
+    });
+    const layout = R.baseLayout({
+      height: 340,
+      yaxis: { title: { text: "replicas" }, rangemode: "tozero" },
+      showlegend: true,
+      xaxis: { type: "date" },
+      legend: R.SIDE_LEGEND,
+      hovermode: "x",
+    });
+    return Plotly.react(div, traces, layout, R.PLOT_CONFIG);
+  };
+
+  /** Set ``el``'s text to ``live`` in a live document, back to its own text otherwise. */
+  function swap(el, live, text) {
+    if (!el) return;
+    if (el.dataset.simText === undefined) el.dataset.simText = el.textContent;
+    el.textContent = live ? text : el.dataset.simText;
+  }
+
+  const LIVE_TEXT = "Online inference services beside the batch work, from the samples the " +
+    "control loop takes at every serving tick: per service its replicas now (ready, starting: " +
+    "cold start, draining) and where they run, demand and the ready replicas' capacity " +
+    "(requests/s), and the share of requests within the SLO. Below, over the window: demand " +
+    "against capacity with the SLO attainment, and each service's replicas.";
+
   /** The whole section: hidden (with its link) when the document has no services. */
   R.drawServices = function (doc, data, p) {
     const has = R.hasServices(data);
     doc.getElementById("services-section").hidden = !has;
     doc.getElementById("nav-services").hidden = !has;
     if (!has) return Promise.resolve();
-    R.drawServiceTable(doc.getElementById("service-table"), data, p);
+    const live = data.kind === "live";
+    const $ = (id) => doc.getElementById(id);
+    swap(doc.querySelector("#services-section > p.muted"), live, LIVE_TEXT);
+    swap($("service-replicas").previousElementSibling, live, "Replicas: ready, and starting above them");
+    const cost = $("service-cost");
+    cost.hidden = live;
+    if (cost.previousElementSibling) cost.previousElementSibling.hidden = live;
+    if (live) {
+      R.drawServiceTableLive($("service-table"), data);
+      return Promise.all([
+        R.drawServiceDemand($("service-demand"), data, 0),
+        R.drawServiceReplicasLive($("service-replicas"), data),
+      ]);
+    }
+    R.drawServiceTable($("service-table"), data, p);
     return Promise.all([
-      R.drawServiceDemand(doc.getElementById("service-demand"), data, p),
-      R.drawServiceReplicas(doc.getElementById("service-replicas"), data, p),
-      R.drawServiceCost(doc.getElementById("service-cost"), data),
+      R.drawServiceDemand($("service-demand"), data, p),
+      R.drawServiceReplicas($("service-replicas"), data, p),
+      R.drawServiceCost($("service-cost"), data),
     ]);
   };
 })(window.SuanliReport);
