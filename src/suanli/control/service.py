@@ -162,6 +162,7 @@ class LiveControl:
         self.epoch0 = scenario.start.timestamp()
         params = policy_params if policy_params is not None else scenario.policy_params.get(policy)
         self.policy = make_policy(policy, params)
+        self._policy_params = params
         self.policy_name = policy
         placement_rule(placement)  # an unknown name fails here
         self.placement = placement
@@ -595,6 +596,8 @@ class LiveControl:
                 cand = book.candidate_on(j, old.tables.pool_ids[rs.cand.pool], rs.cand.devices)
                 if cand is not None:
                     st.restore(j, cand, rs.started_s, now)
+        # a policy's own records are by job index, which the new state renumbers: afresh
+        self.policy = make_policy(self.policy_name, self._policy_params)
         self.loop = ControlLoop(self.policy, st)
         book.recorded_reason.clear()
         if self.serving is not None:

@@ -1,20 +1,57 @@
-"""``las``: two-dimensional least-attained-service with preemption (Tiresias, NSDI'19).
+"""``las``: discretised two-dimensional least-attained-service (Tiresias, NSDI'19).
 
-A job's *attained service* is the device-time it has received (devices × seconds —
-Tiresias's second dimension is the gang size). Jobs fall into queues by attained
-service, with thresholds ``queue_limits_h`` (device-hours); lower queues come first,
-and within a queue jobs keep arrival order (Tiresias's discretised 2D-LAS, which
-needs no job-size estimate). A job that has waited longer than ``starve_factor`` ×
-its attained service is promoted to the first queue (Tiresias's starvation rule).
+Tiresias (Gu et al., NSDI'19) orders jobs by their *attained service* in two dimensions —
+devices × time — in a few queues with thresholds, first in first out within a queue, lower
+queues first, preempting jobs of lower queues, and promotes a job that has starved to the
+first queue. It needs no estimate of a job's length. Its simulator
+(``SymbioticLab/Tiresias``, ``dlas-gpu``) preempts for free and at any moment; in suanli's
+model a preempted job pays its restart cost and loses the work since its last checkpoint
+(:mod:`suanli.core.state`), so this policy adds a minimum run time, checkpoint-aligned
+preemption and a bound on preemptions per job. The model, for job *j* at time *t*:
 
-Each round, waiting jobs in priority order start where they fit (first fit over
-their candidates, preference first). A job that fits nowhere may preempt running,
-preemptible jobs of strictly lower priority on one of its pools — the fewest,
-lowest-priority ones that free enough whole nodes, one node with room, or (for a
-job that takes a share of a device) a device with room — paying
-their checkpoint loss and restart cost; at most one such preemption-start per pool
-per round. Only jobs in a lower queue are preempted: within a queue jobs run to
-completion in arrival order, which keeps two jobs from taking turns for ever.
+* ``S_j(t)`` is its attained service in device-seconds (computing time × devices, a share's
+  fraction for a job that shares a device; ``PolicyInput.attained``), ``a_j`` its devices
+  at its last start (else its gang). ``B_j`` is its service when it was last promoted
+  (0 before), ``s_j = S_j − B_j`` its service since.
+* **Queues.** With thresholds ``L_1 < … < L_{K−1}`` (``queue_limits_h``, device-hours),
+  ``q_j = #{k : s_j ≥ L_k}``. Waiting jobs are served in lexicographic order of
+  ``(q_j, submit_j, j)``: lower queue first, arrival order within a queue. A job that never
+  ran is in queue 0.
+* **Starvation** (Tiresias' ``STARVELIMIT`` = σ, ``starve_factor``). ``E_j = s_j / a_j`` is
+  its run time since it first started or was last promoted (at ``T_j``), and
+  ``P_j = t − T_j − E_j`` its time not running since then. A waiting job with ``q_j > 0``,
+  ``E_j > 0`` and ``P_j ≥ σ·E_j`` is promoted: ``B_j ← S_j``, ``T_j ← t``, so ``q_j = 0``
+  until it has received ``L_1`` more device-seconds (as Tiresias resets the job's executed
+  time on promotion).
+* **Starts.** Each round, waiting jobs in priority order start where they fit (first fit
+  over their candidates, preference first).
+* **Preemption.** A waiting job *i* that fits nowhere may stop running jobs *r* of a
+  strictly lower queue (``q_r > q_i``: within a queue jobs run to completion in arrival
+  order) that are preemptible and *eligible*:
+
+  - ``c_r ≥ m_r = max(m, κ·R_r)``: computing for at least ``m_r`` seconds since its last
+    (re)start (restart and data transfer do not count; ``m`` = ``min_run_s``, ``κ`` =
+    ``min_run_restarts``, ``R_r`` its restart cost), so restarts cost it at most 1/κ of
+    its computing;
+  - ``c_r mod Δ_r ≤ ℓ``: it checkpointed at most ``ℓ`` seconds ago (Δ_r its checkpoint
+    interval, ``ℓ`` = ``max_loss_s``; a job with ``Δ_r ≤ 0`` keeps all its work and is
+    always eligible). suanli's jobs checkpoint every Δ and cannot be asked for one;
+    preempting only just after a checkpoint is how this policy gets close to Tiresias'
+    checkpoint-on-preemption — the victim loses at most ``ℓ`` seconds of computing — at
+    the price that a job waiting to preempt may wait up to ``Δ − ℓ`` for a victim;
+  - ``n_r < N``: this policy has preempted it fewer than ``N`` times
+    (``max_preemptions``).
+
+  On one of *i*'s pools it stops eligible jobs, lowest priority first, until enough whole
+  nodes, one node with room, or (for a job that takes a share of a device) a device with
+  room are free, power and quotas included; at most one such preemption-start per pool per
+  round (rounds come every ``tick_s`` and on arrivals and finishes).
+
+Bounds that follow: ``las`` preempts a job at most ``N`` times, so it pays at most ``N``
+restarts and loses at most ``N·ℓ`` seconds of its computing to this policy (node failures
+come on top); between two of its preemptions it computes at least ``m_j`` seconds. ``n_r``,
+``B_j``, ``T_j`` and ``a_j`` are the policy's own record of its decisions (a control plane
+that restarts begins them afresh: ``T_j`` then defaults to the job's submit time).
 """
 
 from __future__ import annotations
@@ -22,10 +59,10 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections.abc import Iterator
-from itertools import islice, takewhile
+from itertools import islice, pairwise, takewhile
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Preempt, Start
@@ -39,33 +76,95 @@ LEAST_FIRST = "least attained service first"
 
 @register("las")
 class Las:
-    """Discretised two-dimensional least-attained-service."""
+    """Discretised two-dimensional least-attained-service, with bounded preemption."""
 
     name = "las"
 
     class Params(PolicyParams):
-        """Knobs of 2D-LAS."""
+        """Knobs of 2D-LAS (module docstring: symbols in brackets)."""
 
-        tick_s: float = 60.0
+        #: Seconds between full rounds.
+        tick_s: float = Field(60.0, gt=0)
+        #: Queue thresholds L_k in device-hours, increasing.
         queue_limits_h: tuple[float, ...] = Field((1.0, 10.0, 100.0))
-        starve_factor: float = Field(10.0, gt=0)
+        #: σ: a job not running for σ × its run time since it was promoted is promoted
+        #: again (0: never).
+        starve_factor: float = Field(10.0, ge=0)
+        #: m: seconds a job computes after a (re)start before it may be preempted, at least.
+        min_run_s: float = Field(600.0, ge=0)
+        #: κ: ... and at least κ times its restart cost (restarts ≤ 1/κ of its computing).
+        min_run_restarts: float = Field(6.0, ge=0)
+        #: ℓ: a job may be preempted only this many seconds after a checkpoint (inf: any time).
+        max_loss_s: float = Field(300.0, ge=0)
+        #: N: the most times this policy preempts one job.
+        max_preemptions: int = Field(3, ge=0)
         max_jobs_per_round: int = Field(2000, gt=0)
+
+        @field_validator("queue_limits_h")
+        @classmethod
+        def _increasing(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+            if any(x <= 0 for x in v) or any(b <= a for a, b in pairwise(v)):
+                raise ValueError("thresholds must be positive and increasing")
+            return v
 
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.p = params
         self.tick_s = params.tick_s
         self.limits = [h * 3600.0 for h in params.queue_limits_h]
+        #: n_j: times this policy preempted job j.
+        self.preempted: dict[int, int] = {}
+        #: B_j: attained service at j's last promotion.
+        self.base: dict[int, float] = {}
+        #: T_j: when j first started or was last promoted.
+        self.since: dict[int, float] = {}
+        #: a_j: devices j held at its last start.
+        self.amount: dict[int, float] = {}
+        #: Promotions by starvation (a count, for reports and tests).
+        self.promotions = 0
+
+    def queue(self, inp: PolicyInput, j: int) -> int:
+        """q_j: the queue of job ``j`` by its service since its last promotion."""
+        return bisect.bisect_right(self.limits, inp.attained(j) - self.base.get(j, 0.0))
 
     def priority(self, inp: PolicyInput, j: int) -> tuple[int, float, int]:
         """(queue, submit, job): smaller is served first."""
-        service = inp.attained(j)
-        queue = bisect.bisect_right(self.limits, service)
-        waited = inp.now - inp.jobs.submit[j] - service / max(inp.jobs.gang[j], 1)
-        if queue > 0 and waited > self.p.starve_factor * max(
-            service / max(inp.jobs.gang[j], 1), 1.0
-        ):
-            queue = 0
-        return (queue, inp.jobs.submit[j], j)
+        return (self.queue(inp, j), inp.jobs.submit[j], j)
+
+    def starving(self, inp: PolicyInput, j: int) -> bool:
+        """Whether waiting job ``j`` has starved: ``q_j > 0`` and ``P_j ≥ σ·E_j > 0``."""
+        if self.p.starve_factor <= 0:
+            return False
+        s = inp.attained(j) - self.base.get(j, 0.0)
+        if bisect.bisect_right(self.limits, s) == 0:
+            return False
+        ran = s / (self.amount.get(j) or max(inp.jobs.gang[j], 1))
+        idle = inp.now - self.since.get(j, inp.jobs.submit[j]) - ran
+        return ran > 0 and idle >= self.p.starve_factor * ran
+
+    def promote_starved(self, inp: PolicyInput) -> None:
+        """Move every starved waiting job to queue 0 (``B_j ← S_j``, ``T_j ← t``)."""
+        for j in list(inp.requeued):
+            if self.starving(inp, j):
+                self.base[j] = inp.attained(j)
+                self.since[j] = inp.now
+                self.promotions += 1
+
+    def min_run(self, inp: PolicyInput, j: int) -> float:
+        """m_j = max(m, κ·R_j): seconds job ``j`` computes after a (re)start before it may
+        be preempted (R_j its restart cost)."""
+        return max(self.p.min_run_s, self.p.min_run_restarts * inp.jobs.restart_s[j])
+
+    def eligible(self, inp: PolicyInput, r: int) -> bool:
+        """Whether running job ``r`` may be preempted now: computing for at least ``m_r``,
+        at most ``ℓ`` past a checkpoint, preempted fewer than ``N`` times."""
+        run = inp.running[r]
+        if not run.preemptible or self.preempted.get(r, 0) >= self.p.max_preemptions:
+            return False
+        computing = inp.now - run.compute_start_s
+        if computing < 0 or computing < self.min_run(inp, r):
+            return False
+        interval = inp.jobs.checkpoint_s[r]
+        return interval <= 0 or computing % interval <= self.p.max_loss_s
 
     def in_priority_order(self, inp: PolicyInput) -> Iterator[tuple[int, float, int]]:
         """Waiting jobs by priority without sorting the whole queue: jobs that never ran
@@ -79,10 +178,13 @@ class Las:
         yield from rest
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
-        """Start by priority; preempt lower-priority jobs for a job that fits nowhere."""
+        """Start by priority; preempt eligible lower-priority jobs for a job that fits
+        nowhere."""
         out = PolicyOutput(default_reason="queued behind jobs with less attained service")
         if not (inp.full or inp.arrived or inp.freed):
             return out
+        self.promote_starved(inp)
+        self._forget(inp)
         cap = inp.capacity
         jobs = inp.jobs
         waiting = list(islice(self.in_priority_order(inp), self.p.max_jobs_per_round))
@@ -113,6 +215,7 @@ class Las:
                 cap.take(tenant, cand)
                 out.starts.append(Start(j, cand, f"{LEAST_FIRST} (priority queue {prio[0]})"))
                 used.add(cand.pool)
+                self._started(inp, j, cand)
                 continue
             plan = self._preempt_for(inp, j, prio, touched | used, victims, ranked)
             if plan is None:
@@ -128,6 +231,7 @@ class Las:
                 cap.adjust(jobs.tenant[v], cand.pool, 0.0, -inp.running[v].candidate.milli)
             for v in chosen:
                 victims.add(v)
+                self.preempted[v] = self.preempted.get(v, 0) + 1
                 out.preempts.append(
                     Preempt(v, f"preempted by {jobs.ids[j]} (less attained service)")
                 )
@@ -138,7 +242,23 @@ class Las:
                 f"job{'s' if n != 1 else ''} with more"
             )
             out.starts.append(Start(j, cand, why))
+            self._started(inp, j, cand)
         return out
+
+    def _forget(self, inp: PolicyInput) -> None:
+        """Drop the record of jobs that are neither running nor waiting to resume (done,
+        ended), once it holds twice as many as there are such jobs (amortised O(1))."""
+        live = len(inp.running) + len(inp.requeued)
+        if len(self.since) <= 2 * live + 1000:
+            return
+        for record in (self.preempted, self.base, self.since, self.amount):
+            for j in [j for j in record if j not in inp.running and j not in inp.requeued]:
+                del record[j]
+
+    def _started(self, inp: PolicyInput, j: int, cand: Candidate) -> None:
+        """Record a start: ``a_j``, and ``T_j`` on its first start."""
+        self.amount[j] = cand.amount
+        self.since.setdefault(j, inp.now)
 
     def _preempt_for(
         self,
@@ -149,9 +269,10 @@ class Las:
         victims: set[int],
         ranked: dict[int, list[tuple[tuple[int, float, int], int]]],
     ) -> tuple[Candidate, list[int]] | None:
-        """Lower-priority running jobs whose devices would let ``j`` start, on one pool.
+        """Eligible lower-priority running jobs whose devices would let ``j`` start, on
+        one pool.
 
-        ``ranked`` caches, per pool and round, its preemptible running jobs from the lowest
+        ``ranked`` caches, per pool and round, its eligible running jobs from the lowest
         priority down."""
         tenant = inp.jobs.tenant[j]
         for c in inp.jobs.candidates(j):
@@ -165,7 +286,7 @@ class Las:
                     (
                         (self.priority(inp, r), r)
                         for r in inp.running_on(c.pool)
-                        if inp.jobs.preemptible[r]
+                        if self.eligible(inp, r)
                     ),
                     reverse=True,
                 )
