@@ -38,7 +38,7 @@ from suanli.store.services import KEEP, ServiceExistsError, ServiceStore
 
 router = APIRouter(prefix="/v1", tags=["services"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 422)
 }
 ServiceId = Annotated[str, Path(min_length=1, max_length=64, description="The service's id.")]
 
