@@ -100,7 +100,9 @@ def extract_plan(
         delivered = sum(
             cl.utilisation * cl.speed[a] * v for (s, a, c2), v in alloc.items() if c2 == c
         )
-        classes.append(ClassPlan(cl.name, cl.profile, cl.demand_pflops, delivered, rows))
+        classes.append(
+            ClassPlan(cl.name, cl.profile, cl.demand_pflops, delivered, rows, cl.service, cl.region)
+        )
     totals = Totals(
         capex_devices=sum(p.capex for p in pools),
         capex_expansion=sum(

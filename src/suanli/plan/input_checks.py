@@ -5,18 +5,32 @@ every accelerator, profile, site, tenant and stack named exists; candidates have
 figures needed to model them. :func:`check_merged` looks at the merged inputs: there
 is demand, every candidate has a price, currencies convert, and every demand class
 can run somewhere — on an accelerator that offers an accepted stack or type, has an
-efficiency for the work and the precision, at a site within its latency bound.
+efficiency for the work and the precision, at a site within its latency bound. A class
+naming an online inference service (``service``) must name a service of the scenario,
+once, and every user region of it with demand must be servable: some type the service
+and the class accept, in a pool or among the candidates at a site within the region's
+latency bound, meets the SLO at the region's peak.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from suanli.config.yaml_lines import close_matches, format_path, line_of
 from suanli.errors import Problem
 from suanli.model.scenario import Scenario
-from suanli.plan.instance import allowed_sites, class_speed, profile_speed, type_ids
-from suanli.plan.schema import PlanningFile
+from suanli.model.service import ReplicaShape
+from suanli.plan.instance import (
+    allowed_sites,
+    class_speed,
+    profile_speed,
+    service_accepted,
+    service_headroom,
+    type_able,
+    type_ids,
+)
+from suanli.plan.schema import DemandClass, PlanningFile
+from suanli.plan.service_demand import service_of, shapes_for, size_service
 
 Lines = dict[tuple[str | int, ...], int]
 Path = tuple[str | int, ...]
@@ -76,7 +90,10 @@ def check_file(pf: PlanningFile, source: str, lines: Lines, scenario: Scenario) 
         path: Path = ("classes", i)
         if cls.remove:
             continue
-        out.ref((*path, "profile"), cls.profile, scenario.profiles, "profile")
+        if cls.service is not None:
+            out.ref((*path, "service"), cls.service, [s.id for s in scenario.services], "service")
+        if cls.profile is not None:
+            out.ref((*path, "profile"), cls.profile, scenario.profiles, "profile")
         for a in cls.accepted_types:
             out.ref((*path, "accepted_types"), a, catalog, "accelerator")
         for s in cls.accepted_stacks:
@@ -88,15 +105,22 @@ def check_file(pf: PlanningFile, source: str, lines: Lines, scenario: Scenario) 
                 )
         if cls.users_near is not None:
             out.ref((*path, "users_near"), cls.users_near, sites, "site")
-        if cls.demand.reference is not None:
+        if cls.demand is not None and cls.demand.reference is not None:
             out.ref((*path, "demand", "reference"), cls.demand.reference, catalog, "accelerator")
         if cls.jobs is not None:
             out.ref((*path, "jobs", "tenant"), cls.jobs.tenant, tenants, "tenant")
     return out.problems
 
 
-def check_merged(pf: PlanningFile, source: str, lines: Lines, scenario: Scenario) -> list[Problem]:
-    """Problems with the merged inputs as a whole."""
+def check_merged(
+    pf: PlanningFile,
+    source: str,
+    lines: Lines,
+    scenario: Scenario,
+    service_shapes: Mapping[str, tuple[ReplicaShape, ...]] | None = None,
+) -> list[Problem]:
+    """Problems with the merged inputs as a whole (``service_shapes``: the services'
+    shapes as the scenario's YAML gives them)."""
     out = _Collector(source, lines)
     catalog = scenario.catalog
     if not pf.classes:
@@ -118,8 +142,21 @@ def check_merged(pf: PlanningFile, source: str, lines: Lines, scenario: Scenario
             )
     ids = type_ids(scenario, pf)
     accs = [catalog[i] for i in ids]
+    named: dict[str, str] = {}
     for i, cls in enumerate(pf.classes):
         path: Path = ("classes", i)
+        if cls.service is not None:
+            if cls.service in named:
+                out.add(
+                    (*path, "service"),
+                    f"service {cls.service!r} is already planned by class {named[cls.service]}",
+                    "plan each service in one class",
+                )
+                continue
+            named[cls.service] = cls.name
+            _check_service(out, path, cls, scenario, pf, service_shapes)
+            continue
+        assert cls.profile is not None and cls.demand is not None
         profile = scenario.profiles[cls.profile]
         offered = {a.stack for a in accs}
         missing = [s for s in cls.accepted_stacks if s not in offered]
@@ -157,6 +194,66 @@ def check_merged(pf: PlanningFile, source: str, lines: Lines, scenario: Scenario
                 "add a candidate it can use, or raise max_latency_ms",
             )
     return out.problems
+
+
+def _check_service(
+    out: _Collector,
+    path: Path,
+    cls: DemandClass,
+    scenario: Scenario,
+    pf: PlanningFile,
+    service_shapes: Mapping[str, tuple[ReplicaShape, ...]] | None,
+) -> None:
+    """Every region of the service with demand can be served by some type in reach."""
+    assert cls.service is not None
+    svc = service_of(scenario, cls.service)
+    if svc is None:
+        return
+    ids = type_ids(scenario, pf)
+    accs = [scenario.catalog[i] for i in ids]
+    accepted = service_accepted(cls, accs)
+    if not any(accepted):
+        out.add(
+            path,
+            f"class {cls.name}: no accelerator in the fleet or among the candidates has stacks "
+            f"{cls.accepted_stacks or 'any'} and types {cls.accepted_types or 'any'}",
+            "widen accepted_stacks/accepted_types or add a candidate",
+        )
+        return
+    shapes = shapes_for(service_shapes, svc)
+    sizing = size_service(
+        scenario,
+        svc,
+        accs,
+        type_able(scenario, pf, ids),
+        shapes,
+        accepted,
+        service_headroom(cls),
+    )
+    for rs in sizing:
+        if rs.peak_rps <= 0 or any(rs.devices):
+            continue
+        types = [a.id for a, n in zip(accs, rs.per_replica, strict=True) if n > 0]
+        bound = next(sr.max_latency_ms for sr in svc.regions if sr.region == rs.region)
+        if not types:
+            why = (
+                "none of the types it accepts ("
+                + (", ".join(sh.accelerator for sh in shapes) or "any")
+                + ") is in a pool or among the candidates and can hold its model"
+            )
+            hint = "add a candidate accelerator the service accepts"
+        else:
+            why = (
+                f"no site within {bound:g} ms of the region has or may buy "
+                f"{', '.join(types)}, or none of them meets the SLO there"
+            )
+            hint = "add a candidate the service accepts, or raise the region's max_latency_ms"
+        out.add(
+            (*path, "service"),
+            f"class {cls.name}: service {svc.id} cannot serve region {rs.region} "
+            f"(peak {rs.peak_rps:,.1f} requests/s): {why}",
+            hint,
+        )
 
 
 def _reachable(

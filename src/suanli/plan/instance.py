@@ -24,6 +24,10 @@ inputs:
   adds ``carbon_price_per_t`` to the opex (0 when not given);
 * **horizon** — opex is counted over ``Y`` years, discounted at rate *r* with the
   annuity factor ``(1 − (1 + r)^−Y) / r`` (``Y`` when *r* = 0).
+* **services** — a class naming an online inference service becomes one class per user
+  region of the service: its demand in PFLOP/s at the region's peak and, per type, the
+  speed that makes the devices the service needs there at its SLO deliver exactly it
+  (:mod:`suanli.plan.service_demand`, where the conversion is written out).
 """
 
 from __future__ import annotations
@@ -48,10 +52,17 @@ from suanli.model.accelerator import Accelerator
 from suanli.model.fleet import Site
 from suanli.model.job import WorkloadProfile
 from suanli.model.scenario import Scenario
+from suanli.model.service import ReplicaShape
 from suanli.perf.energy import subsidy_per_kwh
 from suanli.perf.memory import min_devices
 from suanli.perf.roofline import speed_pflops
-from suanli.plan.schema import DemandClass, PlanningFile
+from suanli.plan.schema import SERVICE_HEADROOM, DemandClass, PlanningFile
+from suanli.plan.service_demand import (
+    region_class_name,
+    service_of,
+    shapes_for,
+    size_service,
+)
 
 HOURS_PER_YEAR = 8760.0
 
@@ -118,6 +129,10 @@ class ClassData:
     min_pool: tuple[int, ...]
     allowed_sites: tuple[bool, ...]
     weight: float = 1.0
+    #: For one region of an online inference service (``service`` class): the service
+    #: and the user region (:mod:`suanli.plan.service_demand`); empty otherwise.
+    service: str = ""
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,8 +297,13 @@ def build_instance(
     oversub: Mapping[str, float],
     *,
     horizon_years: float | None = None,
+    service_shapes: Mapping[str, tuple[ReplicaShape, ...]] | None = None,
 ) -> PlanInstance:
-    """The instance of ``pf`` over ``scenario`` (inputs already checked by the loader)."""
+    """The instance of ``pf`` over ``scenario`` (inputs already checked by the loader).
+
+    ``service_shapes`` are the services' replica shapes as the scenario's YAML gives
+    them (:func:`~suanli.plan.service_demand.scenario_shapes`; None: the loaded
+    scenario's, which keeps only the types already in its pools)."""
     ids = type_ids(scenario, pf)
     accs = [scenario.catalog[i] for i in ids]
     candidates = set(pf.candidates)
@@ -322,7 +342,15 @@ def build_instance(
         tuple(energy_prices(s, acc.origin == scenario.country) for acc in accs)
         for s in scenario.sites
     )
-    classes = tuple(_class_data(scenario, pf, c, accs) for c in pf.classes)
+    classes = tuple(
+        cd
+        for c in pf.classes
+        for cd in (
+            _service_class_data(scenario, pf, c, accs, service_shapes)
+            if c.service is not None
+            else (_class_data(scenario, pf, c, accs),)
+        )
+    )
     caps = []
     for rule in pf.supply:
         if rule.period not in pf.purchase_periods:
@@ -388,7 +416,8 @@ def _site_data(pf: PlanningFile, site: Site, oversub: float, currency: str) -> S
 
 
 def class_demand_pflops(scenario: Scenario, pf: PlanningFile, cls: DemandClass) -> float:
-    """Sustained demand of ``cls`` in PFLOP/s."""
+    """Sustained demand of ``cls`` in PFLOP/s (a class with ``profile`` and ``demand``)."""
+    assert cls.demand is not None and cls.profile is not None
     if cls.demand.pflops is not None:
         return cls.demand.pflops
     assert cls.demand.reference_devices is not None
@@ -401,6 +430,7 @@ def class_demand_pflops(scenario: Scenario, pf: PlanningFile, cls: DemandClass) 
 def _class_data(
     scenario: Scenario, pf: PlanningFile, cls: DemandClass, accs: Sequence[Accelerator]
 ) -> ClassData:
+    assert cls.profile is not None
     profile = scenario.profiles[cls.profile]
     speeds, pools = [], []
     for acc in accs:
@@ -424,3 +454,71 @@ def _class_data(
         allowed_sites=allowed_sites(scenario, cls),
         weight=cls.value_weight,
     )
+
+
+def type_able(scenario: Scenario, pf: PlanningFile, ids: Sequence[str]) -> list[list[bool]]:
+    """``able[s][a]``: site *s* has a pool of type *a* or may buy it (a candidate)."""
+    candidates = set(pf.candidates)
+    return [
+        [i in candidates or any(p.accelerator == i for p in s.pools) for i in ids]
+        for s in scenario.sites
+    ]
+
+
+def service_accepted(cls: DemandClass, accs: Sequence[Accelerator]) -> list[bool]:
+    """Whether a service class's ``accepted_stacks``/``accepted_types`` allow each type."""
+    return [
+        (not cls.accepted_stacks or a.stack in cls.accepted_stacks)
+        and (not cls.accepted_types or a.id in cls.accepted_types)
+        for a in accs
+    ]
+
+
+def _service_class_data(
+    scenario: Scenario,
+    pf: PlanningFile,
+    cls: DemandClass,
+    accs: Sequence[Accelerator],
+    service_shapes: Mapping[str, tuple[ReplicaShape, ...]] | None,
+) -> tuple[ClassData, ...]:
+    """One class per user region of the service ``cls`` names (the loader checked it)."""
+    assert cls.service is not None
+    svc = service_of(scenario, cls.service)
+    assert svc is not None
+    sizing = size_service(
+        scenario,
+        svc,
+        accs,
+        type_able(scenario, pf, [a.id for a in accs]),
+        shapes_for(service_shapes, svc),
+        service_accepted(cls, accs),
+        service_headroom(cls),
+    )
+    out = []
+    for rs in sizing:
+        pools = [
+            pool_devices_for_gang(n, acc.devices_per_node, acc.node_gang_sizes) if n else 0
+            for n, acc in zip(rs.per_replica, accs, strict=True)
+        ]
+        speeds = tuple(rs.speed(a) for a in range(len(accs)))
+        out.append(
+            ClassData(
+                name=region_class_name(cls.name, rs.region),
+                profile=f"service:{svc.id}",
+                demand_pflops=rs.demand_pflops,
+                utilisation=1.0,
+                power_factor=rs.power_factor,
+                speed=speeds,
+                min_pool=tuple(p if v > 0 else 0 for p, v in zip(pools, speeds, strict=True)),
+                allowed_sites=rs.reach,
+                weight=cls.value_weight,
+                service=svc.id,
+                region=rs.region,
+            )
+        )
+    return tuple(out)
+
+
+def service_headroom(cls: DemandClass) -> float:
+    """The share a service class's peak is raised by (its ``headroom``, else the default)."""
+    return SERVICE_HEADROOM if cls.headroom is None else cls.headroom

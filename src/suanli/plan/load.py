@@ -25,6 +25,7 @@ from suanli.errors import InputError, Problem
 from suanli.model.scenario import Scenario
 from suanli.plan.input_checks import check_file, check_merged
 from suanli.plan.schema import DemandClass, PlanningFile, SupplyRule
+from suanli.plan.service_demand import scenario_shapes
 from suanli.scenarios import builtin_names
 
 Lines = dict[tuple[str | int, ...], int]
@@ -135,7 +136,8 @@ def load_planning(
     if merge_problems:
         raise InputError(merge_problems)
     top = chain[-1]
-    problems = check_merged(merged, top.source, top.lines, scenario_in.scenario)
+    shapes = scenario_shapes(scenario_in.text) if scenario_in.scenario.services else None
+    problems = check_merged(merged, top.source, top.lines, scenario_in.scenario, shapes)
     if problems:
         raise InputError(problems)
     return Planning(

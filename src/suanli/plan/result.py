@@ -63,6 +63,10 @@ class ClassPlan:
     demand_pflops: float
     delivered_pflops: float
     devices: tuple[tuple[str, str, float], ...]  # (site, accelerator, devices)
+    #: For one user region of an online inference service: the service and the region
+    #: (the class is named ``<planning class>@<region>``); empty for other classes.
+    service: str = ""
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)

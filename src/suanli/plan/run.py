@@ -16,6 +16,7 @@ from suanli.plan.page_data import plan_document
 from suanli.plan.plots import plot_plan
 from suanli.plan.result import Plan
 from suanli.plan.scenario_out import write_plan_scenario
+from suanli.plan.service_demand import scenario_shapes
 from suanli.plan.solve import SolveOptions, solve_plan
 
 
@@ -64,7 +65,11 @@ def run_plan(
     sc = planning.scenario
     say("building the model")
     inst = build_instance(
-        sc.scenario, planning.file, oversubscription(sc.text), horizon_years=horizon_years
+        sc.scenario,
+        planning.file,
+        oversubscription(sc.text),
+        horizon_years=horizon_years,
+        service_shapes=scenario_shapes(sc.text) if sc.scenario.services else None,
     )
     notes = _notes(planning)
     say("solving the MILP")
@@ -93,7 +98,7 @@ def _notes(planning: Planning) -> tuple[str, ...]:
                 "it does not limit this plan"
             )
     for cls in pf.classes:
-        if cls.jobs is None:
+        if cls.jobs is None and cls.service is None:
             out.append(
                 f"class {cls.name} has no jobs: block, so the plan's scenario has no generator "
                 "for it and the simulator cannot check it"

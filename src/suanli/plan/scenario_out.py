@@ -24,6 +24,14 @@ The plan's scenario is the input scenario with:
 
 Accepted types of each job class are the types the plan gives it, so the simulated
 jobs run where the plan put them.
+
+A class that is an online inference service (``service:``) is written as the service
+itself, not as jobs: the scenario's ``services:`` keep the services the plan planned
+(with ``user_regions:``), each with its replica shapes narrowed to the types the plan
+gives it, most devices first (the devices per replica as the scenario gave them, else
+the smallest replica, as the planner sized it), so ``suanli simulate --serving …`` scales
+them with a serving policy. Services the plan did not plan are left out: it bought
+nothing for them. Demand files are referred to by absolute paths.
 """
 
 from __future__ import annotations
@@ -100,9 +108,11 @@ def plan_scenario_data(planning: Planning, plan: Plan, inst: PlanInstance) -> di
     data.pop("workload", None)
     classes, datasets, profiles = [], list(data.get("datasets", [])), dict(data.get("profiles", {}))
     ref = sc.catalog[pf.reference_accelerator]
-    for cls, cp in zip(pf.classes, plan.classes, strict=True):
-        if cls.jobs is None:
+    by_name = {c.name: c for c in plan.classes}
+    for cls in pf.classes:
+        if cls.jobs is None or cls.profile is None:
             continue
+        cp = by_name[cls.name]
         profile = sc.profiles[cls.profile]
         pid = f"plan-{cls.name}"
         profiles[pid] = {
@@ -164,6 +174,11 @@ def plan_scenario_data(planning: Planning, plan: Plan, inst: PlanInstance) -> di
         classes.append(entry)
     data["datasets"] = datasets
     data["profiles"] = profiles
+    services = _planned_services(planning, plan, data.get("services", []))
+    if services:
+        data["services"] = services
+    else:
+        data.pop("services", None)
     if classes:
         data["workload"] = {
             "generator": {
@@ -174,6 +189,39 @@ def plan_scenario_data(planning: Planning, plan: Plan, inst: PlanInstance) -> di
             }
         }
     return data
+
+
+def _planned_services(
+    planning: Planning, plan: Plan, configs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The scenario's services that a class plans, shapes narrowed to the plan's types."""
+    planned = {c.service for c in planning.file.classes if c.service is not None}
+    out = []
+    for cfg in configs:
+        if cfg.get("id") not in planned:
+            continue
+        used: dict[str, float] = {}
+        for cp in plan.classes:
+            if cp.service == cfg["id"]:
+                for _, acc, devices in cp.devices:
+                    used[acc] = used.get(acc, 0.0) + devices
+        if used:
+            given: dict[str, int | None] = {}
+            for sh in cfg.get("shapes", []):
+                given.setdefault(sh["accelerator"], sh.get("devices"))
+            shapes = []
+            for acc in sorted(used, key=lambda a: (-used[a], a)):
+                shape: dict[str, Any] = {"accelerator": acc}
+                if given.get(acc) is not None:
+                    shape["devices"] = given[acc]
+                shapes.append(shape)
+            cfg["shapes"] = shapes
+        for region in cfg.get("regions", []):
+            demand = region.get("demand", {})
+            if demand.get("file") is not None:
+                demand["file"] = str((planning.scenario.base_dir / demand["file"]).resolve())
+        out.append(cfg)
+    return out
 
 
 def write_plan_scenario(planning: Planning, plan: Plan, inst: PlanInstance, path: Path) -> None:

@@ -163,17 +163,30 @@ class JobsConfig(Strict):
     priority: int = 0
 
 
+#: Share a service's peak is raised by when planning it (room for the serving policy's
+#: forecast margin, 5% at least under ``suanli``, and for whole replicas split over pools).
+SERVICE_HEADROOM = 0.05
+
+
 class DemandClass(Strict):
     """A class of work the fleet must serve: how much, on what, and where.
 
     ``users_near`` (a site) with ``max_latency_ms`` limits the sites that may serve
     it to those within that latency over the scenario's links. ``min_pool_devices``
     asks for pools of at least that many devices of one type (large training gangs).
+
+    A class with ``service`` (instead of ``profile`` and ``demand``) is an online
+    inference service of the scenario's ``services:``: its demand, latency bounds and
+    replicas come from the service (:mod:`suanli.plan.service_demand`);
+    ``accepted_stacks``/``accepted_types`` narrow the types it may use, ``headroom``
+    (default :data:`SERVICE_HEADROOM`) raises the peak it is planned for.
     """
 
     name: str = Field(pattern=ID_PATTERN)
-    profile: str
-    demand: DemandAmount
+    profile: str | None = None
+    demand: DemandAmount | None = None
+    service: str | None = None
+    headroom: float | None = Field(default=None, ge=0, le=10)
     accepted_stacks: list[str] = Field(default_factory=list)
     accepted_types: list[str] = Field(default_factory=list)
     users_near: str | None = None
@@ -187,6 +200,20 @@ class DemandClass(Strict):
 
     @model_validator(mode="after")
     def _latency(self) -> DemandClass:
+        if self.service is not None:
+            taken: tuple[str, ...] = ("profile", "demand", "users_near", "max_latency_ms")
+            taken += ("utilisation", "min_pool_devices", "jobs")
+            extra = [f for f in taken if getattr(self, f) is not None]
+            if extra:
+                raise ValueError(
+                    f"a service class takes its {', '.join(extra)} from the service; "
+                    "drop them (or drop service)"
+                )
+            return self
+        if self.headroom is not None:
+            raise ValueError("headroom applies to a service class only")
+        if not self.remove and (self.profile is None or self.demand is None):
+            raise ValueError("give profile and demand, or service (an online inference service)")
         if (self.users_near is None) != (self.max_latency_ms is None):
             raise ValueError("give users_near and max_latency_ms together")
         return self
