@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -48,7 +49,7 @@ from suanli.core.serving_tables import ServiceTable, ServingTables
 from suanli.core.state import RUNNING, PolicyError, SchedulingState
 from suanli.core.tables import FleetTables
 from suanli.model.job import Job, JobKind
-from suanli.perf.queueing import ServiceLoad, slo_attainment
+from suanli.perf.queueing import Attainment, ServiceLoad, slo_attainment
 from suanli.perf.serving import SERVING_PROFILE as SERVING_PROFILE_MODEL
 
 #: The profile replicas run under (added to a scenario with services).
@@ -141,6 +142,33 @@ class Replica:
     draining: bool = False
 
 
+class History:
+    """Rates observed per region and interval, oldest first: a ``(regions, n)`` array grown
+    by doubling, so that a policy's view of it (:meth:`view`) costs no copy."""
+
+    def __init__(self, regions: int) -> None:
+        self._a = np.zeros((regions, 16))
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, rates: np.ndarray) -> None:
+        """Add one interval's rates (one per region)."""
+        if self._n == self._a.shape[1]:
+            grown = np.zeros((self._a.shape[0], 2 * self._n))
+            grown[:, : self._n] = self._a
+            self._a = grown
+        self._a[:, self._n] = rates
+        self._n += 1
+
+    def view(self) -> np.ndarray:
+        """The history so far, ``(regions, intervals)`` (read only)."""
+        out = self._a[:, : self._n]
+        out.flags.writeable = False
+        return out
+
+
 @dataclass(slots=True)
 class ServiceTotals:
     """A service's running totals per region (arrays over its regions)."""
@@ -182,7 +210,9 @@ class ServingState:
         n_pools = st.tables.n_pools
         self.live: list[list[list[int]]] = [[[] for _ in range(n_pools)] for _ in tables.services]
         self.backlog = [np.zeros(n_pools) for _ in tables.services]
-        self.observed: list[list[np.ndarray]] = [[] for _ in tables.services]
+        self.observed = [History(len(t.regions)) for t in tables.services]
+        #: Fluid-model answers of recent intervals, by their inputs (:meth:`account`).
+        self._fluid_memo: dict[tuple[object, ...], tuple[ServiceTable, Attainment]] = {}
         self.totals = [
             ServiceTotals(*(np.zeros(len(s.regions)) for _ in range(4)))  # type: ignore[arg-type]
             for s in tables.services
@@ -226,7 +256,7 @@ class ServingState:
         n_pools = self.st.tables.n_pools
         live: list[list[list[int]]] = []
         backlog: list[np.ndarray] = []
-        observed: list[list[np.ndarray]] = []
+        observed: list[History] = []
         totals: list[ServiceTotals] = []
         for t in tables.services:
             k = old.get(t.service.id)
@@ -234,7 +264,7 @@ class ServingState:
             if k is None or not same_regions:
                 live.append([[] for _ in range(n_pools)])
                 backlog.append(np.zeros(n_pools))
-                observed.append([])
+                observed.append(History(len(t.regions)))
                 totals.append(ServiceTotals(*(np.zeros(len(t.regions)) for _ in range(4))))  # type: ignore[arg-type]
             else:
                 live.append(self.live[k])
@@ -266,7 +296,14 @@ class ServingState:
         """What a serving policy sees now."""
         self._forget_lost()
         st = self.st
-        ready = [[sum(1 for j in pool if self._ready(j)) for pool in svc] for svc in self.live]
+        running, computing = st.running, attrgetter("computing")
+        ready = [
+            [
+                sum(map(computing, filter(None, map(running.get, pool)))) if pool else 0
+                for pool in svc
+            ]
+            for svc in self.live
+        ]
         return ServingInput(
             now=now,
             tick_s=self.tick_s,
@@ -275,10 +312,7 @@ class ServingState:
             tables=self.tables,
             live=self.live,
             ready=ready,
-            observed=[
-                np.array(obs).T if obs else np.zeros((len(t.regions), 0))
-                for obs, t in zip(self.observed, self.tables.services, strict=True)
-            ],
+            observed=[obs.view() for obs in self.observed],
             capacity=Capacity(st.cluster),
             tenant_of=[
                 st.jobs.tables.tenant_ids.index(t.service.tenant) for t in self.tables.services
@@ -428,11 +462,21 @@ class ServingState:
             return
         self._forget_lost()
         dt = t1 - t0
+        running = self.st.running
+        computing = attrgetter("computing")
+        pool_site = self.st.tables.pool_site
         for k, t in enumerate(self.tables.services):
             lam = np.array([d.mean_rate(t0, t1) for d in t.demand])
             cvs = np.array([d.cv(t0) for d in t.demand])
             self.observed[k].append(lam)
-            ready = np.array([sum(1 for j in pl if self._ready(j)) for pl in self.live[k]])
+            # replicas serving (their RunState computing), counted without a Python frame
+            # per replica
+            ready = np.array(
+                [
+                    sum(map(computing, filter(None, map(running.get, pl)))) if pl else 0
+                    for pl in self.live[k]
+                ]
+            )
             x = route(lam, ready, t)
             tot = self.totals[k]
             tot.requests += lam * dt
@@ -441,35 +485,65 @@ class ServingState:
             for p in t.pools:
                 held += len(self.live[k][p]) * t.devices[p]
                 tot.by_pool.setdefault(p, []).append(int(ready[p]))
-            att_all = 0.0
+            # Pools serving requests: (pool, its regions' rates, regions, CV).
+            serving: list[tuple[int, np.ndarray, np.ndarray, float]] = []
             for p in (int(q) for q in np.flatnonzero(ready)):
                 share = x[:, p]
                 lam_p = float(share.sum())
-                perf = t.perf[p]
-                assert perf is not None
                 if lam_p <= 0.0:
                     self.backlog[k][p] = 0.0
                     continue
                 rs = np.flatnonzero(share > 0)
                 cv = math.sqrt(float((share[rs] * cvs[rs] ** 2).sum()) / lam_p)
-                load = ServiceLoad(
-                    lam_p, t.mean_input, t.mean_output, cv, t.scv_input, t.scv_output
-                )
-                site = self.st.tables.pool_site[p]
-                res = slo_attainment(
-                    perf,
-                    t.service.slo,
-                    load,
-                    int(ready[p]),
-                    t.latency_s[rs, site],
-                    dt,
-                    self.backlog[k][p],
-                    p99=False,
-                )
-                self.backlog[k][p] = float(np.max(res.backlog_end))
-                att = np.broadcast_to(res.attainment, rs.shape)
+                serving.append((p, share, rs, cv))
+            # The fluid model once for the pools of one replica type (the latency of each
+            # region that sends requests to one of them: to the others, left out below),
+            # element by element the same as one call per pool.
+            groups: dict[int, list[int]] = {}
+            for i, (p, *_) in enumerate(serving):
+                groups.setdefault(id(t.perf[p]), []).append(i)
+            # Demand curves are often constant for a while (hourly means): the same
+            # inputs give the same answer, kept for a few ticks.
+            memo = self._fluid_memo
+            found: list[tuple[Attainment | None, int, np.ndarray]] = [(None, 0, lam)] * len(serving)
+            for members in groups.values():
+                ps = [serving[i][0] for i in members]
+                perf = t.perf[ps[0]]
+                assert perf is not None
+                used = np.unique(np.concatenate([serving[i][2] for i in members]))
+                rate = np.array([[float(serving[i][1].sum())] for i in members])
+                cv_p = np.array([[serving[i][3]] for i in members])
+                c_p, b_p = ready[ps][:, None], self.backlog[k][ps][:, None]
+                key = (id(t), *ps, dt, *(a.tobytes() for a in (used, rate, cv_p, c_p, b_p)))
+                hit = memo.get(key)
+                if hit is not None and hit[0] is t:
+                    res = hit[1]
+                else:
+                    load = ServiceLoad(  # (pools, 1): the regions' latencies add an axis
+                        rate, t.mean_input, t.mean_output, cv_p, t.scv_input, t.scv_output
+                    )
+                    res = slo_attainment(
+                        perf,
+                        t.service.slo,
+                        load,
+                        c_p,
+                        t.latency_s[used][:, [pool_site[p] for p in ps]].T,
+                        dt,
+                        b_p,
+                        p99=False,
+                    )
+                    if len(memo) >= 256:
+                        memo.clear()
+                    memo[key] = (t, res)
+                for n, i in enumerate(members):
+                    found[i] = (res, n, used)
+            att_all = 0.0
+            for (p, share, rs, _), (got, n, used) in zip(serving, found, strict=True):
+                assert got is not None
+                self.backlog[k][p] = float(got.backlog_end[n, 0])
+                att = got.attainment[n, np.searchsorted(used, rs)]
                 tot.on_time[rs] += share[rs] * att * dt
-                served = min(1.0, 1.0 / max(float(np.max(res.utilisation)), 1e-12))
+                served = min(1.0, 1.0 / max(float(got.utilisation[n, 0]), 1e-12))
                 tot.tokens[rs] += share[rs] * served * dt * (t.mean_input + t.mean_output)
                 att_all += float((share[rs] * att).sum())
             demand = float(lam.sum())

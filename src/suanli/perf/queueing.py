@@ -164,14 +164,36 @@ class Attainment:
     backlog_end: Arr
 
 
-def _step(perf: ReplicaPerf, p: Arr, n: Arr, kv: Arr) -> Arr:
-    """``perf.step_s`` element by element (it is scalar; lengths are few)."""
-    p, n, kv = np.broadcast_arrays(p, n, kv)
-    out = np.empty(p.shape)
-    flat = out.reshape(-1)
-    for i, (a, b, c) in enumerate(zip(p.reshape(-1), n.reshape(-1), kv.reshape(-1), strict=True)):
-        flat[i] = perf.step_s(float(a), float(b), float(c))  # type: ignore[arg-type]
-    return out
+def _step(perf: ReplicaPerf, p: ArrayLike, n: ArrayLike, kv: ArrayLike) -> Arr:
+    """``perf.step_s`` element by element, vectorised: the same operations in the same
+    order as :meth:`~suanli.perf.serving.ReplicaPerf.step_s` (its default prefill
+    context), so bit for bit the same results (the power by libm, as Python's, not by
+    numpy's SIMD ``power``, which differs in the last bit)."""
+    p, n, kv = (np.asarray(x, dtype=np.float64) for x in (p, n, kv))
+    if p.ndim == n.ndim == kv.ndim == 0:  # one step: the scalar method is quicker
+        return np.asarray(perf.step_s(float(p), float(n), float(kv)))  # type: ignore[arg-type]
+    e = perf.eff
+    flop = 2.0 * perf.active_params
+    attn_peak = perf.attn_peak_flops or perf.peak_flops
+    c = perf.prefill_context_tokens
+    prefill = p * (flop / perf.peak_flops + perf.attn_prefill_flops * c / attn_peak)
+    decode = n * flop / perf.peak_flops + np.where(
+        n > 0, perf.attn_decode_flops * kv / attn_peak, 0.0
+    )
+    compute = prefill / e.prefill + decode / e.decode_compute
+    tokens = n + p
+    f = perf.active_params / perf.total_params
+    if f >= 1.0:
+        touched = np.where(tokens <= 0, 0.0, 1.0)
+    else:
+        base = 1.0 - f
+        flat = tokens.reshape(-1).tolist()
+        kept = np.fromiter((math.pow(base, x) for x in flat), np.float64, len(flat))
+        touched = np.where(tokens <= 0, 0.0, 1.0 - kept.reshape(tokens.shape))
+    read = perf.weight_bytes * touched
+    memory = (read + kv * perf.kv_bytes_per_token) / (perf.mem_bw * e.decode_memory)
+    t = e.step_overhead_s + np.maximum(compute, memory)
+    return np.asarray(np.where((p <= 0) & (n <= 0), 0.0, t), dtype=np.float64)
 
 
 def _gamma_quantiles(mean: Arr, scv: Arr, mids: Arr = _MID) -> Arr:
@@ -269,6 +291,70 @@ def replica_capacity(
     return _engine(perf, mi, mo, si, so, token_budget).mu
 
 
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """What does not depend on the load, only on the replica, the lengths and the TPOT
+    target: the engine, its saturated state, the quantiles of I and O, the saturated
+    prefill times and whether the saturated engine meets the TPOT (per O quantile)."""
+
+    perf: ReplicaPerf
+    mi: Arr
+    mo: Arr
+    si: Arr
+    so: Arr
+    eng: _Engine
+    sat: tuple[Arr, Arr, Arr, Arr, Arr]
+    iq: Arr
+    tau_p_sat: Arr
+    oq: Arr
+    ok_b: Arr
+
+
+#: :class:`_Fixed` per (replica, TPOT, scalar lengths, budget): the simulator asks for the
+#: same few every tick. Keyed by the replica's ``id`` (the entry holds the replica, so the
+#: id is not reused while it is cached).
+_FIXED: dict[tuple[int, float, float, float, float, float, int], _Fixed] = {}
+_FIXED_MAX = 4096
+
+
+def _fixed(perf: ReplicaPerf, tpot_s: float, load: ServiceLoad, budget: int) -> _Fixed:
+    """The load-independent part of :func:`slo_attainment` (cached for scalar lengths)."""
+    lengths = (load.mean_input, load.mean_output, load.scv_input, load.scv_output)
+    key = None
+    if all(np.ndim(x) == 0 for x in lengths):
+        key = (id(perf), float(tpot_s), *(float(x) for x in lengths), budget)  # type: ignore[arg-type]
+        got = _FIXED.get(key)  # type: ignore[arg-type]
+        if got is not None and got.perf is perf:
+            return got
+    mi, mo, si, so = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in lengths))
+    mi, mo = np.maximum(mi, 1.0), np.maximum(mo, 1.0)
+    b = float(budget)
+    eng = _engine(perf, mi, mo, si, so, budget)
+    sat = _state(perf, eng.mu, mi, mo, eng, b)
+    iq = _gamma_quantiles(mi, si)
+    oq = _gamma_quantiles(mo, so, _MID_SUB)
+    # Backlogged: the saturated engine (a share f of its steps carry prefill).
+    y_cap_b = _tpot_room(tpot_s, oq, sat[1], sat[2], eng.mu, mi, sat[0], eng.f_sat, b)
+    fx = _Fixed(
+        perf=perf,
+        mi=mi,
+        mo=mo,
+        si=si,
+        so=so,
+        eng=eng,
+        sat=sat,
+        iq=iq,
+        tau_p_sat=_prefill_time(perf, iq, sat[0], eng.ctx, b),
+        oq=oq,
+        ok_b=(y_cap_b == np.inf).mean(axis=-1)[..., None],  # (..., 1)
+    )
+    if key is not None:
+        if len(_FIXED) >= _FIXED_MAX:
+            _FIXED.clear()
+        _FIXED[key] = fx  # type: ignore[index]
+    return fx
+
+
 def slo_attainment(
     perf: ReplicaPerf,
     slo: Slo,
@@ -283,16 +369,26 @@ def slo_attainment(
     """Attainment of ``slo`` for ``load`` on ``replicas`` replicas of ``perf``, users
     ``latency_s`` seconds away, over an interval of ``interval_s`` seconds starting with
     ``backlog`` requests queued in excess (see the module docstring); without ``p99`` the
-    TTFT p99 (a search) is left out (NaN)."""
-    lam, mi, mo, cv, si, so = _moments(load)
-    c_f, d, b0 = np.broadcast_arrays(
+    TTFT p99 (a search) is left out (NaN).
+
+    Arrays broadcast; what does not depend on the latency is computed once per load (the
+    latency's extra axes, e.g. one per region, only where it enters), and what depends on
+    neither load nor latency once per replica and lengths (:func:`_fixed`)."""
+    fx = _fixed(perf, slo.tpot_s, load, token_budget)
+    eng = fx.eng
+    lam, cv, c_f, b0, mi, mo, si, so = np.broadcast_arrays(
+        np.asarray(load.rate_rps, dtype=np.float64),
+        np.asarray(load.cv, dtype=np.float64),
         np.asarray(replicas, dtype=np.float64),
-        np.asarray(latency_s, dtype=np.float64),
         np.asarray(backlog, dtype=np.float64),
+        fx.mi,
+        fx.mo,
+        fx.si,
+        fx.so,
     )
-    lam, mi, mo, cv, si, so, c_f, d, b0 = np.broadcast_arrays(lam, mi, mo, cv, si, so, c_f, d, b0)
+    shape = np.broadcast_shapes(lam.shape, np.shape(latency_s))  # with the latency's axes
+    d = np.broadcast_to(np.asarray(latency_s, dtype=np.float64), shape)
     c = np.maximum(np.round(c_f), 0).astype(np.int64)
-    eng = _engine(perf, mi, mo, si, so, token_budget)
     cap = c * eng.mu
     rho = np.where(cap > 0, lam / np.where(cap > 0, cap, 1.0), np.where(lam > 0, np.inf, 0.0))
     budget = float(token_budget)
@@ -301,7 +397,6 @@ def slo_attainment(
     lam1 = np.minimum(np.where(c > 0, lam / np.maximum(c, 1), 0.0), eng.mu)
     state = _state(perf, lam1, mi, mo, eng, budget)
     n_bar, t_d, t_p, _, q = state
-    sat = _state(perf, eng.mu, mi, mo, eng, budget)
 
     # Queue: GI/G/c with clumped arrivals (batch-Poisson correction of Allen–Cunneen).
     a = np.where(eng.mu > 0, lam / np.where(eng.mu > 0, eng.mu, 1.0), 0.0)
@@ -321,9 +416,8 @@ def slo_attainment(
     theta = np.where(p_w > 0, e_w / np.maximum(p_w, 1e-300), 0.0)
 
     # Own prefill time at the quantiles of I (stationary and saturated engine).
-    iq = _gamma_quantiles(mi, si)
-    tau_p = _prefill_time(perf, iq, n_bar, eng.ctx, budget)
-    tau_p_sat = _prefill_time(perf, iq, sat[0], eng.ctx, budget)
+    tau_p = _prefill_time(perf, fx.iq, n_bar, eng.ctx, budget)
+    tau_p_sat = fx.tau_p_sat
 
     # Fluid backlog over the interval.
     if math.isfinite(interval_s):
@@ -338,76 +432,116 @@ def slo_attainment(
         b_end = np.where(over, np.inf, 0.0)
     backed = w_det > 0  # (..., time points)
 
-    def ttft_att(target: Arr) -> Arr:
+    def back_att(target: Arr) -> Arr:
+        """Backlogged time points: ``w(u) + τ_p(I) + d ≤ τ`` (..., time points)."""
+        xs = (target - d)[..., None, None] - tau_p_sat[..., None, :] - w_det[..., :, None]
+        return np.asarray((xs >= 0.0).mean(axis=-1), dtype=np.float64)
+
+    def ttft_att(target: Arr, a_back: Arr | None = None) -> Arr:
         x = (target - d)[..., None] - tau_p  # (..., quantiles of I)
         a_stat = np.where(stable, _wait_cdf(x, p_w[..., None], theta[..., None]).mean(axis=-1), 0.0)
-        # Backlogged time points: w(u) + τ_p(I) + d ≤ τ.
-        xs = (target - d)[..., None, None] - tau_p_sat[..., None, :] - w_det[..., :, None]
-        a_back = (xs >= 0.0).mean(axis=-1)  # (..., time points)
+        a_back = back_att(target) if a_back is None else a_back
         per_u = np.where(backed, a_back, a_stat[..., None])
         return np.asarray(per_u.mean(axis=-1), dtype=np.float64)
 
-    a_ttft = np.where(lam > 0, ttft_att(np.broadcast_to(slo.ttft_p99_s, lam.shape)), 1.0)
-    p99_s = _p99(ttft_att, lam.shape, d) if p99 else np.full(lam.shape, np.nan)
+    tau_ttft = np.broadcast_to(slo.ttft_p99_s, shape)
+    ttft_b = back_att(tau_ttft)
+    a_ttft = np.where(lam > 0, ttft_att(tau_ttft, ttft_b), 1.0)
+    p99_s = _p99(ttft_att, shape, d) if p99 else np.full(shape, np.nan)
 
     # TPOT and the joint attainment: the prefill backlog behind a request at its first
     # token (its clump-mates, and what arrived while it waited and prefilled).
-    oq = _gamma_quantiles(mo, so, _MID_SUB)  # (..., O)
     jq = _clump_quantiles(beta)  # (..., J)
-    tau_ttft = np.broadcast_to(slo.ttft_p99_s, lam.shape)
+    # The clump-mates' quantiles repeat (a few distinct counts): the terms below are
+    # computed once per distinct column and spread back before the means, which so sum
+    # the same terms in the same order.
+    cols, spread = _distinct_columns(jq)
     # Stationary: W ~ (1 − p_w) at 0, exponential tail of mean θ.
-    y_cap = _tpot_room(slo.tpot_s, oq, t_d, t_p, lam1, mi, n_bar, eng.f_sat, budget)
+    y_cap = _tpot_room(slo.tpot_s, fx.oq, t_d, t_p, lam1, mi, n_bar, eng.f_sat, budget)
     inflow = lam1 * mi  # prefill tokens/s reaching one replica
-    behind = mi[..., None, None] * jq[..., None, :]  # (..., 1, J)
+    behind = mi[..., None, None] * jq[..., None, cols]  # (..., 1, J)
     y = _over(y_cap[..., :, None] - behind, inflow[..., None, None])  # (..., O, J): κW + τ_p
     y = _over(y[..., None, :, :] - tau_p[..., :, None, None], kappa[..., None, None, None])
     x = ((tau_ttft - d)[..., None] - tau_p)[..., :, None, None]
     pw4, th4 = p_w[..., None, None, None], theta[..., None, None, None]
-    both_s = _wait_cdf(np.minimum(x, y), pw4, th4).mean(axis=(-3, -2, -1))
-    tpot_s = _wait_cdf(y, pw4, th4).mean(axis=(-3, -2, -1))
+    # P(W ≤ min(x, y)) is P(W ≤ x) or P(W ≤ y), whichever of x, y is smaller (0 where
+    # either is NaN, as P(W ≤ NaN)): the CDF at y (no latency axes) and at x (no O, J
+    # axes) once each.
+    cdf_y = _wait_cdf(y, pw4, th4)
+    cdf_x = _wait_cdf(x, pw4, th4)
+    if np.isnan(x).any():
+        both = np.where(x <= y, cdf_x, np.where(y < x, cdf_y, 0.0))
+    else:  # a NaN y fails x ≤ y and has P(W ≤ y) = 0
+        both = np.where(x <= y, cdf_x, cdf_y)
+    if spread is not None:
+        # np.take gives C-ordered arrays, so the means sum in the same order (indexing
+        # with ``[..., spread]`` does not: its sums differ in the last bits)
+        both, cdf_y = np.take(both, spread, axis=-1), np.take(cdf_y, spread, axis=-1)
+    both_s = both.mean(axis=(-3, -2, -1))
+    tpot_s = cdf_y.mean(axis=(-3, -2, -1))
     both_s = np.where(stable, both_s, 0.0)
     tpot_s = np.where(stable, tpot_s, 0.0)
     # Backlogged time points: a deterministic wait w(u); the engine is saturated, a share
     # f of its steps carry prefill.
-    y_cap_b = _tpot_room(slo.tpot_s, oq, sat[1], sat[2], eng.mu, mi, sat[0], eng.f_sat, budget)
-    ok_b = (y_cap_b == np.inf).mean(axis=-1)[..., None]  # (..., 1)
-    xs = (tau_ttft - d)[..., None, None] - tau_p_sat[..., None, :] - w_det[..., :, None]
-    ttft_b = (xs >= 0.0).mean(axis=-1)
+    ok_b = fx.ok_b  # (..., 1)
     both_u = np.where(backed, ttft_b * ok_b, both_s[..., None]).mean(axis=-1)
     tpot_u = np.where(backed, ok_b, tpot_s[..., None]).mean(axis=-1)
     a_tpot = np.where(lam > 0, tpot_u, 1.0)
     a_both = np.where(lam > 0, np.minimum(both_u, np.minimum(a_ttft, a_tpot)), 1.0)
     tpot_mean = q * t_p + (1.0 - q) * t_d
+
+    def full(v: ArrayLike) -> Arr:
+        return np.array(np.broadcast_to(v, shape), dtype=np.float64)
+
     return Attainment(
-        attainment=a_both,
-        ttft_attainment=a_ttft,
-        tpot_attainment=a_tpot,
-        ttft_p99_s=np.where(lam > 0, p99_s, 0.0),
-        tpot_mean_s=tpot_mean,
-        utilisation=rho,
-        capacity_rps=eng.mu,
-        backlog_end=b_end,
+        attainment=full(a_both),
+        ttft_attainment=full(a_ttft),
+        tpot_attainment=full(a_tpot),
+        ttft_p99_s=full(np.where(lam > 0, p99_s, 0.0)),
+        tpot_mean_s=full(tpot_mean),
+        utilisation=full(rho),
+        capacity_rps=full(eng.mu),
+        backlog_end=full(b_end),
     )
 
 
 def _wait_cdf(x: Arr, p_w: Arr, theta: Arr) -> Arr:
     """``P(W ≤ x)`` for a wait with an atom ``1 − p_w`` at 0 and an exponential tail of
-    mean ``θ``: 0 for ``x < 0``, ``1 − p_w·exp(−x/θ)`` otherwise."""
+    mean ``θ``: 0 for ``x < 0`` (and NaN), ``1 − p_w·exp(−x/θ)`` otherwise (the arrays are
+    large: computed in place)."""
     fin = np.isfinite(theta) & (theta > 0)
     th = np.where(fin, theta, 1.0)
+    tail = np.empty(np.broadcast_shapes(np.shape(x), np.shape(p_w), np.shape(theta)))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        decay = np.exp(-np.maximum(x, 0.0) / th)
-    decay = np.where(np.isnan(decay), 0.0, decay)
-    tail = np.where(fin, p_w * decay, np.where(theta > 0, p_w, 0.0))
-    return np.asarray(np.where(x >= 0.0, 1.0 - tail, 0.0), dtype=np.float64)
+        np.maximum(x, 0.0, out=tail)
+        np.divide(tail, -th, out=tail)  # −(max(x, 0)/θ), bit for bit
+        np.exp(tail, out=tail)  # NaN only where x is NaN, which gives 0 below
+        np.multiply(p_w, tail, out=tail)
+    if not np.all(fin):
+        tail = np.where(fin, tail, np.where(theta > 0, p_w, 0.0))
+    np.subtract(1.0, tail, out=tail)
+    return np.asarray(np.where(x >= 0.0, tail, 0.0), dtype=np.float64)
 
 
 def _over(num: Arr, den: Arr) -> Arr:
     """``num / den`` with ``den = 0`` giving ±inf by the sign of ``num`` (inf for 0)."""
+    if np.all(np.greater(den, 0)):
+        return np.asarray(np.divide(num, den), dtype=np.float64)
     safe = np.where(den > 0, den, 1.0)
     return np.asarray(
         np.where(den > 0, num / safe, np.where(num >= 0, np.inf, -np.inf)), dtype=np.float64
     )
+
+
+def _distinct_columns(q: Arr) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp] | None]:
+    """Columns (last axis) of ``q`` that differ from the one before for some element,
+    and for each column the index of its distinct one among them (None: all differ)."""
+    flat = q.reshape(-1, q.shape[-1])
+    new = np.ones(q.shape[-1], dtype=bool)
+    new[1:] = np.any(flat[:, 1:] != flat[:, :-1], axis=0)
+    if new.all():
+        return np.arange(q.shape[-1]), None
+    return np.flatnonzero(new), np.cumsum(new) - 1
 
 
 def _clump_quantiles(beta: Arr) -> Arr:
@@ -450,6 +584,21 @@ def _state(
     perf: ReplicaPerf, lam1: Arr, mi: Arr, mo: Arr, eng: _Engine, budget: float
 ) -> tuple[Arr, Arr, Arr, Arr, Arr]:
     """n̄, t_D, t_P, r_P, q at per-replica rate ``lam1`` (module docstring)."""
+    args = np.broadcast_arrays(lam1, mi, mo, eng.ctx, eng.n_cap)
+    if args[0].size <= _FEW:  # a few loads: one by one in floats (the same results)
+        try:
+            flat = [a.reshape(-1).tolist() for a in args]
+            one = [
+                _state_one(perf, lam, i, o, ctx, n_cap, budget)
+                for lam, i, o, ctx, n_cap in zip(*flat, strict=True)
+            ]
+        except ZeroDivisionError:  # numpy's inf and nan below
+            pass
+        else:
+            shape = args[0].shape
+            return tuple(  # type: ignore[return-value]
+                np.array([o[i] for o in one], dtype=np.float64).reshape(shape) for i in range(5)
+            )
     t_bar = _step(perf, np.zeros_like(mi), np.ones_like(mi), eng.ctx)
     n_bar = np.zeros_like(mi)
     t_d = t_p = r_p = q = np.zeros_like(mi)
@@ -467,11 +616,40 @@ def _state(
     return n_bar, t_d, t_p, r_p, q
 
 
+#: Up to this many loads, :func:`_state` solves them one by one in Python floats.
+_FEW = 16
+
+
+def _state_one(
+    perf: ReplicaPerf, lam1: float, mi: float, mo: float, ctx: float, n_cap: float, budget: float
+) -> tuple[float, float, float, float, float]:
+    """:func:`_state` for one load, in Python floats: the same operations in the same
+    order, so the same results, without numpy's cost per call on scalars."""
+    step = perf.step_s
+    hi = max(n_cap - 1.0, 0.0)
+    t_bar = step(0.0, 1.0, ctx)  # type: ignore[arg-type]
+    n_bar = t_d = t_p = r_p = q = 0.0
+    for _ in range(8):
+        n_bar = min(max(lam1 * (mo - 1.0) * t_bar, 0.0), hi)
+        room = max(budget - n_bar, 1.0)
+        n1 = max(n_bar, 1.0)
+        t_d = step(0.0, n1, n1 * ctx)  # type: ignore[arg-type]
+        t_p = step(room, n_bar, n_bar * ctx + room)  # type: ignore[arg-type]
+        r_p = room / t_p
+        rho_p = min(max(lam1 * mi / r_p, 0.0), 1.0)
+        q = (rho_p / t_p) / (rho_p / t_p + (1.0 - rho_p) / t_d)
+        t_bar = q * t_p + (1.0 - q) * t_d
+    return n_bar, t_d, t_p, r_p, q
+
+
 def _prefill_time(perf: ReplicaPerf, iq: Arr, n_bar: Arr, ctx: Arr, budget: float) -> Arr:
     room = np.maximum(budget - n_bar, 1.0)[..., None]
     chunk = np.minimum(iq, room)
     t = _step(
-        perf, chunk, np.broadcast_to(n_bar[..., None], iq.shape), (n_bar * ctx)[..., None] + chunk
+        perf,
+        chunk,
+        np.broadcast_to(n_bar[..., None], chunk.shape),
+        (n_bar * ctx)[..., None] + chunk,
     )
     return np.asarray(np.maximum(1.0, iq / room) * t, dtype=np.float64)
 

@@ -53,6 +53,9 @@ class Sizer:
 
     def __init__(self) -> None:
         self._caps: dict[tuple[int, int, float, float, float], np.ndarray] = {}
+        #: The target each key's table is built for (what a lightly loaded replica
+        #: attains caps it), found once per key rather than once per extension.
+        self._goal: dict[tuple[int, int, float, float, float], float] = {}
 
     def needed(
         self, t: ServiceTable, p: int, lam: float, cv: float, latency_s: float, target: float
@@ -82,12 +85,17 @@ class Sizer:
         perf = t.perf[p]
         assert perf is not None
         slo = t.service.slo
-        # a target the service cannot reach at any scale (its TPOT or the network alone
-        # miss it) is lowered to what a lightly loaded replica attains, less ½ point
-        light = slo_attainment(
-            perf, slo, load(t, 1e-3 * float(t.mu[p]), cv), 1, latency_s, p99=False
-        )
-        target = min(target, float(np.max(light.attainment)) - 0.005)
+        key = (id(t), p, cv, latency_s, target)
+        goal = self._goal.get(key)
+        if goal is None:
+            # a target the service cannot reach at any scale (its TPOT or the network
+            # alone miss it) is lowered to what a lightly loaded replica attains, less ½
+            # point
+            light = slo_attainment(
+                perf, slo, load(t, 1e-3 * float(t.mu[p]), cv), 1, latency_s, p99=False
+            )
+            goal = self._goal[key] = min(target, float(np.max(light.attainment)) - 0.005)
+        target = goal
         c = np.arange(a, b + 1, dtype=float)
         lo, hi = np.zeros(len(c)), c * float(t.mu[p])
         for _ in range(self.STEPS):
@@ -107,8 +115,20 @@ def pools_for(inp: ServingInput, k: int, r: int) -> list[int]:
     latency, then pool index."""
     t = inp.tables.services[k]
     site = inp.fleet.pool_site
+    key = (id(t), id(site), r)
+    got = _POOLS_FOR.get(key)
+    if got is not None and got[0] is t and got[1] is site:  # the tables never change
+        return list(got[2])
     pools = [p for p in t.pools if t.reach_pool[r, p]]
-    return sorted(pools, key=lambda p: (t.rank[p], float(t.latency_s[r, site[p]]), p))
+    order = sorted(pools, key=lambda p: (t.rank[p], float(t.latency_s[r, site[p]]), p))
+    if len(_POOLS_FOR) >= 4096:
+        _POOLS_FOR.clear()
+    _POOLS_FOR[key] = (t, site, tuple(order))
+    return order
+
+
+#: :func:`pools_for` per (service table, fleet's pool sites, region): asked every tick.
+_POOLS_FOR: dict[tuple[int, int, int], tuple[ServiceTable, object, tuple[int, ...]]] = {}
 
 
 def clamp(t: ServiceTable, targets: np.ndarray) -> np.ndarray:

@@ -50,6 +50,30 @@ from suanli.policy.serving.common import Sizer, Spreader, pools_for
 LIFETIME_S = 86400.0
 
 
+_NO_INDEX = np.zeros(0, dtype=np.int64)
+_NO_FORECAST = np.zeros(0)
+
+
+def quantile_95(values: np.ndarray) -> float:
+    """``np.quantile(values, 0.95)`` (its default, linear method) bit for bit, without its
+    overhead (the policy asks for it every tick for every service and region)."""
+    n = len(values)
+    if n == 0 or not np.isfinite(values).all():
+        return float(np.quantile(values, 0.95))
+    v = (n - 1) * 0.95  # numpy's virtual index, its floor and the weight between
+    lo = math.floor(v)
+    if v >= n - 1:
+        lo = hi = n - 1
+        gamma = v + 1.0  # numpy takes the last value twice, from index −1
+    else:
+        hi = lo + 1
+        gamma = v - lo
+    part = np.partition(values, (lo, hi))
+    a, b = float(part[lo]), float(part[hi])
+    diff = b - a  # numpy's _lerp
+    return b - diff * (1.0 - gamma) if gamma >= 0.5 else a + diff * gamma
+
+
 @register("suanli", serving=True)
 class Tidal:
     """Forecast, place by cost and carbon, leave the troughs to batch (module docstring)."""
@@ -71,7 +95,8 @@ class Tidal:
         self.tick_s = params.tick_s
         self.sizer = Sizer()
         #: Past one-tick-ahead forecasts per (service, region), to measure the margin.
-        self._forecasts: dict[tuple[int, int], dict[int, float]] = {}
+        #: (interval indices, forecasts), in the order made.
+        self._forecasts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         #: Replicas sized per (service, region) over the last ``keep_s``.
         self._sized: dict[tuple[int, int], deque[int]] = {}
 
@@ -79,11 +104,12 @@ class Tidal:
         """Targets from the forecast; see the module docstring."""
         dec = ServingDecision()
         taken: set[int] = set()
+        known: dict[tuple[bool, int], float] = {}
         for k, t in enumerate(inp.tables.services):
             sp = Spreader(inp, k, dec, taken, preempt=True)
             up_h = math.ceil((t.cold_start_s + inp.tick_s) / inp.tick_s) + 1
             keep_h = max(up_h, math.ceil(self.params.keep_s / inp.tick_s))
-            score = self._scores(inp, k)
+            score = self._scores(inp, k, known)
             for r in range(len(t.regions)):
                 pools = pools_for(inp, k, r)
                 if not pools:
@@ -132,28 +158,44 @@ class Tidal:
     def _margin(self, k: int, r: int, obs: np.ndarray, next_forecast: float) -> float:
         """The forecast margin from the last day's under-forecasts; records this tick's
         forecast of the interval that will be observed next."""
-        past = self._forecasts.setdefault((k, r), {})
+        idx, fc = self._forecasts.get((k, r), (_NO_INDEX, _NO_FORECAST))
         n = len(obs)
-        errors = [float(obs[i]) / f - 1.0 for i, f in past.items() if i < n and f > 0]
-        past[n] = next_forecast
-        for i in [i for i in past if i < n - 288]:
-            del past[i]
+        seen = (idx < n) & (fc > 0)
+        errors = np.asarray(obs, dtype=np.float64)[idx[seen]] / fc[seen] - 1.0
+        at = np.flatnonzero(idx == n)
+        if len(at):  # asked again for the same interval: the newer forecast
+            fc = fc.copy()
+            fc[at[0]] = next_forecast
+        else:
+            idx, fc = np.append(idx, n), np.append(fc, next_forecast)
+        keep = idx >= n - 288
+        self._forecasts[(k, r)] = (idx[keep], fc[keep])
         if len(errors) < 12:
             return max(self.params.min_margin, 0.2)
-        return max(self.params.min_margin, float(np.quantile(errors, 0.95)))
+        return max(self.params.min_margin, quantile_95(errors))
 
-    def _scores(self, inp: ServingInput, k: int) -> dict[int, float]:
-        """Placement score per pool of service *k* (lower is better)."""
+    def _scores(
+        self, inp: ServingInput, k: int, known: dict[tuple[bool, int], float] | None = None
+    ) -> dict[int, float]:
+        """Placement score per pool of service *k* (lower is better); ``known`` keeps
+        the price and carbon integrals of pools and sites for the tick's other services."""
         t = inp.tables.services[k]
         f = inp.fleet
         t0, t1 = inp.now, inp.now + LIFETIME_S
+        known = {} if known is None else known
         cost, carbon = {}, {}
         for p in t.pools:
             site = f.pool_site[p]
             watts = t.devices[p] * float(f.pool_tdp_w[p]) * SERVING_POWER_FACTOR
             kw = watts * f.site_pue[site] / 1e3
-            cost[p] = kw * f.net_price_integral(p, t0, t1) / LIFETIME_S
-            carbon[p] = kw * f.carbon_integral(site, t0, t1) / LIFETIME_S
+            price = known.get((True, p))
+            if price is None:
+                price = known[(True, p)] = f.net_price_integral(p, t0, t1)
+            grams = known.get((False, site))
+            if grams is None:
+                grams = known[(False, site)] = f.carbon_integral(site, t0, t1)
+            cost[p] = kw * price / LIFETIME_S
+            carbon[p] = kw * grams / LIFETIME_S
         mc = float(np.mean(list(cost.values()))) or 1.0
         mg = float(np.mean(list(carbon.values()))) or 1.0
         w = self.params
