@@ -52,6 +52,9 @@ class ServiceTable:
     scv_output: float
     cold_start_s: float
     drain_s: float
+    #: Per region, the pools that may serve it: by the service's preference (``rank``),
+    #: then latency, then pool index.
+    region_pools: tuple[tuple[int, ...], ...] = ()
 
     @property
     def pools(self) -> tuple[int, ...]:
@@ -149,6 +152,7 @@ def build_serving_tables(
                 scv_input=si,
                 scv_output=so,
                 cold_start_s=svc.cold_start_s(),
+                region_pools=_region_pools(t, reach_pool, rank, lat),
                 drain_s=min(600.0, out_q99 * svc.slo.tpot_s),
             )
         )
@@ -160,3 +164,15 @@ def _region_demand(
 ) -> RegionDemand:
     d = RegionDemand.of(spec, svc.id, region, sc.start, sc.region(region).timezone)
     return d if rate is None else d.constant(rate)
+
+
+def _region_pools(
+    t: FleetTables, reach_pool: np.ndarray, rank: Sequence[int], lat: np.ndarray
+) -> tuple[tuple[int, ...], ...]:
+    """Per region, the pools that may serve it, by preference, latency, index."""
+    out = []
+    for r in range(reach_pool.shape[0]):
+        pools = [p for p in range(t.n_pools) if reach_pool[r, p]]
+        pools.sort(key=lambda p: (rank[p], float(lat[r, t.pool_site[p]]), p))
+        out.append(tuple(pools))
+    return tuple(out)

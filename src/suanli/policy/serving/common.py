@@ -112,23 +112,8 @@ MAX_REPLICAS = 4096
 
 def pools_for(inp: ServingInput, k: int, r: int) -> list[int]:
     """Pools that may serve region *r* of service *k*, by the service's preference, then
-    latency, then pool index."""
-    t = inp.tables.services[k]
-    site = inp.fleet.pool_site
-    key = (id(t), id(site), r)
-    got = _POOLS_FOR.get(key)
-    if got is not None and got[0] is t and got[1] is site:  # the tables never change
-        return list(got[2])
-    pools = [p for p in t.pools if t.reach_pool[r, p]]
-    order = sorted(pools, key=lambda p: (t.rank[p], float(t.latency_s[r, site[p]]), p))
-    if len(_POOLS_FOR) >= 4096:
-        _POOLS_FOR.clear()
-    _POOLS_FOR[key] = (t, site, tuple(order))
-    return order
-
-
-#: :func:`pools_for` per (service table, fleet's pool sites, region): asked every tick.
-_POOLS_FOR: dict[tuple[int, int, int], tuple[ServiceTable, object, tuple[int, ...]]] = {}
+    latency, then pool index (precomputed: :attr:`ServiceTable.region_pools`)."""
+    return list(inp.tables.services[k].region_pools[r])
 
 
 def clamp(t: ServiceTable, targets: np.ndarray) -> np.ndarray:
