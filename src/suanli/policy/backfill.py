@@ -20,6 +20,7 @@ examined per backfill pass (Slurm's ``bf_max_job_test`` defaults to 500).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,10 +57,15 @@ class Backfill:
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.tick_s = params.tick_s
         self.depth = params.max_jobs_per_round
+        #: The outcome of the last full backfill pass that started nothing, while it holds.
+        self._memo: _Memo | None = None
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """FIFO starts, a reservation for the blocked head, then backfilling."""
         out = PolicyOutput(default_reason="waiting: cannot start without delaying the head")
+        memo, self._memo = self._memo, None
+        if inp.arrived or inp.freed:
+            memo = None  # something changed since the last round
         cap = inp.capacity
         jobs = inp.jobs
         head = -1
@@ -82,35 +88,65 @@ class Backfill:
         if inp.full or head in inp.arrived:
             out.reasons[head] = "head of the queue: " + explain(inp, head)
         if not inp.full and not inp.arrived:
+            self._memo = memo  # nothing changed: a memo still holds
             return out  # the backfill pass runs on ticks (bf_interval) and for new arrivals
         plan = _LazyReservation(inp, head, out)
+        if memo is not None and inp.full and memo.holds(inp, head):
+            # Nothing changed since a full pass that started nothing: it would start nothing
+            # again (capacity and the reservation are the same, and time only makes jobs
+            # end later), and give the head the same reason.
+            if memo.res is not None:
+                plan.reuse(memo.res, memo.now)
+            self._memo = memo
+            return out
         scan = JobScan(inp, freed=inp.freed if inp.full else 0)
+        fits: dict[tuple[int, int], list[Candidate]] = {}  # until capacity changes
+        pools = range(inp.tables.n_pools)
+        # whether a device or share is free anywhere (None: not known since the last take);
+        # once none is, no job fits and the scan can stop
+        room: bool | None = any(cap.free_amount(p) > 0 for p in pools)
         for n, j in enumerate(scan):
-            if n >= self.depth:
+            if n >= self.depth or room is False:
                 break
             if j == head:
                 continue
-            slot, fitted, why = self._backfill_slot(inp, j, plan)
+            slot, fitted, why = self._backfill_slot(inp, j, plan, fits)
             if slot is not None:
                 cap.take(jobs.tenant[j], slot)
+                fits.clear()
+                room = None
                 out.starts.append(Start(j, slot, f"backfilled ahead of job {jobs.ids[head]}{why}"))
             elif not fitted:  # capacity only shrinks within a round: skip its whole signature
                 scan.skip(jobs.signature(j))
+                if room is None:
+                    room = any(cap.free_amount(p) > 0 for p in pools)
+        if inp.full and not out.starts:
+            self._memo = _Memo.take(inp, head, plan.res if plan.done else None)
         return out
 
     @staticmethod
     def _backfill_slot(
-        inp: PolicyInput, j: int, plan: _LazyReservation
+        inp: PolicyInput,
+        j: int,
+        plan: _LazyReservation,
+        fits: dict[tuple[int, int], list[Candidate]],
     ) -> tuple[Candidate | None, bool, str]:
         """A candidate that fits now and does not delay the head, and why it does not;
-        whether any fits."""
-        cap = inp.capacity
+        whether any fits. ``fits`` caches, per signature and tenant, the candidates that
+        fit now (the caller clears it when it takes capacity)."""
         tenant = inp.jobs.tenant[j]
-        fitted = False
-        for c in inp.jobs.candidates(j):
-            if cap.why_not(tenant, c) is not None:
-                continue
-            fitted = True
+        key = (inp.jobs.signature(j), tenant)
+        room = fits.get(key)
+        if room is None:  # ask the capacity in the same order as without the cache
+            why_not = inp.capacity.why_not
+            cands: Iterable[Candidate] = (
+                c for c in inp.jobs.candidates(j) if why_not(tenant, c) is None
+            )
+        else:
+            cands = room
+        seen: list[Candidate] = []
+        for c in cands:
+            seen.append(c)
             res = plan.get()
             if res is None:
                 return c, True, ", which has no reservation (quota-bound, or no room in sight)"
@@ -121,7 +157,52 @@ class Backfill:
             if c.devices <= res.spare:
                 res.spare -= c.devices
                 return c, True, " without delaying it: on devices its reservation leaves spare"
-        return None, fitted, ""
+        if room is None:
+            fits[key] = seen
+        return None, bool(seen), ""
+
+
+@dataclass(slots=True)
+class _Memo:
+    """A full backfill pass that started nothing: the head, its reservation, when, and
+    what the cluster looked like (free devices per node bucket and shared device, power,
+    quotas, running jobs, data replicas)."""
+
+    state: object
+    head: int
+    waiting: int
+    now: float
+    res: Reservation | None
+    look: tuple[object, ...]
+
+    @staticmethod
+    def looks(inp: PolicyInput) -> tuple[object, ...]:
+        """What the cluster looks like to the backfill pass, in O(pools × node size)."""
+        st = inp.capacity.state
+        return (
+            tuple(tuple(map(len, pn.buckets)) for pn in st.pools),
+            tuple((sh.free_total, len(sh)) for sh in st.shared),
+            tuple(st.site_committed_w),
+            tuple(st.quota_usage),
+            len(inp.running),
+            inp.replicas,
+        )
+
+    @classmethod
+    def take(cls, inp: PolicyInput, head: int, res: Reservation | None) -> _Memo:
+        """The memo of this round's pass (``res``: the reservation, if it was computed)."""
+        r = None if res is None else Reservation(res.pool, res.time_s, res.spare)
+        return cls(inp.capacity.state, head, len(inp.waiting), inp.now, r, cls.looks(inp))
+
+    def holds(self, inp: PolicyInput, head: int) -> bool:
+        """Whether nothing the pass depends on changed since (time moving on aside)."""
+        return (
+            self.state is inp.capacity.state
+            and self.head == head
+            and self.waiting == len(inp.waiting)
+            and inp.now >= self.now
+            and self.look == self.looks(inp)
+        )
 
 
 class _LazyReservation:
@@ -136,13 +217,25 @@ class _LazyReservation:
         """The reservation (``None``: the head is quota-bound or can never start)."""
         if not self.done:
             self.done = True
-            self.res = reservation(self.inp, self.head)
-            if self.res is not None:
-                self.out.reasons[self.head] = (
-                    f"head of the queue, reserved on {self.inp.tables.pool_label(self.res.pool)} "
-                    f"from t={self.res.time_s:,.0f} s: " + explain(self.inp, self.head)
-                )
+            self._explain(reservation(self.inp, self.head))
         return self.res
+
+    def reuse(self, res: Reservation, then: float) -> None:
+        """Take the reservation a pass at time ``then`` computed (unless it was ``then``
+        itself: the head fitted its devices, and it would be now)."""
+        self.done = True
+        if res.time_s == then:
+            self._explain(reservation(self.inp, self.head))
+        else:
+            self._explain(Reservation(res.pool, res.time_s, res.spare))
+
+    def _explain(self, res: Reservation | None) -> None:
+        self.res = res
+        if res is not None:
+            self.out.reasons[self.head] = (
+                f"head of the queue, reserved on {self.inp.tables.pool_label(res.pool)} "
+                f"from t={res.time_s:,.0f} s: " + explain(self.inp, self.head)
+            )
 
 
 def reservation(inp: PolicyInput, head: int) -> Reservation | None:

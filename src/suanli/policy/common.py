@@ -38,9 +38,10 @@ class JobScan:
         self._skipped: set[int] = set()
         self._seen: set[int] = set()
         self._heap: list[tuple[float, int, int, Iterator[int]]] = []
-        for sig in inp.waiting_sigs:
-            if inp.full or mask(sig) & freed:
-                self._push(sig, iter(inp.waiting_of(sig)))
+        if inp.full or freed:  # else no signature's pools were freed: arrivals only
+            for sig in inp.waiting_sigs:
+                if inp.full or mask(sig) & freed:
+                    self._push(sig, iter(inp.waiting_of(sig)))
         if not inp.full and inp.arrived:
             arrived = sorted(inp.arrived, key=lambda j: (self._submit[j], j))
             self._push(-1, iter(arrived))
@@ -103,3 +104,24 @@ def explain(inp: PolicyInput, job: int, fallback: str = "") -> str:
         for r, pools in why.items()
     ]
     return "; ".join(parts)
+
+
+class Explainer:
+    """:func:`explain` for many jobs while capacity does not change (at the end of a
+    round): jobs of one tenant and signature have the same candidates, hence the same
+    explanation, computed once (``why(job)``)."""
+
+    __slots__ = ("_cache", "_fallback", "_inp")
+
+    def __init__(self, inp: PolicyInput, fallback: str = "") -> None:
+        self._inp = inp
+        self._fallback = fallback
+        self._cache: dict[tuple[int, int], str] = {}
+
+    def __call__(self, job: int) -> str:
+        jobs = self._inp.jobs
+        key = (jobs.signature(job), jobs.tenant[job])
+        why = self._cache.get(key)
+        if why is None:
+            why = self._cache[key] = explain(self._inp, job, self._fallback)
+        return why

@@ -58,8 +58,9 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from collections.abc import Iterator
-from itertools import islice, pairwise, takewhile
+from itertools import chain, islice, pairwise
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -119,6 +120,9 @@ class Las:
         self.since: dict[int, float] = {}
         #: a_j: devices j held at its last start.
         self.amount: dict[int, float] = {}
+        #: Running job r is not eligible before this time (see :meth:`eligible`); dropped
+        #: when r is requeued.
+        self._idle_until: dict[int, float] = {}
         #: Promotions by starvation (a count, for reports and tests).
         self.promotions = 0
 
@@ -156,15 +160,31 @@ class Las:
 
     def eligible(self, inp: PolicyInput, r: int) -> bool:
         """Whether running job ``r`` may be preempted now: computing for at least ``m_r``,
-        at most ``ℓ`` past a checkpoint, preempted fewer than ``N`` times."""
+        at most ``ℓ`` past a checkpoint, preempted fewer than ``N`` times.
+
+        A job found too early in its run or between checkpoint windows, once it computes
+        (``c_r`` fixed until it stops, or later if its start is late), is not looked at
+        again before its next window opens (less a millisecond, against rounding)."""
+        if inp.now < self._idle_until.get(r, -math.inf):
+            return False
         run = inp.running[r]
         if not run.preemptible or self.preempted.get(r, 0) >= self.p.max_preemptions:
             return False
-        computing = inp.now - run.compute_start_s
-        if computing < 0 or computing < self.min_run(inp, r):
+        start = run.compute_start_s
+        computing = inp.now - start
+        m = self.min_run(inp, r)
+        if computing < 0 or computing < m:
+            if computing >= 0:
+                self._idle_until[r] = start + m - 1e-3
             return False
         interval = inp.jobs.checkpoint_s[r]
-        return interval <= 0 or computing % interval <= self.p.max_loss_s
+        if interval <= 0:
+            return True
+        phase = computing % interval
+        if phase <= self.p.max_loss_s:
+            return True
+        self._idle_until[r] = inp.now + (interval - phase) - 1e-3
+        return False
 
     def in_priority_order(self, inp: PolicyInput) -> Iterator[tuple[int, float, int]]:
         """Waiting jobs by priority without sorting the whole queue: jobs that never ran
@@ -181,6 +201,8 @@ class Las:
         """Start by priority; preempt eligible lower-priority jobs for a job that fits
         nowhere."""
         out = PolicyOutput(default_reason="queued behind jobs with less attained service")
+        for j in inp.arrived:  # requeued: its next run computes from a new start
+            self._idle_until.pop(j, None)
         if not (inp.full or inp.arrived or inp.freed):
             return out
         self.promote_starved(inp)
@@ -195,7 +217,11 @@ class Las:
         # a tenant's signature that could neither start nor preempt stays blocked: its later
         # jobs get the same explanation without being tried again.
         blocked: dict[tuple[int, int], str] = {}
-        ranked: dict[int, list[tuple[tuple[int, float, int], int]]] = {}
+        ranked: dict[int, _Ranked] = {}
+        # (pool, devices, share) -> the lowest queue whose job could not fit there even
+        # with every eligible job of a lower queue stopped: victims only accumulate within
+        # a round, so a job of that queue or a lower one cannot either.
+        nofit: dict[tuple[int, int, int], int] = {}
         for prio in waiting:
             j = prio[2]
             tenant = jobs.tenant[j]
@@ -217,7 +243,7 @@ class Las:
                 used.add(cand.pool)
                 self._started(inp, j, cand)
                 continue
-            plan = self._preempt_for(inp, j, prio, touched | used, victims, ranked)
+            plan = self._preempt_for(inp, j, prio, touched | used, victims, ranked, nofit)
             if plan is None:
                 blocked[sig] = explain(inp, j)
                 out.reasons[j] = f"queue {prio[0]}: {blocked[sig]}"
@@ -251,6 +277,8 @@ class Las:
         live = len(inp.running) + len(inp.requeued)
         if len(self.since) <= 2 * live + 1000:
             return
+        for j in [j for j in self._idle_until if j not in inp.running]:
+            del self._idle_until[j]
         for record in (self.preempted, self.base, self.since, self.amount):
             for j in [j for j in record if j not in inp.running and j not in inp.requeued]:
                 del record[j]
@@ -267,43 +295,40 @@ class Las:
         prio: tuple[int, float, int],
         touched: set[int],
         victims: set[int],
-        ranked: dict[int, list[tuple[tuple[int, float, int], int]]],
+        ranked: dict[int, _Ranked],
+        nofit: dict[tuple[int, int, int], int],
     ) -> tuple[Candidate, list[int]] | None:
         """Eligible lower-priority running jobs whose devices would let ``j`` start, on
         one pool.
 
         ``ranked`` caches, per pool and round, its eligible running jobs from the lowest
-        priority down."""
+        priority down (found as far as needed); ``nofit`` the shapes that could not fit on
+        a pool with every eligible job of a lower queue than a given one stopped."""
         tenant = inp.jobs.tenant[j]
         for c in inp.jobs.candidates(j):
             if c.pool in touched:
                 continue
+            shape = (c.pool, c.devices, c.share)
+            if prio[0] >= nofit.get(shape, prio[0] + 1):
+                continue  # no more room than when it did not fit
             if inp.capacity.why_not(tenant, c) != "devices":
                 continue  # power or quota bound: checked below once victims are chosen
             order = ranked.get(c.pool)
             if order is None:
-                order = ranked[c.pool] = sorted(
-                    (
-                        (self.priority(inp, r), r)
-                        for r in inp.running_on(c.pool)
-                        if self.eligible(inp, r)
-                    ),
-                    reverse=True,
-                )
-            lower = [  # lower queues only
-                (pr, r)
-                for pr, r in takewhile(lambda x: x[0][0] > prio[0], order)
-                if r not in victims
-            ]
-            if not lower:
+                order = ranked[c.pool] = _Ranked(self, inp, c.pool)
+            lower = (x for x in order.lower(prio[0]) if x[1] not in victims)  # lower queues
+            first = next(lower, None)
+            if first is None:
                 continue
             freed = Freed(inp, c.pool)
             chosen: list[int] = []
-            for _, r in lower:
+            for _, r in chain((first,), lower):
                 chosen.append(r)
                 freed.stop(r)
                 if freed.fits(c) and self._power_and_quota_ok(inp, j, c, chosen):
                     return c, chosen
+            if not freed.fits(c):
+                nofit[shape] = min(prio[0], nofit.get(shape, prio[0]))
         return None
 
     @staticmethod
@@ -323,3 +348,47 @@ class Las:
                 if c.milli > left + mine:
                     return False
         return True
+
+
+class _Ranked:
+    """The eligible running jobs of one pool from the lowest priority down, as
+    ``sorted(((priority, r) for eligible r), reverse=True)`` would list them, but found as
+    far as they are asked for: a heap of the running jobs by priority, each checked for
+    eligibility when it comes up. Jobs of queue 0 are left out: they are never of a
+    queue lower than a waiting job's."""
+
+    __slots__ = ("_heap", "_inp", "_las", "order")
+
+    def __init__(self, las: Las, inp: PolicyInput, pool: int) -> None:
+        self._las, self._inp = las, inp
+        submit = inp.jobs.submit
+        heap = []
+        for r in inp.running_on(pool):
+            q = las.queue(inp, r)
+            if q > 0:
+                heap.append(((-q, -submit[r], -r), r))
+        heapq.heapify(heap)
+        self._heap = heap
+        #: The eligible jobs found so far, in order: ((queue, submit, job), job).
+        self.order: list[tuple[tuple[int, float, int], int]] = []
+
+    def lower(self, q: int) -> Iterator[tuple[tuple[int, float, int], int]]:
+        """Eligible jobs of queues above ``q``, lowest priority first."""
+        order = self.order
+        i = 0
+        while i < len(order) or self._more():
+            pr, r = order[i]
+            if pr[0] <= q:
+                return
+            yield pr, r
+            i += 1
+
+    def _more(self) -> bool:
+        """Find the next eligible job (``False``: none left)."""
+        heap, las, inp = self._heap, self._las, self._inp
+        while heap:
+            (nq, ns, nr), r = heapq.heappop(heap)
+            if las.eligible(inp, r):
+                self.order.append(((-nq, -ns, -nr), r))
+                return True
+        return False

@@ -32,7 +32,7 @@ import numpy as np
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
 from suanli.policy.backfill import earliest_fit
-from suanli.policy.common import JobScan, explain
+from suanli.policy.common import Explainer, JobScan
 from suanli.policy.registry import register
 from suanli.policy.suanli.classes import JobClass, build_classes
 from suanli.policy.suanli.deferral import defer_until
@@ -139,12 +139,12 @@ class Suanli:
         if inp.full and len(items) > 1:
             self._solve(inp, items, out)
         self._greedy(inp, items, out)
+        # Capacity no longer changes: jobs of one tenant and signature share an explanation.
+        explainer = Explainer(inp, "no room on the pools where it is worth running")
         for it in items:
             for j in it.cls.jobs[it.placed :]:
                 if j not in out.reasons:
-                    out.reasons[j] = explain(
-                        inp, j, "no room on the pools where it is worth running"
-                    )
+                    out.reasons[j] = explainer(j)
         return out
 
     def _reserve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:

@@ -41,15 +41,18 @@ def build_classes(inp: PolicyInput, considered: Iterable[int]) -> list[JobClass]
     jobs = inp.jobs
     now = inp.now
     by_key: dict[tuple[int, int, int], JobClass] = {}
+    best_rate: dict[int, float] = {}  # per signature (its jobs share their candidates)
     for j in considered:
-        cands = jobs.candidates(j)
+        sig = jobs.signature(j)
+        best = best_rate.get(sig)
+        if best is None:
+            best = best_rate[sig] = max(c.rate for c in jobs.candidates(j))
         remaining = inp.remaining(j)
-        best = max(c.rate for c in cands)
         bucket = math.floor(math.log2(max(remaining / best / 3600.0, 1e-3)))
-        key = (jobs.signature(j), jobs.tenant[j], bucket)
+        key = (sig, jobs.tenant[j], bucket)
         cls = by_key.get(key)
         if cls is None:
-            cls = by_key[key] = JobClass(jobs.tenant[j], key[0], cands)
+            cls = by_key[key] = JobClass(jobs.tenant[j], sig, jobs.candidates(j))
         cls.jobs.append(j)
         cls.remaining += remaining
         cls.wait_s += now - jobs.submit[j]
