@@ -14,9 +14,15 @@ last day (at least ``min_margin``).
 **Sizing.** Replicas are sized for ``max_{h ≤ H↑} (1 + m) λ̂_{n+h}`` with ``H↑`` covering a
 cold start and a tick (a replica added now serves from then on), at attainment
 ``target`` (above the SLO's, for safety). Replicas are kept rather than drained (and
-paid for again with a cold start) while the forecast of the next ``keep_s``, the rate
-observed over the last ``keep_s`` or a sizing of the last ``keep_s`` needs them:
-``T = max(T↑, min(L, T_keep))``.
+paid for again with a cold start) while the forecast of the next ``K``, the rate
+observed over the last ``K`` or a sizing of the last ``K`` needs them:
+``T = max(T↑, min(L, T_keep))``, with ``K = min(keep_s, κ·τ)``, ``τ`` the service's cold
+start and ``κ`` = ``keep_cold_starts``: draining a replica and starting another later costs
+``τ`` of its devices serving nothing, and the risk of missing the SLO meanwhile; keeping it
+idle costs its devices for as long as it waits. Keeping a replica for the break-even time
+``τ`` is the ski-rental rule (never more than twice the cost of knowing the future);
+``κ = 2`` leaves room for the risk. A service that loads in a minute keeps no idle replicas
+for an hour; one that loads in ten minutes keeps them twenty.
 
 **Placement.** A region's replicas go first to the pools already serving it (no churn),
 then to the pools within its latency bound with the lowest score
@@ -85,7 +91,10 @@ class Tidal:
 
         target: float = Field(0.995, gt=0, le=1, description="attainment to size replicas for")
         min_margin: float = Field(0.05, ge=0, description="least forecast margin")
-        keep_s: float = Field(3600.0, ge=0, description="keep replicas needed this soon")
+        keep_s: float = Field(3600.0, ge=0, description="keep replicas needed this soon, at most")
+        keep_cold_starts: float = Field(
+            2.0, ge=0, description="keep replicas needed within this many cold starts"
+        )
         w_cost: float = Field(0.5, ge=0, description="weight of energy cost in placement")
         w_carbon: float = Field(0.2, ge=0, description="weight of carbon in placement")
         tick_s: float = Field(300.0, gt=0, description="seconds between serving ticks")
@@ -108,7 +117,8 @@ class Tidal:
         for k, t in enumerate(inp.tables.services):
             sp = Spreader(inp, k, dec, taken, preempt=True)
             up_h = math.ceil((t.cold_start_s + inp.tick_s) / inp.tick_s) + 1
-            keep_h = max(up_h, math.ceil(self.params.keep_s / inp.tick_s))
+            keep = min(self.params.keep_s, self.params.keep_cold_starts * t.cold_start_s)
+            keep_h = max(up_h, math.ceil(keep / inp.tick_s))
             score = self._scores(inp, k, known)
             for r in range(len(t.regions)):
                 pools = pools_for(inp, k, r)
