@@ -69,7 +69,12 @@ def _tenants(svc: Services) -> list[Tenant]:
     ]
 
 
-def _spec_service(svc: Services, rec: ServiceRecord) -> Service | None:
+def _spec_service(svc: Services, rec: ServiceRecord, served: bool = True) -> Service | None:
+    """The service as the control loop serves it (``served``; replica bounds set over the
+    API included), else — or when it is not served yet — as its spec says."""
+    got = svc.control.service_def(rec.id) if served else None
+    if got is not None:
+        return got
     if rec.spec is None:
         return next((s for s in svc.scenario.services if s.id == rec.id), None)
     try:
@@ -179,7 +184,7 @@ def patch_service(service_id: ServiceId, body: ServicePatch, svc: Svc, who: Call
     """Set the demand per user region (requests/s; a gateway's measured rates, or a
     target) or the replica bounds; the replicas follow at the next serving tick."""
     rec = _own(svc, who, service_id)
-    spec = _spec_service(svc, rec)
+    spec = _spec_service(svc, rec, served=False)  # the spec's bounds, not the ones set
     given = body.model_fields_set
     rates: dict[str, float] | None = KEEP
     if "demand_rps" in given:

@@ -69,6 +69,7 @@ from suanli.core.state import DEFERRED, RUNNING, WAITING, PolicyError, Schedulin
 from suanli.core.tables import FleetTables, build_tables
 from suanli.model.fleet import Tenant
 from suanli.model.scenario import GeneratorSpec, Scenario
+from suanli.model.service import Service
 from suanli.policy.registry import (
     DEFAULT_POLICY,
     DEFAULT_SERVING_POLICY,
@@ -273,6 +274,13 @@ class LiveControl:
             return None
         with self.view_lock:
             return self.serving.view(sid, self.book.now_s())
+
+    def service_def(self, sid: str) -> Service | None:
+        """Service ``sid`` as it is served (``None`` if it is not)."""
+        if self.serving is None:
+            return None
+        with self.view_lock:
+            return self.serving.service(sid)
 
     def service_why(self, sid: str) -> list[str]:
         """Why service ``sid`` is short of replicas (empty if it is not)."""

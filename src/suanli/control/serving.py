@@ -271,7 +271,7 @@ class LiveServing:
                 r = srv.replicas[j]
                 svc = srv.tables.services[r.service].service
                 name = self._names.pop(db_id)
-                self.book.adopt_replica(db_id, j, svc.tenant, svc.id, name, self._command(svc.id))
+                self.book.adopt_replica(db_id, j, svc.tenant, svc.id, name, self._command(svc))
             self.book.carry_out()
         self.short = {
             t.service.id: srv.totals[k].unplaced - before.get(k, 0)
@@ -296,7 +296,7 @@ class LiveServing:
         rec, _ = self.jobs.submit(
             t.service.tenant,
             spec,
-            self._command(t.service.id),
+            self._command(t.service),
             name=f"{t.service.id}#r{self.srv.seq}",
             at=self.book.clock.time(),
             service_id=t.service.id,
@@ -319,11 +319,9 @@ class LiveServing:
         self._pending = []
         return out
 
-    def _command(self, sid: str) -> str:
-        rec = self.records.get(sid)
-        cmd = (rec.spec or {}).get("command") if rec is not None else None
-        builtin = next((s for s in self.scenario.services if s.id == sid), None)
-        return str(cmd or (builtin.command if builtin else "") or DEFAULT_REPLICA_COMMAND)
+    @staticmethod
+    def _command(svc: Service) -> str:
+        return svc.command or DEFAULT_REPLICA_COMMAND
 
     def _samples(self) -> None:
         """This tick's sample of every service (for the dashboard and the metrics)."""
@@ -432,6 +430,10 @@ class LiveServing:
             short=self.short.get(sid, 0),
             routes=routes,
         )
+
+    def service(self, sid: str) -> Service | None:
+        """Service ``sid`` as served (with the replica bounds set over the API), if it is."""
+        return next((t.service for t in self.srv.tables.services if t.service.id == sid), None)
 
     def why(self, sid: str, now: float) -> list[str]:
         """Why service ``sid`` has fewer replicas than its policy wants (empty if it does
