@@ -67,6 +67,17 @@ def convert_command(
     cluster: Annotated[
         Path | None, typer.Option(help="tiresias: the cluster file (default: cluster_spec.csv).")
     ] = None,
+    elastic_share: Annotated[
+        float | None,
+        typer.Option(
+            help="philly, openb: make this share (0 to 1) of the jobs elastic, from gang to "
+            "2 x gang (pollux jobs are elastic with their measured scaling)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="philly, openb: seed of the draw of elastic jobs (default: 0)."),
+    ] = None,
     service: Annotated[
         str | None, typer.Option(help="Demand: the curve's service id (default from the source).")
     ] = None,
@@ -104,9 +115,16 @@ def convert_command(
         )
         if v is not None
     }
+    _check_elastic_flags(elastic_share, seed)
     options = {
         k: v
-        for k, v in {"nodes": nodes, "traces": pollux_traces, "cluster": cluster}.items()
+        for k, v in {
+            "nodes": nodes,
+            "traces": pollux_traces,
+            "cluster": cluster,
+            "elastic_share": elastic_share,
+            "seed": seed,
+        }.items()
         if v is not None
     }
     if from_ in DEMAND_CONVERTERS:
@@ -114,7 +132,12 @@ def convert_command(
         _refuse_options(batch, from_, "demand sources are always read strictly" if strict else "")
         _convert_demand(source, from_, out, demand_options)
         return
-    allowed = {"openb": {"nodes"}, "pollux": {"traces"}, "tiresias": {"cluster"}}
+    allowed = {
+        "philly": {"elastic_share", "seed"},
+        "openb": {"nodes", "elastic_share", "seed"},
+        "pollux": {"traces"},
+        "tiresias": {"cluster"},
+    }
     extra = set(options) - allowed.get(from_, set())
     _refuse_options(sorted(extra | set(demand_options)), from_)
     t0 = time.perf_counter()
@@ -130,6 +153,34 @@ def convert_command(
         console.print(f"  skipped {count:,}: {reason}", markup=False)
     for note in conv.notes:
         console.print(f"  [dim]note:[/] {note}")
+
+
+def _check_elastic_flags(share: float | None, seed: int | None) -> None:
+    """``--elastic-share`` is in [0, 1], ``--seed`` ≥ 0 and only with ``--elastic-share``."""
+    problem = None
+    if share is not None and not 0.0 <= share <= 1.0:  # NaN fails too
+        problem = Problem(
+            "command line",
+            "--elastic-share",
+            f"--elastic-share must be a number from 0 to 1, not {share:g}",
+            "the share of jobs to make elastic, e.g. --elastic-share 0.5",
+        )
+    elif seed is not None and seed < 0:
+        problem = Problem(
+            "command line",
+            "--seed",
+            f"--seed must be a whole number ≥ 0, not {seed}",
+            "e.g. --seed 0; the same seed gives the same trace",
+        )
+    elif seed is not None and share is None:
+        problem = Problem(
+            "command line",
+            "--seed",
+            "--seed only applies with --elastic-share",
+            "add --elastic-share, or drop --seed",
+        )
+    if problem is not None:
+        raise InputError([problem])
 
 
 def _refuse_options(names: list[str], from_: str, why: str = "") -> None:

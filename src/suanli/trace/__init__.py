@@ -2,6 +2,7 @@
 
 * :mod:`~suanli.trace.format` — the columns and metadata (``docs/trace-format.md``);
 * :mod:`~suanli.trace.schema` — the check, with row/column error messages;
+* :mod:`~suanli.trace.scaling` — measured speed-ups of elastic jobs (format version 2);
 * :mod:`~suanli.trace.io` — CSV and Parquet, byte-stable;
 * :mod:`~suanli.trace.sources` — Philly, openb, Pollux and Tiresias converters;
 * :mod:`~suanli.trace.jobs` — rows → :class:`~suanli.model.Job` for a scenario;
@@ -15,6 +16,7 @@ from suanli.trace.format import COLUMNS, FORMAT_VERSION, Trace
 from suanli.trace.io import read_trace, write_trace
 from suanli.trace.jobs import LoadOptions, load_trace_jobs, offered_load
 from suanli.trace.replay import Replay, prepare_scenario, replay, scenario_jobs
+from suanli.trace.scaling import ScalingModel, job_scaling, trace_scaling
 from suanli.trace.schema import check_table
 from suanli.trace.sources import CONVERTERS, Conversion, convert_source
 from suanli.trace.stats import TraceStats, summarize_trace
@@ -27,11 +29,13 @@ __all__ = [
     "Conversion",
     "LoadOptions",
     "Replay",
+    "ScalingModel",
     "Trace",
     "TraceStats",
     "check_table",
     "convert_source",
     "fleet_scenario",
+    "job_scaling",
     "load_trace_jobs",
     "offered_load",
     "prepare_scenario",
@@ -39,5 +43,6 @@ __all__ = [
     "replay",
     "scenario_jobs",
     "summarize_trace",
+    "trace_scaling",
     "write_trace",
 ]

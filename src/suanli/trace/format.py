@@ -1,11 +1,16 @@
-"""suanli's trace format, version 1: the columns, their types and the file metadata.
+"""suanli's trace format, versions 1 and 2: the columns, their types and the file metadata.
 
 A trace is a table with one row per job (``docs/trace-format.md`` is the
 reference). In memory it is a :class:`Trace`: a ``pyarrow.Table`` whose columns
 are exactly :data:`COLUMNS` in that order (missing optional values are nulls),
 followed by any user columns whose names start with ``x_``; plus a mapping of
 file-level metadata (format version, source, reference accelerator, the trace's
-own fleet, profiles it defines).
+own fleet, profiles and scaling models it defines).
+
+Version 2 adds one optional column, ``scaling`` (an elastic job's measured speed-up,
+named from the ``scaling`` metadata). A file is written in the lowest version that
+holds it: version 1, without the column, unless some row names a scaling model; so
+traces that do not use it stay readable by a suanli that reads only version 1.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from suanli.model.job import (
     DEFAULT_RESTART_COST_S,
 )
 
-#: The version this code reads and writes.
-FORMAT_VERSION = 1
+#: The newest version this code reads and writes.
+FORMAT_VERSION = 2
+
+#: Every version this code reads (a file is written in the lowest that holds it).
+READ_VERSIONS: tuple[int, ...] = (1, 2)
 
 #: Prefix of user columns that are carried along but not interpreted.
 EXTRA_PREFIX = "x_"
@@ -45,12 +53,14 @@ ARROW_TYPES: Mapping[ColumnKind, pa.DataType] = {
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One column of the format: name, kind, whether a value is required, and its meaning."""
+    """One column of the format: name, kind, whether a value is required, its meaning, and
+    the format version that introduced it."""
 
     name: str
     kind: ColumnKind
     required: bool
     doc: str
+    since: int = 1
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -64,6 +74,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("submit_s", "float", True, "submit time, seconds after the trace's start"),
     Column("gang", "int", True, "devices the job needs (the minimum for an elastic job)"),
     Column("gang_max", "int", False, "largest gang of an elastic job (empty: not elastic)"),
+    Column(
+        "scaling",
+        "str",
+        False,
+        "scaling model id (metadata `scaling`): the job's measured speed-up per device count",
+        since=2,
+    ),
     Column("device_fraction", "float", False, "share of one device, (0, 1] (empty: 1)"),
     Column("duration_s", "float", False, "run time on `reference` with `gang` devices"),
     Column("reference", "str", False, "accelerator id `duration_s` was measured on"),
@@ -149,7 +166,7 @@ REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 
 #: Metadata keys this version knows; others are kept and ignored.
 META_KEYS: Mapping[str, str] = {
-    "format_version": "the format version (1)",
+    "format_version": "the format version (1 or 2)",
     "source": "what the trace was converted from",
     "converter": "the converter and its options",
     "start": "ISO date-time of submit_s = 0 (empty: unknown)",
@@ -157,13 +174,20 @@ META_KEYS: Mapping[str, str] = {
     "fleet": "the trace's own cluster: pools `accelerator:count:devices_per_node`, space-separated",
     "fleet_name": "a name for that cluster",
     "profiles": "workload profiles the trace defines, as JSON",
+    "scaling": "scaling models of elastic jobs the trace defines, as JSON (version 2)",
     "notes": "assumptions made in the conversion",
 }
 
 
-def canonical_schema(extras: tuple[str, ...] = ()) -> pa.Schema:
-    """The Arrow schema of a checked trace with user columns ``extras`` (strings)."""
-    fields = [pa.field(c.name, c.arrow_type) for c in COLUMNS]
+def columns_of(version: int = FORMAT_VERSION) -> tuple[Column, ...]:
+    """The format columns of ``version`` (those introduced in it or before)."""
+    return tuple(c for c in COLUMNS if c.since <= version)
+
+
+def canonical_schema(extras: tuple[str, ...] = (), version: int = FORMAT_VERSION) -> pa.Schema:
+    """The Arrow schema of a checked trace of ``version`` with user columns ``extras``
+    (strings)."""
+    fields = [pa.field(c.name, c.arrow_type) for c in columns_of(version)]
     fields += [pa.field(x, pa.string()) for x in extras]
     return pa.schema(fields)
 
@@ -183,6 +207,15 @@ class Trace:
     def extras(self) -> tuple[str, ...]:
         """The user (``x_``) columns."""
         return tuple(n for n in self.table.column_names if n.startswith(EXTRA_PREFIX))
+
+    @property
+    def version(self) -> int:
+        """The lowest format version that holds this trace: 2 when a row names a scaling
+        model, else 1."""
+        names = self.table.column_names
+        if "scaling" in names and self.table.column("scaling").null_count < len(self):
+            return 2
+        return 1
 
     def column(self, name: str) -> list[Any]:
         """A column as a Python list (nulls as ``None``)."""

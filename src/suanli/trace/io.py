@@ -1,11 +1,13 @@
 """Read and write traces as CSV or Parquet, byte-stably.
 
 **CSV**: UTF-8; first the metadata as comment lines ``# key: value`` (the first
-must be ``# format_version: 1``), then a header row and one row per job. Empty
-cells are missing values. **Parquet**: the same columns; the metadata is stored
-as schema metadata under keys ``suanli.<key>``.
+must be ``# format_version: 1`` or ``2``), then a header row and one row per job.
+Empty cells are missing values. **Parquet**: the same columns; the metadata is
+stored as schema metadata under keys ``suanli.<key>``.
 
-Written files are canonical: all format columns in the documented order, then
+Written files are canonical: in the lowest format version that holds the trace
+(:attr:`Trace.version <suanli.trace.format.Trace.version>`: 1 unless a row names a
+scaling model), all format columns of that version in the documented order, then
 the ``x_`` user columns; metadata keys sorted (``format_version`` first);
 numbers in shortest round-trip form; no timestamps. So the same trace always
 gives byte-identical files, and CSV → Parquet → CSV (or the reverse) round-trips
@@ -30,7 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from suanli.errors import InputError, Problem
-from suanli.trace.format import FORMAT_VERSION, Trace
+from suanli.trace.format import FORMAT_VERSION, Trace, columns_of
 from suanli.trace.schema import MAX_PROBLEMS, check_table
 
 META_PREFIX = "suanli."
@@ -63,22 +65,34 @@ def write_trace(trace: Trace, path: str | Path) -> Path:
     return p
 
 
-def sorted_meta(meta: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Metadata items in file order: ``format_version`` first, then by key."""
-    items = {**meta, "format_version": str(FORMAT_VERSION)}
+def sorted_meta(meta: Mapping[str, str], version: int = FORMAT_VERSION) -> list[tuple[str, str]]:
+    """Metadata items in file order: ``format_version`` (``version``) first, then by key."""
+    items = {**meta, "format_version": str(version)}
     return sorted(items.items(), key=lambda kv: (kv[0] != "format_version", kv[0]))
+
+
+def file_table(trace: Trace) -> pa.Table:
+    """The table as written: the columns of the trace's version, then the user columns."""
+    version = trace.version
+    dropped = [
+        c.name
+        for c in columns_of(FORMAT_VERSION)
+        if c.since > version and c.name in trace.table.column_names
+    ]
+    return trace.table.drop_columns(dropped) if dropped else trace.table
 
 
 def csv_bytes(trace: Trace) -> bytes:
     """The canonical CSV text of ``trace``."""
-    head = "".join(f"# {k}: {v}\n" for k, v in sorted_meta(trace.meta))
+    head = "".join(f"# {k}: {v}\n" for k, v in sorted_meta(trace.meta, trace.version))
+    table = file_table(trace)
     buf = io.BytesIO()
-    if _needs_quotes(trace.table):
+    if _needs_quotes(table):
         options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
     else:
-        head += ",".join(trace.table.column_names) + "\n"
+        head += ",".join(table.column_names) + "\n"
         options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-    pacsv.write_csv(trace.table, buf, write_options=options)
+    pacsv.write_csv(table, buf, write_options=options)
     return head.encode("utf-8") + buf.getvalue()
 
 
@@ -97,8 +111,9 @@ def _needs_quotes(table: pa.Table) -> bool:
 
 def parquet_bytes(trace: Trace) -> bytes:
     """The canonical Parquet bytes of ``trace``."""
-    meta = {f"{META_PREFIX}{k}".encode(): v.encode("utf-8") for k, v in sorted_meta(trace.meta)}
-    table = trace.table.replace_schema_metadata(meta)
+    items = sorted_meta(trace.meta, trace.version)
+    meta = {f"{META_PREFIX}{k}".encode(): v.encode("utf-8") for k, v in items}
+    table = file_table(trace).replace_schema_metadata(meta)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", write_statistics=False)
     return bytes(sink.getvalue().to_pybytes())
@@ -109,7 +124,7 @@ PARQUET_MAGIC = b"PAR1"
 
 #: What a trace file is, for the hint of a file that is not one.
 WHAT_A_TRACE_IS = (
-    "a trace is UTF-8 CSV text starting with '# format_version: 1' (or a Parquet file "
+    "a trace is UTF-8 CSV text starting with '# format_version: 1' (or 2; or a Parquet file "
     "named .parquet); convert a public trace with 'suanli trace convert SOURCE --from "
     "philly|openb|pollux|tiresias --out FILE'"
 )

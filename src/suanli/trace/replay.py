@@ -17,7 +17,8 @@ submission plus a day (hourly prices and carbon repeat past the end).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,20 @@ from suanli.trace.fleets import NAMED_FLEETS, check_profiles, fleet_scenario
 from suanli.trace.format import Trace
 from suanli.trace.io import read_trace
 from suanli.trace.jobs import Constraints, LoadOptions, jobs_from_trace
+from suanli.trace.scaling import ScalingModel, job_scaling
 from suanli.trace.sources import convert_source
 
 
 @dataclass(frozen=True, eq=False)
 class Replay:
-    """A scenario and the jobs to run on it, with a label for the fleet."""
+    """A scenario and the jobs to run on it, with a label for the fleet; ``scaling`` maps
+    the id of each elastic job with a measured speed-up to its scaling model
+    (:mod:`suanli.trace.scaling`)."""
 
     scenario: Scenario
     jobs: list[Job]
     fleet: str
+    scaling: Mapping[str, ScalingModel] = field(default_factory=dict)
 
 
 def trace_tenants(trace: Trace) -> list[str]:
@@ -119,7 +124,9 @@ def replay(
     jobs = jobs_from_trace(tr, sc, opts)
     last = jobs[-1].submit_s if jobs else 0.0
     sc = replace(sc, hours=max(sc.hours, math.ceil(last / 3600.0) + 24))
-    return Replay(sc, jobs, label)
+    models = job_scaling(tr)
+    scaling = {j.id: models[j.id] for j in jobs if j.id in models}
+    return Replay(sc, jobs, label, scaling)
 
 
 def scenario_jobs(sc: Scenario) -> Replay:

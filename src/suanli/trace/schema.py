@@ -31,6 +31,7 @@ from suanli.trace.format import (
     EXTRA_PREFIX,
     FORMAT_VERSION,
     LIST_SEP,
+    READ_VERSIONS,
     REQUIRED,
     Column,
     Trace,
@@ -39,6 +40,7 @@ from suanli.trace.format import (
     parse_list,
     parse_map,
 )
+from suanli.trace.scaling import SCALING_HINT, parse_scaling
 
 MAX_PROBLEMS = 40
 _ORDER: Mapping[str, int] = {name: i for i, name in enumerate(COLUMN_NAMES)}
@@ -129,7 +131,7 @@ def check_table(
     ``first_line`` is the file line of the first data row (CSV), for messages.
     """
     out = _Collector(source, first_line)
-    _check_meta(meta, out)
+    version = _check_meta(meta, out)
     names = list(raw.column_names)
     for n in sorted({n for n in names if names.count(n) > 1}):
         out.add(f"column {n!r} appears more than once", "keep one", "header")
@@ -150,15 +152,30 @@ def check_table(
     for col in COLUMNS:
         if col.name in names:
             arrays[col.name] = _convert(_chunk(raw.column(col.name)), col, out)
+            if col.since > version:
+                _too_new(arrays, col, version, out)
         else:
             arrays[col.name] = pa.nulls(n_rows, col.arrow_type)
     extras = tuple(n for n in names if n.startswith(EXTRA_PREFIX))
     for x in extras:
         arrays[x] = _extra(_chunk(raw.column(x)), x, out)
     _check_rows(arrays, meta, out)
+    _check_scaling(arrays, meta, version, out)
     out.raise_if_any()
     table = pa.Table.from_arrays(list(arrays.values()), schema=canonical_schema(extras))
     return Trace(table, dict(meta), source)
+
+
+def _too_new(arrays: dict[str, pa.Array], col: Column, version: int, out: _Collector) -> None:
+    """A column newer than the file's version may be present but must be empty."""
+    given = np.asarray(pc.is_valid(arrays[col.name]).to_numpy(zero_copy_only=False), dtype=bool)
+    out.rows(
+        np.flatnonzero(given),
+        col.name,
+        f"needs format_version {col.since} (the file says {version})",
+        f"write '# format_version: {col.since}', or leave the column empty",
+    )
+    arrays[col.name] = pa.nulls(len(given), col.arrow_type)
 
 
 def _chunk(col: pa.ChunkedArray) -> pa.Array:
@@ -475,7 +492,36 @@ def _check_rows(arrays: Mapping[str, pa.Array], meta: Mapping[str, str], out: _C
         )
 
 
-def _check_meta(meta: Mapping[str, str], out: _Collector) -> None:
+def _check_scaling(
+    arrays: Mapping[str, pa.Array], meta: Mapping[str, str], version: int, out: _Collector
+) -> None:
+    """The ``scaling`` metadata parses (format version 2), and every ``scaling`` cell names
+    one of its models."""
+    cells = arrays["scaling"]
+    raw = meta.get("scaling", "").strip() if version >= 2 else ""
+    models: set[str] = set()
+    if raw:
+        try:
+            models = set(parse_scaling(raw))
+        except ValueError as exc:
+            out.add(f"bad scaling metadata: {exc}", SCALING_HINT, "metadata scaling")
+            return  # the rows cannot be told apart from a model that failed to parse
+    if cells.null_count == len(cells):
+        return
+    known = pa.array(sorted(models), pa.string())
+    bad = ~np.asarray(pc.is_in(cells, known).fill_null(True).to_numpy(zero_copy_only=False))
+    out.rows(
+        np.flatnonzero(bad),
+        "scaling",
+        lambda r: f"unknown scaling model {cells[r].as_py()!r}",
+        "define it in the trace's `scaling` metadata"
+        + (f" (it defines {', '.join(sorted(models))})" if models else ""),
+    )
+
+
+def _check_meta(meta: Mapping[str, str], out: _Collector) -> int:
+    """Check the metadata; returns the file's format version (the newest when it is bad,
+    which is reported)."""
     version = meta.get("format_version")
     if version is None:
         out.add(
@@ -485,9 +531,10 @@ def _check_meta(meta: Mapping[str, str], out: _Collector) -> None:
             "metadata",
             1,
         )
-    elif version.strip() != str(FORMAT_VERSION):
+    elif version.strip() not in {str(v) for v in READ_VERSIONS}:
+        readable = " and ".join(str(v) for v in READ_VERSIONS)
         out.add(
-            f"format_version {version!r} is not supported (this suanli reads {FORMAT_VERSION})",
+            f"format_version {version!r} is not supported (this suanli reads {readable})",
             "convert it with a matching suanli version",
             "metadata",
             1,
@@ -512,3 +559,6 @@ def _check_meta(meta: Mapping[str, str], out: _Collector) -> None:
     for key, value in meta.items():
         if "\n" in value:
             out.add(f"metadata {key!r} spans several lines", "keep values on one line", "metadata")
+    if version is not None and version.strip() in {str(v) for v in READ_VERSIONS}:
+        return int(version.strip())
+    return FORMAT_VERSION

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from suanli.errors import InputError, Problem
-from suanli.trace.format import Trace
+from suanli.trace.format import BY_NAME, MAX_GANG, Trace
 from suanli.trace.schema import check_table
 
 
@@ -179,9 +180,79 @@ def assemble(
     table = pa.table(arrays)
     order = pc.sort_indices(table, sort_keys=[("submit_s", "ascending")])
     table = table.take(order)
-    return check_table(table, {"format_version": "1", **meta}, source)
+    # the lowest format version whose columns hold the values (as the files are written)
+    version = max(
+        [1]
+        + [
+            BY_NAME[name].since
+            for name, arr in arrays.items()
+            if name in BY_NAME and arr.null_count < len(arr)
+        ]
+    )
+    return check_table(table, {"format_version": str(version), **meta}, source)
 
 
 def skipped_note(counts: Mapping[str, int]) -> str:
     """``reason=count; …`` for the trace's metadata."""
     return "; ".join(f"{k}: {v}" for k, v in counts.items()) or "none"
+
+
+#: An elastic job made by ``elastic_share`` may grow to this many times its gang.
+ELASTIC_FACTOR = 2
+
+
+def check_elastic_options(elastic_share: float, seed: int, source: str = "options") -> None:
+    """``elastic_share`` is a number in [0, 1] and ``seed`` a whole number ≥ 0; else an
+    :class:`InputError` naming the option."""
+    share_ok = isinstance(elastic_share, int | float) and not isinstance(elastic_share, bool)
+    if not share_ok or not 0.0 <= float(elastic_share) <= 1.0:
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    "elastic_share",
+                    f"elastic_share must be a number from 0 to 1, not {elastic_share!r}",
+                    "the share of jobs to make elastic, e.g. 0.5",
+                )
+            ]
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    "seed",
+                    f"seed must be a whole number ≥ 0, not {seed!r}",
+                    "any integer ≥ 0; the same seed gives the same trace",
+                )
+            ]
+        )
+
+
+def elastic_gang_max(
+    gang: np.ndarray, eligible: np.ndarray, share: float, rng: np.random.Generator
+) -> pa.Array:
+    """``gang_max`` that makes ``share`` of the ``eligible`` rows elastic: round(share × the
+    eligible rows) of them, drawn uniformly without replacement with ``rng``, may grow
+    from ``gang`` to :data:`ELASTIC_FACTOR` × ``gang`` (at most ``MAX_GANG``); the others
+    stay fixed (null)."""
+    rows = np.flatnonzero(eligible)
+    k = math.floor(share * rows.size + 0.5)
+    out = np.full(len(gang), -1, dtype=np.int64)
+    if k:
+        chosen = np.sort(rng.choice(rows, size=k, replace=False))
+        out[chosen] = np.minimum(gang[chosen].astype(np.int64) * ELASTIC_FACTOR, MAX_GANG)
+    return pa.array(out, type=pa.int64(), mask=out < 0)
+
+
+def elastic_meta(converter: str, share: float, seed: int) -> tuple[str, tuple[str, ...]]:
+    """The ``converter`` metadata and the notes of a conversion with ``elastic_share``."""
+    if share <= 0:
+        return converter, ()
+    return (
+        f"{converter} --elastic-share {share:g} --seed {seed}",
+        (
+            f"elastic: a share {share:g} of the jobs (seed {seed}) may grow from gang to "
+            f"{ELASTIC_FACTOR} x gang (gang_max), with no measured scaling",
+        ),
+    )

@@ -21,6 +21,11 @@ folder is read as its ``openb_pod_list_default.csv``. Mapping:
   services) ``openb-inference``, defined in the trace's metadata (batch-inference
   kind, FP16/INT8, 30 FLOP/byte, 8 GB: fits every model, also when sharing).
 
+Elastic jobs (option): ``elastic_share`` *s* makes round(*s* × pods) of the kept
+whole-GPU pods (fractional pods stay on their share of one device), drawn uniformly
+with a numpy Generator seeded with ``seed``, elastic from ``gang`` to ``gang_max`` =
+2 × ``gang``, with no measured scaling (an assumption: the trace has no resizing).
+
 Skipped with a count: CPU-only pods (``num_gpu`` 0: not accelerator work);
 multi-GPU pods with ``gpu_milli`` < 1000; unknown GPU models; non-numeric
 fields; a lifetime ≤ 0. Pod lists without times (the ``multigpu*`` variants) are
@@ -48,6 +53,9 @@ from suanli.trace.sources.common import (
     Conversion,
     Skips,
     assemble,
+    check_elastic_options,
+    elastic_gang_max,
+    elastic_meta,
     not_whole,
     numbers,
     read_source_csv,
@@ -92,8 +100,17 @@ INFERENCE_PROFILE = {
 }
 
 
-def convert_openb(path: Path, *, strict: bool = False, nodes: Path | None = None) -> Conversion:
+def convert_openb(
+    path: Path,
+    *,
+    strict: bool = False,
+    nodes: Path | None = None,
+    elastic_share: float = 0.0,
+    seed: int = 0,
+) -> Conversion:
     """Convert an openb pod list (or a folder: its default list); see the module docstring."""
+    check_elastic_options(elastic_share, seed)
+    rng = np.random.default_rng(seed)
     pods_path = path / DEFAULT_PODS if path.is_dir() else path
     node_path = nodes or pods_path.parent / NODES
     header = pods_path.read_bytes().split(b"\n", 1)[0].decode() if pods_path.is_file() else ""
@@ -141,11 +158,13 @@ def convert_openb(path: Path, *, strict: bool = False, nodes: Path | None = None
     keep = skips.keep
     be = np.array([q == "be" for q in qos])
     frac = np.where((num_gpu == 1) & (milli < 1000), milli / 1000.0, np.nan)
+    gang = np.where(keep, num_gpu, 1).astype(np.int64)
     columns = {
         "id": text(raw, "name"),
         "tenant": pa.array([f"openb-{q}" if q else None for q in qos]),
         "submit_s": created,
-        "gang": np.where(keep, num_gpu, 1).astype(np.int64),
+        "gang": gang,
+        "gang_max": elastic_gang_max(gang, keep & np.isnan(frac), elastic_share, rng),
         "device_fraction": pa.array(frac, mask=np.isnan(frac)),
         "duration_s": lifetime,
         "profile": pa.array(np.where(be, "dl-training", "openb-inference")),
@@ -155,15 +174,19 @@ def convert_openb(path: Path, *, strict: bool = False, nodes: Path | None = None
     }
     fleet = _fleet(node_path)
     counts = skips.counts()
+    converter, elastic_notes = elastic_meta(
+        "suanli trace convert --from openb", elastic_share, seed
+    )
     notes = (
         f"lifetimes taken as run time on {REFERENCE} (the dominant model)",
         f"{int(np.sum(keep & pending))} pending pods kept with lifetime = deletion − creation",
         "tenants = QoS classes; fractional GPUs in device_fraction",
         "own fleet: devices_per_node = gcd of the node sizes of each model",
+        *elastic_notes,
     )
     meta = {
         "source": f"openb: {pods_path.name} + {node_path.name}",
-        "converter": "suanli trace convert --from openb",
+        "converter": converter,
         "reference": REFERENCE,
         "fleet": fleet,
         "fleet_name": "openb",

@@ -20,6 +20,11 @@ the metadata is P100s in the catalog's 2-GPU nodes, as many as the 95th
 percentile (over time) of the GPUs the trace would hold if every job started on
 submission, rounded up to 8.
 
+**Elastic jobs (option).** ``elastic_share`` *s* makes round(*s* × jobs) of the kept
+jobs, drawn uniformly with a numpy Generator seeded with ``seed``, elastic from
+``gang`` to ``gang_max`` = 2 × ``gang``, with no measured scaling (the trace does not
+say which jobs could resize: an assumption for studies of elastic scheduling).
+
 Rows with an empty or non-numeric field, a bad timestamp, ``num_gpus`` < 1 or
 not whole, or ``duration`` ≤ 0 are skipped and counted (``strict`` makes them errors).
 A ``gpu_time`` that disagrees with duration × num_gpus by more than 1 s is only noted.
@@ -38,6 +43,9 @@ from suanli.trace.sources.common import (
     Conversion,
     Skips,
     assemble,
+    check_elastic_options,
+    elastic_gang_max,
+    elastic_meta,
     not_whole,
     numbers,
     read_source_csv,
@@ -51,8 +59,12 @@ REFERENCE = "nvidia_p100_pcie_16g"
 PROFILE = "dl-training"
 
 
-def convert_philly(path: Path, *, strict: bool = False) -> Conversion:
+def convert_philly(
+    path: Path, *, strict: bool = False, elastic_share: float = 0.0, seed: int = 0
+) -> Conversion:
     """Convert Philly's ``philly.csv``; see the module docstring for the mapping."""
+    check_elastic_options(elastic_share, seed)
+    rng = np.random.default_rng(seed)
     raw = read_source_csv(path, COLUMNS, "Philly trace (timestamp,duration,num_gpus,...)")
     n = raw.num_rows
     skips = Skips(n, str(path), strict)
@@ -83,6 +95,7 @@ def convert_philly(path: Path, *, strict: bool = False) -> Conversion:
         "tenant": pc.binary_join_element_wise("vc-", pc.utf8_lower(cluster), ""),
         "submit_s": submit,
         "gang": gang,
+        "gang_max": elastic_gang_max(gang, keep, elastic_share, rng),
         "duration_s": duration,
         "profile": pa.array([PROFILE] * n),
     }
@@ -90,15 +103,19 @@ def convert_philly(path: Path, *, strict: bool = False) -> Conversion:
     fleet_gpus = max(8, 8 * math.ceil(size / 8))
     start = pc.strftime(pa.scalar(int(t0), pa.timestamp("s")), "%Y-%m-%dT%H:%M:%S").as_py()
     counts = skips.counts()
+    converter, elastic_notes = elastic_meta(
+        "suanli trace convert --from philly", elastic_share, seed
+    )
     notes = (
         f"durations on {REFERENCE} (assumed: Philly's Pascal-era 12/24 GB GPUs)",
         "virtual clusters → tenants vc-<hash>; timestamps read as UTC",
         f"own fleet: {fleet_gpus} P100 = p95 of GPUs busy if no job queued",
         f"gpu_time ≠ duration × num_gpus (> 1 s) in {mismatch} rows (kept)",
+        *elastic_notes,
     )
     meta = {
         "source": f"philly: {path.name}",
-        "converter": "suanli trace convert --from philly",
+        "converter": converter,
         "start": f"{start}+00:00",
         "reference": REFERENCE,
         "fleet": f"{REFERENCE}:{fleet_gpus}",

@@ -27,8 +27,20 @@ batch *B*):
   types then run at the roofline speed of that profile — mostly bound by HBM
   bandwidth, as these 2020-era models are on a T4 — so *F_a* largely cancels out.
 
-``gang`` is fixed at ``num_replicas`` (Pollux adapts it; a linear-speed elastic
-range would overstate scaling, so ``gang_max`` is left empty). One tenant, ``pollux``.
+**Elastic.** Pollux adapts a job's replicas; every job is elastic from ``gang`` =
+``num_replicas`` (what a fixed-size scheduler gives it) up to ``gang_max`` =
+min(*N*, ⌊*M*_max / *m*_min⌋), at least ``gang``: *N* the most GPUs of a packed
+placement measured (``placements.csv`` and ``scalability.csv``: 64), *M*_max the
+largest validated batch and *m*_min the smallest measured local batch (so no
+replica gets less than was measured at the largest batch). These are the bounds of
+Pollux's own simulator (OSDI'21 artifact), which also keeps NCF on one replica: so
+do we (:data:`FIXED_APPLICATIONS`). Its speed-up is measured, not linear:
+``scaling`` = ``pollux-<a>``, a scaling model in the trace's metadata
+(:mod:`suanli.trace.scaling`, format version 2): the goodput model fitted to
+``placements.csv`` (:func:`suanli.perf.goodput.pollux_goodput_model`), and the
+measured throughput per packed placement *n* at the model's local batch *m*(*n*)
+(examples/s; linear in the measured local batches, only where *m*(*n*) lies within
+them). One tenant, ``pollux``.
 """
 
 from __future__ import annotations
@@ -43,6 +55,9 @@ import pyarrow as pa
 
 from suanli.config.loader import perf_defaults
 from suanli.errors import InputError, Problem
+from suanli.perf.goodput import GoodputModel, pollux_goodput_model, read_pollux_trace
+from suanli.trace.format import MAX_GANG
+from suanli.trace.scaling import ScalingModel, format_scaling
 from suanli.trace.sources.common import (
     Conversion,
     Skips,
@@ -69,6 +84,8 @@ GFLOP_PER_SAMPLE: Mapping[str, float] = {
     "ncf": 0.0001,  # NeuMF: embeddings plus a small MLP, ~0.1 MFLOP per sample (rough)
 }
 KIND: Mapping[str, str] = {"bert": "finetune"}
+#: Applications whose jobs keep a fixed gang, as in Pollux's simulator (NCF: one replica).
+FIXED_APPLICATIONS: frozenset[str] = frozenset({"ncf"})
 
 
 def convert_pollux(path: Path, *, strict: bool = False, traces: Path | None = None) -> Conversion:
@@ -101,16 +118,30 @@ def convert_pollux(path: Path, *, strict: bool = False, traces: Path | None = No
         work[i] = m.iterations[b] * b * GFLOP_PER_SAMPLE[app] * 1e-6
     skips.check_strict()
     keep = skips.keep
+    gang = np.where(keep, replicas, 1).astype(np.int64)
+    used = sorted({apps[i] for i in np.flatnonzero(keep).tolist()})
+    fits = {a: _scaling(tdir, a) for a in used}
+    fitted = {a: f for a, f in fits.items() if isinstance(f, ScalingModel)}
+    tops = {a: _largest_gang(tdir, a) for a in fitted if a not in FIXED_APPLICATIONS}
+    gang_max = np.full(n, np.nan)
+    for i in np.flatnonzero(keep).tolist():
+        top = tops.get(apps[i], 0)
+        gang_max[i] = top if top > gang[i] else np.nan
     speed = np.where(keep, work / (np.where(keep, replicas, 1) * duration), np.nan)
     measured = [
         f"{REFERENCE}={s!r}" if k else None for s, k in zip(speed.tolist(), keep, strict=True)
     ]
-    used = sorted({apps[i] for i in np.flatnonzero(keep).tolist()})
     columns = {
         "id": text(raw, "name"),
         "tenant": pa.array(["pollux"] * n),
         "submit_s": submit,
-        "gang": np.where(keep, replicas, 1).astype(np.int64),
+        "gang": gang,
+        "gang_max": pa.array(
+            [None if np.isnan(g) else int(g) for g in gang_max.tolist()], type=pa.int64()
+        ),
+        "scaling": pa.array(
+            [f"pollux-{a}" if k and a in fitted else None for a, k in zip(apps, keep, strict=True)]
+        ),
         "work_pflop": work,
         "profile": pa.array([f"pollux-{a}" for a in apps]),
         "measured_pflops": pa.array(measured, type=pa.string()),
@@ -122,6 +153,14 @@ def convert_pollux(path: Path, *, strict: bool = False, traces: Path | None = No
         "step times measured on AWS g4dn.12xlarge (4 x T4) by Pollux",
         "work = iterations x batch x training GFLOP/sample (assumed per model)",
         "profiles pollux-<app>: intensity calibrated to the best 1-GPU T4 throughput",
+        "elastic: gang = num_replicas up to min(most GPUs measured, max batch / min local "
+        "batch), ncf fixed (as Pollux's simulator); scaling pollux-<app>: goodput model "
+        "fitted to placements.csv",
+        *(
+            f"{a}: fixed gang, no scaling model ({why})"
+            for a, why in fits.items()
+            if a not in fitted
+        ),
     )
     meta = {
         "source": f"pollux: {path.parent.name}/{path.name} + traces/",
@@ -135,6 +174,8 @@ def convert_pollux(path: Path, *, strict: bool = False, traces: Path | None = No
         "skipped": skipped_note(counts),
         "notes": " | ".join(notes),
     }
+    if fitted:
+        meta["scaling"] = format_scaling({f"pollux-{a}": f for a, f in fitted.items()})
     trace = assemble(columns, keep, meta, f"pollux:{path}")
     return Conversion(trace, n, counts, notes)
 
@@ -195,8 +236,9 @@ def placement_id(replicas: int, per_node: int = GPUS_PER_NODE) -> str:
     return min(text_[i:] + text_[:i] for i in range(len(text_)))
 
 
-def _step_time(m: _Measured, replicas: int, local_bsz: float) -> float | None:
-    """Seconds per iteration at ``replicas`` packed GPUs and ``local_bsz`` (interpolated)."""
+def _curve(m: _Measured, replicas: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Measured (local batch, step time) of ``replicas`` packed GPUs, by local batch:
+    ``placements.csv``, else ``scalability.csv`` (repeats averaged); None if unmeasured."""
     pid = placement_id(replicas)
     rows = np.array([p == pid for p in m.placement])
     if rows.any():
@@ -211,7 +253,81 @@ def _step_time(m: _Measured, replicas: int, local_bsz: float) -> float | None:
         y = np.array([y[x == v].mean() for v in xs])
         x = xs
     order = np.argsort(x)
-    return float(np.interp(local_bsz, x[order], y[order]))
+    return x[order], y[order]
+
+
+def _step_time(m: _Measured, replicas: int, local_bsz: float) -> float | None:
+    """Seconds per iteration at ``replicas`` packed GPUs and ``local_bsz`` (interpolated)."""
+    curve = _curve(m, replicas)
+    if curve is None:
+        return None
+    return float(np.interp(local_bsz, *curve))
+
+
+def _measured_counts(m: _Measured) -> list[int]:
+    """The GPU counts measured as packed placements, ascending: ``placements.csv`` rows
+    whose placement is the packed one, and ``scalability.csv`` rows on ⌈n/4⌉ nodes."""
+    counts: set[int] = set()
+    for p in set(m.placement):
+        if p.isdigit() and p == placement_id(sum(int(c) for c in p)):
+            counts.add(sum(int(c) for c in p))
+    for nodes, r in zip(m.s_nodes.tolist(), m.s_replicas.tolist(), strict=True):
+        if 1 <= r <= MAX_GANG and r == int(r) and nodes == -(-int(r) // GPUS_PER_NODE):
+            counts.add(int(r))
+    return sorted(counts)
+
+
+def _largest_gang(tdir: Path, app: str) -> int:
+    """``gang_max`` of the application's jobs (module docstring); 1 when no packed
+    placement was measured."""
+    m = _measurements(tdir, app)
+    g = _goodput(tdir, app)
+    assert not isinstance(g, str)  # only asked for applications with a model
+    counts = _measured_counts(m)
+    if not counts:
+        return 1
+    m_min = float(np.nanmin(m.local_bsz))
+    cap = int(g.max_batch // m_min) if g.max_batch is not None and m_min > 0 else counts[-1]
+    return max(1, min(counts[-1], cap))
+
+
+@cache
+def _goodput_cached(tdir: str, app: str) -> GoodputModel | str:
+    """The goodput model fitted to the application's measurements, or why there is none."""
+    try:
+        return pollux_goodput_model(read_pollux_trace(Path(tdir) / app))
+    except (KeyError, ValueError, OSError) as exc:
+        return f"cannot fit: {type(exc).__name__}: {exc}"
+
+
+def _goodput(tdir: Path, app: str) -> GoodputModel | str:
+    return _goodput_cached(str(tdir.resolve()), app)
+
+
+def _scaling(tdir: Path, app: str) -> ScalingModel | str:
+    """The ``pollux-<app>`` scaling model: the fitted goodput model and the measured
+    throughput (examples/s) per packed placement at the model's local batch m(n); or why
+    there is none."""
+    m = _measurements(tdir, app)
+    g = _goodput(tdir, app)
+    if isinstance(g, str):
+        return g
+    measured: dict[int, float] = {}
+    for r in _measured_counts(m):
+        curve = _curve(m, r)
+        assert curve is not None
+        x, y = curve
+        local = g.local_batch_at(r)
+        if x[0] <= local <= x[-1]:
+            measured[r] = r * local / float(np.interp(local, x, y))
+    return ScalingModel(
+        REFERENCE,
+        g,
+        measured,
+        f"Pollux {app}: step time fitted to placements.csv (suanli.perf.goodput), "
+        f"efficiency to validation-*.csv; measured = examples/s per packed placement on "
+        f"g4dn.12xlarge (4 x T4) at local batch min({g.local_batch:g}, max_batch/n)",
+    )
 
 
 def _profile(tdir: Path, app: str) -> dict[str, object]:
