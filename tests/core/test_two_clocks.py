@@ -49,8 +49,25 @@ def test_every_policy_sees_the_same_and_decides_the_same(
     assert n["rounds"] > 200 and n["starts"] > 50, n  # the test exercises the policy
     if policy == "las":
         assert n["preempts"] > 0, n
+    if policy == "fifo-het":
+        assert n["migrates"] > 0, n
     if policy == "suanli":
         assert n["defers"] > 0, n
+
+
+@pytest.mark.parametrize("policy", ["fifo-het", "suanli"])
+def test_moves_are_the_same_on_both_clocks(policy: str, tmp_path: Path) -> None:
+    """A job moves up to faster devices at another site (its checkpoint copied there) in
+    the simulator, and the live control plane requeues it and dispatches it there, round
+    by round the same; the live database ends with the job done at the new site."""
+    from tests.core.test_migration import FLEET, moving_jobs
+
+    sc = load_scenario(str(FLEET))
+    sim, live = both(sc, moving_jobs(sc, 20 * 3600.0), policy, tmp_path)
+    assert first_difference(sim, live) == ""
+    assert counts(sim)["migrates"] == 1
+    moved = JobStore(Database(f"sqlite:///{tmp_path / f'live-{policy}.db'}")).get(4)
+    assert moved is not None and (moved.state, moved.site, moved.attempt) == ("done", "west", 2)
 
 
 @pytest.mark.parametrize("policy", ["backfill", "greedy-cost", "suanli"])

@@ -135,6 +135,7 @@ def decisions(
     return (
         ("starts", tuple((n(s.job), s.candidate, s.reason) for s in out.starts)),
         ("preempts", tuple((n(p.job), p.reason) for p in out.preempts)),
+        ("migrates", tuple((n(m.job), m.candidate, m.reason) for m in out.migrates)),
         ("defers", tuple((n(d.job), d.until_s, d.reason) for d in out.defers)),
         ("reasons", tuple(sorted((n(j), r) for j, r in out.reasons.items()))),
         (
@@ -176,6 +177,10 @@ class Recorder:
     @property
     def tick_s(self) -> float:
         return self.policy.tick_s
+
+    @property
+    def moves_jobs(self) -> bool:
+        return bool(getattr(self.policy, "moves_jobs", False))
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         seen = view(inp, self.namer)
@@ -421,8 +426,8 @@ def both(
 
 def counts(rounds: Sequence[Round]) -> dict[str, int]:
     """Decisions of each kind over a recording (what a test exercised)."""
-    out = {"rounds": len(rounds), "starts": 0, "preempts": 0, "defers": 0}
+    out = {"rounds": len(rounds), "starts": 0, "preempts": 0, "migrates": 0, "defers": 0}
     for r in rounds:
-        for part in r.decisions[:3]:
+        for part in r.decisions[:4]:
             out[part[0]] += len(part[1])
     return out

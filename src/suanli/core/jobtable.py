@@ -116,6 +116,7 @@ class JobTable:
         self.sig_candidates: list[tuple[Candidate, ...]] = []
         self.sig_pools: list[int] = []
         self._sig_arrays: list[SigArrays | None] = []
+        self._faster: dict[tuple[int, int], int] = {}
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -278,6 +279,21 @@ class JobTable:
             out.append((rank * 1e9 + dist, p, cand))
         out.sort(key=lambda x: (x[0], x[1]))
         return tuple(c for _, _, c in out)
+
+    def faster_pools(self, sig: int, pool: int) -> int:
+        """The pools (bit mask) where signature ``sig`` runs faster than on ``pool``
+        (cached): where a job running on ``pool`` could move up to."""
+        key = (sig, pool)
+        mask = self._faster.get(key)
+        if mask is None:
+            cands = self.sig_candidates[sig]
+            here = next((c.rate for c in cands if c.pool == pool), 0.0)
+            mask = 0
+            for c in cands:
+                if c.rate > here:
+                    mask |= 1 << c.pool
+            self._faster[key] = mask
+        return mask
 
     def alone_s(self, j: int) -> float:
         """JCT with the whole fleet to itself: its run time on its fastest candidate, with

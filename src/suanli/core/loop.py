@@ -21,17 +21,21 @@ class ControlLoop:
         self.max_passes = max_passes
         self.round_times: list[float] = []
         self.rounds = 0
+        #: Whether the policy moves running jobs (then freed devices call for a round even
+        #: with no job waiting).
+        self.moves_jobs = bool(getattr(policy, "moves_jobs", False))
 
     def run_due(self, now: float) -> int:
         """Run a round if one is due (something changed since the last instant) and there
-        is something to decide: a job waits, or a full round was asked for. Clears the
-        request either way; returns the jobs started."""
+        is something to decide: a job waits, a full round was asked for, or devices freed
+        and the policy moves running jobs (``moves_jobs``). Clears the request either way;
+        returns the jobs started."""
         st = self.state
         if not st.round_due:
             return 0
         full = st.full_due
         st.round_due = st.full_due = False
-        if not (full or st.waiting):
+        if not (full or st.waiting or (st.freed and self.moves_jobs)):
             return 0
         return self.round(now, full=full)
 

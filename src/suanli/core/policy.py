@@ -57,6 +57,17 @@ class Preempt:
 
 
 @dataclass(frozen=True, slots=True)
+class Migrate:
+    """Move running ``job`` to ``candidate`` (another pool) now: it stops as a preempted
+    job does (keeping its last checkpoint), its checkpoint is copied to the new site, and
+    it starts there at once, paying its restart cost (:mod:`suanli.core.migration`)."""
+
+    job: int
+    candidate: Candidate
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Defer:
     """Set ``job`` aside until ``until_s`` (e.g. a cheaper hour), queued, with ``reason``."""
 
@@ -121,6 +132,9 @@ class PolicyInput:
 class PolicyOutput:
     """Decisions of one round.
 
+    They are carried out in order: preemptions, migrations, deferrals, starts. A
+    migration takes room on its new pool as a start does; the devices it leaves are free
+    for the next pass (ask for it with ``again``), not for this round's starts.
     Deferred jobs leave the queue until their time comes, then return as arrivals.
     A waiting job's reason is ``reasons[job]``, else ``sig_reasons[signature]``,
     else the reason it was given in an earlier round, else ``default_reason``.
@@ -130,6 +144,7 @@ class PolicyOutput:
 
     starts: list[Start] = field(default_factory=list)
     preempts: list[Preempt] = field(default_factory=list)
+    migrates: list[Migrate] = field(default_factory=list)
     defers: list[Defer] = field(default_factory=list)
     reasons: dict[int, str] = field(default_factory=dict)
     sig_reasons: dict[int, str] = field(default_factory=dict)
@@ -144,7 +159,9 @@ class PolicyParams(BaseModel):
 
 
 class Policy(Protocol):
-    """A scheduling policy."""
+    """A scheduling policy. One that moves running jobs (:class:`Migrate`) says so with
+    an attribute ``moves_jobs = True``: the control loop then runs a round whenever
+    devices free, even with no job waiting."""
 
     name: ClassVar[str]
     #: Seconds between rounds when nothing happens (the loop also runs on arrivals/finishes).

@@ -20,8 +20,11 @@ It holds what a policy sees and what carrying out a decision changes:
 
 Work is conserved: a job computing at rate *r* since ``c₀`` and preempted at *t* keeps
 ``⌊(t − c₀)/Δ⌋·Δ·r`` PFLOP of progress (Δ its checkpoint interval) and loses the rest;
-when it starts again it first pays its restart cost. A data set copied to a site stays
-there (a replica) for later jobs; a copy in flight is shared.
+when it starts again it first pays its restart cost. A job *migrated* (moved by a policy
+to another pool while running) keeps and loses the same, and starts at once on its new
+pool after its checkpoint's copy there and its restart (:mod:`suanli.core.migration`).
+A data set copied to a site stays there (a replica) for later jobs; a copy in flight is
+shared.
 
 The state reads no clock: every change takes ``now``. What must happen later — a job's
 data and restart are done (``COMPUTE_START``), the model says its work is done
@@ -46,7 +49,16 @@ from suanli.core.accounting import Accounting
 from suanli.core.capacity import Allocation, Capacity, ClusterState
 from suanli.core.events import EventKind, EventQueue
 from suanli.core.jobtable import Candidate, JobTable
-from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Preempt, Start, WaitingView
+from suanli.core.migration import checkpoint_copy, progress
+from suanli.core.policy import (
+    Defer,
+    Migrate,
+    PolicyInput,
+    PolicyOutput,
+    Preempt,
+    Start,
+    WaitingView,
+)
 from suanli.core.reasons import start_reason
 from suanli.core.sharing import DEFAULT_PLACEMENT
 from suanli.core.tables import FleetTables
@@ -110,6 +122,9 @@ class Transfers:
     tb: float = 0.0
     cost: float = 0.0
     count: int = 0
+    #: Checkpoints of migrated jobs copied between sites (their egress is in ``cost``).
+    checkpoint_tb: float = 0.0
+    checkpoint_count: int = 0
     by_pair: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
@@ -147,6 +162,7 @@ class SchedulingState:
         self.first_start = [math.nan] * n
         self.finish = [math.nan] * n
         self.preemptions = [0] * n
+        self.migrations = [0] * n
         self.attained = [0.0] * n
         self.lost_pflop = [0.0] * n
         #: Per job, the policy's reason for its latest start ("" until it starts).
@@ -185,6 +201,8 @@ class SchedulingState:
         self.sig_reasons: dict[int, str] = {}
         self.default_reason = ""
         self.record = record
+        #: Carried-out starts and preemptions; a migration is recorded as both (the live
+        #: control plane requeues the job and dispatches it to its new place).
         self.applied: list[Start | Preempt] = []
         self.done_count = 0
         self.unschedulable_count = 0
@@ -213,6 +231,7 @@ class SchedulingState:
         self.first_start.append(math.nan)
         self.finish.append(math.nan)
         self.preemptions.append(0)
+        self.migrations.append(0)
         self.attained.append(0.0)
         self.lost_pflop.append(0.0)
         self.start_why.append("")
@@ -305,20 +324,36 @@ class SchedulingState:
     def preempt(self, j: int, now: float, why: str) -> None:
         """Stop running job *j*, keep its checkpointed progress, requeue it."""
         rs = self.running[j]
-        if rs.computing:
-            elapsed = now - rs.compute_start_s
-            interval = self.jobs.checkpoint_s[j]
-            kept_s = math.floor(elapsed / interval) * interval if interval > 0 else elapsed
-            remaining = self.jobs.work[j] - self.work_done[j]
-            kept = min(remaining, kept_s * rs.cand.rate)
-            self.lost_pflop[j] += min(remaining, elapsed * rs.cand.rate) - kept
-            self.work_done[j] += kept
-            self.attained[j] += elapsed * rs.cand.amount
+        self._checkpoint(j, rs, now)
         self._stop(j, rs, now, why)
         self.preemptions[j] += 1
         self.epoch[j] += 1
         self._enqueue(j)
         self.requeued.add(j)
+
+    def migrate(self, j: int, cand: Candidate, now: float, why: str) -> None:
+        """Move running job *j* to ``cand`` now (:mod:`suanli.core.migration`): it keeps
+        its last checkpoint, which is copied to the new site, and starts there at once."""
+        rs = self.running[j]
+        t = self.tables
+        src, dst = t.pool_site[rs.cand.pool], t.pool_site[cand.pool]
+        copy = checkpoint_copy(t, self.jobs, j, src, dst)
+        if copy is None:
+            raise PolicyError(
+                f"job {self.jobs.ids[j]} cannot move from {t.site_ids[src]} to "
+                f"{t.site_ids[dst]}: no link for its checkpoint"
+            )
+        self._checkpoint(j, rs, now)
+        self._stop(j, rs, now, f"migrated: {why}")
+        self.migrations[j] += 1
+        self.epoch[j] += 1
+        if copy[0] > 0.0:
+            tr = self.transfers
+            gb = float(t.profile_checkpoint_gb[self.jobs.profile[j]])
+            tr.checkpoint_tb += gb / 1000.0
+            tr.checkpoint_count += 1
+            tr.cost += copy[1]
+        self._launch(j, cand, now, copy[0])
 
     def requeue(self, j: int, now: float, why: str) -> None:
         """Running job *j* never ran after all (its dispatch was lost): back to the queue,
@@ -426,6 +461,8 @@ class SchedulingState:
             self.preempt(pre.job, now, pre.reason)
             if self.record:
                 self.applied.append(pre)
+        for mv in out.migrates:
+            self._apply_migrate(mv, now)
         for d in out.defers:
             self._defer(d, now)
         check = Capacity(self.cluster)
@@ -589,6 +626,40 @@ class SchedulingState:
         self.last_reasons[d.job] = d.reason
         self.events.push(d.until_s, EventKind.WAKE, d.job)
 
+    def _apply_migrate(self, mv: Migrate, now: float) -> None:
+        j, cand, ids = mv.job, mv.candidate, self.jobs.ids
+        rs = self.running.get(j)
+        if rs is None:
+            raise PolicyError(f"policy migrated job {ids[j]}, which is not running")
+        if not self.preemptible(j):
+            raise PolicyError(f"policy migrated job {ids[j]}, which is not preemptible")
+        if cand.pool == rs.cand.pool:
+            raise PolicyError(f"policy migrated job {ids[j]} to the pool it runs on")
+        if not (self.jobs.sig_pools[self.jobs.signature(j)] >> cand.pool) & 1:
+            raise PolicyError(f"policy migrated job {ids[j]} to a pool it cannot run on")
+        if not self.site_up[self.tables.pool_site[cand.pool]]:
+            raise PolicyError(f"policy migrated job {ids[j]} to a site that is down")
+        why = Capacity(self.cluster).why_not(self.jobs.tenant[j], cand)
+        if why is not None:
+            raise PolicyError(
+                f"policy migrated job {ids[j]} to {self.tables.pool_label(cand.pool)} "
+                f"without room ({why})"
+            )
+        self.migrate(j, cand, now, mv.reason)
+        self.start_why[j] = mv.reason
+        if self.record:
+            self.applied.append(Preempt(j, f"migrated: {mv.reason}"))
+            self.applied.append(Start(j, cand, mv.reason))
+
+    def _checkpoint(self, j: int, rs: RunState, now: float) -> None:
+        """Running job *j* stops: keep the progress of its last checkpoint."""
+        if not rs.computing:
+            return
+        w, kept = progress(self.jobs, j, rs.cand.rate, rs.compute_start_s, self.work_done[j], now)
+        self.lost_pflop[j] += w - kept
+        self.work_done[j] = kept
+        self.attained[j] += (now - rs.compute_start_s) * rs.cand.amount
+
     def _allocate(self, j: int, cand: Candidate, now: float) -> Allocation:
         """Take ``cand``'s devices in the cluster and count what it woke (power saving)."""
         alloc = self.cluster.allocate(j, self.jobs.tenant[j], cand)
@@ -614,6 +685,12 @@ class SchedulingState:
         self._dequeue(j)
         self.requeued.discard(j)
         self.last_reasons.pop(j, None)
+        self._launch(j, cand, now, 0.0)
+
+    def _launch(self, j: int, cand: Candidate, now: float, checkpoint_s: float) -> None:
+        """Allocate ``cand`` to job *j* and start it: computing once its data (and a moved
+        checkpoint, ``checkpoint_s``) are there and its restart is done."""
+        self.acct.integrate(now)  # before the state changes
         alloc = self._allocate(j, cand, now)
         boot = 0.0
         booting = self.booting[cand.pool]
@@ -642,7 +719,8 @@ class SchedulingState:
                 tr.cost += cand.egress
                 tr.count += 1
                 tr.by_pair[(home, site)] = tr.by_pair.get((home, site), 0.0) + size
-        restart = self.jobs.restart_s[j] if self.preemptions[j] else 0.0
+        ready = max(ready, now + checkpoint_s)
+        restart = self.jobs.restart_s[j] if self.preemptions[j] or self.migrations[j] else 0.0
         dispatch = self.site_dispatch_s[self.tables.pool_site[cand.pool]]
         compute_start = max(ready, now + boot) + restart + dispatch
         rs = self._hold(j, cand, alloc, now, compute_start, transfer)

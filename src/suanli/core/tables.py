@@ -69,6 +69,13 @@ class FleetTables:
     dataset_home: tuple[int, ...]
     dataset_size_tb: tuple[float, ...]
     dataset_allowed: np.ndarray
+    #: Between sites: link bandwidth (Gbit/s; 0 without a link, ∞ within a site), latency
+    #: (s) and price per GB — what a migrating job's checkpoint travels over.
+    link_gbps: np.ndarray
+    link_latency_s: np.ndarray
+    link_cost_per_gb: np.ndarray
+    #: Per profile, the GB a checkpoint holds (its training state: ``memory_gb``).
+    profile_checkpoint_gb: np.ndarray
     tenant_weight: np.ndarray
     tenant_home: tuple[int, ...]
     quotas: tuple[tuple[int, np.ndarray, int, str], ...]
@@ -196,10 +203,20 @@ def build_tables(sc: Scenario) -> FleetTables:
     transfer = np.full((len(sc.datasets), n_sites), np.inf)
     egress = np.zeros((len(sc.datasets), n_sites))
     allowed = np.zeros((len(sc.datasets), n_sites), dtype=bool)
+    link_gbps = np.zeros((n_sites, n_sites))
+    link_latency = np.zeros((n_sites, n_sites))
+    link_cost = np.zeros((n_sites, n_sites))
     for a in range(n_sites):
         for b in range(n_sites):
             sa, sb = sc.sites[a], sc.sites[b]
             dist[a, b] = distance_km(sa.lat, sa.lon, sb.lat, sb.lon)
+            lk = sc.link(sa.id, sb.id) if a != b else None
+            if a == b:
+                link_gbps[a, b] = np.inf
+            elif lk is not None:
+                link_gbps[a, b] = lk.bandwidth_gbps
+                link_latency[a, b] = lk.latency_ms / 1000.0
+                link_cost[a, b] = lk.cost_per_gb
     for d, ds in enumerate(sc.datasets):
         home = site_index[ds.home]
         for si, sid in enumerate(site_ids):
@@ -265,6 +282,10 @@ def build_tables(sc: Scenario) -> FleetTables:
         dataset_home=tuple(site_index[d.home] for d in sc.datasets),
         dataset_size_tb=tuple(d.size_tb for d in sc.datasets),
         dataset_allowed=allowed,
+        link_gbps=link_gbps,
+        link_latency_s=link_latency,
+        link_cost_per_gb=link_cost,
+        profile_checkpoint_gb=np.array([sc.profiles[p].memory_gb for p in profile_ids]),
         tenant_weight=np.array([t.weight for t in sc.tenants]),
         tenant_home=tuple(site_index[t.home] if t.home else -1 for t in sc.tenants),
         quotas=tuple(quotas),

@@ -107,6 +107,7 @@ def _load_builtin() -> None:
     """Import the built-in policy modules (each registers itself)."""
     import suanli.policy.backfill
     import suanli.policy.fifo
+    import suanli.policy.fifo_het
     import suanli.policy.greedy_cost
     import suanli.policy.las
     import suanli.policy.maxmin_het

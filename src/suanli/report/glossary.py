@@ -164,10 +164,10 @@ TERMS: tuple[Term, ...] = (
     ),
     Term(
         "preemptions",
-        "preemptions, lost work",
-        "times jobs were stopped (node failures, preemptive policies) and the PFLOP lost since "
-        "their last checkpoint",
-        ("preemptions", "lost_pflop"),
+        "preemptions, migrations, lost work",
+        "times jobs were stopped (node failures, preemptive policies), times running jobs were "
+        "moved to another pool (migrations), and the PFLOP lost since their last checkpoint",
+        ("preemptions", "migrations", "lost_pflop"),
     ),
     Term(
         "data",

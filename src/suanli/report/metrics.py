@@ -17,7 +17,8 @@ finish of job *j*, over the jobs finished within the run:
   devices;
 * energy: facility energy ``Σ PUE · E_IT``; gross cost ``Σ_h E_h π_h``, subsidy
   ``Σ_h E^{elig}_h (π_h − π̃_h)``, net = gross − subsidy; carbon ``Σ_h E_h c_h``;
-* data moved (TB) and egress cost; preemptions and work lost to them;
+* data moved (TB) and egress cost; preemptions, migrations (moves of running jobs, with
+  the checkpoints copied between sites) and work lost to them;
 * online inference services (only for a run that has them): per service its SLO
   attainment, requests, tokens, replicas' device-hours, energy, cost and carbon, also per
   million tokens and by site and accelerator type (:mod:`suanli.report.services`).
@@ -171,11 +172,14 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
             ),
         },
         "preemptions": int(r.preemptions.sum()),
+        "migrations": int(r.migrations.sum()),
         "lost_pflop": float(r.lost_pflop.sum()),
         "data": {
             "moved_tb": r.transfers.tb,
             "egress_cost": r.transfers.cost,
             "transfers": r.transfers.count,
+            "checkpoint_tb": r.transfers.checkpoint_tb,
+            "checkpoints_moved": r.transfers.checkpoint_count,
         },
         "sites": per_site,
         "accelerators": per_type,

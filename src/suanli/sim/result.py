@@ -36,6 +36,7 @@ class SimResult:
     finish: np.ndarray
     done: np.ndarray
     preemptions: np.ndarray
+    migrations: np.ndarray
     lost_pflop: np.ndarray
     last_pool: np.ndarray
     last_devices: np.ndarray
@@ -104,6 +105,7 @@ class SimResult:
             finish=np.asarray(st.finish[:n], dtype=float),
             done=done,
             preemptions=np.asarray(st.preemptions[:n], dtype=np.int64),
+            migrations=np.asarray(st.migrations[:n], dtype=np.int64),
             lost_pflop=np.asarray(st.lost_pflop[:n], dtype=float),
             last_pool=last_pool,
             last_devices=last_devices,

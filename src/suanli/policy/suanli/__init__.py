@@ -17,6 +17,8 @@ Each round:
 5. **Decide** starts: on full rounds the round LP/MILP with HiGHS (:mod:`.round_lp`),
    split POP-style when large; on event rounds a greedy pass in decreasing worth.
    Every start is checked against the real node shapes, power and quotas.
+6. **Move** running jobs to faster devices left free when the time gained pays for the
+   move with a margin and is worth its energy cost, egress and carbon (:mod:`.moves`).
 
 Every waiting job gets a reason: deferred until when and why, reserved, waiting
 for a faster accelerator, or no room.
@@ -36,6 +38,7 @@ from suanli.policy.common import Explainer, JobScan
 from suanli.policy.registry import register
 from suanli.policy.suanli.classes import JobClass, build_classes
 from suanli.policy.suanli.deferral import defer_until
+from suanli.policy.suanli.moves import plan_moves
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
 from suanli.policy.suanli.utility import fairness, value
@@ -74,6 +77,7 @@ class Suanli:
     def __init__(self, params: SuanliParams, rng: np.random.Generator) -> None:
         self.p = params
         self.tick_s = params.tick_s
+
         self._fast: dict[int, int] = {}
         self._fast_of: JobTable | None = None
 
@@ -103,6 +107,7 @@ class Suanli:
         scan = JobScan(inp, pools_of=lambda sig: self.fast_pools(inp.jobs, sig))
         considered = list(islice(scan, p.max_jobs_per_round))
         if not considered:
+            self._move(inp, out)
             return out
         classes = build_classes(inp, considered)
         fair = fairness(inp, classes, p.w_fair)
@@ -145,7 +150,13 @@ class Suanli:
             for j in it.cls.jobs[it.placed :]:
                 if j not in out.reasons:
                     out.reasons[j] = explainer(j)
+        self._move(inp, out)
         return out
+
+    def _move(self, inp: PolicyInput, out: PolicyOutput) -> None:
+        """Moves of running jobs into the room the round's starts left (:mod:`.moves`)."""
+        if self.p.migrate:
+            plan_moves(inp, out, self.p)
 
     def _reserve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
         """Hold the best pool of the most urgent long-blocked class (EASY-style)."""

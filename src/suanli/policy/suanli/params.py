@@ -38,6 +38,13 @@ class SuanliParams(PolicyParams):
     reserve_after_s: float = Field(
         1800.0, ge=0, description="a job blocked this long gets a reservation (no starvation)"
     )
+    migrate: bool = Field(True, description="move running jobs to faster devices when it pays")
+    migrate_margin: float = Field(
+        1.0, ge=0, description="μ: move only if the time gained ≥ (1 + μ) × the move's cost"
+    )
+    migrate_min_interval_s: float = Field(
+        1800.0, ge=0, description="least time a job runs where it started before it may move"
+    )
     tick_s: float = Field(300.0, gt=0, description="seconds between full (LP) rounds")
     max_jobs_per_round: int = Field(20_000, gt=0, description="waiting jobs considered per round")
     split_above: int = Field(

@@ -1,0 +1,121 @@
+"""When ``suanli`` moves a running job to faster devices.
+
+After a round's starts, a running job may move to a candidate that is faster and still
+has room (:mod:`suanli.policy.moves`: preemptible, run at least
+``migrate_min_interval_s`` where it is). With the gain ``g`` and the cost ``k`` of
+:mod:`suanli.core.migration` — the time the faster devices save on the remaining work,
+and the time the move spends (checkpoint and data copies, restart, work since the
+last checkpoint done again) — and ``T_stay``, ``T_move`` the times to finish without and
+with the move, it moves when the time pays with a margin,
+
+.. math:: g > k \\quad\\text{and}\\quad g \\ge (1 + μ)\\, k,
+
+``μ`` the margin (``migrate_margin``, default 1: the gain pays for the move twice, since
+the remaining work and the rates are estimates live), and when it costs no more, by the
+weights the policy places jobs with (:mod:`.utility`),
+
+.. math::
+
+    w_\\text{cost} \\Big(\\frac{C_\\text{move}}{C_\\text{stay}} - 1\\Big)
+    + w_\\text{carbon} \\Big(\\frac{G_\\text{move}}{G_\\text{stay}} - 1\\Big) \\le 0,
+
+``C`` the energy cost of finishing (tariff net of subsidies over the remaining run, with
+the move's checkpoint and data egress) and ``G`` its carbon, staying or moving. A move
+is thus a gain in time that is no loss in money and carbon: newer devices usually do
+the same work on less energy, so moving up to them passes; a job placed on slower
+devices because their site was cheaper or greener is not moved off them for speed
+alone, and a large checkpoint is not sent across the country to save minutes. (Trading
+money for time is the placement's business, when the job starts.)
+
+Of its candidates a job takes the one that brings its end forward most; jobs whose ends
+come forward most move first. Waiting jobs start before any job moves, so a move only
+takes devices no waiting job was worth starting on this round; the devices it leaves are
+free in the next pass. Moves are planned on full rounds only (every ``tick_s``, and
+the passes that follow a round's moves): a running job loses nothing by waiting a few
+minutes for its move, and valuing every running job's moves on every arrival and finish
+would cost more than the moves gain.
+"""
+
+from __future__ import annotations
+
+from suanli.core.jobtable import Candidate
+from suanli.core.migration import MoveEstimate, estimate
+from suanli.core.policy import Migrate, PolicyInput, PolicyOutput, Running
+from suanli.policy.moves import faster_with_room, movable
+from suanli.policy.suanli.params import SuanliParams
+
+
+def worth_moving(e: MoveEstimate, margin: float) -> bool:
+    """Whether a move with estimate ``e`` pays in time (module docstring)."""
+    return e.gain_s > e.cost_s and e.gain_s >= (1.0 + margin) * e.cost_s
+
+
+def cost_and_carbon(
+    inp: PolicyInput, run: Running, to: Candidate, e: MoveEstimate
+) -> tuple[float, float, float, float]:
+    """``C_stay, C_move, G_stay, G_move``: energy cost and carbon of finishing where the
+    job runs and after the move (module docstring)."""
+    t, now = inp.tables, inp.now
+    on = run.candidate
+
+    def kwh_per_s(c: Candidate) -> float:
+        return t.site_pue[t.pool_site[c.pool]] * c.busy_w / 3.6e6
+
+    stay0 = max(now, run.compute_start_s)
+    move0 = now + e.move_s - (inp.jobs.work[run.job] - e.kept_pflop) / to.rate
+    k_on, k_to = kwh_per_s(on), kwh_per_s(to)
+    s_on, s_to = t.pool_site[on.pool], t.pool_site[to.pool]
+    end_stay, end_move = now + e.stay_s, now + e.move_s
+    return (
+        k_on * t.net_price_integral(on.pool, stay0, end_stay),
+        k_to * t.net_price_integral(to.pool, move0, end_move) + e.egress,
+        k_on * t.carbon_integral(s_on, stay0, end_stay),
+        k_to * t.carbon_integral(s_to, move0, end_move),
+    )
+
+
+def worth_it(
+    inp: PolicyInput, run: Running, to: Candidate, e: MoveEstimate, p: SuanliParams
+) -> bool:
+    """Whether the move costs no more by the placement weights (module docstring)."""
+    c_stay, c_move, g_stay, g_move = cost_and_carbon(inp, run, to, e)
+    cost = p.w_cost * (c_move / c_stay - 1.0) if c_stay > 0 else (p.w_cost if c_move > 0 else 0.0)
+    carbon = p.w_carbon * (g_move / g_stay - 1.0) if g_stay > 0 else 0.0
+    return cost + carbon <= 0.0
+
+
+def plan_moves(inp: PolicyInput, out: PolicyOutput, p: SuanliParams) -> None:
+    """Append the round's moves to ``out`` (taking their room in the capacity view); only
+    on full rounds (module docstring)."""
+    if not inp.full:
+        return
+    t, jobs = inp.tables, inp.jobs
+    options: list[tuple[float, int, Candidate, MoveEstimate]] = []
+    for run in movable(inp, p.migrate_min_interval_s):
+        j = run.job
+        done = jobs.work[j] - inp.remaining(j)
+        best: tuple[MoveEstimate, Candidate] | None = None
+        for c in faster_with_room(inp, run):
+            e = estimate(
+                t, jobs, j, inp.now, run.candidate, run.compute_start_s, done, c, inp.replicas
+            )
+            if e is None or not worth_moving(e, p.migrate_margin):
+                continue
+            if (best is None or e.net_s > best[0].net_s) and worth_it(inp, run, c, e, p):
+                best = (e, c)
+        if best is not None:
+            options.append((best[0].net_s, j, best[1], best[0]))
+    options.sort(key=lambda o: (-o[0], o[1]))
+    cap = inp.capacity
+    for net, j, c, e in options:
+        tenant = jobs.tenant[j]
+        if cap.why_not(tenant, c) is not None:
+            continue
+        cap.take(tenant, c)
+        why = (
+            f"moved up to {t.pool_label(c.pool)}: ends {net / 3600:.2f} h sooner "
+            f"(saves {e.gain_s / 3600:.2f} h for a move costing {e.cost_s / 3600:.2f} h)"
+        )
+        out.migrates.append(Migrate(j, c, why))
+    if out.migrates:
+        out.again = True
