@@ -8,6 +8,11 @@ for users in the eastern regions; the default everywhere.
 that batch benchmarks stay comparable with those measured before the services came.
 It is not a second file: its text is the default's, cut at the line that opens the
 services section (:data:`SERVICES_MARKER`), under its own name.
+
+``eu-na-2026`` — a second fleet, outside China: seven sites in Europe and North America in
+four currencies and seven time zones, NVIDIA and AMD accelerators, EU data that stays in the
+EU, a week of batch work with deferrable classes, and three online inference services for
+users in six regions (docs/scenario-format.md, "eu-na-2026").
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from suanli.errors import UnknownNameError
 DEFAULT = "cn-hubs-2026"
 #: The national default without its online inference services.
 BATCH_ONLY = "cn-hubs-2026-batch"
-BUILTIN: dict[str, str] = {DEFAULT: "cn-hubs-2026.yaml", BATCH_ONLY: "cn-hubs-2026.yaml"}
+#: The multi-region fleet in Europe and North America.
+EU_NA = "eu-na-2026"
+BUILTIN: dict[str, str] = {
+    DEFAULT: "cn-hubs-2026.yaml",
+    BATCH_ONLY: "cn-hubs-2026.yaml",
+    EU_NA: "eu-na-2026.yaml",
+}
 #: Variants derived from a file: name → the file's scenario they drop the services of.
 _BATCH_VARIANTS: dict[str, str] = {BATCH_ONLY: DEFAULT}
 #: The comment line that opens the services section of a built-in file; everything from it
