@@ -4,7 +4,7 @@ the control plane (issue 14, item 8).
 
 "Not lost or doubled" is checked against Slurm itself: the running Slurm jobs of this
 installation are exactly the live replica rows of the database (same sites, same external
-ids) and as many as :meth:`LiveServing.state_of` counts; the replicas' external ids are
+ids) and as many as :meth:`LiveServing.replica_counts` counts; the replicas' external ids are
 unique and unchanged across the restart, and the restart inserts no replica row.
 """
 
@@ -86,7 +86,7 @@ class Checker:
         """Replicas the control plane counts live (not draining)."""
         assert ctl.serving is not None
         with ctl.view_lock:
-            return int(ctl.serving.state_of().get(SERVICE, 0))
+            return int(ctl.serving.replica_counts().get(SERVICE, 0))
 
     def consistent(self, ctl: LiveControl, n: int) -> bool:
         """Whether exactly ``n`` replicas run: in the control plane (none draining), in the
@@ -99,7 +99,7 @@ class Checker:
             return False
         assert ctl.serving is not None
         with ctl.view_lock:
-            counted = int(ctl.serving.state_of().get(SERVICE, 0))
+            counted = int(ctl.serving.replica_counts().get(SERVICE, 0))
             view = ctl.serving.view(SERVICE, ctl.book.now_s())
         assert view is not None
         placed = {(site, ext) for _state, site, ext in rows.values()}

@@ -40,7 +40,6 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -466,8 +465,8 @@ class LiveServing:
             out.append(f"{where}: {why}" if why else f"{where}: has room now")
         return out
 
-    def state_of(self) -> dict[str, Any]:
-        """Counts for tests and logs: service → replicas (live, not draining)."""
+    def replica_counts(self) -> dict[str, int]:
+        """Service id → its live replicas (ready or starting; draining ones not counted)."""
         return {
             t.service.id: sum(len(pl) for pl in self.srv.live[k])
             for k, t in enumerate(self.srv.tables.services)
