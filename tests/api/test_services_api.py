@@ -214,6 +214,26 @@ def test_requests_a_caller_may_not_make(api: Api) -> None:
     assert c.get("/v1/services", headers={}).status_code == 401
 
 
+def test_bounds_set_over_the_api_override_the_specs_each_on_its_own(api: Api) -> None:
+    """A minimum of 0 set over the API stands (it is not the spec's 2 again) when a
+    maximum is set later; ``null`` gives a bound back to the spec."""
+    c = api.client
+    assert c.post("/v1/services", json=spec("bounds", replicas={"min": 2}), headers=api.uni)
+    r = c.patch("/v1/services/bounds", json={"min_replicas": 0}, headers=api.uni)
+    assert r.status_code == 200 and (r.json()["min_replicas"], r.json()["max_replicas"]) == (
+        0,
+        None,
+    )
+    r = c.patch("/v1/services/bounds", json={"max_replicas": 1}, headers=api.uni)
+    assert r.status_code == 200, r.json()
+    assert (r.json()["min_replicas"], r.json()["max_replicas"]) == (0, 1)
+    r = c.patch("/v1/services/bounds", json={"min_replicas": None}, headers=api.uni)
+    assert r.status_code == 422 and r.json()["field"] == "min_replicas"  # the spec's 2 > 1
+    r = c.patch("/v1/services/bounds", json={"max_replicas": None}, headers=api.uni)
+    assert (r.json()["min_replicas"], r.json()["max_replicas"]) == (0, None)
+    assert c.delete("/v1/services/bounds", headers=api.uni).status_code in (200, 204)
+
+
 def test_a_server_without_services_says_so(tmp_path: Path) -> None:
     for api in _api(tmp_path / "none.db", None):
         r = api.client.get("/v1/services", headers=api.admin)

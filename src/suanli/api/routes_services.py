@@ -85,16 +85,23 @@ def _spec_service(svc: Services, rec: ServiceRecord, served: bool = True) -> Ser
         return None
 
 
+def _bounds(spec: Service | None, lo: int | None, hi: int | None) -> tuple[int, int | None]:
+    """Replica bounds ``lo``, ``hi`` set over the API (None: the spec's) over ``spec``'s."""
+    if spec is None:
+        return (0 if lo is None else lo), hi
+    b = spec.bounded(lo, hi)
+    return b.min_replicas, b.max_replicas
+
+
 def _out(svc: Services, rec: ServiceRecord) -> ServiceOut:
-    spec = _spec_service(svc, rec)
+    spec = _spec_service(svc, rec)  # served: its bounds are already the record's over the spec's
     view: ServiceView | None = svc.control.service_view(rec.id)
     counts = {"ready": 0, "starting": 0, "draining": 0}
     for r in view.replicas if view is not None else ():
         counts[r.state] += 1
     created, updated = iso(rec.created_at), iso(rec.updated_at)
     assert created is not None and updated is not None
-    lo = rec.min_replicas if rec.min_replicas is not None else spec.min_replicas if spec else 0
-    hi = rec.max_replicas if rec.max_replicas is not None else spec.max_replicas if spec else None
+    lo, hi = _bounds(spec, rec.min_replicas, rec.max_replicas)
     return ServiceOut(
         id=rec.id,
         name=spec.name if spec else rec.id,
@@ -203,10 +210,11 @@ def patch_service(service_id: ServiceId, body: ServicePatch, svc: Svc, who: Call
             rates = {**(rec.demand_rps or {}), **body.demand_rps}
     lo = body.min_replicas if "min_replicas" in given else KEEP
     hi = body.max_replicas if "max_replicas" in given else KEEP
-    eff_lo = (lo if lo is not KEEP else rec.min_replicas) or (spec.min_replicas if spec else 0)
-    eff_hi = hi if hi is not KEEP else rec.max_replicas
-    if eff_hi is None and spec is not None:
-        eff_hi = spec.max_replicas
+    eff_lo, eff_hi = _bounds(
+        spec,
+        rec.min_replicas if lo is KEEP else lo,
+        rec.max_replicas if hi is KEEP else hi,
+    )
     if eff_hi is not None and eff_lo > eff_hi:
         raise ApiError(
             422,

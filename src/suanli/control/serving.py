@@ -35,7 +35,6 @@ deleted service's replicas are stopped at once.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -180,11 +179,7 @@ class LiveServing:
             except (InputError, ValueError) as exc:
                 log.warning("service %s cannot be served on this fleet: %s", rec.id, exc)
                 return None
-        if rec.min_replicas is not None or rec.max_replicas is not None:
-            lo = svc.min_replicas if rec.min_replicas is None else rec.min_replicas
-            hi = svc.max_replicas if rec.max_replicas is None else rec.max_replicas
-            svc = dataclasses.replace(svc, min_replicas=lo, max_replicas=hi)
-        return svc
+        return svc.bounded(rec.min_replicas, rec.max_replicas)
 
     def rebind(self, tenants: Sequence[Tenant], now: float) -> None:
         """The book's scheduling state was replaced (new tenants, or compaction): serve

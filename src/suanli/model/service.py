@@ -15,6 +15,7 @@ token of context (all layers, at the precision it is stored in), times in second
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from suanli.model.accelerator import BIT_LENGTH
@@ -156,3 +157,12 @@ class Service:
         """Seconds from start to serving: ``startup_s`` (the serving engine's own start)
         plus the weights' bytes over the load bandwidth."""
         return self.startup_s + self.model.weight_bytes * 8 / (self.load_gbps * 1e9)
+
+    def bounded(self, min_replicas: int | None, max_replicas: int | None) -> Service:
+        """This service with replica bounds set where given (None: keep its own) — how an
+        operator's bounds (``PATCH /v1/services``) override a service's spec."""
+        lo = self.min_replicas if min_replicas is None else min_replicas
+        hi = self.max_replicas if max_replicas is None else max_replicas
+        if (lo, hi) == (self.min_replicas, self.max_replicas):
+            return self
+        return dataclasses.replace(self, min_replicas=lo, max_replicas=hi)
