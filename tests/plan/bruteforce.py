@@ -208,8 +208,7 @@ def _evaluate(
         cost[ie + s] = inst.sites[s].expansion_cost_per_mw
         cost[ig + s] += inst.sites[s].green_premium_per_kwh * 1e3
         ub[ie + s] = inst.sites[s].max_expansion_mw
-        green_on = inst.min_green_share is not None or inst.carbon_budget_t is not None
-        ub[ig + s] = np.inf if green_on and inst.sites[s].green_max_share > 0 else 0.0
+        ub[ig + s] = np.inf if inst.sites[s].green_max_share > 0 else 0.0
     rows, rhs = [], []
 
     def le(coefs: np.ndarray, b: float) -> None:

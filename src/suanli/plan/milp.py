@@ -211,12 +211,9 @@ def build(
                         z[s, a, need] = b.col(ColInfo("fits", (s, a, need)), 0, 1, integer=True)
                     gated[s, a, c] = need
     e = {s: b.col(ColInfo("expand", (s,))) for s in S}
-    green_on = inst.min_green_share is not None or inst.carbon_budget_t is not None
-    g = {
-        s: b.col(ColInfo("green", (s,)))
-        for s in S
-        if green_on and inst.sites[s].green_max_share > 0
-    }
+    # green power is a purchase the plan weighs wherever a site offers it, constraint or
+    # not: with a carbon price it can be cheaper than the grid's
+    g = {s: b.col(ColInfo("green", (s,))) for s in S if inst.sites[s].green_max_share > 0}
     y = {c: b.col(ColInfo("delivered", (c,))) for c in C} if objective == "max-compute" else {}
 
     # energy per (s, a) in MWh over the horizon
