@@ -249,6 +249,7 @@ class Builder:
             lat=sc.location.lat,
             lon=sc.location.lon,
             grid_region=sc.grid_region,
+            country=sc.country or "",
             pue=sc.pue,
             power_capacity_mw=sc.power_capacity_mw,
             tariff=tariff,

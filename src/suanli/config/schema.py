@@ -165,7 +165,9 @@ class SiteConfig(Strict):
     """A data centre: location, power, prices, carbon, subsidies and pools.
 
     ``timezone`` (an IANA name) is the local time of its time-of-use tariff; by
-    default the horizon start's UTC offset.
+    default the horizon start's UTC offset. ``country`` (ISO 3166 alpha-2) is where it
+    stands — an accelerator is *domestic* there when its designer is of that country (for
+    subsidies and the planner's domestic share); by default the scenario's ``country``.
     """
 
     id: Identifier = Field(pattern=ID_PATTERN)
@@ -173,6 +175,7 @@ class SiteConfig(Strict):
     hub: str = ""
     location: Location
     timezone: str | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     grid_region: str
     pue: float = Field(ge=1.0, le=3.0)
     power_capacity_mw: float = Field(gt=0)

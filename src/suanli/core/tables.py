@@ -193,7 +193,7 @@ def build_tables(sc: Scenario) -> FleetTables:
     pool_subsidy = np.zeros((len(pools), hours))
     for j, p in enumerate(pools):
         site = sc.sites[site_index[p.site]]
-        domestic = sc.is_domestic(p.accelerator)
+        domestic = sc.is_domestic(p.accelerator, p.site)
         pool_subsidy[j] = [
             subsidy_per_kwh(price[site_index[p.site], h], site.subsidies, domestic)
             for h in range(hours)
@@ -252,7 +252,7 @@ def build_tables(sc: Scenario) -> FleetTables:
             tuple(s for s in sc.catalog[p.accelerator].node_gang_sizes if s <= p.devices_per_node)
             for p in pools
         ),
-        pool_domestic=tuple(sc.is_domestic(p.accelerator) for p in pools),
+        pool_domestic=tuple(sc.is_domestic(p.accelerator, p.site) for p in pools),
         pool_tdp_w=np.array([sc.catalog[p.accelerator].tdp_w or 0.0 for p in pools]),
         pool_idle_w=np.array([sc.catalog[p.accelerator].idle_power_w for p in pools]),
         pool_sleep_after_s=tuple(

@@ -116,6 +116,8 @@ class Site:
     carbon: CarbonIntensity
     pools: tuple[Pool, ...]
     subsidies: tuple[Subsidy, ...] = ()
+    #: ISO country code of where it stands (empty: the scenario's country).
+    country: str = ""
     hub: str = ""
     province: str = ""
     source: str = ""

@@ -168,6 +168,10 @@ class Scenario:
                 return r
         raise KeyError(region_id)
 
-    def is_domestic(self, accelerator_id: str) -> bool:
-        """Whether an accelerator's designer is in the scenario's country."""
-        return self.catalog[accelerator_id].origin == self.country
+    def is_domestic(self, accelerator_id: str, site_id: str | None = None) -> bool:
+        """Whether an accelerator's designer is of the country of ``site_id`` (its own
+        ``country``, else the scenario's), or of the scenario's country without a site."""
+        country = self.country
+        if site_id is not None:
+            country = self.site(site_id).country or country
+        return self.catalog[accelerator_id].origin == country

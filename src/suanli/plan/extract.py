@@ -57,7 +57,7 @@ def extract_plan(
                     site=site.id,
                     accelerator=t.id,
                     vendor=t.vendor,
-                    domestic=t.domestic,
+                    domestic=inst.is_domestic(s, a),
                     existing=existing,
                     added=added,
                     retired=retired,

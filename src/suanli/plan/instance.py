@@ -150,7 +150,9 @@ class CapData:
 class PlanInstance:
     """Everything the MILP needs, as numbers (see the module docstring).
 
-    ``existing[s][a]`` devices are in place; ``energy_price[s][a]`` per kWh;
+    ``existing[s][a]`` devices are in place; ``energy_price[s][a]`` per kWh (after the
+    subsidies type *a* gets at site *s*); ``domestic_at[s][a]`` whether *a* is domestic
+    in the country of site *s* (empty: each type's ``domestic``, the scenario's country);
     ``opex_years`` the (discounted) years of operation counted.
     """
 
@@ -162,6 +164,7 @@ class PlanInstance:
     existing: tuple[tuple[int, ...], ...]
     energy_price: tuple[tuple[float, ...], ...]
     caps: tuple[CapData, ...] = ()
+    domestic_at: tuple[tuple[bool, ...], ...] = ()
     horizon_years: float = 3.0
     opex_years: float = 3.0
     budget: float | None = None
@@ -183,6 +186,10 @@ class PlanInstance:
         per_node_mw = site.pue * t.tdp_w * t.devices_per_node / 1e6
         nodes = math.floor(mw / per_node_mw + 1e-9) if per_node_mw > 0 else 0
         return max(nodes * t.devices_per_node, self.existing[s][a])
+
+    def is_domestic(self, s: int, a: int) -> bool:
+        """Whether type *a* is domestic at site *s* (``domestic_at``)."""
+        return self.domestic_at[s][a] if self.domestic_at else self.types[a].domestic
 
 
 def annuity_years(years: float, rate: float) -> float:
@@ -338,9 +345,12 @@ def build_instance(
         tuple(next((p.count for p in s.pools if p.accelerator == i), 0) for i in ids)
         for s in scenario.sites
     )
+    domestic_at = tuple(
+        tuple(scenario.is_domestic(acc.id, s.id) for acc in accs) for s in scenario.sites
+    )
     prices = tuple(
-        tuple(energy_prices(s, acc.origin == scenario.country) for acc in accs)
-        for s in scenario.sites
+        tuple(energy_prices(s, dom) for dom in row)
+        for s, row in zip(scenario.sites, domestic_at, strict=True)
     )
     classes = tuple(
         cd
@@ -372,6 +382,7 @@ def build_instance(
         classes=classes,
         existing=existing,
         energy_price=prices,
+        domestic_at=domestic_at,
         caps=tuple(caps),
         horizon_years=years,
         opex_years=annuity_years(years, pf.discount_rate),
