@@ -21,6 +21,7 @@ from suanli.experiment.run import DEFAULT_POLICIES, default_seed, run_policies, 
 from suanli.policy.registry import DEFAULT_SERVING_POLICY
 from suanli.report.data import summary_rows
 from suanli.report.files import clean_json
+from suanli.report.metrics import raised_gangs
 from suanli.report.writer import write_report
 from suanli.scenarios import DEFAULT
 from suanli.sim.result import SimResult
@@ -153,11 +154,31 @@ def simulate_command(
         )
         return
     console.print(summary_table(metrics))
+    raised = gangs_raised_note(results[0])
+    if raised:
+        err_console.print(raised)
     if sc.services and serving != "none":
         console.print(services_table(results, sc.currency))
     console.print(
         f"report written to [bold]{target}[/]: open {target / 'index.html'} "
         f"(also metrics.json, jobs-/sites-*.csv{', PNG plots' if plots else ''})"
+    )
+
+
+def gangs_raised_note(r: SimResult) -> str:
+    """A warning naming the jobs that ran on more devices than their gang asked for (their
+    model's memory needed them), with an example; "" when none did."""
+    raised = raised_gangs(r)
+    if not raised:
+        return ""
+    j, used = raised[0]
+    t = r.tables
+    acc = t.acc_ids[t.pool_acc[int(r.last_pool[j])]]
+    return (
+        f"[yellow]warning:[/] under {r.policy}, {len(raised):,} job"
+        f"{'s' if len(raised) > 1 else ''} ran on more devices than their gang asked for, "
+        f"because their model's memory needed them (e.g. job {r.jobs.ids[j]}: "
+        f"{r.jobs.gang[j]} → {used} on {acc}); metrics: jobs.gangs_raised"
     )
 
 

@@ -124,3 +124,10 @@ def _above_quota(
         f"hold where it can run ({'; '.join(t.quotas[qi][3] for qi in quotas)})",
         f"ask for at most {most} devices, or for accelerators outside the quota",
     )
+
+
+def raised_gang(jobs: JobTable, j: int, pool: int) -> int:
+    """The devices job *j* computes on at ``pool`` when more than its gang — its model's
+    memory needs them there (:mod:`suanli.core.jobtable`: ``max(gang, n_min)``) — else 0."""
+    cand = next((c for c in jobs.candidates(j) if c.pool == pool), None)
+    return cand.used if cand is not None and cand.used > jobs.gang[j] else 0

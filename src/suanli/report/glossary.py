@@ -43,6 +43,13 @@ TERMS: tuple[Term, ...] = (
         ("jobs.never_startable",),
     ),
     Term(
+        "gangs-raised",
+        "gangs raised for memory",
+        "jobs that ran on more devices than their gang asked for, because their model's memory "
+        "needed them on the accelerator type they ran on (the extra devices compute too)",
+        ("jobs.gangs_raised",),
+    ),
+    Term(
         "jct",
         "JCT",
         "job completion time `finish − submit`, over finished jobs: mean, p50, p99 (hours); "

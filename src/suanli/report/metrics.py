@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from suanli.core.feasibility import raised_gang
 from suanli.report.services import service_metrics
 from suanli.sim.result import SimResult
 
@@ -80,6 +81,18 @@ def energy_tables(r: SimResult) -> dict[str, np.ndarray]:
         "subsidy": kwh * subsidy,
         "carbon_kg": kwh * carbon,
     }
+
+
+def raised_gangs(r: SimResult) -> list[tuple[int, int]]:
+    """``(job, devices)`` of every job that ran on more devices than its gang asked for,
+    because its model's memory needed them on the type it ran on
+    (:func:`~suanli.core.feasibility.raised_gang`)."""
+    out = []
+    for j in np.flatnonzero(r.last_pool >= 0).tolist():
+        used = raised_gang(r.jobs, j, int(r.last_pool[j]))
+        if used:
+            out.append((j, used))
+    return out
 
 
 def compute_metrics(r: SimResult) -> dict[str, Any]:
@@ -142,6 +155,7 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
             "never_startable": sum(
                 1 for j in range(len(jobs)) if arrived[j] and not jobs.candidates(j)
             ),
+            "gangs_raised": len(raised_gangs(r)),
         },
         "jct_h": {k: v / 3600.0 for k, v in stats(jct).items()},
         "queueing_delay_h": {k: v / 3600.0 for k, v in stats(wait).items()},
