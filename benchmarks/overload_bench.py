@@ -10,12 +10,14 @@ JCT on the same window, moves (migrations) and preemptions per window, and the s
 wall time per window. The baseline measured in the same run is ``fifo``'s wall time.
 
 Run: ``python benchmarks/overload_bench.py [--windows 3] [--loads 0.8,1.2,1.5]
-[--policies fifo,fifo-het,...] [--data ../shared/data]``.
+[--policies fifo,fifo-het,...] [--data ../shared/data]``; a policy may carry parameters,
+``suanli:migrate=false`` (values as JSON).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -29,6 +31,12 @@ from suanli.sim.engine import Simulator
 from suanli.trace import convert_source, read_trace, replay, write_trace
 
 PHILLY = "traces/philly-pollux/simulator/traces/philly.csv"
+
+
+def policy_of(spec: str) -> tuple[str, dict[str, object]]:
+    """``"name:key=value:key=value"`` → the policy's name and parameters."""
+    name, *pairs = spec.split(":")
+    return name, {k: json.loads(v) for k, v in (p.split("=", 1) for p in pairs)}
 
 
 def main() -> None:
@@ -65,7 +73,8 @@ def main() -> None:
             rp = replay(path, "philly-hetero", target_load=load, window_s=(edges[w], edges[w + 1]))
             for pol in policies:
                 t0 = time.perf_counter()
-                r = Simulator(rp.scenario, rp.jobs, make_policy(pol), drain=True).run()
+                name, params = policy_of(pol)
+                r = Simulator(rp.scenario, rp.jobs, make_policy(name, params), drain=True).run()
                 wall = time.perf_counter() - t0
                 m = compute_metrics(r)
                 rows[pol].append((m["jct_h"]["mean"], m["migrations"], m["preemptions"], wall))
