@@ -92,6 +92,14 @@ def test_the_file_shape_is_checked() -> None:
             JobFile.model_validate({**BASE, **change})
 
 
+def test_numbers_in_a_job_file() -> None:
+    """YAML reads ``1e3`` as a string: a job file takes it as the number; never ``true``."""
+    got = JobFile.model_validate({**BASE, "work": {"pflop": "1e3"}})
+    assert got.work.pflop == 1000.0
+    with pytest.raises(ValidationError, match="not true/false"):
+        JobFile.model_validate({**BASE, "work": {"pflop": True}})
+
+
 def test_the_api_takes_a_job_file(api: Api) -> None:
     c = api.client
     body = {

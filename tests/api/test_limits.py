@@ -84,8 +84,17 @@ def test_limits_are_set_by_admins_only_and_checked(client: TestClient) -> None:
     assert client.patch("/v1/tenants/t1", json={"max_queued": 9}, headers=lab).status_code == 403
     admin = bearer(ADMIN)
     assert client.patch("/v1/tenants/nope", json={}, headers=admin).status_code == 404
-    for bad in ({"max_queued": -1}, {"submit_rate": 0}, {"submit_rate": "x"}, {"other": 1}):
+    for bad in (
+        {"max_queued": -1},
+        {"submit_rate": 0},
+        {"submit_rate": "x"},
+        {"submit_rate": True},  # JSON numbers only: no true for 1, no "2" for 2
+        {"submit_rate": "2"},
+        {"other": 1},
+    ):
         assert client.patch("/v1/tenants/t1", json=bad, headers=admin).status_code == 422, bad
+    r = client.post("/v1/tenants", json={"id": "t2", "name": "t2", "weight": True}, headers=admin)
+    assert r.status_code == 422 and "weight" in r.text
     got = client.get("/v1/tenants/t1", headers=lab).json()
     assert got["max_queued"] is None and got["submit_rate"] is None
 

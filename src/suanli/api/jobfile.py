@@ -48,8 +48,19 @@ from pydantic import (
     model_validator,
 )
 
-from suanli.api.models import Name, Number, Text, When, Whole
+from suanli.api.models import Name, Text, When, Whole
 from suanli.model.job import JobKind
+
+
+def _not_bool(v: object) -> object:
+    if isinstance(v, bool):
+        raise ValueError("a number, not true/false")
+    return v
+
+
+#: A finite number in a YAML job file: as the API's ``Number``, but a string that reads as
+#: one is taken (PyYAML reads ``1e3`` as a string: YAML 1.1 wants ``1.0e+3``).
+Number = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
 
 JOBFILE_VERSION = 1
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

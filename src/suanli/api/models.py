@@ -96,7 +96,8 @@ def _integral(v: object) -> object:
 #: An integer; a float with no fraction (``-648.0``) is taken as one, as JSON Schema's
 #: ``integer`` says; booleans and strings are not.
 Whole = Annotated[StrictInt, BeforeValidator(_integral)]
-Number = Annotated[float, Field(allow_inf_nan=False)]
+#: A finite number (an integer is one); booleans and strings are not, as JSON Schema says.
+Number = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 
 
 def iso(t: float | None) -> datetime | None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Rate = Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False, strict=True)]
 
 
 class ServicePatch(BaseModel):
