@@ -8,7 +8,8 @@ The interface itself (:class:`PolicyInput`, :class:`PolicyOutput`, …) is
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 
 from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput
@@ -38,12 +39,21 @@ class JobScan:
         self._skipped: set[int] = set()
         self._seen: set[int] = set()
         self._heap: list[tuple[float, int, int, Iterator[int]]] = []
-        if inp.full or freed:  # else no signature's pools were freed: arrivals only
+        #: On a full round, every waiting job: ``waiting`` itself, in the order the merge
+        #: of the signatures' lists would give.
+        self._all: Sequence[int] | None = inp.waiting if inp.full else None
+        self._sources: list[Iterable[int]] = []  # the merge's lists (for :meth:`first`)
+        if inp.full:
+            return
+        if freed:  # else no signature's pools were freed: arrivals only
             for sig in inp.waiting_sigs:
-                if inp.full or mask(sig) & freed:
-                    self._push(sig, iter(inp.waiting_of(sig)))
-        if not inp.full and inp.arrived:
+                if mask(sig) & freed:
+                    jobs = inp.waiting_of(sig)
+                    self._sources.append(jobs)
+                    self._push(sig, iter(jobs))
+        if inp.arrived:
             arrived = sorted(inp.arrived, key=lambda j: (self._submit[j], j))
+            self._sources.append(arrived)
             self._push(-1, iter(arrived))
 
     def _push(self, sig: int, it: Iterator[int]) -> None:
@@ -51,12 +61,32 @@ class JobScan:
             heapq.heappush(self._heap, (self._submit[j], j, sig, it))
             return
 
+    def first(self, n: int) -> list[int]:
+        """``list(islice(self, n))`` for a scan that skips nothing: the jobs of the merge
+        at once, sorted by (submit, job) — the merge's order — without going through its
+        heap one job at a time."""
+        if self._all is not None:
+            if not self._skipped:
+                return list(islice(self._all, n))
+        elif not self._skipped and not self._seen:
+            submit = self._submit
+            keys = sorted({(submit[j], j) for it in self._sources for j in it})
+            return [j for _, j in islice(keys, n)]
+        return list(islice(self, n))
+
     def skip(self, sig: int) -> None:
         """Yield no more jobs of signature ``sig`` this round."""
         self._skipped.add(sig)
 
     def __iter__(self) -> Iterator[int]:
-        heap, skipped, seen = self._heap, self._skipped, self._seen
+        skipped = self._skipped
+        if self._all is not None:
+            sig_of = self._sig_of
+            for j in self._all:
+                if not skipped or sig_of(j) not in skipped:
+                    yield j
+            return
+        heap, seen = self._heap, self._seen
         while heap:
             _, j, sig, it = heapq.heappop(heap)
             if sig >= 0 and sig in skipped:

@@ -123,12 +123,46 @@ class Las:
         #: Running job r is not eligible before this time (see :meth:`eligible`); dropped
         #: when r is requeued.
         self._idle_until: dict[int, float] = {}
+        #: Running job r is surely still in queue q before time u: ``r -> (q, u)`` (see
+        #: :meth:`queue_until`); dropped when r is requeued.
+        self._queue_until: dict[int, tuple[int, float]] = {}
+        #: Running jobs that surely have no place in a pool's ranking (:class:`_Ranked`)
+        #: before a time: not eligible yet, preempted too often, or in queue 0; with a heap
+        #: of ``(time, job)`` to release them. Dropped when the job is requeued.
+        self._parked: dict[int, float] = {}
+        self._release: list[tuple[float, int]] = []
+        #: Waiting job j surely does not starve before this time (see
+        #: :meth:`starves_from`); dropped when j starts or is requeued.
+        self._starve_from: dict[int, float] = {}
+        #: Priority of requeued waiting job j (fixed while it waits: its service does not
+        #: change); dropped when j starts, is promoted or is requeued.
+        self._waiting_prio: dict[int, tuple[int, float, int]] = {}
+        #: Per signature, the most devices a job of it can hold (its service's top rate).
+        self._top_amount: dict[int, float] = {}
         #: Promotions by starvation (a count, for reports and tests).
         self.promotions = 0
 
     def queue(self, inp: PolicyInput, j: int) -> int:
         """q_j: the queue of job ``j`` by its service since its last promotion."""
         return bisect.bisect_right(self.limits, inp.attained(j) - self.base.get(j, 0.0))
+
+    def queue_until(self, inp: PolicyInput, j: int, s: float, q: int) -> float:
+        """A time before which running job ``j``, in queue ``q`` with service ``s`` since
+        its promotion now, is surely still in queue ``q``: its service does not shrink
+        while it runs (its base does not change) and grows at most at the rate of the most
+        devices it can hold (less a second, against rounding)."""
+        if q >= len(self.limits):
+            return math.inf
+        sig = inp.jobs.signature(j)
+        top = self._top_amount.get(sig)
+        if top is None:
+            top = self._top_amount[sig] = max(
+                (c.amount for c in inp.jobs.candidates(j)), default=0.0
+            )
+        top = max(top, inp.running[j].candidate.amount)
+        if top <= 0:
+            return math.inf
+        return inp.now + (self.limits[q] - s) / top - 1.0
 
     def priority(self, inp: PolicyInput, j: int) -> tuple[int, float, int]:
         """(queue, submit, job): smaller is served first."""
@@ -147,11 +181,34 @@ class Las:
 
     def promote_starved(self, inp: PolicyInput) -> None:
         """Move every starved waiting job to queue 0 (``B_j ← S_j``, ``T_j ← t``)."""
+        if self.p.starve_factor <= 0:
+            return
+        now, starve_from = inp.now, self._starve_from
         for j in list(inp.requeued):
+            at = starve_from.get(j)
+            if at is None:
+                at = starve_from[j] = self.starves_from(inp, j)
+            if now < at:
+                continue
             if self.starving(inp, j):
                 self.base[j] = inp.attained(j)
                 self.since[j] = inp.now
                 self.promotions += 1
+                del starve_from[j]
+                self._waiting_prio.pop(j, None)
+
+    def starves_from(self, inp: PolicyInput, j: int) -> float:
+        """A time before which waiting job ``j`` surely does not starve, as long as it
+        waits and is neither started nor promoted (its service, ``E_j`` and ``T_j`` do
+        not change meanwhile): ``T_j + E_j + σ·E_j``, less a second against rounding."""
+        s = inp.attained(j) - self.base.get(j, 0.0)
+        if bisect.bisect_right(self.limits, s) == 0:
+            return math.inf
+        ran = s / (self.amount.get(j) or max(inp.jobs.gang[j], 1))
+        if not ran > 0:
+            return math.inf
+        since = self.since.get(j, inp.jobs.submit[j])
+        return since + ran + self.p.starve_factor * ran - 1.0
 
     def min_run(self, inp: PolicyInput, j: int) -> float:
         """m_j = max(m, κ·R_j): seconds job ``j`` computes after a (re)start before it may
@@ -167,8 +224,10 @@ class Las:
         again before its next window opens (less a millisecond, against rounding)."""
         if inp.now < self._idle_until.get(r, -math.inf):
             return False
+        if self.preempted.get(r, 0) >= self.p.max_preemptions:
+            return False
         run = inp.running[r]
-        if not run.preemptible or self.preempted.get(r, 0) >= self.p.max_preemptions:
+        if not run.preemptible:
             return False
         start = run.compute_start_s
         computing = inp.now - start
@@ -176,6 +235,7 @@ class Las:
         if computing < 0 or computing < m:
             if computing >= 0:
                 self._idle_until[r] = start + m - 1e-3
+                self._park(r, start + m - 1e-3)
             return False
         interval = inp.jobs.checkpoint_s[r]
         if interval <= 0:
@@ -184,18 +244,33 @@ class Las:
         if phase <= self.p.max_loss_s:
             return True
         self._idle_until[r] = inp.now + (interval - phase) - 1e-3
+        self._park(r, self._idle_until[r])
         return False
 
-    def in_priority_order(self, inp: PolicyInput) -> Iterator[tuple[int, float, int]]:
-        """Waiting jobs by priority without sorting the whole queue: jobs that never ran
-        have no service (queue 0) and come in arrival order; only requeued jobs (few)
-        are sorted."""
-        requeued = sorted(self.priority(inp, j) for j in inp.requeued)
-        fresh = ((0, inp.jobs.submit[j], j) for j in inp.waiting if j not in inp.requeued)
+    def in_priority_order(self, inp: PolicyInput, n: int) -> list[tuple[int, float, int]]:
+        """The first ``n`` waiting jobs by priority without sorting the whole queue: jobs
+        that never ran have no service (queue 0) and come in arrival order; only requeued
+        jobs (few) are sorted."""
+        known = self._waiting_prio
+        requeued = []
+        for j in inp.requeued:
+            pr = known.get(j)
+            if pr is None:
+                pr = known[j] = self.priority(inp, j)
+            requeued.append(pr)
+        requeued.sort()
+        submit, again = inp.jobs.submit, inp.requeued
+        # The first n fresh jobs are among the first n + (requeued jobs) waiting.
+        head = inp.waiting[: n + len(again)]
+        fresh = [(0, submit[j], j) for j in head if j not in again]
+        del fresh[n:]
         first = [p for p in requeued if p[0] == 0]
-        rest = [p for p in requeued if p[0] > 0]
-        yield from heapq.merge(fresh, first)
-        yield from rest
+        if first:  # merge two sorted lists (the first n fresh ones are all that can count)
+            fresh += first
+            fresh.sort()
+        fresh.extend(islice((p for p in requeued if p[0] > 0), max(n - len(fresh), 0)))
+        del fresh[n:]
+        return fresh
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """Start by priority; preempt eligible lower-priority jobs for a job that fits
@@ -203,13 +278,18 @@ class Las:
         out = PolicyOutput(default_reason="queued behind jobs with less attained service")
         for j in inp.arrived:  # requeued: its next run computes from a new start
             self._idle_until.pop(j, None)
+            self._queue_until.pop(j, None)
+            self._starve_from.pop(j, None)
+            self._parked.pop(j, None)
+            self._waiting_prio.pop(j, None)
         if not (inp.full or inp.arrived or inp.freed):
             return out
         self.promote_starved(inp)
         self._forget(inp)
+        self._unpark(inp.now)
         cap = inp.capacity
         jobs = inp.jobs
-        waiting = list(islice(self.in_priority_order(inp), self.p.max_jobs_per_round))
+        waiting = self.in_priority_order(inp, self.p.max_jobs_per_round)
         touched: set[int] = set()  # pools with a preemption planned: no other start there
         used: set[int] = set()  # pools with an ordinary start: no preemption plan there
         victims: set[int] = set()
@@ -222,19 +302,27 @@ class Las:
         # with every eligible job of a lower queue stopped: victims only accumulate within
         # a round, so a job of that queue or a lower one cannot either.
         nofit: dict[tuple[int, int, int], int] = {}
+        reasons = out.reasons
+        said: dict[tuple[tuple[int, int], int], str] = {}  # a blocked job's reason by queue
+        tenants, signature, candidates, why_not = (
+            jobs.tenant,
+            jobs.signature,
+            jobs.candidates,
+            cap.why_not,
+        )
         for prio in waiting:
             j = prio[2]
-            tenant = jobs.tenant[j]
-            sig = (jobs.signature(j), tenant)
+            tenant = tenants[j]
+            sig = (signature(j), tenant)
             if sig in blocked:
-                out.reasons[j] = f"queue {prio[0]}: {blocked[sig]}"
+                key = (sig, prio[0])
+                text = said.get(key)
+                if text is None:
+                    text = said[key] = f"queue {prio[0]}: {blocked[sig]}"
+                reasons[j] = text
                 continue
             cand = next(
-                (
-                    c
-                    for c in jobs.candidates(j)
-                    if c.pool not in touched and cap.why_not(tenant, c) is None
-                ),
+                (c for c in candidates(j) if c.pool not in touched and why_not(tenant, c) is None),
                 None,
             )
             if cand is not None:
@@ -279,13 +367,39 @@ class Las:
             return
         for j in [j for j in self._idle_until if j not in inp.running]:
             del self._idle_until[j]
+        for j in [j for j in self._queue_until if j not in inp.running]:
+            del self._queue_until[j]
+        for j in [j for j in self._starve_from if j not in inp.requeued]:
+            del self._starve_from[j]
+        for j in [j for j in self._waiting_prio if j not in inp.requeued]:
+            del self._waiting_prio[j]
+        for j in [j for j in self._parked if j not in inp.running]:
+            del self._parked[j]
+        self._release = [(u, j) for u, j in self._release if self._parked.get(j) == u]
+        heapq.heapify(self._release)
         for record in (self.preempted, self.base, self.since, self.amount):
             for j in [j for j in record if j not in inp.running and j not in inp.requeued]:
                 del record[j]
 
+    def _park(self, r: int, until: float) -> None:
+        """Leave running job ``r`` out of the pools' rankings before ``until``."""
+        self._parked[r] = until
+        if until < math.inf:
+            heapq.heappush(self._release, (until, r))
+
+    def _unpark(self, now: float) -> None:
+        """Release the jobs parked until ``now`` or earlier."""
+        release, parked = self._release, self._parked
+        while release and release[0][0] <= now:
+            until, r = heapq.heappop(release)
+            if parked.get(r) == until:
+                del parked[r]
+
     def _started(self, inp: PolicyInput, j: int, cand: Candidate) -> None:
         """Record a start: ``a_j``, and ``T_j`` on its first start."""
         self.amount[j] = cand.amount
+        self._starve_from.pop(j, None)
+        self._waiting_prio.pop(j, None)
         self.since.setdefault(j, inp.now)
 
     def _preempt_for(
@@ -362,11 +476,34 @@ class _Ranked:
     def __init__(self, las: Las, inp: PolicyInput, pool: int) -> None:
         self._las, self._inp = las, inp
         submit = inp.jobs.submit
+        now = inp.now
+        attained, base, limits = inp.attained, las.base, las.limits
+        queue_until, idle_until = las._queue_until, las._idle_until
+        preempted, most = las.preempted, las.p.max_preemptions
         heap = []
-        for r in inp.running_on(pool):
-            q = las.queue(inp, r)
+        park, parked = las._park, las._parked
+        running = inp.running_on(pool)
+        # Parked jobs are surely left out below (Las._park): only the others are looked at.
+        for r in running.difference(parked) if parked and isinstance(running, set) else running:
+            # Not eligible (the first checks of Las.eligible, which change nothing):
+            until = idle_until.get(r, -math.inf)
+            if now < until:
+                park(r, until)
+                continue
+            if preempted.get(r, 0) >= most:
+                park(r, math.inf)
+                continue
+            known = queue_until.get(r)
+            if known is not None and now < known[1]:
+                q = known[0]
+            else:
+                s = attained(r) - base.get(r, 0.0)
+                q = bisect.bisect_right(limits, s)
+                known = queue_until[r] = (q, las.queue_until(inp, r, s, q))
             if q > 0:
                 heap.append(((-q, -submit[r], -r), r))
+            else:
+                park(r, known[1])
         heapq.heapify(heap)
         self._heap = heap
         #: The eligible jobs found so far, in order: ((queue, submit, job), job).

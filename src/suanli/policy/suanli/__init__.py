@@ -27,7 +27,6 @@ for a faster accelerator, or no room.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
 
 import numpy as np
 
@@ -41,7 +40,7 @@ from suanli.policy.suanli.deferral import defer_until
 from suanli.policy.suanli.moves import plan_moves
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
-from suanli.policy.suanli.utility import fairness, value
+from suanli.policy.suanli.utility import fairness, value_all
 
 #: Why a job started, by how the round placed it.
 BY_OPTIMUM = "best worth in the round's optimisation (speed, energy cost, carbon, fair share, wait)"
@@ -105,16 +104,14 @@ class Suanli:
         if not (inp.full or inp.arrived or inp.freed):
             return out
         scan = JobScan(inp, pools_of=lambda sig: self.fast_pools(inp.jobs, sig))
-        considered = list(islice(scan, p.max_jobs_per_round))
+        considered = scan.first(p.max_jobs_per_round)
         if not considered:
             self._move(inp, out)
             return out
         classes = build_classes(inp, considered)
         fair = fairness(inp, classes, p.w_fair)
         items: list[_Item] = []
-        for cls in classes:
-            val = value(inp, cls, fair[cls.tenant], p)
-            best = int(np.argmax(val.utility))
+        for cls, (val, best, order) in zip(classes, value_all(inp, classes, fair, p), strict=True):
             if p.defer and cls.deferrable:
                 d = defer_until(inp, cls, val, best, p)
                 if d is not None:
@@ -125,12 +122,8 @@ class Suanli:
                     )
                     out.defers.extend(Defer(j, d.until_s, why) for j in cls.jobs)
                     continue
-            order = np.argsort(-val.utility, kind="stable")
-            good = [
-                _Option(cls.candidates[i], float(val.tau_s[i]), float(val.utility[i]))
-                for i in order
-                if val.utility[i] > 0
-            ]
+            tau_l, util_l = val.tau_s.tolist(), val.utility.tolist()
+            good = [_Option(cls.candidates[i], tau_l[i], util_l[i]) for i in order if util_l[i] > 0]
             if not good:
                 why = (
                     "waiting for a faster accelerator: the best free option now, "
@@ -146,10 +139,14 @@ class Suanli:
         self._greedy(inp, items, out)
         # Capacity no longer changes: jobs of one tenant and signature share an explanation.
         explainer = Explainer(inp, "no room on the pools where it is worth running")
+        reasons = out.reasons
         for it in items:
+            because = ""  # one explanation per class (one tenant and signature)
             for j in it.cls.jobs[it.placed :]:
-                if j not in out.reasons:
-                    out.reasons[j] = explainer(j)
+                if j not in reasons:
+                    if not because:
+                        because = explainer(j)
+                    reasons[j] = because
         self._move(inp, out)
         return out
 

@@ -40,27 +40,36 @@ def build_classes(inp: PolicyInput, considered: Iterable[int]) -> list[JobClass]
     """Group ``considered`` waiting jobs into classes (deterministic order: first job)."""
     jobs = inp.jobs
     now = inp.now
+    signature, candidates, remaining_of, resumed_of = (
+        jobs.signature,
+        jobs.candidates,
+        inp.remaining,
+        inp.resumed,
+    )
+    tenants, submit, deadline, deferrable = jobs.tenant, jobs.submit, jobs.deadline, jobs.deferrable
+    floor, log2 = math.floor, math.log2
     by_key: dict[tuple[int, int, int], JobClass] = {}
     best_rate: dict[int, float] = {}  # per signature (its jobs share their candidates)
     for j in considered:
-        sig = jobs.signature(j)
+        sig = signature(j)
         best = best_rate.get(sig)
         if best is None:
-            best = best_rate[sig] = max(c.rate for c in jobs.candidates(j))
-        remaining = inp.remaining(j)
-        bucket = math.floor(math.log2(max(remaining / best / 3600.0, 1e-3)))
-        key = (sig, jobs.tenant[j], bucket)
+            best = best_rate[sig] = max(c.rate for c in candidates(j))
+        remaining = remaining_of(j)
+        bucket = floor(log2(max(remaining / best / 3600.0, 1e-3)))
+        tenant = tenants[j]
+        key = (sig, tenant, bucket)
         cls = by_key.get(key)
         if cls is None:
-            cls = by_key[key] = JobClass(jobs.tenant[j], sig, jobs.candidates(j))
+            cls = by_key[key] = JobClass(tenant, sig, candidates(j))
         cls.jobs.append(j)
         cls.remaining += remaining
-        cls.wait_s += now - jobs.submit[j]
-        dl = jobs.deadline[j]
+        cls.wait_s += now - submit[j]
+        dl = deadline[j]
         if dl is not None:
             cls.deadline_s = min(cls.deadline_s, dl)
-        cls.deferrable &= jobs.deferrable[j]
-        cls.resumed |= inp.resumed(j)
+        cls.deferrable &= deferrable[j]
+        cls.resumed |= resumed_of(j)
     out = list(by_key.values())
     for cls in out:
         cls.remaining /= cls.n

@@ -109,3 +109,58 @@ def value(inp: PolicyInput, cls: JobClass, fair: float, p: SuanliParams) -> Valu
         - p.w_carbon * (carbon / max(float(carbon.mean()), 1e-12) - 1.0)
     )
     return Valuation(tau, cost, carbon, util)
+
+
+def value_all(
+    inp: PolicyInput, classes: list[JobClass], fair: dict[int, float], p: SuanliParams
+) -> list[tuple[Valuation, int, list[int]]]:
+    """:func:`value` for every class at once — the candidates of all classes in one set
+    of arrays, the same arithmetic element by element, so the same numbers — with, per
+    class, its best candidate (``np.argmax`` of the worth) and its candidates by
+    decreasing worth (stable: candidate order breaks ties)."""
+    if not classes:
+        return []
+    jobs, t = inp.jobs, inp.tables
+    arrays = [jobs.sig_arrays(cls.sig) for cls in classes]
+    sizes = np.array([a.pools.size for a in arrays])
+    ends = np.cumsum(sizes).tolist()
+    starts = [0, *ends[:-1]]
+    transfer = np.concatenate([transfer_times(inp, cls) for cls in classes])
+    restart = np.repeat(
+        [jobs.restart_s[cls.jobs[0]] if cls.resumed else 0.0 for cls in classes], sizes
+    )
+    pools = np.concatenate([a.pools for a in arrays])
+    sites = np.concatenate([a.sites for a in arrays])
+    rates = np.concatenate([a.rates for a in arrays])
+    remaining = np.repeat([cls.remaining for cls in classes], sizes)
+    run = remaining / rates
+    t1 = np.full(pools.size, inp.now) + transfer + restart
+    kw = np.concatenate([a.pue for a in arrays]) * np.concatenate([a.busy_w for a in arrays])
+    kw = kw / 3.6e6
+    egress = np.concatenate([a.egress for a in arrays])
+    cost = kw * t.net_price_integrals(pools, t1, t1 + run) + np.where(transfer > 0, egress, 0.0)
+    carbon = kw * t.carbon_integrals(sites, t1, t1 + run)
+    tau = transfer + restart + run
+    best = np.minimum.reduceat(tau, starts).tolist()
+    weight, cost_mean, carbon_mean, num = [], [], [], []
+    add = np.add.reduce  # what ndarray.mean sums with, divided by the count below
+    for cls, a, b, bt in zip(classes, starts, ends, best, strict=True):
+        weight.append(p.w_time * fair[cls.tenant])
+        num.append((cls.wait_s + bt) / bt * bt)
+        cost_mean.append(max(float(add(cost[a:b])) / (b - a), 1e-12))
+        carbon_mean.append(max(float(add(carbon[a:b])) / (b - a), 1e-12))
+    util = (
+        np.repeat(weight, sizes) * (np.repeat(num, sizes) / tau - p.patience)
+        - p.w_cost * (cost / np.repeat(cost_mean, sizes) - 1.0)
+        - p.w_carbon * (carbon / np.repeat(carbon_mean, sizes) - 1.0)
+    )
+    # Per class, np.argsort(-utility, kind="stable"): one stable sort by class, then worth.
+    offset = np.repeat(starts, sizes)
+    order = (np.lexsort((-util, offset)) - offset).tolist()  # each class's own indices
+    nan = bool(np.isnan(util).any())  # else the first of the order is np.argmax's choice
+    out = []
+    for a, b in zip(starts, ends, strict=True):
+        mine = order[a:b]
+        top = int(np.argmax(util[a:b])) if nan else mine[0]
+        out.append((Valuation(tau[a:b], cost[a:b], carbon[a:b], util[a:b]), top, mine))
+    return out
