@@ -150,7 +150,13 @@ def test_unschedulable_job_is_reported_not_lost() -> None:
     sc = scenario([site("a", [(H100, 8)])], hours=5)
     r = run(sc, [job("huge", 0.0, 64, HOUR), job("ok", 0.0, 8, HOUR)])
     m = compute_metrics(r)
-    assert m["jobs"] == {"submitted": 2, "finished": 1, "unfinished": 1, "never_startable": 1}
+    assert m["jobs"] == {
+        "submitted": 2,
+        "finished": 1,
+        "unfinished": 1,
+        "never_startable": 1,
+        "gangs_raised": 0,
+    }
     assert "no pool can ever run it" in r.reasons[0]
 
 
