@@ -1,14 +1,17 @@
 """``backfill``: EASY backfilling (Lifka 1995; as in Slurm's backfill scheduler).
 
-1. Start jobs in arrival order, first fit (as ``fifo``), until the head of the
-   queue fits nowhere.
+1. Start jobs in queue order — higher effective priority first, then arrival
+   (:mod:`suanli.policy.priority`) — first fit (as ``fifo``), until the head of the
+   queue fits nowhere: the head is the highest-priority job that does not fit.
 2. Reserve for the head: on each of its candidate pools, walk the running jobs
    by expected end and find the earliest time *T* its gang fits (whole nodes for
    gangs of a node or more); keep the pool with the smallest *T*, and the
    devices *S* that will still be free there at *T* after the head takes its own.
 3. Backfill: a later job may start now on a candidate with room if it does not
    delay the head — on another pool, or expected to end by *T*, or using at most
-   the *S* spare devices (which it then consumes).
+   the *S* spare devices (which it then consumes). Candidates for backfilling are taken
+   in queue order too. Backfilling never delays the head, whatever its priority, and
+   nothing is preempted.
 
 Expected run times come from the throughput model (the simulator's estimate of
 a job's duration is exact, unlike user estimates on real clusters). Reservations
@@ -27,9 +30,10 @@ import numpy as np
 
 from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
-from suanli.policy.common import IN_ORDER, JobScan, explain
+from suanli.policy.common import explain
 from suanli.policy.costs import expected_end
 from suanli.policy.freed import Freed
+from suanli.policy.priority import Priorities
 from suanli.policy.registry import register
 
 
@@ -59,6 +63,7 @@ class Backfill:
         self.depth = params.max_jobs_per_round
         #: The outcome of the last full backfill pass that started nothing, while it holds.
         self._memo: _Memo | None = None
+        self.priorities = Priorities()
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """FIFO starts, a reservation for the blocked head, then backfilling."""
@@ -69,12 +74,14 @@ class Backfill:
         cap = inp.capacity
         jobs = inp.jobs
         head = -1
-        for j in inp.waiting:
+        pr = self.priorities.update(inp)
+        why_start = pr.in_order()
+        for j in pr.order(inp):
             tenant = jobs.tenant[j]
             for c in jobs.candidates(j):
                 if cap.why_not(tenant, c) is None:
                     cap.take(tenant, c)
-                    out.starts.append(Start(j, c, IN_ORDER))
+                    out.starts.append(Start(j, c, why_start))
                     break
             else:
                 head = j
@@ -99,7 +106,7 @@ class Backfill:
                 plan.reuse(memo.res, memo.now)
             self._memo = memo
             return out
-        scan = JobScan(inp, freed=inp.freed if inp.full else 0)
+        scan = pr.scan(inp, freed=inp.freed if inp.full else 0)
         fits: dict[tuple[int, int], list[Candidate]] = {}  # until capacity changes
         pools = range(inp.tables.n_pools)
         # whether a device or share is free anywhere (None: not known since the last take);

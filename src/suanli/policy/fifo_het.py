@@ -13,6 +13,11 @@ every round puts each job on the best free device type): each round
    room (ties: the job's own order of candidates — preferred type, then nearest). A job
    that fits nowhere does not block those behind it.
 
+**Priorities** (:mod:`suanli.policy.priority`): moves and starts go by effective
+priority, highest level first; within a level, moves (oldest first) come before starts
+(arrival order), as above. So a running job moves onto faster devices only after every
+waiting job of a higher priority has had its pick, and a move displaces no one.
+
 Devices a move leaves are free in the round's next pass (``again``), so the queue gets
 them at once. A job only ever moves to faster devices, so it moves at most once per
 distinct speed of its candidates between two starts; ``min_interval_s`` can space the
@@ -21,15 +26,24 @@ moves further.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
 import numpy as np
 
-from suanli.core.policy import Migrate, PolicyInput, PolicyOutput, PolicyParams, Start
+from suanli.core.policy import Migrate, PolicyInput, PolicyOutput, PolicyParams, Running, Start
 from suanli.policy.common import JobScan, explain
 from suanli.policy.moves import faster_with_room, movable
+from suanli.policy.priority import LevelScan, Priorities
 from suanli.policy.registry import register
 
 #: Why a job started or moved.
 FASTEST_FREE = "next in arrival order, on the fastest free devices it accepts"
+#: Why a job started, when jobs have several effective priorities.
+FASTEST_FREE_BY_PRIORITY = (
+    "next in queue order (higher priority first, then arrival), on the fastest free devices "
+    "it accepts"
+)
 MOVED_UP = "faster devices it accepts freed up (fifo-het moves the oldest jobs first)"
 
 
@@ -49,21 +63,53 @@ class FifoHet:
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.tick_s = params.tick_s
         self.min_interval_s = params.min_interval_s
+        self.priorities = Priorities()
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
-        """Moves, then starts in arrival order on the fastest free candidate."""
+        """Moves, then starts in arrival order on the fastest free candidate (by level of
+        priority, highest first, when jobs have several)."""
         out = PolicyOutput(default_reason="waiting: no free devices it accepts")
         if not (inp.full or inp.freed or inp.arrived):
             return out
+        pr = self.priorities.update(inp)
+        scan = pr.scan(inp)
+        if isinstance(scan, LevelScan):
+            on = _running_by_level(inp, pr) if inp.full or inp.freed else None
+            for level, part in enumerate(scan.parts):
+                if on is not None:  # movable() over this level's running jobs only
+                    mine = dataclasses.replace(inp, running_on=on[level].__getitem__)
+                    self._moves(inp, out, movable(mine, self.min_interval_s))
+                self._starts(inp, out, part, scan, FASTEST_FREE_BY_PRIORITY)
+        else:
+            self._moves(inp, out, movable(inp, self.min_interval_s))
+            self._starts(inp, out, scan, scan, FASTEST_FREE)
+        out.again = bool(out.migrates)
+        return out
+
+    @staticmethod
+    def _moves(inp: PolicyInput, out: PolicyOutput, runs: Iterable[Running]) -> None:
+        """Move ``runs`` (oldest first) up to the fastest free devices faster than theirs."""
         cap = inp.capacity
         jobs = inp.jobs
-        for run in movable(inp, self.min_interval_s):
+        for run in runs:
             to = faster_with_room(inp, run)
             if to:
                 cap.take(jobs.tenant[run.job], to[0])
                 out.migrates.append(Migrate(run.job, to[0], MOVED_UP))
-        scan = JobScan(inp)
-        for j in scan:
+
+    @staticmethod
+    def _starts(
+        inp: PolicyInput,
+        out: PolicyOutput,
+        jobs_in: JobScan,
+        scan: JobScan | LevelScan,
+        why: str,
+    ) -> None:
+        """Start the jobs of ``jobs_in`` in order, each on the fastest free candidate;
+        a signature that fits nowhere is skipped in the whole ``scan``."""
+        cap = inp.capacity
+        jobs = inp.jobs
+        for j in jobs_in:
             tenant = jobs.tenant[j]
             best = None
             for c in jobs.candidates(j):
@@ -74,6 +120,14 @@ class FifoHet:
                 scan.skip(jobs.signature(j))
                 continue
             cap.take(tenant, best)
-            out.starts.append(Start(j, best, FASTEST_FREE))
-        out.again = bool(out.migrates)
-        return out
+            out.starts.append(Start(j, best, why))
+
+
+def _running_by_level(inp: PolicyInput, pr: Priorities) -> list[list[list[int]]]:
+    """The running jobs of each pool (``[level][pool]``), by level of priority."""
+    on: list[list[list[int]]] = [[[] for _ in range(inp.tables.n_pools)] for _ in pr.levels]
+    rank = pr.rank
+    for p in range(inp.tables.n_pools):
+        for j in inp.running_on(p):
+            on[rank(j)][p].append(j)
+    return on

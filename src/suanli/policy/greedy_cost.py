@@ -1,10 +1,12 @@
 """``greedy-cost``: start each job now where its expected energy cost is lowest.
 
-Waiting jobs are taken in arrival order; each starts at once on the candidate
+Waiting jobs are taken in queue order — higher effective priority first, then arrival
+(:mod:`suanli.policy.priority`); each starts at once on the candidate
 that has room and the lowest expected cost (:func:`suanli.policy.costs.estimate`:
 energy at the site's tariff net of subsidies over the job's expected run, plus
 data egress). A job that fits nowhere is skipped, not waited for, so small jobs
-may overtake large ones (no reservation: large gangs can starve under load).
+may overtake large ones (no reservation: large gangs can starve under load), and a
+lower-priority job may start where a higher-priority one does not fit. It never preempts.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import numpy as np
 
 from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
-from suanli.policy.common import JobScan, explain
+from suanli.policy.common import explain
 from suanli.policy.costs import estimate
+from suanli.policy.priority import Priorities
 from suanli.policy.registry import register
 
 
@@ -33,13 +36,14 @@ class GreedyCost:
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.tick_s = params.tick_s
         self.depth = params.max_jobs_per_round
+        self.priorities = Priorities()
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """Start every job that fits somewhere, on its cheapest candidate."""
         out = PolicyOutput(default_reason="no room on any of its pools when last checked")
         cap = inp.capacity
         jobs = inp.jobs
-        scan = JobScan(inp)
+        scan = self.priorities.update(inp).scan(inp)
         for n, j in enumerate(scan):
             if n >= self.depth:
                 break

@@ -79,6 +79,15 @@ checkpointed (``may_stop``: computing ``c_m ≥ Δ_m`` since the last (re)start 
   tries placed jobs that still do not fit again at later scheduling instants of the round. A
   job that arrives during a round waits for the next (as in Gavel).
 
+**Priorities** (:mod:`suanli.policy.priority`): the allocation and the round priority
+decide among jobs of equal effective priority only. Entries are taken by effective priority
+first (higher first), then as above, so a job is placed before every job of a lower level —
+on whatever pool has room, entries of ``X_mp = 0`` included — and a running job is stopped
+at a round's start (not placed) only in favour of jobs of a higher level or of its own
+level by Gavel's rule (time-sharing among equals); never for a lower one. Mode ``greedy``
+takes each class's waiting jobs in queue order and its deficits by the priority of the
+class's first waiting job, then by gap.
+
 ``n_mp`` counts a round for a job placed and running on *p* (credited when it keeps its place
 or starts). These counts are the policy's own record (a control plane that restarts begins
 them afresh); everything else comes from :class:`~suanli.core.policy.PolicyInput`.
@@ -115,6 +124,7 @@ from scipy.sparse import coo_matrix
 from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Preempt, Start
 from suanli.policy.common import explain
+from suanli.policy.priority import Priorities
 from suanli.policy.registry import register
 
 #: Why a job started (mode ``greedy``): its class had less than the allocation gives it there.
@@ -251,10 +261,12 @@ class MaxMinHet:
         self.pending: list[tuple[int, Candidate]] = []
         #: The last allocation per job: X_mp per candidate (for tests and reports).
         self.allocation: dict[int, np.ndarray] = {}
+        self.priorities = Priorities()
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """Mode ``gavel``: plan a round at each new round, else start placed jobs that fit
         now; mode ``greedy``: the earlier form."""
+        self.priorities.update(inp)
         if self.p.mode == "greedy":
             return self._greedy(inp)
         out = PolicyOutput(default_reason=ROUND_WAIT)
@@ -338,7 +350,8 @@ class MaxMinHet:
             if not (run.preemptible and j in x and self.may_stop(inp, j)):  # keeps its place
                 placed[j] = run.candidate
                 left[run.candidate.pool] -= run.candidate.amount
-        entries: list[tuple[float, float, float, int, int]] = []
+        rank = self.priorities.rank
+        entries: list[tuple[int, float, float, float, int, int]] = []
         for j, xj in x.items():
             if j in placed:
                 continue
@@ -353,14 +366,14 @@ class MaxMinHet:
                 else:
                     n = got.get(c.pool, 0)
                     prio = xv * FIRST_PRIORITY if n == 0 or rounds == 0 else xv * rounds / n
-                entries.append((-prio, -xv, jobs.submit[j], j, ci))
+                entries.append((rank(j), -prio, -xv, jobs.submit[j], j, ci))
         for j in inp.waiting:  # classes beyond max_classes: X = 0, spare devices only
             if j not in x:
                 for ci in range(len(jobs.candidates(j))):
-                    entries.append((0.0, 0.0, jobs.submit[j], j, ci))
+                    entries.append((rank(j), 0.0, 0.0, jobs.submit[j], j, ci))
         entries.sort()
         order: dict[int, int] = {}  # placement order of the jobs placed by priority
-        for _, _, _, j, ci in entries:
+        for _, _, _, _, j, ci in entries:
             if j in placed:
                 continue
             cur = inp.running.get(j)
@@ -455,7 +468,8 @@ class MaxMinHet:
         jobs = inp.jobs
         classes: dict[tuple[int, int], list[int]] = defaultdict(list)
         running: dict[tuple[int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        for j in inp.waiting:
+        pr = self.priorities
+        for j in pr.order(inp):  # each class's jobs in queue order
             classes[(jobs.signature(j), jobs.tenant[j])].append(j)
         for j in inp.running:
             key = (jobs.signature(j), jobs.tenant[j])
@@ -470,9 +484,9 @@ class MaxMinHet:
                 target = math.ceil(x[ki][ci] - 1e-6)
                 gap = target - running[key][c.pool]
                 if gap > 0 and classes[key]:
-                    deficits.append((-gap, ki, ci))
+                    deficits.append((pr.rank(classes[key][0]), -gap, ki, ci))
         deficits.sort()
-        for _, ki, ci in deficits:
+        for _, _, ki, ci in deficits:
             key = keys[ki]
             c = jobs.sig_candidates[key[0]][ci]
             gap = math.ceil(x[ki][ci] - 1e-6) - running[key][c.pool]
