@@ -11,12 +11,18 @@ fresh instance, on a state of its own built the same way) is timed on
 * **full** rounds after it, carried out as they come (p50 of R): the steady state of a
   saturated fleet between changes, where a policy should find quickly that nothing changed;
 * **event** rounds after a first full one (p50 of R), each with one job announced as just
-  arrived (the last in the queue), as between ticks when jobs keep coming.
+  arrived (the last in the queue), as between ticks when jobs keep coming;
+* with ``--settled``, also **settled full** and **settled event** rounds: the same, once
+  full rounds carried out after the first (at most ``--settle`` of them, time not moving
+  on) have come to one that decides nothing. A policy that preempts (``las``: one
+  preemption-start per pool and round) keeps deciding on the rounds after its first, so
+  its "full" and "event" rounds are rounds that act; the settled ones are the steady state
+  between changes, where it should find quickly that nothing changed.
 
 Times are in milliseconds, with the ratio to ``fifo``'s in the same run on the same state.
 ``--policies`` picks policies (default: every registered one).
 
-Run: ``python benchmarks/deep_queue_bench.py [--waiting 1000,10000] [--repeat 5]``.
+Run: ``python benchmarks/deep_queue_bench.py [--waiting 1000,10000] [--repeat 5] [--settled]``.
 """
 
 from __future__ import annotations
@@ -76,11 +82,13 @@ def saturated(devices: int, waiting: int, seed: int = 1) -> SchedulingState:
 
 
 def time_rounds(
-    build: Callable[[], SchedulingState], policy: str, repeat: int, event: bool
-) -> tuple[float, list[float]]:
+    build: Callable[[], SchedulingState], policy: str, repeat: int, event: bool, settle: int = 0
+) -> tuple[float, list[float], int]:
     """Seconds of a fresh ``policy``'s first full round on a fresh state, and of
     ``repeat`` rounds after it (full, or with one arrival each); every round's decisions
-    are carried out, as in a run (without time moving on)."""
+    are carried out, as in a run (without time moving on). With ``settle``, up to that
+    many full rounds are carried out first, until one decides nothing; the last value is
+    how many were (``-1``: none decided nothing)."""
     ex = build()
     pol = make_policy(policy)
     now = 3600.0
@@ -89,6 +97,15 @@ def time_rounds(
     out = pol.decide(inp)
     first = time.perf_counter() - t0
     ex.apply(out, now)
+    settled = 0
+    if settle:
+        settled = -1
+        for k in range(1, settle + 1):
+            out = pol.decide(ex.snapshot(now, full=True))
+            ex.apply(out, now)
+            if not (out.starts or out.preempts or out.migrates or out.defers):
+                settled = k
+                break
     rounds = []
     for _ in range(repeat):
         inp = ex.snapshot(now, full=not event)
@@ -98,7 +115,7 @@ def time_rounds(
         out = pol.decide(inp)
         rounds.append(time.perf_counter() - t0)
         ex.apply(out, now)
-    return first, rounds
+    return first, rounds, settled
 
 
 def main() -> None:
@@ -107,6 +124,8 @@ def main() -> None:
     ap.add_argument("--waiting", default="1000,10000")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--policies", default="")
+    ap.add_argument("--settled", action="store_true", help="also time settled rounds")
+    ap.add_argument("--settle", type=int, default=200, help="the most rounds to settle")
     args = ap.parse_args()
     names = [p for p in args.policies.split(",") if p] or policy_names()
     if "fifo" not in names:
@@ -116,17 +135,28 @@ def main() -> None:
     for n in (int(x) for x in args.waiting.split(",")):
         size = len(saturated(args.devices, n).waiting)
         rows: dict[str, dict[str, float]] = {"first full": {}, "full": {}, "event": {}}
+        if args.settled:
+            rows |= {"settled full": {}, "settled event": {}}
+        after: dict[str, int] = {}
         for name in names:
             build = partial(saturated, args.devices, n)
-            first, full = time_rounds(build, name, args.repeat, event=False)
-            _, event = time_rounds(build, name, args.repeat, event=True)
+            first, full, _ = time_rounds(build, name, args.repeat, event=False)
+            _, event, _ = time_rounds(build, name, args.repeat, event=True)
             rows["first full"][name] = first
             rows["full"][name] = float(np.median(full))
             rows["event"][name] = float(np.median(event))
+            if args.settled:
+                _, full, after[name] = time_rounds(build, name, args.repeat, False, args.settle)
+                _, event, _ = time_rounds(build, name, args.repeat, True, args.settle)
+                rows["settled full"][name] = float(np.median(full))
+                rows["settled event"][name] = float(np.median(event))
         for kind, p50 in rows.items():
             base = max(p50["fifo"], 1e-7)
             cells = " | ".join(f"{p50[x] * 1e3:.2f} ms (×{p50[x] / base:,.0f})" for x in names)
             print(f"| {size:,} | {kind} | {cells} |", flush=True)
+        if after:
+            said = ", ".join(f"{x} {k if k >= 0 else 'not'}" for x, k in after.items())
+            print(f"\n(rounds to settle at {size:,} waiting: {said})\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
-"""Issue 14's targets for online inference services, on the national default week.
+"""Issue 14's targets for online inference services, over a built-in scenario's week.
 
 Four cases, each in a fresh process (so its wall time is its own), on the same batch jobs
 (the scenario's generator, seed 2026) under the same batch policy (``suanli``):
 
-* ``batch`` — ``cn-hubs-2026-batch``, the national default without its services: the
-  baseline of the wall-time ratio;
-* ``static-peak``, ``reactive``, ``suanli`` — ``cn-hubs-2026`` with its three services,
-  scaled by that serving policy: the baselines of the serving ratios are the first two.
+* ``batch`` — the scenario without its services (``cn-hubs-2026-batch`` for the national
+  default; for another built-in, ``<name>-batch``, cut from its file the same way,
+  :func:`suanli.scenarios.without_services`): the baseline of the wall-time ratio;
+* ``static-peak``, ``reactive``, ``suanli`` — the scenario with its services, scaled by
+  that serving policy: the baselines of the serving ratios are the first two.
 
 Figures, as ratios to the baselines measured in the same run:
 
@@ -25,8 +26,11 @@ Figures, as ratios to the baselines measured in the same run:
   (target: ≤ 2×); also the processes' CPU time, which other work on a shared machine
   moves less.
 
-Run from the repository root: ``python benchmarks/services_bench.py [--hours H] [--json
-out.json]`` (about 15 minutes on 2 cores; ``--hours`` shortens the horizon for a check).
+Run from the repository root: ``python benchmarks/services_bench.py [--scenario NAME]
+[--hours H] [--cases a,b] [--json out.json]`` — ``--scenario`` a built-in with services
+(default ``cn-hubs-2026``; ``eu-na-2026`` the second fleet), ``--hours`` shortens the
+horizon for a check, ``--cases`` runs some of the four (the tables need all of them). About
+5 minutes for ``cn-hubs-2026`` and 2 for ``eu-na-2026`` on 2 cores.
 """
 
 from __future__ import annotations
@@ -42,23 +46,29 @@ from typing import Any
 
 SERVING = ("static-peak", "reactive", "suanli")
 SEED = 2026
+DEFAULT = "cn-hubs-2026"
+CASES = ("batch", "suanli", "static-peak", "reactive")
 
 
-def scenario(name: str, hours: int | None) -> Any:
-    """The built-in ``name``, its horizon cut to ``hours`` when given."""
-    from suanli.config import load_scenario, parse_scenario
-    from suanli.scenarios import builtin_dir, builtin_text
-
-    if hours is None:
-        return load_scenario(name)
+def scenario(name: str, hours: int | None, batch: bool = False) -> Any:
+    """The built-in ``name`` (without its services when ``batch``: ``name-batch``), its
+    horizon cut to ``hours`` when given."""
     import yaml
 
-    data = yaml.safe_load(builtin_text(name))
-    data["horizon"]["hours"] = hours
-    return parse_scenario(yaml.safe_dump(data, sort_keys=False), name, builtin_dir())
+    from suanli.config import parse_scenario
+    from suanli.scenarios import builtin_dir, builtin_text, without_services
+
+    text = builtin_text(name)
+    if batch:
+        text = without_services(text, name, f"{name}-batch")
+    if hours is not None:
+        data = yaml.safe_load(text)
+        data["horizon"]["hours"] = hours
+        text = yaml.safe_dump(data, sort_keys=False)
+    return parse_scenario(text, f"{name}-batch" if batch else name, builtin_dir())
 
 
-def run_case(case: str, hours: int | None) -> dict[str, Any]:
+def run_case(case: str, hours: int | None, name: str = DEFAULT) -> dict[str, Any]:
     """One case in this process: build, generate, simulate; measure."""
     import numpy as np
 
@@ -66,7 +76,7 @@ def run_case(case: str, hours: int | None) -> dict[str, Any]:
     from suanli.workload.generator import generate_jobs
 
     batch = case == "batch"
-    sc = scenario("cn-hubs-2026-batch" if batch else "cn-hubs-2026", hours)
+    sc = scenario(name, hours, batch)
     jobs = generate_jobs(sc, np.random.default_rng(SEED))
     t0, c0 = time.perf_counter(), time.process_time()
     (r,) = run_policies(sc, jobs, ["suanli"], SEED, serving=None if batch else case)
@@ -100,7 +110,7 @@ def run_case(case: str, hours: int | None) -> dict[str, Any]:
     }
 
 
-def table(rows: dict[str, dict[str, Any]]) -> str:
+def table(rows: dict[str, dict[str, Any]], name: str = DEFAULT) -> str:
     """The markdown tables of the run: services by policy, then the totals and ratios."""
     names = list(rows["suanli"]["services"])
     out = ["| service | " + " | ".join(f"SLO met, {p}" for p in SERVING) + " | suanli − reactive |"]
@@ -134,7 +144,7 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     out.append(
         "| batch work finished (EFLOP) | "
         + " | ".join(f"{rows[p]['batch_work_pflop'] / 1e3:,.0f}" for p in SERVING)
-        + f" | {su['batch_work_pflop'] / sp['batch_work_pflop']:.3f} × static-peak | ≥ 1 |"
+        + f" | {su['batch_work_pflop'] / sp['batch_work_pflop']:.4f} × static-peak | ≥ 1 |"
     )
     out.append(
         "| batch jobs finished | "
@@ -164,7 +174,7 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     )
     out.append("")
     out.append(
-        f"Batch-only week (`cn-hubs-2026-batch`, suanli): {b['batch_done']:,} jobs finished, "
+        f"Batch-only week (`{name}-batch`, suanli): {b['batch_done']:,} jobs finished, "
         f"{b['batch_work_pflop'] / 1e3:,.0f} EFLOP, {b['batch_device_h']:,.0f} device-hours, "
         f"{b['wall_s']:.0f} s."
     )
@@ -174,15 +184,24 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--scenario", default=DEFAULT, help="a built-in scenario with services")
     ap.add_argument("--hours", type=int, default=None, help="shorten the horizon (a check)")
+    ap.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help="comma-separated subset of the cases (the tables need all four)",
+    )
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     if args.case:
-        print(json.dumps(run_case(args.case, args.hours)))
+        print(json.dumps(run_case(args.case, args.hours, args.scenario)))
         return
+    cases = [c for c in args.cases.split(",") if c]
+    if unknown := sorted(set(cases) - set(CASES)):
+        ap.error(f"unknown cases {unknown}; choose from {', '.join(CASES)}")
     rows: dict[str, dict[str, Any]] = {}
-    for case in ("batch", "suanli", "static-peak", "reactive"):
-        cmd = [sys.executable, __file__, "--case", case]
+    for case in cases:
+        cmd = [sys.executable, __file__, "--case", case, "--scenario", args.scenario]
         if args.hours is not None:
             cmd += ["--hours", str(args.hours)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -200,9 +219,11 @@ def main() -> None:
             file=sys.stderr,
             flush=True,
         )
+    if set(rows) != set(CASES):
+        return
     if rows["batch"]["jobs"] != rows["suanli"]["jobs"]:
         raise SystemExit("the batch-only and the services runs have different jobs")
-    print(table(rows))
+    print(table(rows, args.scenario))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

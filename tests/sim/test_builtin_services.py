@@ -66,3 +66,30 @@ def test_the_services_fit_the_fleet_at_their_peak(sc: Scenario) -> None:
         # static-peak sizes by its own rule; over the week it meets 99.25-100% of the
         # requests (docs/benchmarks.md), over these three hours qwen-small 98.8%.
         assert o.attainment >= 0.98, o.service
+
+
+def test_the_services_benchmark_runs_either_builtin_fleet() -> None:
+    """benchmarks/services_bench.py --scenario: a built-in with services, and its batch-only
+    variant derived the way cn-hubs-2026-batch is (the same fleet and jobs, no services)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "services_bench.py"
+    spec = importlib.util.spec_from_file_location("services_bench", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cn = bench.scenario("cn-hubs-2026", None, batch=True)
+    builtin = load_scenario("cn-hubs-2026-batch")
+    assert cn.name == builtin.name == "cn-hubs-2026-batch" and not cn.services
+    assert [(p.accelerator, p.count) for p in cn.pools] == [
+        (p.accelerator, p.count) for p in builtin.pools
+    ]
+    eu = bench.scenario("eu-na-2026", 24)
+    eu_batch = bench.scenario("eu-na-2026", 24, batch=True)
+    assert eu.name == "eu-na-2026" and eu.hours == eu_batch.hours == 24
+    assert [s.id for s in eu.services] == ["assistant", "coder", "search"]
+    assert eu_batch.name == "eu-na-2026-batch" and not eu_batch.services
+    assert [(p.accelerator, p.count) for p in eu_batch.pools] == [
+        (p.accelerator, p.count) for p in eu.pools
+    ]

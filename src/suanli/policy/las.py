@@ -52,6 +52,14 @@ restarts and loses at most ``N·ℓ`` seconds of its computing to this policy (n
 come on top); between two of its preemptions it computes at least ``m_j`` seconds. ``n_r``,
 ``B_j``, ``T_j`` and ``a_j`` are the policy's own record of its decisions (a control plane
 that restarts begins them afresh: ``T_j`` then defaults to the job's submit time).
+
+Work per round: a pass looks at up to ``max_jobs_per_round`` waiting jobs and at the
+running jobs of the pools it may preempt on. A pass that starts and preempts nothing is
+kept, with the earliest time at which anything time-dependent it looked at can change (a
+running job's queue or eligibility, a waiting job's starvation); until then, while no
+capacity is freed and the cluster looks the same, rounds reuse it — a job that arrived
+meanwhile is tried on its own — and decide exactly as a new pass would
+(:meth:`Las._reuse`).
 """
 
 from __future__ import annotations
@@ -134,13 +142,35 @@ class Las:
         #: Waiting job j surely does not starve before this time (see
         #: :meth:`starves_from`); dropped when j starts or is requeued.
         self._starve_from: dict[int, float] = {}
+        #: ``(starves_from, j)`` of the requeued waiting jobs, a heap (stale entries left).
+        self._starving: list[tuple[float, int]] = []
         #: Priority of requeued waiting job j (fixed while it waits: its service does not
         #: change); dropped when j starts, is promoted or is requeued.
         self._waiting_prio: dict[int, tuple[int, float, int]] = {}
+        #: Their priorities, sorted (kept so from round to round: :meth:`_know`).
+        self._requeued: list[tuple[int, float, int]] = []
+        #: While a job is tried: what the capacity said of its candidates (by ``id``), as it
+        #: still would (nothing is taken in between).
+        self._asked: dict[int, str | None] = {}
+        #: :func:`explain`'s text by signature and what the capacity said of each of its
+        #: candidates (:meth:`_explain`).
+        self._texts: dict[tuple[int, tuple[str | None, ...]], str] = {}
+        #: Job j's signature and tenant (fixed), for the jobs waiting or running.
+        self._keys: dict[int, tuple[int, int]] = {}
         #: Per signature, the most devices a job of it can hold (its service's top rate).
         self._top_amount: dict[int, float] = {}
         #: Promotions by starvation (a count, for reports and tests).
         self.promotions = 0
+        #: The last pass, while it started and preempted nothing (see :class:`_Memo`).
+        self._memo: _Memo | None = None
+        #: Whether a round may reuse it (:meth:`_reuse`): that rests on :meth:`eligible` and
+        #: :meth:`_preempt_for` telling when what they found can change (``_until``), so a
+        #: subclass that replaces either (a reference implementation) computes every pass.
+        cls = type(self)
+        self._reusable = cls.eligible is Las.eligible and cls._preempt_for is Las._preempt_for
+        #: During a pass: a time before which nothing time-dependent that the pass looked
+        #: at can change (a promotion, a running job's queue or eligibility).
+        self._until = math.inf
 
     def queue(self, inp: PolicyInput, j: int) -> int:
         """q_j: the queue of job ``j`` by its service since its last promotion."""
@@ -183,19 +213,35 @@ class Las:
         """Move every starved waiting job to queue 0 (``B_j ← S_j``, ``T_j ← t``)."""
         if self.p.starve_factor <= 0:
             return
-        now, starve_from = inp.now, self._starve_from
-        for j in list(inp.requeued):
-            at = starve_from.get(j)
-            if at is None:
-                at = starve_from[j] = self.starves_from(inp, j)
-            if now < at:
-                continue
+        now, starve_from, heap = inp.now, self._starve_from, self._starving
+        if inp.full:  # every requeued job is watched (it is from its arrival on)
+            for j in inp.requeued:
+                if j not in starve_from:
+                    self._watch(inp, j)
+        again = []
+        while heap and heap[0][0] <= now:
+            at, j = heapq.heappop(heap)
+            if starve_from.get(j) != at or j not in inp.requeued:
+                continue  # started, or requeued anew
             if self.starving(inp, j):
                 self.base[j] = inp.attained(j)
                 self.since[j] = inp.now
                 self.promotions += 1
-                del starve_from[j]
-                self._waiting_prio.pop(j, None)
+                starve_from[j] = math.inf  # in queue 0 until it runs again
+                self._know(inp, j)  # its priority changed
+            else:  # it may starve any moment: look again next round
+                again.append((at, j))
+                self._until = now
+        for entry in again:
+            heapq.heappush(heap, entry)
+        if heap:
+            self._until = min(self._until, heap[0][0])
+
+    def _watch(self, inp: PolicyInput, j: int) -> None:
+        """Note when requeued waiting job ``j`` may starve (:meth:`starves_from`)."""
+        at = self._starve_from[j] = self.starves_from(inp, j)
+        if at < math.inf:
+            heapq.heappush(self._starving, (at, j))
 
     def starves_from(self, inp: PolicyInput, j: int) -> float:
         """A time before which waiting job ``j`` surely does not starve, as long as it
@@ -219,9 +265,10 @@ class Las:
         """Whether running job ``r`` may be preempted now: computing for at least ``m_r``,
         at most ``ℓ`` past a checkpoint, preempted fewer than ``N`` times.
 
-        A job found too early in its run or between checkpoint windows, once it computes
-        (``c_r`` fixed until it stops, or later if its start is late), is not looked at
-        again before its next window opens (less a millisecond, against rounding)."""
+        A job found too early in its run (computing or not yet: its planned start of
+        computing is fixed until it stops, or later if its start is late) or between
+        checkpoint windows is not looked at again before its next window opens (less a
+        millisecond, against rounding)."""
         if inp.now < self._idle_until.get(r, -math.inf):
             return False
         if self.preempted.get(r, 0) >= self.p.max_preemptions:
@@ -232,10 +279,9 @@ class Las:
         start = run.compute_start_s
         computing = inp.now - start
         m = self.min_run(inp, r)
-        if computing < 0 or computing < m:
-            if computing >= 0:
-                self._idle_until[r] = start + m - 1e-3
-                self._park(r, start + m - 1e-3)
+        if computing < m:  # also before it computes (restart, data, boot): c_r < 0
+            self._idle_until[r] = start + m - 1e-3
+            self._park(r, start + m - 1e-3)
             return False
         interval = inp.jobs.checkpoint_s[r]
         if interval <= 0:
@@ -247,30 +293,40 @@ class Las:
         self._park(r, self._idle_until[r])
         return False
 
-    def in_priority_order(self, inp: PolicyInput, n: int) -> list[tuple[int, float, int]]:
-        """The first ``n`` waiting jobs by priority without sorting the whole queue: jobs
-        that never ran have no service (queue 0) and come in arrival order; only requeued
-        jobs (few) are sorted."""
-        known = self._waiting_prio
-        requeued = []
-        for j in inp.requeued:
-            pr = known.get(j)
-            if pr is None:
-                pr = known[j] = self.priority(inp, j)
-            requeued.append(pr)
-        requeued.sort()
-        submit, again = inp.jobs.submit, inp.requeued
+    def in_priority_order(self, inp: PolicyInput, n: int) -> tuple[list[int], list[int]]:
+        """The first ``n`` waiting jobs by priority, and their queues, without sorting the
+        whole queue: jobs that never ran have no service (queue 0) and come in arrival
+        order (``(submit, job)``); only requeued jobs (few) are sorted."""
+        known, again = self._waiting_prio, inp.requeued
+        if inp.full or len(known) != len(again):  # a job that ended, or a first round
+            for j in [j for j in known if j not in again]:
+                del known[j]
+            for j in again:
+                if j not in known:
+                    known[j] = self.priority(inp, j)
+            self._requeued = sorted(known.values())
+        requeued = self._requeued
+        submit = inp.jobs.submit
         # The first n fresh jobs are among the first n + (requeued jobs) waiting.
         head = inp.waiting[: n + len(again)]
-        fresh = [(0, submit[j], j) for j in head if j not in again]
-        del fresh[n:]
-        first = [p for p in requeued if p[0] == 0]
-        if first:  # merge two sorted lists (the first n fresh ones are all that can count)
-            fresh += first
-            fresh.sort()
-        fresh.extend(islice((p for p in requeued if p[0] > 0), max(n - len(fresh), 0)))
-        del fresh[n:]
-        return fresh
+        order = [j for j in head if j not in again] if again else list(head)
+        del order[n:]
+        # Requeued jobs of queue 0 go among the fresh ones, by (submit, job).
+        first = bisect.bisect_left(requeued, (1,))
+        if first * 8 < len(order):  # a few: each where it goes
+            for pr in islice(requeued, first):
+                order.insert(bisect.bisect(order, pr[1:], key=lambda j: (submit[j], j)), pr[2])
+        elif first:  # many: merge the two sorted lists
+            merged = [(submit[j], j) for j in order]
+            merged += (pr[1:] for pr in islice(requeued, first))
+            merged.sort()
+            order = [j for _, j in merged]
+        del order[n:]
+        queues = [0] * len(order)
+        for pr in islice(requeued, first, first + n - len(order)):
+            order.append(pr[2])
+            queues.append(pr[0])
+        return order, queues
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """Start by priority; preempt eligible lower-priority jobs for a job that fits
@@ -281,15 +337,25 @@ class Las:
             self._queue_until.pop(j, None)
             self._starve_from.pop(j, None)
             self._parked.pop(j, None)
-            self._waiting_prio.pop(j, None)
+            self._forget_prio(j)
+            if j in inp.requeued:
+                self._know(inp, j)
+                if self.p.starve_factor > 0:
+                    self._watch(inp, j)
         if not (inp.full or inp.arrived or inp.freed):
             return out
+        memo, self._memo = self._memo, None
+        if memo is not None and self._reusable and not inp.freed and self._reuse(inp, memo, out):
+            self._memo = memo  # nothing the pass depends on changed: it holds, updated
+            return out
+        out.reasons.clear()  # what _reuse said before it gave up
+        self._until = math.inf
         self.promote_starved(inp)
         self._forget(inp)
         self._unpark(inp.now)
         cap = inp.capacity
         jobs = inp.jobs
-        waiting = self.in_priority_order(inp, self.p.max_jobs_per_round)
+        order, queues = self.in_priority_order(inp, self.p.max_jobs_per_round)
         touched: set[int] = set()  # pools with a preemption planned: no other start there
         used: set[int] = set()  # pools with an ordinary start: no preemption plan there
         victims: set[int] = set()
@@ -302,39 +368,58 @@ class Las:
         # with every eligible job of a lower queue stopped: victims only accumulate within
         # a round, so a job of that queue or a lower one cannot either.
         nofit: dict[tuple[int, int, int], int] = {}
+        first: dict[tuple[int, int], tuple[int, float, int]] = {}  # who got blocked[sig]
         reasons = out.reasons
-        said: dict[tuple[tuple[int, int], int], str] = {}  # a blocked job's reason by queue
-        tenants, signature, candidates, why_not = (
+        zero: dict[tuple[int, int], str] = {}  # a blocked job's reason in queue 0
+        said: dict[tuple[tuple[int, int], int], str] = {}  # ... and in the others
+        tenants, signature, candidates, why_not, submit = (
             jobs.tenant,
             jobs.signature,
             jobs.candidates,
             cap.why_not,
+            jobs.submit,
         )
-        for prio in waiting:
-            j = prio[2]
-            tenant = tenants[j]
-            sig = (signature(j), tenant)
+        keys = self._keys
+        for j, q in zip(order, queues, strict=True):
+            sig = keys.get(j)
+            if sig is None:
+                sig = keys[j] = (signature(j), tenants[j])
             if sig in blocked:
-                key = (sig, prio[0])
-                text = said.get(key)
+                if q == 0:
+                    reasons[j] = zero[sig]
+                    continue
+                text = said.get((sig, q))
                 if text is None:
-                    text = said[key] = f"queue {prio[0]}: {blocked[sig]}"
+                    text = said[(sig, q)] = f"queue {q}: {blocked[sig]}"
                 reasons[j] = text
                 continue
-            cand = next(
-                (c for c in candidates(j) if c.pool not in touched and why_not(tenant, c) is None),
-                None,
-            )
+            tenant = sig[1]
+            prio = (q, submit[j], j)
+            cand = None
+            whys: list[str | None] = []  # why_not of each candidate ("": not asked, touched)
+            for c in candidates(j):
+                if c.pool in touched:
+                    whys.append("")
+                    continue
+                why = why_not(tenant, c)
+                if why is None:
+                    cand = c
+                    break
+                whys.append(why)
             if cand is not None:
                 cap.take(tenant, cand)
                 out.starts.append(Start(j, cand, f"{LEAST_FIRST} (priority queue {prio[0]})"))
                 used.add(cand.pool)
                 self._started(inp, j, cand)
                 continue
+            self._asked = {id(c): w for c, w in zip(candidates(j), whys, strict=True) if w}
             plan = self._preempt_for(inp, j, prio, touched | used, victims, ranked, nofit)
+            self._asked = {}
             if plan is None:
-                blocked[sig] = explain(inp, j)
-                out.reasons[j] = f"queue {prio[0]}: {blocked[sig]}"
+                blocked[sig] = self._explain(inp, j, sig, whys)
+                zero[sig] = f"queue 0: {blocked[sig]}"
+                first[sig] = prio
+                reasons[j] = f"queue {q}: {blocked[sig]}"
                 continue
             cand, chosen = plan
             freed_w = sum(inp.running[v].candidate.busy_w for v in chosen)
@@ -357,7 +442,145 @@ class Las:
             )
             out.starts.append(Start(j, cand, why))
             self._started(inp, j, cand)
+        if not out.starts:  # a pass that changed nothing: it holds while nothing changes
+            if self._release:
+                self._until = min(self._until, self._release[0][0])
+            look = _looks(inp)
+            self._memo = _Memo(cap.state, look, inp.now, self._until, len(inp.waiting))
+            self._memo.order, self._memo.queues = order, queues
+            self._memo.blocked, self._memo.first = blocked, first
         return out
+
+    def _reuse(self, inp: PolicyInput, memo: _Memo, out: PolicyOutput) -> bool:
+        """Give this round's decisions from the last pass (``memo``), which started and
+        preempted nothing, when a pass now would give the same; else ``False``.
+
+        It would when the capacity looks the same (:func:`_looks`: free devices per node
+        bucket and shared device, committed power, quota usage, running jobs; on the same
+        cluster state), no device was freed (``inp.freed``), the time is before
+        ``memo.until`` and the queue only grew by ``inp.arrived``. Then every running job
+        the pass looked at is in the same queue and no more eligible than it was (a job
+        found too early or between checkpoint windows, or of a queue too high to be a
+        victim, sets ``until`` to when that may change; an eligible job may only become
+        ineligible, and a job shape that fitted nowhere with more victims stopped does not
+        fit with fewer), no waiting job is promoted (``until`` is at most the first
+        starvation), and the waiting jobs come in the same order: the pass would again start
+        and preempt nothing and give the same reasons (they stand: none is said again).
+
+        A job that arrived since is placed in that order: beyond the ``max_jobs_per_round``
+        first it is not looked at; after a job of its signature and tenant it gets that
+        job's reason; else it is tried as the pass would try it (no start or preemption
+        planned before it). If it can start or preempt, ``False`` (a full pass follows);
+        else it is blocked, its reason given, and ``memo`` updated to include it (the pass
+        with it would have looked at the same jobs and pools, and at the pools it tried:
+        their thresholds lower ``until``)."""
+        now = inp.now
+        if (
+            not memo.now <= now < memo.until
+            or memo.state is not inp.capacity.state
+            or memo.look != _looks(inp)
+        ):
+            return False
+        top, prio_of = memo.looked_at(inp)
+        new = [j for j in inp.arrived if j not in prio_of]
+        if len(inp.waiting) != memo.waiting + len(new):
+            return False  # a job left the queue, or one announced twice
+        reasons = out.reasons
+        jobs = inp.jobs
+        for j in inp.arrived:
+            pr = prio_of.get(j)
+            if pr is not None:  # announced again, already looked at: the same reason
+                reasons[j] = f"queue {pr[0]}: {memo.blocked[(jobs.signature(j), jobs.tenant[j])]}"
+        if not new:
+            return True
+        prios = []
+        again, known, starve_from = inp.requeued, self._waiting_prio, self._starve_from
+        for j in new:
+            if j in again:
+                if self.p.starve_factor > 0:  # promote_starved would look at it
+                    at = starve_from[j] = self.starves_from(inp, j)
+                    if now >= at:
+                        return False
+                    memo.until = min(memo.until, at)
+                pr = known.get(j)
+                if pr is None:
+                    pr = self._know(inp, j)
+            else:
+                pr = (0, jobs.submit[j], j)
+            prios.append(pr)
+        prios.sort()
+        n = self.p.max_jobs_per_round
+        cap = inp.capacity
+        for pr in prios:
+            if len(top) >= n and pr > top[-1]:
+                continue  # beyond the jobs a pass looks at
+            j = pr[2]
+            tenant = jobs.tenant[j]
+            key = (jobs.signature(j), tenant)
+            f = memo.first.get(key)
+            if f is None or pr < f:  # the first of its kind: tried
+                if any(cap.why_not(tenant, c) is None for c in jobs.candidates(j)):
+                    return False
+                self._until = math.inf
+                if self._preempt_for(inp, j, pr, set(), set(), {}, {}) is not None:
+                    return False
+                until = min(self._until, self._release[0][0] if self._release else math.inf)
+                if until <= now:
+                    return False
+                memo.until = min(memo.until, until)
+                memo.first[key] = pr
+                memo.blocked[key] = explain(inp, j)
+            reasons[j] = f"queue {pr[0]}: {memo.blocked[key]}"
+            bisect.insort(top, pr)
+            prio_of[j] = pr
+            if len(top) > n:  # the last one is no longer looked at
+                last = top.pop()
+                del prio_of[last[2]]
+                k = (jobs.signature(last[2]), jobs.tenant[last[2]])
+                if memo.first.get(k) == last:
+                    del memo.first[k], memo.blocked[k]
+        memo.waiting = len(inp.waiting)
+        return True
+
+    def _explain(
+        self, inp: PolicyInput, j: int, sig: tuple[int, int], whys: list[str | None]
+    ) -> str:
+        """:func:`explain` for blocked job ``j`` of signature and tenant ``sig``, given
+        ``whys``, what the capacity said of each of its candidates ("": not asked). It
+        asks about those not asked as ``explain`` would (in order, until one has room),
+        and reuses an earlier text for the same signature and answers: it is made of
+        nothing else (the candidates' pools and what the capacity said of them)."""
+        cands = inp.jobs.candidates(j)
+        if not cands:
+            return explain(inp, j)
+        for i, c in enumerate(cands):
+            if whys[i] == "":
+                whys[i] = inp.capacity.why_not(sig[1], c)
+            if whys[i] is None:
+                del whys[i + 1 :]
+                break
+        key = (sig[0], tuple(whys))
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = explain(inp, j)
+        return text
+
+    def _know(self, inp: PolicyInput, j: int) -> tuple[int, float, int]:
+        """Record the priority of requeued waiting job ``j`` (fixed while it waits, until it
+        is promoted), among the others in order."""
+        self._forget_prio(j)
+        pr = self._waiting_prio[j] = self.priority(inp, j)
+        bisect.insort(self._requeued, pr)
+        return pr
+
+    def _forget_prio(self, j: int) -> None:
+        """Drop the priority of job ``j`` (it started, or is requeued anew)."""
+        pr = self._waiting_prio.pop(j, None)
+        if pr is not None:
+            rq = self._requeued
+            i = bisect.bisect_left(rq, pr)
+            if i < len(rq) and rq[i] == pr:
+                del rq[i]
 
     def _forget(self, inp: PolicyInput) -> None:
         """Drop the record of jobs that are neither running nor waiting to resume (done,
@@ -371,10 +594,15 @@ class Las:
             del self._queue_until[j]
         for j in [j for j in self._starve_from if j not in inp.requeued]:
             del self._starve_from[j]
+        self._starving = [(u, j) for j, u in self._starve_from.items() if u < math.inf]
+        heapq.heapify(self._starving)
         for j in [j for j in self._waiting_prio if j not in inp.requeued]:
             del self._waiting_prio[j]
+        self._requeued = sorted(self._waiting_prio.values())
         for j in [j for j in self._parked if j not in inp.running]:
             del self._parked[j]
+        for j in [j for j in self._keys if j not in inp.running and j not in inp.requeued]:
+            del self._keys[j]
         self._release = [(u, j) for u, j in self._release if self._parked.get(j) == u]
         heapq.heapify(self._release)
         for record in (self.preempted, self.base, self.since, self.amount):
@@ -399,7 +627,7 @@ class Las:
         """Record a start: ``a_j``, and ``T_j`` on its first start."""
         self.amount[j] = cand.amount
         self._starve_from.pop(j, None)
-        self._waiting_prio.pop(j, None)
+        self._forget_prio(j)
         self.since.setdefault(j, inp.now)
 
     def _preempt_for(
@@ -425,7 +653,8 @@ class Las:
             shape = (c.pool, c.devices, c.share)
             if prio[0] >= nofit.get(shape, prio[0] + 1):
                 continue  # no more room than when it did not fit
-            if inp.capacity.why_not(tenant, c) != "devices":
+            why = self._asked.get(id(c)) or inp.capacity.why_not(tenant, c)
+            if why != "devices":
                 continue  # power or quota bound: checked below once victims are chosen
             order = ranked.get(c.pool)
             if order is None:
@@ -482,6 +711,7 @@ class _Ranked:
         preempted, most = las.preempted, las.p.max_preemptions
         heap = []
         park, parked = las._park, las._parked
+        soonest = math.inf
         running = inp.running_on(pool)
         # Parked jobs are surely left out below (Las._park): only the others are looked at.
         for r in running.difference(parked) if parked and isinstance(running, set) else running:
@@ -502,8 +732,11 @@ class _Ranked:
                 known = queue_until[r] = (q, las.queue_until(inp, r, s, q))
             if q > 0:
                 heap.append(((-q, -submit[r], -r), r))
+                if known[1] < soonest:  # its queue may rise, its rank change
+                    soonest = known[1]
             else:
                 park(r, known[1])
+        las._until = min(las._until, soonest)
         heapq.heapify(heap)
         self._heap = heap
         #: The eligible jobs found so far, in order: ((queue, submit, job), job).
@@ -529,3 +762,50 @@ class _Ranked:
                 self.order.append(((-nq, -ns, -nr), r))
                 return True
         return False
+
+
+class _Memo:
+    """A pass that started and preempted nothing, and what it depended on
+    (:meth:`Las._reuse`)."""
+
+    def __init__(
+        self, state: object, look: tuple[object, ...], now: float, until: float, waiting: int
+    ) -> None:
+        #: The cluster state it planned on, and how it looked (:func:`_looks`).
+        self.state, self.look = state, look
+        #: When it ran, and a time before which nothing time-dependent it looked at changes.
+        self.now, self.until = now, until
+        #: Jobs waiting then.
+        self.waiting = waiting
+        #: The waiting jobs it looked at, by priority, and their queues.
+        self.order: list[int] = []
+        self.queues: list[int] = []
+        #: Per signature and tenant: why its jobs wait, and the first job that was told.
+        self.blocked: dict[tuple[int, int], str] = {}
+        self.first: dict[tuple[int, int], tuple[int, float, int]] = {}
+        self._top: list[tuple[int, float, int]] | None = None
+        self._prio_of: dict[int, tuple[int, float, int]] = {}
+
+    def looked_at(
+        self, inp: PolicyInput
+    ) -> tuple[list[tuple[int, float, int]], dict[int, tuple[int, float, int]]]:
+        """The priorities ``(queue, submit, job)`` of the jobs it looked at, in order, and
+        by job (made the first time they are asked for; kept up to date by the caller)."""
+        if self._top is None:
+            submit = inp.jobs.submit
+            self._top = [(q, submit[j], j) for j, q in zip(self.order, self.queues, strict=True)]
+            self._prio_of = {p[2]: p for p in self._top}
+        return self._top, self._prio_of
+
+
+def _looks(inp: PolicyInput) -> tuple[object, ...]:
+    """What the cluster looks like to a pass, in O(pools × node size): free devices per
+    node bucket and shared device, committed power, quota usage, running jobs."""
+    st = inp.capacity.state
+    return (
+        tuple(tuple(map(len, pn.buckets)) for pn in st.pools),
+        tuple((sh.free_total, len(sh)) for sh in st.shared),
+        tuple(st.site_committed_w),
+        tuple(st.quota_usage),
+        len(inp.running),
+    )
