@@ -99,3 +99,15 @@ def test_fleet_endpoints(api: Api) -> None:
         "suanli_dispatches_total{",
     ):
         assert name in metrics
+
+
+def test_an_elastic_job_is_submitted_with_its_range(api: Api) -> None:
+    body = {**JOB, "gang": 2, "gang_min": 1, "gang_max": 4}
+    r = api.client.post("/v1/jobs", json=body, headers=api.lab)
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert (job["gang_min"], job["gang"], job["gang_max"]) == (1, 2, 4)
+    done = _wait_state(api, job["id"], {"done"})
+    assert done["state"] == "done" and 1 <= done["devices"] <= 4
+    plain = api.client.post("/v1/jobs", json=JOB, headers=api.lab).json()
+    assert (plain["gang_min"], plain["gang_max"]) == (None, None)

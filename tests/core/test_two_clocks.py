@@ -269,3 +269,18 @@ def test_services_scale_the_same_on_both_clocks(policy: str, serving: str, tmp_p
     drains = sum(len(r.decisions[1][1]) for r in sim_srv)
     assert len(sim_srv) >= 70 and adds >= 3 and drains >= 1, (len(sim_srv), adds, drains)
     assert counts(sim)["starts"] > 50
+
+
+@pytest.mark.parametrize("policy", ["suanli", "pollux"])
+def test_resizes_are_the_same_on_both_clocks(policy: str, tmp_path: Path) -> None:
+    """An elastic job starts on all of a pool nobody else wants, gives half back to a
+    newcomer and grows again once alone — in the simulator, and live (the control plane
+    requeues it and dispatches it on its new shape), round by round the same."""
+    from tests.core.test_resize import FLEET, elastic_pair
+
+    sc = load_scenario(str(FLEET))
+    sim, live = both(sc, elastic_pair(sc), policy, tmp_path)
+    assert first_difference(sim, live) == ""
+    assert counts(sim)["resizes"] == 2
+    grower = JobStore(Database(f"sqlite:///{tmp_path / f'live-{policy}.db'}")).get(1)
+    assert grower is not None and (grower.state, grower.attempt) == ("done", 3)

@@ -137,6 +137,7 @@ def decisions(
         ("preempts", tuple((n(p.job), p.reason) for p in out.preempts)),
         ("migrates", tuple((n(m.job), m.candidate, m.reason) for m in out.migrates)),
         ("defers", tuple((n(d.job), d.until_s, d.reason) for d in out.defers)),
+        ("resizes", tuple((n(z.job), z.candidate, z.reason) for z in out.resizes)),
         ("reasons", tuple(sorted((n(j), r) for j, r in out.reasons.items()))),
         (
             "sig reasons",
@@ -236,12 +237,14 @@ class ServingRecorder:
 def spec_of(job: Job) -> dict[str, Any]:
     """The stored spec of a job as the API writes it (deadline as POSIX seconds: the
     scenario starts at 0)."""
-    if job.device_fraction < 1.0 or job.measured_pflops or job.gang_max is not None:
-        raise ValueError(f"job {job.id}: the API takes no shares, measured speeds or ranges")
+    if job.device_fraction < 1.0 or job.measured_pflops or job.speedup:
+        raise ValueError(f"job {job.id}: the API takes no shares or measured speeds")
     return dict(
         kind=job.kind.value,
         profile=job.profile,
         gang=job.gang,
+        gang_max=job.gang_max,
+        gang_min=job.gang_min,
         work_pflop=job.work_pflop,
         accepted_types=list(job.accepted_types),
         accepted_stacks=list(job.accepted_stacks),
@@ -427,7 +430,8 @@ def both(
 def counts(rounds: Sequence[Round]) -> dict[str, int]:
     """Decisions of each kind over a recording (what a test exercised)."""
     out = {"rounds": len(rounds), "starts": 0, "preempts": 0, "migrates": 0, "defers": 0}
+    out["resizes"] = 0
     for r in rounds:
-        for part in r.decisions[:4]:
+        for part in r.decisions[:5]:
             out[part[0]] += len(part[1])
     return out

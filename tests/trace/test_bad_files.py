@@ -32,7 +32,8 @@ def one_row(tmp_path: Path, **cells: str) -> Path:
     row = {"id": "a", "tenant": "lab", "submit_s": "0", "gang": "1", "duration_s": "60"}
     row |= {"profile": "dl-training", **cells}
     p = tmp_path / "t.csv"
-    p.write_text(HEAD + ",".join(row) + "\n" + ",".join(row.values()) + "\n", "utf-8")
+    head = HEAD.replace("format_version: 1", "format_version: 2") if "gang_min" in cells else HEAD
+    p.write_text(head + ",".join(row) + "\n" + ",".join(row.values()) + "\n", "utf-8")
     return p
 
 
@@ -66,12 +67,13 @@ OUTSIDE: dict[str, tuple[str, str]] = {
     "submit_s": ("315360001", "315360001"),
     "gang": ("1000001", "1000001"),
     "gang_max": ("1e7", "10000000"),
+    "gang_min": ("1e7", "10000000"),
     "device_fraction": ("nan", "nan"),
     "duration_s": ("1e300", "1e+300"),
     "work_pflop": ("1e16", "1e+16"),
     "hbm_tb": ("inf", "inf"),
     "deadline_s": ("4e8", "400000000"),
-    "checkpoint_interval_s": ("0", "0"),
+    "checkpoint_interval_s": ("-1", "-1"),
     "restart_cost_s": ("-inf", "-inf"),
     "priority": ("1e300", "1e+300"),
 }

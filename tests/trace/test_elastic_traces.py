@@ -49,6 +49,7 @@ def test_pollux_fixture_is_elastic_with_its_measured_scaling(fixtures: Path) -> 
     # the most GPUs measured packed is 24 (scalability.csv, 6 nodes); 1024 / 32 = 32 is
     # more, so gang_max = 24; the 24-GPU job cannot grow and stays fixed
     assert t.column("gang_max") == [24, 24, None]
+    assert t.column("gang_min") == [None, 1, 1]  # the 24-GPU job may shrink
     assert t.column("scaling") == ["pollux-cifar10"] * 3
     models = trace_scaling(t)
     assert set(models) == {"pollux-cifar10"}
@@ -85,7 +86,7 @@ def test_pollux_scaling_round_trips_and_reaches_the_replay(fixtures: Path, tmp_p
     csv = write_trace(t, tmp_path / "t.csv")
     text = csv.read_text()
     assert text.startswith(f"# format_version: {FORMAT_VERSION}\n")
-    assert "id,tenant,submit_s,gang,gang_max,scaling," in text
+    assert "id,tenant,submit_s,gang,gang_max,gang_min,scaling," in text
     pq = write_trace(read_trace(csv), tmp_path / "t.parquet")
     again = write_trace(read_trace(pq), tmp_path / "again.csv")
     assert again.read_bytes() == csv.read_bytes()
@@ -97,6 +98,11 @@ def test_pollux_scaling_round_trips_and_reaches_the_replay(fixtures: Path, tmp_p
     assert set(r.scaling) == {j.id for j in r.jobs}
     by_id = {j.id: j for j in r.jobs}
     assert (by_id["cifar10-0"].gang, by_id["cifar10-0"].gang_max) == (1, 24)
+    # Pollux's simulator: any count from 1, a 30 s pause per re-allocation, nothing lost
+    one = by_id["cifar10-1"]
+    assert (one.gang_min, one.gang, one.gang_max) == (1, 4, 24)
+    assert (one.restart_cost_s, one.checkpoint_interval_s) == (30.0, 0.0)
+    assert len(one.speedup) == 24 and one.speedup[3] == 1.0
 
 
 def test_pollux_without_enough_measurements_keeps_a_fixed_gang(fixtures: Path) -> None:
@@ -360,3 +366,24 @@ def test_cli_elastic_share_does_not_apply_to_pollux(fixtures: Path, tmp_path: Pa
     )  # fmt: skip
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "--elastic-share do not apply to --from pollux" in " ".join(r.stderr.split())
+
+
+def test_gang_min_reads_into_the_job_and_needs_version_2(tmp_path: Path) -> None:
+    """``gang_min`` (version 2): the fewest devices an elastic job may run on, ≤ gang."""
+    head = "# format_version: {v}\n# reference: nvidia_h100_sxm5\n# fleet: nvidia_h100_sxm5:16:8\n"
+    cols = "id,tenant,submit_s,gang,gang_max,gang_min,duration_s,profile\n"
+    p = tmp_path / "t.csv"
+    p.write_text(
+        head.format(v=2) + cols + "a,lab,0,8,16,2,60,dl-training\nb,lab,0,4,,,60,dl-training\n"
+    )
+    t = read_trace(p)
+    assert t.version == 2 and t.column("gang_min") == [2, None]
+    jobs = replay(t).jobs
+    assert (jobs[0].smallest, jobs[0].gang, jobs[0].largest, jobs[0].elastic) == (2, 8, 16, True)
+    assert (jobs[1].smallest, jobs[1].elastic) == (4, False)
+    again = write_trace(t, tmp_path / "o.csv").read_text()
+    assert again.startswith("# format_version: 2\n") and ",gang_min," in again
+    p.write_text(head.format(v=2) + cols + "a,lab,0,8,16,9,60,dl-training\n")
+    assert any("row 1, column gang_min: must be ≤ gang" in m for m in problems(p))
+    p.write_text(head.format(v=1) + cols + "a,lab,0,8,16,2,60,dl-training\n")
+    assert any("column gang_min: needs format_version 2" in m for m in problems(p))

@@ -77,7 +77,8 @@ BASE_CSV = (
     "h-8,web,1200,16,,,120,,,,,dl-training,,,,,,,,,5,,\n"
 )
 
-NUMERIC = tuple(BOUNDS)
+#: The numeric columns of the base file (version 1: not ``gang_min``).
+NUMERIC = tuple(c for c in BOUNDS if c != "gang_min")
 EXTREMES: tuple[str, ...] = (
     "nan",
     "NaN",

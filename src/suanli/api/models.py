@@ -139,6 +139,19 @@ class JobIn(_In):
     name: Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9._ -]*$")] = ""
     kind: JobKind | None = Field(None, description="Defaults to the profile's kind.")
     gang: Whole = Field(1, ge=1, le=65536, description="Devices the job runs on.")
+    gang_max: Whole | None = Field(
+        None,
+        ge=1,
+        le=65536,
+        description="Elastic jobs: the most devices it can use; a policy may run and "
+        "resize it on any count from gang_min to gang_max (docs/elastic.md).",
+    )
+    gang_min: Whole | None = Field(
+        None,
+        ge=1,
+        le=65536,
+        description="Elastic jobs: the fewest devices it can run on (≤ gang).",
+    )
     hours_on_reference: Number | None = Field(None, gt=0, le=100_000)
     work_pflop: Number | None = Field(None, gt=0, le=1e12)
     accepted_types: list[Name] = Field(
@@ -157,6 +170,14 @@ class JobIn(_In):
     def _one_work(self) -> JobIn:
         if (self.hours_on_reference is None) == (self.work_pflop is None):
             raise ValueError("give exactly one of hours_on_reference and work_pflop")
+        if self.gang_max is not None and self.gang_max < self.gang:
+            raise ValueError(
+                f"gang_max {self.gang_max} is below gang {self.gang}: give gang_max ≥ gang"
+            )
+        if self.gang_min is not None and self.gang_min > self.gang:
+            raise ValueError(
+                f"gang_min {self.gang_min} is above gang {self.gang}: give gang_min ≤ gang"
+            )
         return self
 
 
@@ -172,6 +193,8 @@ class JobOut(BaseModel):
     profile: str
     kind: str
     gang: int
+    gang_min: int | None = Field(None, description="elastic: the fewest devices (null: gang)")
+    gang_max: int | None = Field(None, description="elastic: the most devices (null: gang)")
     work_pflop: float | None = Field(description="null: runs until stopped (a replica)")
     accepted_types: list[str]
     accepted_stacks: list[str]

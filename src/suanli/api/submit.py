@@ -123,6 +123,8 @@ class SubmitValidator:
             kind=prof.kind.value,
             profile=prof.id,
             gang=body.gang,
+            gang_max=body.gang_max,
+            gang_min=body.gang_min,
             work_pflop=work,
             accepted_types=types,
             accepted_stacks=list(body.accepted_stacks),

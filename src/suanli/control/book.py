@@ -202,8 +202,12 @@ class JobBook:
         """Job *j*'s candidate on ``pool`` with ``devices`` held (a restart's recovery)."""
         t = self.state.tables
         p = t.pool_ids.index(pool) if pool in t.pool_ids else -1
-        cand = next((c for c in self.state.jobs.candidates(j) if c.pool == p), None)
+        jobs = self.state.jobs
+        cand = jobs.base_candidate(j, p)
         if cand is not None and devices and cand.devices != devices and not cand.share:
+            sized = jobs.resized(j, cand, devices) if jobs.elastic(j) else None
+            if sized is not None and sized.devices == devices:
+                return sized  # an elastic job resized before the restart
             cand = dataclasses.replace(cand, devices=devices, used=min(cand.used, devices))
         return cand
 

@@ -36,6 +36,8 @@ def job_from_spec(
         profile=str(spec["profile"]),
         submit_s=submitted_at - epoch0,
         gang=int(spec["gang"]),
+        gang_max=int(spec["gang_max"]) if spec.get("gang_max") is not None else None,
+        gang_min=int(spec["gang_min"]) if spec.get("gang_min") is not None else None,
         work_pflop=math.inf if spec["work_pflop"] is None else float(spec["work_pflop"]),
         accepted_types=tuple(spec.get("accepted_types") or ()),
         accepted_stacks=tuple(spec.get("accepted_stacks") or ()),

@@ -579,6 +579,10 @@ class LiveControl:
             record=True,
         )
         st.site_can_preempt = [self.supports(s, Feature.PREEMPTION) for s in tables.site_ids]
+        st.site_can_resize = [
+            self.supports(s, Feature.RESIZE) and self.supports(s, Feature.PREEMPTION)
+            for s in tables.site_ids
+        ]
         now = self.clock.time() - self.epoch0
         st.set_sites_up([self.sites[s].reachable is True for s in tables.site_ids], now)
         return st

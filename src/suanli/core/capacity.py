@@ -333,6 +333,11 @@ class Capacity:
         h = self._hist.get(pool)
         return h if h is not None else self.state.pools[pool].hist()
 
+    def touched(self, pool: int) -> bool:
+        """Whether this overlay has changed ``pool``'s devices (then :meth:`release_held`
+        is no longer exact there)."""
+        return pool in self._hist
+
     def free_devices(self, pool: int) -> int:
         """Free devices in a pool, including tentative allocations."""
         h = self._hist.get(pool)
@@ -416,6 +421,10 @@ class Capacity:
         """Count ``devices`` of ``pool`` as freed (tentatively: jobs there are to be
         preempted), filling the fullest partly free nodes first, with their power and
         ``tenant``'s quotas."""
+        self._free_fullest(pool, devices)
+        self.adjust(tenant, pool, -watts, -1000 * devices)
+
+    def _free_fullest(self, pool: int, devices: int) -> None:
         h = self._hist.get(pool)
         if h is None:
             h = self._hist[pool] = self.state.pools[pool].hist()
@@ -429,7 +438,30 @@ class Capacity:
             h[size] -= 1
             h[size + step] += 1
             left -= step
-        self.adjust(tenant, pool, -watts, -1000 * devices)
+
+    def release_held(
+        self, tenant: int, p: int, nodes: Sequence[tuple[int, int]], watts: float, milli: int
+    ) -> None:
+        """Count a running job's whole devices, ``(node, count)`` pairs of pool ``p``, as
+        freed node by node (exact on an overlay that has not taken devices of this pool yet;
+        after tentative allocations the histogram may no longer have the node's bucket, and
+        those devices are released as :meth:`release` does), with their power ``watts``
+        and ``milli`` thousandths of ``tenant``'s quotas."""
+        h = self._hist.get(p)
+        if h is None:
+            h = self._hist[p] = self.state.pools[p].hist()
+        free = self.state.pools[p].free
+        approx = 0
+        for node, count in nodes:
+            f = free[node]
+            if h[f] > 0 and f + count < len(h):
+                h[f] -= 1
+                h[f + count] += 1
+            else:
+                approx += count
+        if approx:
+            self._free_fullest(p, approx)
+        self.adjust(tenant, p, -watts, -milli)
 
     def take(self, tenant: int, cand: Candidate) -> None:
         """Record a tentative allocation (call :meth:`why_not` first); it is placed by

@@ -15,6 +15,16 @@ thousandths of one device where its memory fits in one (``n_min = 1``) and runs 
 ``r_{jp} = (m / 1000) · s(profile_j, a)``, drawing that share of the busy power
 (:mod:`suanli.core.sharing`).
 Candidates are computed once per job *signature* and cached.
+
+An *elastic* job (``gang_min`` :math:`l < g` or ``gang_max`` :math:`h > g`) may also run
+on *n* devices, :math:`l \\le n \\le h` (:meth:`JobTable.resized`): it uses
+:math:`u' = \\max(n, n_{\\min})` of them, holds :math:`\\mathrm{shape}_p(u')`, draws
+:math:`u'/u` times the busy power and computes at
+
+.. math:: r_{jp}(n) = r_{jp} \\, \\frac{S_j(u')}{S_j(u)}
+
+with :math:`S_j` its speed-up over its gang (the job's measured ``speedup``, else
+:func:`suanli.perf.goodput.default_speedup`).
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import numpy as np
 
 from suanli.core.tables import FleetTables, node_shape
 from suanli.model.job import Job
+from suanli.perf.goodput import default_speedup
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,8 @@ class JobTable:
         self.submit = [j.submit_s for j in jobs]
         self.work = [j.work_pflop for j in jobs]
         self.gang = [j.gang for j in jobs]
+        self.gang_max = [j.largest for j in jobs]
+        self.gang_min = [j.smallest for j in jobs]
         self.tenant = [self._t_index[j.tenant] for j in jobs]
         self.profile = [self._p_index[j.profile] for j in jobs]
         self.kind = [j.kind for j in jobs]
@@ -133,6 +146,8 @@ class JobTable:
         self.submit.append(job.submit_s)
         self.work.append(job.work_pflop)
         self.gang.append(job.gang)
+        self.gang_max.append(job.largest)
+        self.gang_min.append(job.smallest)
         self.tenant.append(self._t_index[job.tenant])
         self.profile.append(self._p_index[job.profile])
         self.kind.append(job.kind)
@@ -294,6 +309,57 @@ class JobTable:
                     mask |= 1 << c.pool
             self._faster[key] = mask
         return mask
+
+    def elastic(self, j: int) -> bool:
+        """Whether job *j* may run on another device count than its gang."""
+        return self.gang_min[j] < self.gang[j] or self.gang_max[j] > self.gang[j]
+
+    def speedup(self, j: int, n: int) -> float:
+        """S_j(n) = G(n)/G(gang): how fast job *j* progresses on *n* devices against its
+        gang (*n* clamped to ``[gang_min, gang_max]``)."""
+        g = self.gang[j]
+        n = min(max(n, self.gang_min[j]), self.gang_max[j])
+        if n == g:
+            return 1.0
+        job = self.jobs[j]
+        if job.speedup:
+            return job.speedup[n - self.gang_min[j]]
+        return default_speedup(job.kind, g, n)
+
+    def resized(self, j: int, base: Candidate, n: int) -> Candidate | None:
+        """Job *j* on ``base``'s pool with *n* devices asked for,
+        ``gang_min ≤ n ≤ gang_max`` (module docstring); ``base`` is its candidate there at
+        its gang. None where *n* is out of range, the job shares a device or the pool is too
+        small."""
+        if base.share or not self.gang_min[j] <= n <= self.gang_max[j]:
+            return None
+        t = self.tables
+        p = base.pool
+        used = max(n, self.nmin_on(j, base))
+        if used == base.used:
+            return base
+        devices = node_shape(used, t.pool_per_node[p], t.pool_in_node_sizes[p])
+        if devices > t.pool_count[p]:
+            return None
+        factor = self.speedup(j, used) / self.speedup(j, base.used)
+        return Candidate(
+            pool=p,
+            devices=devices,
+            used=used,
+            rate=base.rate * factor,
+            rank=base.rank,
+            transfer_s=base.transfer_s,
+            egress=base.egress,
+            busy_w=base.busy_w * used / base.used,
+        )
+
+    def nmin_on(self, j: int, base: Candidate) -> int:
+        """The fewest devices job *j*'s memory needs on ``base``'s accelerator."""
+        return int(self.tables.nmin[self.profile[j], self.tables.pool_acc[base.pool]])
+
+    def base_candidate(self, j: int, pool: int) -> Candidate | None:
+        """Job *j*'s candidate on ``pool`` at its gang (None: it cannot run there)."""
+        return next((c for c in self.candidates(j) if c.pool == pool), None)
 
     def alone_s(self, j: int) -> float:
         """JCT with the whole fleet to itself: its run time on its fastest candidate, with

@@ -36,6 +36,8 @@ class Running:
     expected_end_s: float
     preemptible: bool
     nodes: tuple[tuple[int, int], ...] = ()
+    #: Whether it may be resized now (elastic, preemptible, its site's backend can).
+    resizable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,19 @@ class Migrate:
     """Move running ``job`` to ``candidate`` (another pool) now: it stops as a preempted
     job does (keeping its last checkpoint), its checkpoint is copied to the new site, and
     it starts there at once, paying its restart cost (:mod:`suanli.core.migration`)."""
+
+    job: int
+    candidate: Candidate
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resize:
+    """Run elastic ``job`` on ``candidate`` now: another device count within
+    ``[gang, gang_max]`` (:meth:`~suanli.core.jobtable.JobTable.resized`), on its pool or
+    another. It stops as a preempted job does (keeping its last checkpoint) and starts
+    again at once on the new shape, paying its restart cost (and, to another site, the
+    copy of its checkpoint), as a :class:`Migrate` does."""
 
     job: int
     candidate: Candidate
@@ -132,9 +147,10 @@ class PolicyInput:
 class PolicyOutput:
     """Decisions of one round.
 
-    They are carried out in order: preemptions, migrations, deferrals, starts. A
-    migration takes room on its new pool as a start does; the devices it leaves are free
-    for the next pass (ask for it with ``again``), not for this round's starts.
+    They are carried out in order: preemptions, migrations, deferrals, starts, resizes.
+    A migration or resize takes room on its new pool as a start does (a resize on its own
+    pool may reuse its own devices); the devices it leaves are free for the next pass
+    (ask for it with ``again``), not for this round's starts.
     Deferred jobs leave the queue until their time comes, then return as arrivals.
     A waiting job's reason is ``reasons[job]``, else ``sig_reasons[signature]``,
     else the reason it was given in an earlier round, else ``default_reason``.
@@ -145,6 +161,7 @@ class PolicyOutput:
     starts: list[Start] = field(default_factory=list)
     preempts: list[Preempt] = field(default_factory=list)
     migrates: list[Migrate] = field(default_factory=list)
+    resizes: list[Resize] = field(default_factory=list)
     defers: list[Defer] = field(default_factory=list)
     reasons: dict[int, str] = field(default_factory=dict)
     sig_reasons: dict[int, str] = field(default_factory=dict)
@@ -159,9 +176,9 @@ class PolicyParams(BaseModel):
 
 
 class Policy(Protocol):
-    """A scheduling policy. One that moves running jobs (:class:`Migrate`) says so with
-    an attribute ``moves_jobs = True``: the control loop then runs a round whenever
-    devices free, even with no job waiting."""
+    """A scheduling policy. One that moves or resizes running jobs (:class:`Migrate`,
+    :class:`Resize`) says so with an attribute ``moves_jobs = True``: the control loop then
+    runs a round whenever devices free, even with no job waiting."""
 
     name: ClassVar[str]
     #: Seconds between rounds when nothing happens (the loop also runs on arrivals/finishes).

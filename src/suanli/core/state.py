@@ -21,8 +21,9 @@ It holds what a policy sees and what carrying out a decision changes:
 Work is conserved: a job computing at rate *r* since ``c₀`` and preempted at *t* keeps
 ``⌊(t − c₀)/Δ⌋·Δ·r`` PFLOP of progress (Δ its checkpoint interval) and loses the rest;
 when it starts again it first pays its restart cost. A job *migrated* (moved by a policy
-to another pool while running) keeps and loses the same, and starts at once on its new
-pool after its checkpoint's copy there and its restart (:mod:`suanli.core.migration`).
+to another pool while running) or *resized* (an elastic job given another device count,
+on its pool or another) keeps and loses the same, and starts at once on its new place
+after its checkpoint's copy there and its restart (:mod:`suanli.core.migration`).
 A data set copied to a site stays there (a replica) for later jobs; a copy in flight is
 shared.
 
@@ -56,6 +57,7 @@ from suanli.core.policy import (
     PolicyInput,
     PolicyOutput,
     Preempt,
+    Resize,
     Start,
     WaitingView,
 )
@@ -163,6 +165,10 @@ class SchedulingState:
         self.finish = [math.nan] * n
         self.preemptions = [0] * n
         self.migrations = [0] * n
+        self.resizes = [0] * n
+        #: Per job, seconds its resizes cost it: the work lost since the last checkpoint
+        #: (at the old rate) and the wait for its checkpoint's copy and restart.
+        self.resize_lost_s = [0.0] * n
         self.attained = [0.0] * n
         self.lost_pflop = [0.0] * n
         #: Per job, the policy's reason for its latest start ("" until it starts).
@@ -180,6 +186,9 @@ class SchedulingState:
         self.site_up = [True] * len(tables.site_ids)
         #: Sites whose backend can stop a running job (live: its declared features).
         self.site_can_preempt = [True] * len(tables.site_ids)
+        #: Sites whose backend can restart a running job on another shape at once (live:
+        #: its declared features; needs preemption too).
+        self.site_can_resize = [True] * len(tables.site_ids)
         #: Per site, seconds from a start decision to the job running there (its
         #: submission and the workload manager's own scheduling; a simulation may model it,
         #: :mod:`suanli.experiment.fidelity` measures it).
@@ -232,6 +241,8 @@ class SchedulingState:
         self.finish.append(math.nan)
         self.preemptions.append(0)
         self.migrations.append(0)
+        self.resizes.append(0)
+        self.resize_lost_s.append(0.0)
         self.attained.append(0.0)
         self.lost_pflop.append(0.0)
         self.start_why.append("")
@@ -334,6 +345,26 @@ class SchedulingState:
     def migrate(self, j: int, cand: Candidate, now: float, why: str) -> None:
         """Move running job *j* to ``cand`` now (:mod:`suanli.core.migration`): it keeps
         its last checkpoint, which is copied to the new site, and starts there at once."""
+        self._relaunch(j, cand, now, f"migrated: {why}", self.migrations)
+
+    def resize(self, j: int, cand: Candidate, now: float, why: str) -> None:
+        """Run elastic job *j* on ``cand`` (another device count, on its pool or another)
+        now: it keeps its last checkpoint (copied if the site changes) and starts again at
+        once; what that costs it is added to :attr:`resize_lost_s`."""
+        rs = self.running[j]
+        w, kept = (
+            progress(self.jobs, j, rs.cand.rate, rs.compute_start_s, self.work_done[j], now)
+            if rs.computing
+            else (self.work_done[j], self.work_done[j])
+        )
+        waited = max(0.0, rs.compute_start_s - now) if not rs.computing else 0.0
+        self._relaunch(j, cand, now, f"resized: {why}", self.resizes)
+        ready = self.running[j].compute_start_s - now
+        self.resize_lost_s[j] += (w - kept) / rs.cand.rate + max(0.0, ready - waited)
+
+    def _relaunch(self, j: int, cand: Candidate, now: float, why: str, count: list[int]) -> None:
+        """Stop running job *j* (keeping its last checkpoint) and start it on ``cand`` at
+        once, its checkpoint copied if the site changes; ``count`` counts it per job."""
         rs = self.running[j]
         t = self.tables
         src, dst = t.pool_site[rs.cand.pool], t.pool_site[cand.pool]
@@ -344,8 +375,8 @@ class SchedulingState:
                 f"{t.site_ids[dst]}: no link for its checkpoint"
             )
         self._checkpoint(j, rs, now)
-        self._stop(j, rs, now, f"migrated: {why}")
-        self.migrations[j] += 1
+        self._stop(j, rs, now, why)
+        count[j] += 1
         self.epoch[j] += 1
         if copy[0] > 0.0:
             tr = self.transfers
@@ -408,6 +439,13 @@ class SchedulingState:
         site = self.site_of(j)
         return bool(self.jobs.preemptible[j]) and self.site_up[site] and self.site_can_preempt[site]
 
+    def resizable(self, j: int) -> bool:
+        """Whether running job *j* may be resized now: elastic, preemptible, and its
+        site's backend can restart it on another shape."""
+        return (
+            self.jobs.elastic(j) and self.preemptible(j) and self.site_can_resize[self.site_of(j)]
+        )
+
     # -- the policy interface ---------------------------------------------------------------
     def snapshot(self, now: float, full: bool = False) -> PolicyInput:
         """What a policy sees now; resets the record of what changed since the last one."""
@@ -441,7 +479,8 @@ class SchedulingState:
         )
 
     def apply(self, out: PolicyOutput, now: float) -> None:
-        """Carry out a round's decisions, in order: preemptions, deferrals, starts.
+        """Carry out a round's decisions, in order: preemptions, migrations, deferrals,
+        starts, resizes.
 
         Raises :class:`PolicyError` at the first that cannot be carried out (those before
         it stay done, and are in :attr:`applied` when recording).
@@ -482,6 +521,8 @@ class SchedulingState:
             self.start_why[j] = st.reason
             if self.record:
                 self.applied.append(st)
+        for rz in out.resizes:
+            self._apply_resize(rz, now)
         if out.reasons:
             self.last_reasons.update(out.reasons)
         if out.sig_reasons:
@@ -651,6 +692,43 @@ class SchedulingState:
             self.applied.append(Preempt(j, f"migrated: {mv.reason}"))
             self.applied.append(Start(j, cand, mv.reason))
 
+    def _apply_resize(self, rz: Resize, now: float) -> None:
+        j, cand, ids, t = rz.job, rz.candidate, self.jobs.ids, self.tables
+        rs = self.running.get(j)
+        if rs is None:
+            raise PolicyError(f"policy resized job {ids[j]}, which is not running")
+        if not self.resizable(j):
+            raise PolicyError(f"policy resized job {ids[j]}, which cannot be resized now")
+        base = self.jobs.base_candidate(j, cand.pool)
+        if base is None:
+            raise PolicyError(f"policy resized job {ids[j]} to a pool it cannot run on")
+        if cand != base and cand != self.jobs.resized(j, base, cand.used):
+            raise PolicyError(
+                f"policy resized job {ids[j]} to {cand.used} devices of "
+                f"{t.pool_label(cand.pool)}, not a shape it can take there "
+                f"(gang {self.jobs.gang[j]} to {self.jobs.gang_max[j]}: JobTable.resized)"
+            )
+        if cand == rs.cand:
+            raise PolicyError(f"policy resized job {ids[j]} to the shape it runs on")
+        site = t.pool_site[cand.pool]
+        if not (self.site_up[site] and self.site_can_resize[site]):
+            raise PolicyError(f"policy resized job {ids[j]} to a site that cannot take it")
+        cap = Capacity(self.cluster)
+        if cand.pool == rs.cand.pool and rs.alloc is not None:  # its own devices count
+            a = rs.alloc
+            cap.release_held(a.tenant, a.pool, a.nodes, a.busy_w, a.milli)
+        why = cap.why_not(self.jobs.tenant[j], cand)
+        if why is not None:
+            raise PolicyError(
+                f"policy resized job {ids[j]} to {cand.used} devices of "
+                f"{t.pool_label(cand.pool)} without room ({why})"
+            )
+        self.resize(j, cand, now, rz.reason)
+        self.start_why[j] = rz.reason
+        if self.record:
+            self.applied.append(Preempt(j, f"resized: {rz.reason}"))
+            self.applied.append(Start(j, cand, rz.reason))
+
     def _checkpoint(self, j: int, rs: RunState, now: float) -> None:
         """Running job *j* stops: keep the progress of its last checkpoint."""
         if not rs.computing:
@@ -720,7 +798,8 @@ class SchedulingState:
                 tr.count += 1
                 tr.by_pair[(home, site)] = tr.by_pair.get((home, site), 0.0) + size
         ready = max(ready, now + checkpoint_s)
-        restart = self.jobs.restart_s[j] if self.preemptions[j] or self.migrations[j] else 0.0
+        restarted = self.preemptions[j] or self.migrations[j] or self.resizes[j]
+        restart = self.jobs.restart_s[j] if restarted else 0.0
         dispatch = self.site_dispatch_s[self.tables.pool_site[cand.pool]]
         compute_start = max(ready, now + boot) + restart + dispatch
         rs = self._hold(j, cand, alloc, now, compute_start, transfer)

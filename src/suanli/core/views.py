@@ -39,6 +39,7 @@ class RunningView(Mapping[int, Running]):
             expected_end_s=rs.expected_end_s,
             preemptible=st.preemptible(j),
             nodes=tuple(rs.alloc.nodes) if rs.alloc is not None else (),
+            resizable=st.resizable(j),
         )
 
 

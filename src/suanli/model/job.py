@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -56,6 +57,13 @@ class Job:
     (empty: any type); ``accepted_stacks`` limits software stacks (empty: any).
     ``measured_pflops`` overrides the roofline speed per accelerator type.
 
+    A job with ``gang_min`` < ``gang`` or ``gang_max`` > ``gang`` is *elastic*: a policy may
+    run it on any device count *n* in ``[gang_min, gang_max]`` and resize it while it runs
+    (docs/elastic.md); ``gang`` is what it asks for, and what a fixed-size scheduler gives
+    it. ``speedup`` gives how fast it then progresses, ``speedup[n - gang_min]`` =
+    G(n)/G(gang) (its goodput ratio, from a trace's measured scaling model; empty: the
+    default model, :func:`suanli.perf.goodput.default_speedup`).
+
     ``device_fraction`` < 1 asks for a share of one device (``gang`` is then 1):
     several such jobs may share a device while their fractions sum to at most 1,
     and the job runs at ``device_fraction`` × the device's speed (GPU sharing as in
@@ -72,6 +80,7 @@ class Job:
     accepted_types: tuple[str, ...] = ()
     accepted_stacks: tuple[str, ...] = ()
     gang_max: int | None = None
+    gang_min: int | None = None
     dataset: str | None = None
     deadline_s: float | None = None
     deferrable: bool = False
@@ -81,6 +90,7 @@ class Job:
     priority: int = 0
     measured_pflops: Mapping[str, float] = field(default_factory=dict)
     device_fraction: float = 1.0
+    speedup: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 < self.device_fraction <= 1.0:
@@ -92,3 +102,32 @@ class Job:
                 f"job {self.id}: a share of one device (device_fraction "
                 f"{self.device_fraction}) needs gang 1, not {self.gang}"
             )
+        if not 1 <= self.smallest <= self.gang <= self.largest:
+            raise ValueError(
+                f"job {self.id}: needs 1 ≤ gang_min ≤ gang ≤ gang_max, not {self.smallest}, "
+                f"{self.gang}, {self.largest}"
+            )
+        if self.speedup:
+            low, top = self.smallest, self.largest
+            if len(self.speedup) != top - low + 1:
+                raise ValueError(
+                    f"job {self.id}: speedup has {len(self.speedup)} values, but gang_min "
+                    f"{low} to gang_max {top} needs {top - low + 1}"
+                )
+            if not all(math.isfinite(x) and x > 0.0 for x in self.speedup):
+                raise ValueError(f"job {self.id}: speedups must be finite and > 0")
+
+    @property
+    def smallest(self) -> int:
+        """The fewest devices it may run on (``gang_min``, else ``gang``)."""
+        return self.gang if self.gang_min is None else self.gang_min
+
+    @property
+    def largest(self) -> int:
+        """The most devices it may run on (``gang_max``, else ``gang``)."""
+        return self.gang if self.gang_max is None else self.gang_max
+
+    @property
+    def elastic(self) -> bool:
+        """Whether the job may run on another device count than its gang."""
+        return self.smallest < self.gang or self.largest > self.gang

@@ -277,6 +277,35 @@ class GoodputModel:
         return best
 
 
+def default_speedup(kind: JobKind, gang: int, devices: int) -> float:
+    r"""G(n)/G(g) of an elastic job with no measured scaling model.
+
+    Throughput is taken to scale linearly (communication is not modelled without a
+    measurement: a trace's ``scaling`` model replaces this) and the job's base batch to
+    be the one of its gang, :math:`M_0 = g\,m`, with the default noise scale
+    :math:`\varphi = \rho M_0` of its kind (:data:`DEFAULT_NOISE_RATIO`). Then for
+    :math:`n \ge g`
+
+    .. math::
+
+        S(n) = \frac{n}{g}\,\frac{E(n\,m)}{E(g\,m)} = \frac{n}{g}\,
+               \frac{\rho + 1}{\rho + n/g}
+        \qquad (\rho = \infty:\ S(n) = n/g),
+
+    so a pre-training job (ρ = 1) gains 4/3 from twice its gang and never more than 2×,
+    a fine-tuning job (ρ = 50) 1.96×, and inference scales linearly. Below its gang the
+    batch is below the base batch (no statistical loss): :math:`S(n) = n/g` for
+    :math:`n < g`.
+    """
+    if gang < 1 or devices < 1:
+        raise ValueError(f"need gang ≥ 1 and devices ≥ 1, got {gang}, {devices}")
+    x = devices / gang
+    if x <= 1.0:
+        return x
+    rho = DEFAULT_NOISE_RATIO[kind]
+    return x if math.isinf(rho) else x * (rho + 1.0) / (rho + x)
+
+
 # --- the roofline path ----------------------------------------------------------------------
 
 

@@ -111,5 +111,6 @@ def _load_builtin() -> None:
     import suanli.policy.greedy_cost
     import suanli.policy.las
     import suanli.policy.maxmin_het
+    import suanli.policy.pollux
     import suanli.policy.serving
     import suanli.policy.suanli  # noqa: F401

@@ -171,10 +171,12 @@ TERMS: tuple[Term, ...] = (
     ),
     Term(
         "preemptions",
-        "preemptions, migrations, lost work",
+        "preemptions, migrations, resizes, lost work",
         "times jobs were stopped (node failures, preemptive policies), times running jobs were "
-        "moved to another pool (migrations), and the PFLOP lost since their last checkpoint",
-        ("preemptions", "migrations", "lost_pflop"),
+        "moved to another pool (migrations), times elastic jobs were given another device "
+        "count (resizes) and the hours those cost them (work redone, restarts), and the PFLOP "
+        "lost since their last checkpoint",
+        ("preemptions", "migrations", "resizes", "resize_lost_h", "lost_pflop"),
     ),
     Term(
         "data",

@@ -18,7 +18,8 @@ finish of job *j*, over the jobs finished within the run:
 * energy: facility energy ``Σ PUE · E_IT``; gross cost ``Σ_h E_h π_h``, subsidy
   ``Σ_h E^{elig}_h (π_h − π̃_h)``, net = gross − subsidy; carbon ``Σ_h E_h c_h``;
 * data moved (TB) and egress cost; preemptions, migrations (moves of running jobs, with
-  the checkpoints copied between sites) and work lost to them;
+  the checkpoints copied between sites), resizes (elastic jobs given another device
+  count, with the hours they cost: work redone and the restart) and work lost to them;
 * online inference services (only for a run that has them): per service its SLO
   attainment, requests, tokens, replicas' device-hours, energy, cost and carbon, also per
   million tokens and by site and accelerator type (:mod:`suanli.report.services`).
@@ -187,6 +188,8 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
         },
         "preemptions": int(r.preemptions.sum()),
         "migrations": int(r.migrations.sum()),
+        "resizes": int(r.resizes.sum()),
+        "resize_lost_h": float(r.resize_lost_s.sum()) / 3600.0,
         "lost_pflop": float(r.lost_pflop.sum()),
         "data": {
             "moved_tb": r.transfers.tb,

@@ -37,6 +37,9 @@ class SimResult:
     done: np.ndarray
     preemptions: np.ndarray
     migrations: np.ndarray
+    resizes: np.ndarray
+    #: Per job, seconds its resizes cost it (work redone and the wait for the restart).
+    resize_lost_s: np.ndarray
     lost_pflop: np.ndarray
     last_pool: np.ndarray
     last_devices: np.ndarray
@@ -106,6 +109,8 @@ class SimResult:
             done=done,
             preemptions=np.asarray(st.preemptions[:n], dtype=np.int64),
             migrations=np.asarray(st.migrations[:n], dtype=np.int64),
+            resizes=np.asarray(st.resizes[:n], dtype=np.int64),
+            resize_lost_s=np.asarray(st.resize_lost_s[:n], dtype=float),
             lost_pflop=np.asarray(st.lost_pflop[:n], dtype=float),
             last_pool=last_pool,
             last_devices=last_devices,

@@ -87,6 +87,9 @@ class Feature(StrEnum):
     TYPED_DEVICES = "typed-devices"
     #: Stop a running job at once, so that a policy's preemption frees its devices.
     PREEMPTION = "preemption"
+    #: Restart a running job at once on another shape (more or fewer devices, another
+    #: type): it is stopped and submitted again, so this needs preemption too.
+    RESIZE = "resize"
     #: Suspend a running job in place and resume it later.
     SUSPEND = "suspend"
     #: Return a job's output.

@@ -70,7 +70,8 @@ class DryRunSite:
     """A site that pretends to run its jobs (see the module docstring)."""
 
     Settings: ClassVar[type[DryRunSettings]] = DryRunSettings
-    unsupported: ClassVar[dict[Feature, str]] = {
+    #: What the backend lacks; an instance adds what its settings turn off.
+    unsupported: dict[Feature, str] = {  # noqa: RUF012 (copied per instance)
         Feature.SUSPEND: "a dry-run site runs nothing to suspend",
         Feature.LOGS: "a dry-run site runs nothing, so there is no output",
     }
@@ -80,6 +81,7 @@ class DryRunSite:
         self.name = site
         self.settings = settings
         self.clock = clock
+        self.unsupported = {**self.unsupported, **settings.disabled()}
         self.reachable = True
         self.submissions = 0
         self._jobs: dict[str, _Job] = {}

@@ -147,7 +147,8 @@ class RaySite:
     """One site's Ray cluster, reached through its Jobs API (see the module docstring)."""
 
     Settings: ClassVar[type[RaySettings]] = RaySettings
-    unsupported: ClassVar[dict[Feature, str]] = {
+    #: What the backend lacks; an instance adds what its settings turn off.
+    unsupported: dict[Feature, str] = {  # noqa: RUF012 (copied per instance)
         Feature.SUSPEND: "Ray jobs cannot be suspended and resumed",
     }
     needs_device_types: ClassVar[bool] = False
@@ -156,6 +157,7 @@ class RaySite:
         self.name = name
         self.cfg = cfg
         self.clock = clock
+        self.unsupported = {**self.unsupported, **cfg.disabled()}
         self.http = httpx.Client(headers=cfg.headers, timeout=cfg.timeout_s)
 
     def submit(self, req: SubmitRequest) -> SubmitResult:

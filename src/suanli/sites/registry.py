@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from suanli.clock import Clock
 from suanli.errors import UnknownNameError
@@ -27,9 +27,23 @@ from suanli.sites.base import Feature, SiteBackend
 
 
 class BackendSettings(BaseModel):
-    """Base of backends' settings models (one site's entry in the sites file)."""
+    """Base of backends' settings models (one site's entry in the sites file), with what
+    every backend may be told."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resize: bool = Field(
+        True,
+        description="let policies resize running elastic jobs here (stop them and submit "
+        "them again on the new shape); false where the site's rules forbid it",
+    )
+
+    def disabled(self) -> dict[Feature, str]:
+        """Features these settings turn off, with the reason (a backend adds them to its
+        ``unsupported``)."""
+        if self.resize:
+            return {}
+        return {Feature.RESIZE: "resize: false in the sites file"}
 
 
 class BackendClass(Protocol):

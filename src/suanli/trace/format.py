@@ -7,10 +7,11 @@ followed by any user columns whose names start with ``x_``; plus a mapping of
 file-level metadata (format version, source, reference accelerator, the trace's
 own fleet, profiles and scaling models it defines).
 
-Version 2 adds one optional column, ``scaling`` (an elastic job's measured speed-up,
-named from the ``scaling`` metadata). A file is written in the lowest version that
-holds it: version 1, without the column, unless some row names a scaling model; so
-traces that do not use it stay readable by a suanli that reads only version 1.
+Version 2 adds two optional columns, ``gang_min`` (the fewest devices an elastic job may
+run on) and ``scaling`` (an elastic job's measured speed-up, named from the ``scaling``
+metadata). A file is written in the lowest version that holds it: version 1, without
+them, unless some row gives one; so traces that do not use them stay readable by a
+suanli that reads only version 1.
 """
 
 from __future__ import annotations
@@ -72,8 +73,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("id", "str", True, "job id, unique in the trace"),
     Column("tenant", "str", True, "tenant id (lower-case letters, digits, '-', '_')"),
     Column("submit_s", "float", True, "submit time, seconds after the trace's start"),
-    Column("gang", "int", True, "devices the job needs (the minimum for an elastic job)"),
-    Column("gang_max", "int", False, "largest gang of an elastic job (empty: not elastic)"),
+    Column("gang", "int", True, "devices the job asks for (what a fixed-size scheduler gives)"),
+    Column("gang_max", "int", False, "largest gang of an elastic job (empty: gang)"),
+    Column(
+        "gang_min",
+        "int",
+        False,
+        "smallest gang of an elastic job, ≤ gang (empty: gang)",
+        since=2,
+    ),
     Column(
         "scaling",
         "str",
@@ -150,12 +158,13 @@ BOUNDS: Mapping[str, Bound] = {
     "submit_s": Bound(0, MAX_TIME_S, f"a finite number ≥ 0 and {_TEN_YEARS}"),
     "gang": Bound(1, MAX_GANG, f"≥ 1 and ≤ {MAX_GANG:,}"),
     "gang_max": Bound(1, MAX_GANG, f"≥ 1 and ≤ {MAX_GANG:,}"),
+    "gang_min": Bound(1, MAX_GANG, f"≥ 1 and ≤ {MAX_GANG:,}"),
     "device_fraction": Bound(0, 1, "in (0, 1]", low_open=True),
     "duration_s": Bound(0, MAX_TIME_S, f"a finite number > 0 and {_TEN_YEARS}", low_open=True),
     "work_pflop": Bound(0, MAX_WORK, f"a finite number > 0 and ≤ {MAX_WORK:g}", low_open=True),
     "hbm_tb": Bound(0, MAX_WORK, f"a finite number > 0 and ≤ {MAX_WORK:g}", low_open=True),
     "deadline_s": Bound(0, MAX_TIME_S, f"a finite number ≥ 0 and {_TEN_YEARS}"),
-    "checkpoint_interval_s": Bound(0, MAX_TIME_S, f"> 0 and {_TEN_YEARS}", low_open=True),
+    "checkpoint_interval_s": Bound(0, MAX_TIME_S, f"≥ 0 and {_TEN_YEARS} (0: on every stop)"),
     "restart_cost_s": Bound(0, MAX_TIME_S, f"≥ 0 and {_TEN_YEARS}"),
     "priority": Bound(-MAX_PRIORITY, MAX_PRIORITY, f"≥ {-MAX_PRIORITY:,} and ≤ {MAX_PRIORITY:,}"),
 }
@@ -211,10 +220,11 @@ class Trace:
     @property
     def version(self) -> int:
         """The lowest format version that holds this trace: 2 when a row names a scaling
-        model, else 1."""
+        model or gives a ``gang_min``, else 1."""
         names = self.table.column_names
-        if "scaling" in names and self.table.column("scaling").null_count < len(self):
-            return 2
+        for name in ("scaling", "gang_min"):
+            if name in names and self.table.column(name).null_count < len(self):
+                return 2
         return 1
 
     def column(self, name: str) -> list[Any]:

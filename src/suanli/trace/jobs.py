@@ -350,6 +350,7 @@ def _build(
                 accepted_types=types_cache[cell],
                 accepted_stacks=parse_list(col["accepted_stacks"][i]),
                 gang_max=col["gang_max"][i],
+                gang_min=col["gang_min"][i],
                 dataset=col["dataset"][i],
                 deadline_s=(float(deadline) - shift) * scale if deadline is not None else None,
                 deferrable=bool(col["deferrable"][i] or False),

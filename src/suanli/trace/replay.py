@@ -32,7 +32,7 @@ from suanli.trace.fleets import NAMED_FLEETS, check_profiles, fleet_scenario
 from suanli.trace.format import Trace
 from suanli.trace.io import read_trace
 from suanli.trace.jobs import Constraints, LoadOptions, jobs_from_trace
-from suanli.trace.scaling import ScalingModel, job_scaling
+from suanli.trace.scaling import ScalingModel, job_scaling, with_speedups
 from suanli.trace.sources import convert_source
 
 
@@ -126,7 +126,7 @@ def replay(
     sc = replace(sc, hours=max(sc.hours, math.ceil(last / 3600.0) + 24))
     models = job_scaling(tr)
     scaling = {j.id: models[j.id] for j in jobs if j.id in models}
-    return Replay(sc, jobs, label, scaling)
+    return Replay(sc, with_speedups(jobs, scaling), label, scaling)
 
 
 def scenario_jobs(sc: Scenario) -> Replay:

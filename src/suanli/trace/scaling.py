@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from suanli.model.job import Job
 from suanli.perf.goodput import EfficiencyModel, GoodputModel, StepTimeModel
 from suanli.trace.format import MAX_GANG, MAX_TIME_S, Trace
 
@@ -217,6 +218,20 @@ def _number(
         side = ">" if low_open else "≥"
         raise ValueError(f"model {mid!r}: {key} must be {side} {low:g} and ≤ {high:g}, not {x!r}")
     return x
+
+
+def with_speedups(jobs: Sequence[Job], models: Mapping[str, ScalingModel]) -> list[Job]:
+    """The jobs, each elastic one with a model in ``models`` (by job id) given its
+    ``speedup`` over its gang: G(n)/G(gang) for n = gang_min … gang_max."""
+    out = []
+    for job in jobs:
+        model = models.get(job.id)
+        if model is not None and job.elastic:
+            ups = tuple(model.speedup(job.gang, n) for n in range(job.smallest, job.largest + 1))
+            if all(math.isfinite(x) and x > 0.0 for x in ups):
+                job = replace(job, speedup=ups)
+        out.append(job)
+    return out
 
 
 def trace_scaling(trace: Trace) -> dict[str, ScalingModel]:

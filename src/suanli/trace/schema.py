@@ -54,6 +54,7 @@ HINTS: Mapping[str, str] = {
     "submit_s": "seconds after the trace's start",
     "gang": "the number of devices the job needs",
     "gang_max": "the largest gang of an elastic job; leave empty for a fixed gang",
+    "gang_min": "the smallest gang of an elastic job; leave empty for a fixed gang",
     "device_fraction": "e.g. 0.25 for a quarter of a device; empty for whole devices",
     "duration_s": "seconds on the reference accelerator",
     "work_pflop": "total useful PFLOP of the job",
@@ -448,6 +449,7 @@ def _check_rows(arrays: Mapping[str, pa.Array], meta: Mapping[str, str], out: _C
             out.rows(np.flatnonzero(outside), name, _outside(v, bound.text), HINTS[name])
             v[outside] = np.nan  # reported: no more rules on the cell
     submit, gang, gmax = values["submit_s"], values["gang"], values["gang_max"]
+    gmin = values["gang_min"]
     frac, dur, deadline = values["device_fraction"], values["duration_s"], values["deadline_s"]
     has_dur = out.given("duration_s", _present(arrays, "duration_s"))
     has_work = out.given("work_pflop", _present(arrays, "work_pflop"))
@@ -455,6 +457,7 @@ def _check_rows(arrays: Mapping[str, pa.Array], meta: Mapping[str, str], out: _C
     with np.errstate(invalid="ignore"):
         rules: list[tuple[str, np.ndarray, str, str]] = [
             ("gang_max", gmax < gang, "must be ≥ gang", "leave empty for a fixed gang"),
+            ("gang_min", gmin > gang, "must be ≤ gang", "leave empty for a fixed gang"),
             (
                 "device_fraction",
                 (frac < 1) & ((gang != 1) | (gmax > 1)),

@@ -133,7 +133,12 @@ def summarize_trace(trace: Trace) -> TraceStats:
         device_hours=float(np.sum(size[has_dur] * dur[has_dur]) / 3600.0),
         fractional_jobs=int(np.sum(frac < 1)),
         constrained_jobs=n - t.column("accepted_types").null_count,
-        elastic_jobs=n - t.column("gang_max").null_count,
+        elastic_jobs=int(
+            (
+                t.column("gang_max").is_valid().to_numpy(zero_copy_only=False)
+                | t.column("gang_min").is_valid().to_numpy(zero_copy_only=False)
+            ).sum()
+        ),
         measured_jobs=n - t.column("measured_pflops").null_count,
         busy_mean=busy[0],
         busy_p95=busy[1],

@@ -19,6 +19,8 @@ Each round:
    Every start is checked against the real node shapes, power and quotas.
 6. **Move** running jobs to faster devices left free when the time gained pays for the
    move with a margin and is worth its energy cost, egress and carbon (:mod:`.moves`).
+7. **Size** elastic jobs: grow them into room no waiting job wants, take devices back
+   from them for a waiting job that found no room (:mod:`.elastic`).
 
 Every waiting job gets a reason: deferred until when and why, reserved, waiting
 for a faster accelerator, or no room.
@@ -35,8 +37,10 @@ from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
 from suanli.policy.backfill import earliest_fit
 from suanli.policy.common import Explainer, JobScan
 from suanli.policy.registry import register
+from suanli.policy.resizing import sizes
 from suanli.policy.suanli.classes import JobClass, build_classes
 from suanli.policy.suanli.deferral import defer_until
+from suanli.policy.suanli.elastic import MAX_ADMIT, Blocked, plan_elastic
 from suanli.policy.suanli.moves import plan_moves
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
@@ -76,9 +80,16 @@ class Suanli:
     def __init__(self, params: SuanliParams, rng: np.random.Generator) -> None:
         self.p = params
         self.tick_s = params.tick_s
+        #: Elastic jobs grow when devices free, with nothing waiting (:mod:`.elastic`).
+        self.moves_jobs = params.elastic
 
         self._fast: dict[int, int] = {}
         self._fast_of: JobTable | None = None
+        self._shapes: dict[tuple[int, int], list[Candidate]] = {}
+        self._shapes_of: JobTable | None = None
+        #: Running elastic jobs above their smallest shape (:func:`.elastic.plan_elastic`).
+        self._lent: set[int] = set()
+        self._lent_of: JobTable | None = None
 
     def fast_pools(self, jobs: JobTable, sig: int) -> int:
         """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
@@ -97,6 +108,32 @@ class Suanli:
             self._fast[sig] = mask
         return mask
 
+    def shapes(self, jobs: JobTable, j: int, base: Candidate) -> list[Candidate]:
+        """Elastic job *j*'s shapes on ``base``'s pool (cached per job table)."""
+        if self._shapes_of is not jobs:
+            self._shapes, self._shapes_of = {}, jobs
+        key = (j, base.pool)
+        got = self._shapes.get(key)
+        if got is None:
+            got = self._shapes[key] = sizes(jobs, j, base)
+        return got
+
+    def lent(self, inp: PolicyInput) -> set[int]:
+        """The running elastic jobs above their smallest shape: found once per job table
+        (a new run, or the live control plane's rebuilt state), then kept up to date by
+        the elastic step; on full rounds jobs no longer running are dropped."""
+        jobs = inp.jobs
+        if self._lent_of is not jobs:
+            self._lent_of = jobs
+            self._lent = {
+                j
+                for j in inp.running
+                if jobs.elastic(j) and inp.running[j].candidate.used > jobs.gang_min[j]
+            }
+        elif inp.full:
+            self._lent = {j for j in self._lent if j in inp.running}
+        return self._lent
+
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """One round: consider, value, defer, reserve, decide."""
         p = self.p
@@ -107,6 +144,7 @@ class Suanli:
         considered = scan.first(p.max_jobs_per_round)
         if not considered:
             self._move(inp, out)
+            self._size(inp, out, [], None)
             return out
         classes = build_classes(inp, considered)
         fair = fairness(inp, classes, p.w_fair)
@@ -133,7 +171,7 @@ class Suanli:
                     out.reasons[j] = why
                 continue
             items.append(_Item(cls, good))
-        self._reserve(inp, items, out)
+        head = self._reserve(inp, items, out)
         if inp.full and len(items) > 1:
             self._solve(inp, items, out)
         self._greedy(inp, items, out)
@@ -148,6 +186,7 @@ class Suanli:
                         because = explainer(j)
                     reasons[j] = because
         self._move(inp, out)
+        self._size(inp, out, items, head)
         return out
 
     def _move(self, inp: PolicyInput, out: PolicyOutput) -> None:
@@ -155,8 +194,37 @@ class Suanli:
         if self.p.migrate:
             plan_moves(inp, out, self.p)
 
-    def _reserve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
-        """Hold the best pool of the most urgent long-blocked class (EASY-style)."""
+    def _size(
+        self, inp: PolicyInput, out: PolicyOutput, items: list[_Item], head: _Item | None
+    ) -> None:
+        """Size elastic jobs (:mod:`.elastic`): the jobs the round wanted to start but could
+        not (the reserved class first, then by worth) are offered to the allocation."""
+        if not self.p.elastic:
+            return
+        blocked: list[Blocked] = []
+        ranked = sorted(
+            (it for it in items if it.good and it.placed < it.cls.n),
+            key=lambda it: (-it.good[0].utility, it.cls.jobs[it.placed]),
+        )
+        for it in ([head] if head is not None else []) + ranked:
+            options = tuple(o.cand for o in it.good)
+            for j in it.cls.jobs[it.placed :]:
+                if len(blocked) == MAX_ADMIT:
+                    break
+                blocked.append(Blocked(j, options))
+        plan_elastic(
+            inp,
+            out,
+            self.p,
+            blocked,
+            lambda sig: self.fast_pools(inp.jobs, sig),
+            lambda j, base: self.shapes(inp.jobs, j, base),
+            self.lent(inp),
+        )
+
+    def _reserve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> _Item | None:
+        """Hold the best pool of the most urgent long-blocked class (EASY-style); returns
+        it."""
         cap = inp.capacity
         blocked = [
             it
@@ -165,7 +233,7 @@ class Suanli:
             and all(cap.why_not(it.cls.tenant, o.cand) is not None for o in it.good)
         ]
         if not blocked:
-            return
+            return None
         head = max(blocked, key=lambda it: (it.cls.wait_s, -it.cls.jobs[0]))
         res = None
         for o in head.good:
@@ -173,7 +241,7 @@ class Suanli:
             if r is not None and (res is None or r.time_s < res.time_s):
                 res = r
         if res is None:
-            return
+            return None
         window = res.time_s - inp.now
         for it in items:
             if it is head:
@@ -186,6 +254,7 @@ class Suanli:
         for j in head.cls.jobs:
             out.reasons[j] = why
         items.remove(head)
+        return head
 
     def _solve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
         """Full round: starts from the round LP, placed on the real node layout."""

@@ -45,6 +45,13 @@ class SuanliParams(PolicyParams):
     migrate_min_interval_s: float = Field(
         1800.0, ge=0, description="least time a job runs where it started before it may move"
     )
+    elastic: bool = Field(True, description="grow elastic jobs into idle room, shrink them back")
+    elastic_min_efficiency: float = Field(
+        0.1, ge=0, le=1, description="η: an added device must do ≥ η of an average one's work"
+    )
+    elastic_min_runs: float = Field(
+        5.0, ge=0, description="κ: a job runs ≥ κ × its restart cost between growths"
+    )
     tick_s: float = Field(300.0, gt=0, description="seconds between full (LP) rounds")
     max_jobs_per_round: int = Field(20_000, gt=0, description="waiting jobs considered per round")
     split_above: int = Field(

@@ -360,7 +360,7 @@ class SlurmSite:
         if cfg.slurm_conf is not None:
             env["SLURM_CONF"] = str(cfg.slurm_conf)
         self.env: Mapping[str, str] = env
-        self.unsupported = dict(self.unsupported)
+        self.unsupported = {**self.unsupported, **cfg.disabled()}
         if cfg.log_dir is not None:
             del self.unsupported[Feature.LOGS]
 

@@ -27,8 +27,10 @@ batch *B*):
   types then run at the roofline speed of that profile — mostly bound by HBM
   bandwidth, as these 2020-era models are on a T4 — so *F_a* largely cancels out.
 
-**Elastic.** Pollux adapts a job's replicas; every job is elastic from ``gang`` =
-``num_replicas`` (what a fixed-size scheduler gives it) up to ``gang_max`` =
+**Elastic.** Pollux adapts a job's replicas; every job asks for ``gang`` =
+``num_replicas`` (what a fixed-size scheduler gives it) and may run on any count from
+``gang_min`` = 1 (Pollux's simulator lets a job run on as few replicas as it is given) up to
+``gang_max`` =
 min(*N*, ⌊*M*_max / *m*_min⌋), at least ``gang``: *N* the most GPUs of a packed
 placement measured (``placements.csv`` and ``scalability.csv``: 64), *M*_max the
 largest validated batch and *m*_min the smallest measured local batch (so no
@@ -41,6 +43,11 @@ do we (:data:`FIXED_APPLICATIONS`). Its speed-up is measured, not linear:
 measured throughput per packed placement *n* at the model's local batch *m*(*n*)
 (examples/s; linear in the measured local batches, only where *m*(*n*) lies within
 them). One tenant, ``pollux``.
+
+**Restarts.** Pollux's simulator pauses a job 30 s whenever its allocation changes
+(``rescale_time = 30`` in ``Job.reallocate``, OSDI'21 artifact) and loses no progress:
+AdaptDL saves a job's state when it is rescaled. So every job has ``restart_cost_s`` = 30
+and ``checkpoint_interval_s`` = 0 (it saves its state whenever it is stopped).
 """
 
 from __future__ import annotations
@@ -68,6 +75,9 @@ from suanli.trace.sources.common import (
     skipped_note,
     text,
 )
+
+#: Seconds a job pauses when its allocation changes, as in Pollux's simulator.
+RESTART_S = 30.0
 
 REFERENCE = "nvidia_t4"
 GPUS_PER_NODE = 4
@@ -124,9 +134,12 @@ def convert_pollux(path: Path, *, strict: bool = False, traces: Path | None = No
     fitted = {a: f for a, f in fits.items() if isinstance(f, ScalingModel)}
     tops = {a: _largest_gang(tdir, a) for a in fitted if a not in FIXED_APPLICATIONS}
     gang_max = np.full(n, np.nan)
+    gang_min = np.full(n, np.nan)
     for i in np.flatnonzero(keep).tolist():
         top = tops.get(apps[i], 0)
         gang_max[i] = top if top > gang[i] else np.nan
+        if apps[i] in tops and gang[i] > 1:
+            gang_min[i] = 1
     speed = np.where(keep, work / (np.where(keep, replicas, 1) * duration), np.nan)
     measured = [
         f"{REFERENCE}={s!r}" if k else None for s, k in zip(speed.tolist(), keep, strict=True)
@@ -139,6 +152,11 @@ def convert_pollux(path: Path, *, strict: bool = False, traces: Path | None = No
         "gang_max": pa.array(
             [None if np.isnan(g) else int(g) for g in gang_max.tolist()], type=pa.int64()
         ),
+        "gang_min": pa.array(
+            [None if np.isnan(g) else int(g) for g in gang_min.tolist()], type=pa.int64()
+        ),
+        "checkpoint_interval_s": pa.array([0.0] * n),
+        "restart_cost_s": pa.array([RESTART_S] * n),
         "scaling": pa.array(
             [f"pollux-{a}" if k and a in fitted else None for a, k in zip(apps, keep, strict=True)]
         ),
@@ -153,9 +171,11 @@ def convert_pollux(path: Path, *, strict: bool = False, traces: Path | None = No
         "step times measured on AWS g4dn.12xlarge (4 x T4) by Pollux",
         "work = iterations x batch x training GFLOP/sample (assumed per model)",
         "profiles pollux-<app>: intensity calibrated to the best 1-GPU T4 throughput",
-        "elastic: gang = num_replicas up to min(most GPUs measured, max batch / min local "
-        "batch), ncf fixed (as Pollux's simulator); scaling pollux-<app>: goodput model "
+        "elastic: gang = num_replicas, from 1 up to min(most GPUs measured, max batch / min "
+        "local batch), ncf fixed (as Pollux's simulator); scaling pollux-<app>: goodput model "
         "fitted to placements.csv",
+        f"restart {RESTART_S:g} s, state saved on every stop (Pollux's simulator: "
+        "rescale_time 30 s, no progress lost)",
         *(
             f"{a}: fixed gang, no scaling model ({why})"
             for a, why in fits.items()

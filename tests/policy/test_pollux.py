@@ -1,0 +1,82 @@
+"""The ``pollux`` baseline and the allocation it shares with ``suanli``'s elastic jobs
+(:func:`suanli.policy.resizing.allocate_fitness`): a hand-solved allocation, checked
+against brute force, and the policy splitting a pool between two elastic jobs."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+
+from suanli.config import load_scenario
+from suanli.core.jobtable import Candidate
+from suanli.model.job import Job, JobKind
+from suanli.policy.registry import make_policy
+from suanli.policy.resizing import Share, allocate_fitness
+from suanli.sim.engine import Simulator
+from tests.core.test_migration import FLEET
+
+V100 = "nvidia_v100_sxm2_32g"
+
+
+def _shapes(speedups: list[float]) -> list[Candidate]:
+    return [
+        Candidate(pool=0, devices=n, used=n, rate=s, rank=0, transfer_s=0.0, egress=0.0, busy_w=0.0)
+        for n, s in enumerate(speedups, start=1)
+    ]
+
+
+def test_the_allocation_is_the_hand_solved_optimum() -> None:
+    """A scales linearly, B as 1, 1.5, 1.8, 2; five devices. Both get one; then the
+    steps that cut 1/S most per device: A to 2 (−1/2), B to 2 (−1/3), A to 3 (−1/6, over
+    B's −1/9): A = 3, B = 2, the best of every split (brute force)."""
+    a, b = [1.0, 2.0, 3.0, 4.0], [1.0, 1.5, 1.8, 2.0]
+    shares = [Share(0, _shapes(a), None, 1.0), Share(1, _shapes(b), None, 1.0)]
+    allocate_fitness(shares, 5)
+    assert [s.pick + 1 for s in shares] == [3, 2]
+    best = min(
+        (1 / a[x - 1] + 1 / b[y - 1], x, y)
+        for x, y in itertools.product(range(1, 5), repeat=2)
+        if x + y <= 5
+    )
+    assert best[1:] == (3, 2)
+
+
+def test_running_jobs_keep_their_minimum_and_latecomers_wait() -> None:
+    """Three devices: a running job keeps its smallest shape (2) even past the others'
+    claims; of two waiting jobs of smallest shape 1 and 2, the first in order is admitted
+    and takes the last device; the second waits."""
+    running = Share(0, _shapes([1.0, 2.0, 2.5])[1:], _shapes([1.0, 2.0])[1], 1.0)
+    first = Share(1, _shapes([1.0, 1.9]), None, 1.0)
+    second = Share(2, _shapes([1.0, 2.0])[1:], None, 1.0)
+    allocate_fitness([running, first, second], 3)
+    assert running.target is not None and running.target.devices == 2
+    assert first.target is not None and first.target.devices == 1
+    assert second.target is None
+
+
+def test_pollux_splits_a_pool_between_two_elastic_jobs() -> None:
+    """Alone, an elastic job (1 to 8, asking for 4) takes all eight V100s; when a second
+    such job arrives the first gives four back and the newcomer starts on them."""
+    fleet = load_scenario(str(FLEET))
+    base = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0, accepted_types=(V100,))
+    rate4 = Simulator(fleet, [base], make_policy("fifo")).run().jobs.candidates(0)[0].rate
+    jobs = [
+        dataclasses.replace(
+            base,
+            id=str(i),
+            submit_s=3600.0 * i,
+            work_pflop=10 * 3600.0 * rate4,
+            gang_min=1,
+            gang_max=8,
+            checkpoint_interval_s=0.0,
+            restart_cost_s=30.0,
+        )
+        for i in range(2)
+    ]
+    r = Simulator(fleet, jobs, make_policy("pollux"), drain=True).run()
+    ran = [(s.job, s.devices, round(s.start_s)) for s in r.stretches]
+    assert ran[0] == (0, 8.0, 0)
+    assert (0, 4.0, 3600) in ran and (1, 4.0, 3600) in ran
+    assert r.resizes[0] >= 1 and r.first_start[1] == pytest.approx(3600.0)
