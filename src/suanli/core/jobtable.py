@@ -110,6 +110,8 @@ class JobTable:
         self.gang = [j.gang for j in jobs]
         self.gang_max = [j.largest for j in jobs]
         self.gang_min = [j.smallest for j in jobs]
+        #: How many jobs are elastic (policies skip their elastic step when none is).
+        self.elastic_count = sum(j.elastic for j in jobs)
         self.tenant = [self._t_index[j.tenant] for j in jobs]
         self.profile = [self._p_index[j.profile] for j in jobs]
         self.kind = [j.kind for j in jobs]
@@ -148,6 +150,7 @@ class JobTable:
         self.gang.append(job.gang)
         self.gang_max.append(job.largest)
         self.gang_min.append(job.smallest)
+        self.elastic_count += job.elastic
         self.tenant.append(self._t_index[job.tenant])
         self.profile.append(self._p_index[job.profile])
         self.kind.append(job.kind)

@@ -706,7 +706,8 @@ class SchedulingState:
             raise PolicyError(
                 f"policy resized job {ids[j]} to {cand.used} devices of "
                 f"{t.pool_label(cand.pool)}, not a shape it can take there "
-                f"(gang {self.jobs.gang[j]} to {self.jobs.gang_max[j]}: JobTable.resized)"
+                f"(gang_min {self.jobs.gang_min[j]} to gang_max {self.jobs.gang_max[j]}: "
+                "JobTable.resized)"
             )
         if cand == rs.cand:
             raise PolicyError(f"policy resized job {ids[j]} to the shape it runs on")

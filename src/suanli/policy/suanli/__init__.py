@@ -199,8 +199,8 @@ class Suanli:
     ) -> None:
         """Size elastic jobs (:mod:`.elastic`): the jobs the round wanted to start but could
         not (the reserved class first, then by worth) are offered to the allocation."""
-        if not self.p.elastic:
-            return
+        if not self.p.elastic or not inp.jobs.elastic_count:
+            return  # no elastic job: nothing to size, and no cost on the round
         blocked: list[Blocked] = []
         ranked = sorted(
             (it for it in items if it.good and it.placed < it.cls.n),
