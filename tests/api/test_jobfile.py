@@ -87,6 +87,8 @@ def test_the_file_shape_is_checked() -> None:
         ({"workdir": "relative/dir"}, "pattern"),
         ({"version": 2}, "1"),
         ({"nonsense": 1}, "Extra inputs"),
+        ({"resources": {"accelerators": "H100:4", "elastic": {"min": 8}}}, "elastic.min 8"),
+        ({"resources": {"accelerators": "H100:4", "elastic": {"max": 2}}}, "elastic.max 2"),
     ]:
         with pytest.raises(ValidationError, match=where):
             JobFile.model_validate({**BASE, **change})
@@ -123,6 +125,17 @@ def test_the_api_takes_a_job_file(api: Api) -> None:
     shape = c.post("/v1/jobs", json={**BASE, "time_limit": "soon"}, headers=api.lab)
     assert shape.status_code == 422 and shape.json()["field"] == "time_limit"
     assert "properties" in c.get("/v1/schema/jobfile").json()
+
+
+def test_an_elastic_job_file(api: Api) -> None:
+    """``resources.elastic`` is the job's range (gang_min..gang_max), stored and shown."""
+    res = {"accelerators": "H100:4", "elastic": {"min": 2, "max": 8}}
+    r = api.client.post("/v1/jobs", json={**BASE, "resources": res}, headers=api.lab)
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert (job["gang_min"], job["gang"], job["gang_max"]) == (2, 4, 8)
+    fixed = api.client.post("/v1/jobs", json=BASE, headers=api.lab).json()
+    assert (fixed["gang_min"], fixed["gang_max"]) == (None, None)
 
 
 def test_cli_names_the_line_of_a_bad_job_file(tmp_path: Path) -> None:

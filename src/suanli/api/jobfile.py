@@ -11,6 +11,7 @@ optional (docs/jobs.md has it side by side with ``sbatch`` and a SkyPilot task):
                                       # {any_of: [...]} a set without one
       stacks: [cuda]                  # software stacks the job can run on
       min_memory_gb: 80               # per device: drops types with less
+      elastic: {min: 4, max: 16}      # elastic: suanli may run it on min..max devices
     work: {hours: 6, on: H100}        # estimated hours on COUNT devices of a type; or {pflop: …}
     run: python train.py --config sft.yaml
     env: {HF_HOME: /data/hf}
@@ -127,6 +128,15 @@ class AnyOf(_In):
     any_of: list[Ask] = Field(min_length=1, max_length=32)
 
 
+class Elastic(_In):
+    """An elastic job's range: the scheduler may run it on any count from ``min`` to
+    ``max`` devices and resize it while it runs (docs/elastic.md); either left out is the
+    gang."""
+
+    min: StrictInt | None = Field(None, ge=1, le=65536, description="the fewest devices")
+    max: StrictInt | None = Field(None, ge=1, le=65536, description="the most devices")
+
+
 class Resources(_In):
     """What the job runs on."""
 
@@ -138,6 +148,9 @@ class Resources(_In):
     count: StrictInt | None = Field(None, ge=1, le=65536, description="devices, without types")
     stacks: list[Name] = Field(default_factory=list, max_length=16)
     min_memory_gb: Number | None = Field(None, gt=0, le=100_000)
+    elastic: Elastic | None = Field(
+        None, description="{min: N, max: M}: an elastic job, run on N to M devices"
+    )
 
     def asks(self) -> list[tuple[str, int]]:
         """The accelerators asked for, in order, with their counts."""
@@ -165,6 +178,11 @@ class Resources(_In):
             raise ValueError(f"count {self.count} differs from the accelerators' {counts[0]}")
         if not counts and self.count is None:
             raise ValueError("give accelerators (e.g. H100:8) or count")
+        e, gang = self.elastic, self.gang
+        if e is not None and e.min is not None and e.min > gang:
+            raise ValueError(f"elastic.min {e.min} is above the gang {gang}: give min ≤ {gang}")
+        if e is not None and e.max is not None and e.max < gang:
+            raise ValueError(f"elastic.max {e.max} is below the gang {gang}: give max ≥ {gang}")
         return self
 
 

@@ -37,6 +37,8 @@ _FILE_FIELDS = {
     "body.dataset": "dataset",
     "body.hours_on_reference": "work",
     "body.gang": "resources.accelerators",
+    "body.gang_min": "resources.elastic.min",
+    "body.gang_max": "resources.elastic.max",
     "body": "resources",
 }
 
@@ -200,6 +202,8 @@ class SubmitValidator:
             name=f.name,
             kind=f.kind,
             gang=res.gang,
+            gang_min=res.elastic.min if res.elastic else None,
+            gang_max=res.elastic.max if res.elastic else None,
             work_pflop=work_pflop,
             accepted_types=list(dict.fromkeys(types)),
             accepted_stacks=res.stacks,

@@ -680,17 +680,9 @@ class SchedulingState:
             raise PolicyError(f"policy migrated job {ids[j]} to a pool it cannot run on")
         if not self.site_up[self.tables.pool_site[cand.pool]]:
             raise PolicyError(f"policy migrated job {ids[j]} to a site that is down")
-        why = Capacity(self.cluster).why_not(self.jobs.tenant[j], cand)
-        if why is not None:
-            raise PolicyError(
-                f"policy migrated job {ids[j]} to {self.tables.pool_label(cand.pool)} "
-                f"without room ({why})"
-            )
+        self._check_room(Capacity(self.cluster), j, cand, "migrated")
         self.migrate(j, cand, now, mv.reason)
-        self.start_why[j] = mv.reason
-        if self.record:
-            self.applied.append(Preempt(j, f"migrated: {mv.reason}"))
-            self.applied.append(Start(j, cand, mv.reason))
+        self._relaunched(j, cand, mv.reason, "migrated")
 
     def _apply_resize(self, rz: Resize, now: float) -> None:
         j, cand, ids, t = rz.job, rz.candidate, self.jobs.ids, self.tables
@@ -718,17 +710,27 @@ class SchedulingState:
         if cand.pool == rs.cand.pool and rs.alloc is not None:  # its own devices count
             a = rs.alloc
             cap.release_held(a.tenant, a.pool, a.nodes, a.busy_w, a.milli)
+        self._check_room(cap, j, cand, "resized")
+        self.resize(j, cand, now, rz.reason)
+        self._relaunched(j, cand, rz.reason, "resized")
+
+    def _check_room(self, cap: Capacity, j: int, cand: Candidate, verb: str) -> None:
+        """A :class:`PolicyError` unless *cand* fits in ``cap`` for job *j* (moved or
+        resized: ``verb``)."""
         why = cap.why_not(self.jobs.tenant[j], cand)
         if why is not None:
             raise PolicyError(
-                f"policy resized job {ids[j]} to {cand.used} devices of "
-                f"{t.pool_label(cand.pool)} without room ({why})"
+                f"policy {verb} job {self.jobs.ids[j]} to {cand.used} devices of "
+                f"{self.tables.pool_label(cand.pool)} without room ({why})"
             )
-        self.resize(j, cand, now, rz.reason)
-        self.start_why[j] = rz.reason
+
+    def _relaunched(self, j: int, cand: Candidate, reason: str, verb: str) -> None:
+        """Job *j* was stopped and started again on *cand* (moved or resized: ``verb``):
+        its start reason, and the stop and start the live loop carries out."""
+        self.start_why[j] = reason
         if self.record:
-            self.applied.append(Preempt(j, f"resized: {rz.reason}"))
-            self.applied.append(Start(j, cand, rz.reason))
+            self.applied.append(Preempt(j, f"{verb}: {reason}"))
+            self.applied.append(Start(j, cand, reason))
 
     def _checkpoint(self, j: int, rs: RunState, now: float) -> None:
         """Running job *j* stops: keep the progress of its last checkpoint."""
