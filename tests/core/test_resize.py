@@ -16,6 +16,7 @@ from suanli.model.job import Job, JobKind
 from suanli.model.scenario import Scenario
 from suanli.perf.goodput import default_speedup
 from suanli.policy.registry import make_policy
+from suanli.policy.resizing import sizes
 from suanli.sim.engine import Simulator
 from tests.core.test_migration import FLEET, H100_EAST, V100, _on, _state
 
@@ -93,6 +94,22 @@ def test_resized_shapes_scale_rate_and_power_by_the_speedup(fleet: Scenario) -> 
     low = _state(fleet, [_elastic(0, 1.0, gang_min=1)])
     two = low.jobs.resized(0, _on(low, 0, V100), 2)
     assert two is not None and two.rate == pytest.approx(base.rate / 2) and two.devices == 2
+
+
+def test_the_shape_a_restart_recovers_from_the_devices_held(fleet: Scenario) -> None:
+    """After a server restart only the devices held are known: the shape is the one the
+    policies are offered for that many (the most devices used), never a count read as n."""
+    st = _state(fleet, [_elastic(0, 1.0, gang=3, gang_max=6, gang_min=2), _elastic(1, 1.0, 4, 4)])
+    base = _on(st, 0, V100)
+    offered = {c.devices: c for c in sizes(st.jobs, 0, base)}
+    assert len(offered) >= 2 and max(offered) > 6  # some counts are held as whole nodes
+    for held, c in offered.items():
+        assert st.jobs.holding(0, base, held) == c
+        assert c.used == max(
+            n for n in range(2, 7) if (r := st.jobs.resized(0, base, n)) and r.devices == held
+        )
+    assert st.jobs.holding(0, base, 3) is None or 3 in offered
+    assert st.jobs.holding(1, _on(st, 1, V100), 4) is None  # not elastic
 
 
 def test_a_grow_keeps_the_checkpoint_and_restarts_on_its_own_devices(fleet: Scenario) -> None:

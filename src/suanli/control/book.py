@@ -199,14 +199,16 @@ class JobBook:
         st.restore(j, cand, min(started, self.now_s()), self.now_s())
 
     def candidate_on(self, j: int, pool: str | None, devices: int) -> Candidate | None:
-        """Job *j*'s candidate on ``pool`` with ``devices`` held (a restart's recovery)."""
+        """Job *j*'s candidate on ``pool`` with ``devices`` held (a restart's recovery):
+        its gang's shape if that holds as many, else an elastic job's shape that does
+        (:meth:`~suanli.core.jobtable.JobTable.holding`)."""
         t = self.state.tables
         p = t.pool_ids.index(pool) if pool in t.pool_ids else -1
         jobs = self.state.jobs
         cand = jobs.base_candidate(j, p)
         if cand is not None and devices and cand.devices != devices and not cand.share:
-            sized = jobs.resized(j, cand, devices) if jobs.elastic(j) else None
-            if sized is not None and sized.devices == devices:
+            sized = jobs.holding(j, cand, devices)
+            if sized is not None:
                 return sized  # an elastic job resized before the restart
             cand = dataclasses.replace(cand, devices=devices, used=min(cand.used, devices))
         return cand

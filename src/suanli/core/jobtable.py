@@ -329,6 +329,22 @@ class JobTable:
             return job.speedup[n - self.gang_min[j]]
         return default_speedup(job.kind, g, n)
 
+    def throughput(self, j: int, n: int) -> float:
+        """T_j(n) = X(n)/X(gang): how many more examples per second job *j* processes on
+        *n* devices than on its gang, statistical efficiency left out (*n* clamped as in
+        :meth:`speedup`): the job's measured ``throughput``, else its ``speedup``
+        (efficiency 1), else the default model's linear n/gang."""
+        g = self.gang[j]
+        n = min(max(n, self.gang_min[j]), self.gang_max[j])
+        if n == g:
+            return 1.0
+        job = self.jobs[j]
+        if job.throughput:
+            return job.throughput[n - self.gang_min[j]]
+        if job.speedup:
+            return job.speedup[n - self.gang_min[j]]
+        return n / g
+
     def resized(self, j: int, base: Candidate, n: int) -> Candidate | None:
         """Job *j* on ``base``'s pool with *n* devices asked for,
         ``gang_min ≤ n ≤ gang_max`` (module docstring); ``base`` is its candidate there at
@@ -355,6 +371,18 @@ class JobTable:
             egress=base.egress,
             busy_w=base.busy_w * used / base.used,
         )
+
+    def holding(self, j: int, base: Candidate, devices: int) -> Candidate | None:
+        """Elastic job *j*'s shape on ``base``'s pool that holds ``devices``, the most
+        devices used among those that do (the shape the policies are offered per number
+        held, :func:`~suanli.policy.resizing.sizes`); None if none does."""
+        if not self.elastic(j):
+            return None
+        for n in range(self.gang_max[j], self.gang_min[j] - 1, -1):
+            c = self.resized(j, base, n)
+            if c is not None and c.devices == devices:
+                return c
+        return None
 
     def nmin_on(self, j: int, base: Candidate) -> int:
         """The fewest devices job *j*'s memory needs on ``base``'s accelerator."""
