@@ -44,10 +44,8 @@ PHILLY = "traces/philly-pollux/simulator/traces/philly.csv"
 
 def fixed(jobs: list[Job]) -> list[Job]:
     """The jobs with their elastic range removed."""
-    return [
-        dataclasses.replace(j, gang_min=None, gang_max=None, speedup=()) if j.elastic else j
-        for j in jobs
-    ]
+    drop = {"gang_min": None, "gang_max": None, "speedup": (), "throughput": ()}
+    return [dataclasses.replace(j, **drop) if j.elastic else j for j in jobs]
 
 
 def run(

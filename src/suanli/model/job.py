@@ -62,7 +62,11 @@ class Job:
     (docs/elastic.md); ``gang`` is what it asks for, and what a fixed-size scheduler gives
     it. ``speedup`` gives how fast it then progresses, ``speedup[n - gang_min]`` =
     G(n)/G(gang) (its goodput ratio, from a trace's measured scaling model; empty: the
-    default model, :func:`suanli.perf.goodput.default_speedup`).
+    default model, :func:`suanli.perf.goodput.default_speedup`). ``throughput`` (optional,
+    beside a measured ``speedup``) gives X(n)/X(gang) for the same *n*: examples processed
+    per second, without the statistical-efficiency loss of the larger batch; the
+    simulator does not use it (the metrics compare it with ``speedup``; empty: the same as a
+    measured ``speedup``, efficiency 1, or n/gang with the default model).
 
     ``device_fraction`` < 1 asks for a share of one device (``gang`` is then 1):
     several such jobs may share a device while their fractions sum to at most 1,
@@ -91,6 +95,7 @@ class Job:
     measured_pflops: Mapping[str, float] = field(default_factory=dict)
     device_fraction: float = 1.0
     speedup: tuple[float, ...] = ()
+    throughput: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 < self.device_fraction <= 1.0:
@@ -116,6 +121,14 @@ class Job:
                 )
             if not all(math.isfinite(x) and x > 0.0 for x in self.speedup):
                 raise ValueError(f"job {self.id}: speedups must be finite and > 0")
+        if self.throughput:
+            if len(self.throughput) != len(self.speedup):
+                raise ValueError(
+                    f"job {self.id}: throughput has {len(self.throughput)} values, but its "
+                    f"speedup {len(self.speedup)}"
+                )
+            if not all(math.isfinite(x) and x > 0.0 for x in self.throughput):
+                raise ValueError(f"job {self.id}: throughputs must be finite and > 0")
 
     @property
     def smallest(self) -> int:

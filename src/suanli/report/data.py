@@ -23,6 +23,9 @@ field in ``docs/report.md``; in short:
 * for a run with online inference services, per policy ``services``: per service its
   series per serving tick (:func:`suanli.report.services.service_documents`) — their
   metrics are in the policy's ``metrics.services``.
+* for a run that resized an elastic job, per policy ``job_size``: the job resized most
+  often and its stretches (:func:`suanli.report.elastic.job_size_document`) — device-hours
+  by size and the elastic jobs' figures are in the policy's ``metrics``.
 
 Numbers are rounded to a fixed number of significant digits (times to 0.1 s) and NaN
 becomes ``null``, so the same results give the same document, byte for byte.
@@ -39,6 +42,7 @@ import numpy as np
 
 from suanli.model.scenario import Scenario
 from suanli.report.data_jobs import jobs_columns, listed, policy_jobs
+from suanli.report.elastic import job_size_document
 from suanli.report.files import clean_json, site_series
 from suanli.report.glossary import glossary_data, term_of
 from suanli.report.headline import headline, offered_load, row_marks, site_power
@@ -174,8 +178,11 @@ def _policy(r: SimResult, hours: int, rows: np.ndarray, metrics: dict[str, Any])
         for k in ("utilisation", "allocated_share", "power_mw")
     }
     jobs, placements = policy_jobs(r, rows)
-    services = {"services": service_documents(r)} if r.services else {}
-    return services | {
+    extra: dict[str, Any] = {"services": service_documents(r)} if r.services else {}
+    size = job_size_document(r)
+    if size is not None:
+        extra["job_size"] = size
+    return extra | {
         "name": r.policy,
         "metrics": clean_json(metrics),
         "series": series,

@@ -179,6 +179,47 @@ TERMS: tuple[Term, ...] = (
         ("preemptions", "migrations", "resizes", "resize_lost_h", "lost_pflop"),
     ),
     Term(
+        "device-hours-by-size",
+        "device-hours by size",
+        "per number of devices a job held (node padding included; a share as its fraction), "
+        "`H(d) = Σ_k d (e_k − a_k)` over the stretches *k* that held *d* devices from `a_k` "
+        "to `e_k` (the end of the run for one still running), in hours, with the jobs that "
+        "held *d* at some time; the sizes add up to the allocated device-hours",
+        ("device_hours_by_size",),
+    ),
+    Term(
+        "elastic-jobs",
+        "elastic jobs, resized jobs",
+        "jobs of the run that may run on another device count than their gang (`gang_min` < "
+        "`gang` or `gang_max` > `gang`), and those resized at least once",
+        ("elastic.jobs", "elastic.resized_jobs"),
+    ),
+    Term(
+        "elastic-device-hours",
+        "elastic device-hours below / at / above gang",
+        "device-hours elastic jobs held on fewer, as many or more devices than their gang "
+        "holds on the same pool (node shape included)",
+        ("elastic.device_hours",),
+    ),
+    Term(
+        "goodput-throughput",
+        "goodput, throughput, efficiency against the gang",
+        "work elastic jobs did while computing, in PFLOP: goodput `Σ_k τ_k r⁰_k S(n_k)/S(u⁰_k)` "
+        "(progress, what the simulator advances them by; `S` the speed-up G(n)/G(gang)) and "
+        "throughput `Σ_k τ_k r⁰_k T(n_k)/T(u⁰_k)` (examples processed, `T` = X(n)/X(gang), no "
+        "statistical-efficiency loss), with `τ_k` the computing time of stretch *k* on `n_k` "
+        "devices and `r⁰_k`, `u⁰_k` the rate and devices of the job's gang on that pool (a "
+        "job's work is what it needs at its gang, so there the two are equal); efficiency "
+        "against the gang = goodput ÷ throughput, the mean statistical efficiency of the "
+        "batches they ran at relative to their gang's: below 1 when they ran larger (each "
+        "example worth less), above 1 when smaller",
+        (
+            "elastic.goodput_pflop",
+            "elastic.throughput_pflop",
+            "elastic.efficiency_vs_gang",
+        ),
+    ),
+    Term(
         "data",
         "data moved, egress cost",
         "TB copied between sites (a copy stays as a replica for later jobs at that site) and "

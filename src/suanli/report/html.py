@@ -1,13 +1,14 @@
 """The HTML report: one self-contained page drawn in the browser from a report data document.
 
 The page is ``static/report.html`` with the styles (``report.css``) and the scripts
-(``format.js``, ``views.js``, ``services.js``, ``summary.js``, ``map.js``, ``live.js``,
-``jobs.js``, ``app.js``, ``boot.js``) written into it, and three payloads: plotly.js (from
-the ``plotly`` package), the map's outlines (``basemap.json``, Natural Earth, made by
-``devtools/basemap.py``) and the report data document (:mod:`suanli.report.data`), each
-gzip-compressed and base64-encoded and unpacked by the browser; nothing is fetched over the
-network. The same page serves a live dashboard: :func:`render_page` with ``data_url`` embeds
-no document and makes the page fetch it from that URL and poll it (see ``docs/report.md``).
+(``format.js``, ``views.js``, ``services.js``, ``elastic.js``, ``summary.js``, ``map.js``,
+``live.js``, ``jobs.js``, ``app.js``, ``boot.js``) written into it, and three payloads:
+plotly.js (from the ``plotly`` package), the map's outlines (``basemap.json``, Natural
+Earth, made by ``devtools/basemap.py``) and the report data document
+(:mod:`suanli.report.data`), each gzip-compressed and base64-encoded and unpacked by the
+browser; nothing is fetched over the network. The same page serves a live dashboard:
+:func:`render_page` with ``data_url`` embeds no document and makes the page fetch it from
+that URL and poll it (see ``docs/report.md``).
 
 Output is deterministic: the same document gives the same bytes (gzip without a time stamp,
 JSON with sorted keys).
@@ -33,6 +34,7 @@ SCRIPTS: tuple[str, ...] = (
     "format.js",
     "views.js",
     "services.js",
+    "elastic.js",
     "summary.js",
     "map.js",
     "live.js",

@@ -20,6 +20,9 @@ finish of job *j*, over the jobs finished within the run:
 * data moved (TB) and egress cost; preemptions, migrations (moves of running jobs, with
   the checkpoints copied between sites), resizes (elastic jobs given another device
   count, with the hours they cost: work redone and the restart) and work lost to them;
+* device-hours by the number of devices held, and for elastic jobs below, at and above
+  their gang; elastic jobs' goodput (progress) and throughput (examples processed) in PFLOP
+  and their ratio, the mean statistical efficiency (:mod:`suanli.report.elastic`);
 * online inference services (only for a run that has them): per service its SLO
   attainment, requests, tokens, replicas' device-hours, energy, cost and carbon, also per
   million tokens and by site and accelerator type (:mod:`suanli.report.services`).
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from suanli.core.feasibility import raised_gang
+from suanli.report.elastic import device_hours_by_size, elastic_metrics
 from suanli.report.services import service_metrics
 from suanli.sim.result import SimResult
 
@@ -190,6 +194,8 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
         "migrations": int(r.migrations.sum()),
         "resizes": int(r.resizes.sum()),
         "resize_lost_h": float(r.resize_lost_s.sum()) / 3600.0,
+        "device_hours_by_size": device_hours_by_size(r),
+        "elastic": elastic_metrics(r),
         "lost_pflop": float(r.lost_pflop.sum()),
         "data": {
             "moved_tb": r.transfers.tb,

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from suanli.report.elastic import most_resized, size_history, size_steps
 from suanli.report.files import site_series
 from suanli.report.services import ready_by_site, service_metrics
 from suanli.sim.result import SimResult
@@ -223,13 +224,45 @@ def plot_service_cost_carbon(path: Path, results: Sequence[SimResult]) -> None:
     _save(fig, path)
 
 
+def plot_job_size(path: Path, r: SimResult, j: int) -> None:
+    """Devices job *j* held over the run as a step line (:func:`size_steps`); its restarts
+    (devices held, not yet computing) shaded, its gang dashed and its range dotted."""
+    jobs = r.jobs
+    fig, ax = plt.subplots(figsize=(9, 4))
+    history = size_history(r, j)
+    xs, ys = size_steps(history)
+    ax.plot(np.asarray(xs) / 3600.0, ys, color=COLOURS[0], lw=1.6, label="devices held")
+    for k, s in enumerate(history):
+        a, c = s["start_s"] / 3600.0, s["compute_s"] / 3600.0
+        ax.axvspan(a, c, color=COLOURS[3], alpha=0.3, lw=0, label="restart" if k == 0 else None)
+    for n, label in ((jobs.gang[j], "gang"), (jobs.gang_min[j], None), (jobs.gang_max[j], None)):
+        ax.axhline(n, color="grey", lw=0.8, ls="--" if label else ":", label=label)
+    ax.set_ylim(0, jobs.gang_max[j] * 1.1)
+    ax.set_xlabel(f"hours from {r.scenario.start.isoformat()}")
+    ax.set_ylabel("devices held")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle(
+        f"{r.policy}: job {jobs.ids[j]}, resized {int(r.resizes[j])} times "
+        f"(range {jobs.gang_min[j]}–{jobs.gang_max[j]})"
+    )
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def write_plots(out: Path, results: Sequence[SimResult]) -> list[Path]:
-    """All report plots; returns their paths (the services' only for runs with services)."""
+    """All report plots; returns their paths (the services' only for runs with services, a
+    job's size over time only for runs that resized a job: the one resized most often)."""
     paths = []
     for r in results:
         p = out / f"utilisation-power-{r.policy}.png"
         plot_utilisation_power(p, r)
         paths.append(p)
+        j = most_resized(r)
+        if j is not None:
+            p = out / f"job-size-{r.policy}.png"
+            plot_job_size(p, r, j)
+            paths.append(p)
         if r.services:
             p = out / f"services-{r.policy}.png"
             plot_services(p, r)

@@ -98,6 +98,12 @@ class ScalingModel:
         base = self.goodput.goodput(gang)
         return self.goodput.goodput(devices) / base if base > 0 else 0.0
 
+    def throughput_ratio(self, gang: int, devices: int) -> float:
+        """X(devices) / X(gang): how many more examples per second the job processes on
+        ``devices`` than on its ``gang`` (no statistical-efficiency loss)."""
+        base = self.goodput.throughput(gang)
+        return self.goodput.throughput(devices) / base if base > 0 else 0.0
+
     def as_json(self) -> dict[str, Any]:
         """The model in metadata form (numbers rounded to 6 significant digits)."""
         g = self.goodput
@@ -222,14 +228,17 @@ def _number(
 
 def with_speedups(jobs: Sequence[Job], models: Mapping[str, ScalingModel]) -> list[Job]:
     """The jobs, each elastic one with a model in ``models`` (by job id) given its
-    ``speedup`` over its gang: G(n)/G(gang) for n = gang_min … gang_max."""
+    ``speedup`` over its gang: G(n)/G(gang) for n = gang_min … gang_max, and its
+    ``throughput``, X(n)/X(gang)."""
     out = []
     for job in jobs:
         model = models.get(job.id)
         if model is not None and job.elastic:
-            ups = tuple(model.speedup(job.gang, n) for n in range(job.smallest, job.largest + 1))
-            if all(math.isfinite(x) and x > 0.0 for x in ups):
-                job = replace(job, speedup=ups)
+            sizes = range(job.smallest, job.largest + 1)
+            ups = tuple(model.speedup(job.gang, n) for n in sizes)
+            xs = tuple(model.throughput_ratio(job.gang, n) for n in sizes)
+            if all(math.isfinite(x) and x > 0.0 for x in ups + xs):
+                job = replace(job, speedup=ups, throughput=xs)
         out.append(job)
     return out
 

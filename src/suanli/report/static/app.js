@@ -111,6 +111,7 @@
       return Promise.all([
         this.drawMap(), R.drawSeries(this.doc.getElementById("series"), d, p),
         R.drawServices(this.doc, d, p),
+        R.drawElastic(this.doc, d, p),
       ]);
     }
 
