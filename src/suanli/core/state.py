@@ -115,6 +115,7 @@ class Stretch:
     end_s: float = math.nan
     end: str = ""
     transfer_s: float = 0.0
+    used: int = 0  # devices computing (an elastic shape may hold more, node-shaped)
 
 
 @dataclass(slots=True)
@@ -828,7 +829,9 @@ class SchedulingState:
         self.running_by_pool[cand.pool].add(j)
         self.ends_by_pool[cand.pool].add((end, j))
         self.acct.allocated[cand.pool] += cand.amount
-        st = Stretch(j, cand.pool, cand.amount, now, compute_start, transfer_s=transfer)
+        st = Stretch(
+            j, cand.pool, cand.amount, now, compute_start, transfer_s=transfer, used=cand.used
+        )
         self.stretches.append(st)
         self._open[j] = st
         return rs

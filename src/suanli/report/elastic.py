@@ -18,10 +18,8 @@ end of the run if it still runs), computing from :math:`c_k`. Then
   statistical efficiency of the batches the jobs ran at relative to their gangs' (a job's
   work is what it needs at its gang: there goodput and throughput are equal).
 
-The devices a stretch computed on, :math:`n_k`, are not recorded in the stretch: they are
-the job's shape on :math:`p_k` holding :math:`d_k` devices (exact unless node shapes round
-several device counts up to :math:`d_k`; then the one using the most, as the resizing
-policies' allocation picks: :meth:`~suanli.core.jobtable.JobTable.holding`).
+The devices a stretch computed on, :math:`n_k`, are the stretch's ``used`` (its shape is
+:meth:`~suanli.core.jobtable.JobTable.resized` on :math:`p_k` with :math:`n_k` devices).
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ def stretch_shape(r: SimResult, sp: Stretch) -> tuple[Candidate, Candidate] | No
         return None
     if base.share or not jobs.elastic(j):
         return base, base
-    return base, jobs.holding(j, base, round(sp.devices)) or base
+    return base, jobs.resized(j, base, sp.used) or base
 
 
 def _end(r: SimResult, sp: Stretch) -> float:
