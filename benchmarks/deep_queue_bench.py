@@ -20,9 +20,12 @@ fresh instance, on a state of its own built the same way) is timed on
   between changes, where it should find quickly that nothing changed.
 
 Times are in milliseconds, with the ratio to ``fifo``'s in the same run on the same state.
-``--policies`` picks policies (default: every registered one).
+``--policies`` picks policies (default: every registered one). ``--flat`` sets every tenant's
+and job's priority to 0 (the scenario gives one tenant and its jobs priority 1), as
+workloads were before priorities: policies then decide as they did without them.
 
-Run: ``python benchmarks/deep_queue_bench.py [--waiting 1000,10000] [--repeat 5] [--settled]``.
+Run: ``python benchmarks/deep_queue_bench.py [--waiting 1000,10000] [--repeat 5] [--settled]
+[--flat]``.
 """
 
 from __future__ import annotations
@@ -47,10 +50,14 @@ from suanli.scenarios import builtin_dir, builtin_text
 from suanli.workload.generator import generate_jobs
 
 
-def saturated(devices: int, waiting: int, seed: int = 1) -> SchedulingState:
+def saturated(devices: int, waiting: int, seed: int = 1, flat: bool = False) -> SchedulingState:
     """A fleet of about ``devices`` devices filled until the FIFO head blocks, then
-    ``waiting`` more jobs queued (all submitted at time 0, in arrival order)."""
+    ``waiting`` more jobs queued (all submitted at time 0, in arrival order); with ``flat``,
+    every tenant and job of priority 0."""
     data = yaml.safe_load(builtin_text("cn-hubs-2026-batch"))
+    if flat:
+        for t in data["tenants"]:
+            t["priority"] = 0
     total = sum(p["count"] for s in data["sites"] for p in s["pools"])
     scale = devices / total
     for s in data["sites"]:
@@ -61,7 +68,10 @@ def saturated(devices: int, waiting: int, seed: int = 1) -> SchedulingState:
     data["horizon"]["hours"] = 24 * 7
     sc = parse_scenario(yaml.safe_dump(data), "bench", builtin_dir())
     jobs = [j for j in generate_jobs(sc, np.random.default_rng(seed)) if j.gang <= 64]
-    jobs = [dataclasses.replace(j, submit_s=0.0) for j in jobs[: 2 * waiting + 5000]]
+    jobs = [
+        dataclasses.replace(j, submit_s=0.0, priority=0 if flat else j.priority)
+        for j in jobs[: 2 * waiting + 5000]
+    ]
     tables = build_tables(sc)
     jt = JobTable(jobs, tables)
     ex = SchedulingState(tables, jt, EventQueue(), Accounting(tables, sc.hours))
@@ -126,6 +136,7 @@ def main() -> None:
     ap.add_argument("--policies", default="")
     ap.add_argument("--settled", action="store_true", help="also time settled rounds")
     ap.add_argument("--settle", type=int, default=200, help="the most rounds to settle")
+    ap.add_argument("--flat", action="store_true", help="every tenant and job of priority 0")
     args = ap.parse_args()
     names = [p for p in args.policies.split(",") if p] or policy_names()
     if "fifo" not in names:
@@ -133,13 +144,13 @@ def main() -> None:
     print("| waiting | round | " + " | ".join(names) + " |")
     print("|---:|---|" + "---:|" * len(names))
     for n in (int(x) for x in args.waiting.split(",")):
-        size = len(saturated(args.devices, n).waiting)
+        size = len(saturated(args.devices, n, flat=args.flat).waiting)
         rows: dict[str, dict[str, float]] = {"first full": {}, "full": {}, "event": {}}
         if args.settled:
             rows |= {"settled full": {}, "settled event": {}}
         after: dict[str, int] = {}
         for name in names:
-            build = partial(saturated, args.devices, n)
+            build = partial(saturated, args.devices, n, flat=args.flat)
             first, full, _ = time_rounds(build, name, args.repeat, event=False)
             _, event, _ = time_rounds(build, name, args.repeat, event=True)
             rows["first full"][name] = first

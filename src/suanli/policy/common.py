@@ -122,18 +122,35 @@ def explain(inp: PolicyInput, job: int, fallback: str = "") -> str:
     cands = inp.jobs.candidates(job)
     if not cands:
         return "no pool can run it (accepted types/stacks, memory fit, data residency)"
-    why: dict[str, list[str]] = {}
     tenant = inp.jobs.tenant[job]
-    for c in cands:
-        r = inp.capacity.why_not(tenant, c)
+    return why_text((inp.capacity.why_not(tenant, c) for c in cands), fallback)
+
+
+def why_text(whys: Iterable[str | None], fallback: str = "") -> str:
+    """:func:`explain`'s text from what the capacity says of each candidate of a job, in
+    order (``None``: it has room; none are looked at after it): each reason with the number
+    of candidate pools it holds back, in the order they first come."""
+    pools: dict[str, int] = {}
+    for r in whys:
         if r is None:
             return fallback or "could start, but the policy chose not to this round"
-        why.setdefault(r, []).append(inp.tables.pool_label(c.pool))
-    parts = [
-        f"{REASONS[r]} ({len(pools)} pool{'s' if len(pools) > 1 else ''})"
-        for r, pools in why.items()
-    ]
-    return "; ".join(parts)
+        pools[r] = pools.get(r, 0) + 1
+    return "; ".join(f"{REASONS[r]} ({n} pool{'s' if n > 1 else ''})" for r, n in pools.items())
+
+
+def looks(inp: PolicyInput) -> tuple[object, ...]:
+    """What the cluster looks like to a pass, in O(pools × node size): free devices per
+    node bucket and shared device, committed power, quota usage, running jobs. A pass that
+    started nothing would offer nothing more on the same cluster state that looks the same
+    (``las`` keeps such a pass; ``backfill``'s adds the data replicas)."""
+    st = inp.capacity.state
+    return (
+        tuple(tuple(map(len, pn.buckets)) for pn in st.pools),
+        tuple((sh.free_total, len(sh)) for sh in st.shared),
+        tuple(st.site_committed_w),
+        tuple(st.quota_usage),
+        len(inp.running),
+    )
 
 
 class Explainer:

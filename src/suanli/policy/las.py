@@ -14,20 +14,29 @@ preemption and a bound on preemptions per job. The model, for job *j* at time *t
   at its last start (else its gang). ``B_j`` is its service when it was last promoted
   (0 before), ``s_j = S_j − B_j`` its service since.
 * **Queues.** With thresholds ``L_1 < … < L_{K−1}`` (``queue_limits_h``, device-hours),
-  ``q_j = #{k : s_j ≥ L_k}``. Waiting jobs are served in lexicographic order of
-  ``(q_j, submit_j, j)``: lower queue first, arrival order within a queue. A job that never
-  ran is in queue 0.
+  ``q_j = #{k : s_j ≥ L_k}``. A job that never ran is in queue 0.
+* **Priorities** (:mod:`suanli.policy.priority`). ``π_j = (P_t(j), p_j)`` is its effective
+  priority and ``ρ_j`` the rank of ``π_j`` among the effective priorities of the jobs that
+  have joined the queue so far (0: the highest; the same on both clocks, whatever the job
+  table holds beyond them). Its *grade* is ``g_j = K·ρ_j + q_j`` (K queues), so that
+  ``g_i < g_j`` if and only if ``π_i ≻ π_j``, or ``π_i = π_j`` and ``q_i < q_j``. Waiting
+  jobs are served in lexicographic order of ``(g_j, submit_j, j)``: higher effective
+  priority first, then lower queue, arrival order within a queue. With one effective
+  priority (all 0, the default) ``g_j = q_j``: Tiresias' order.
 * **Starvation** (Tiresias' ``STARVELIMIT`` = σ, ``starve_factor``). ``E_j = s_j / a_j`` is
   its run time since it first started or was last promoted (at ``T_j``), and
   ``P_j = t − T_j − E_j`` its time not running since then. A waiting job with ``q_j > 0``,
   ``E_j > 0`` and ``P_j ≥ σ·E_j`` is promoted: ``B_j ← S_j``, ``T_j ← t``, so ``q_j = 0``
   until it has received ``L_1`` more device-seconds (as Tiresias resets the job's executed
-  time on promotion).
+  time on promotion): the first queue of its own effective priority, below higher ones.
 * **Starts.** Each round, waiting jobs in priority order start where they fit (first fit
   over their candidates, preference first).
 * **Preemption.** A waiting job *i* that fits nowhere may stop running jobs *r* of a
-  strictly lower queue (``q_r > q_i``: within a queue jobs run to completion in arrival
-  order) that are preemptible and *eligible*:
+  higher grade, ``g_r > g_i``: of a lower effective priority (``π_i ≻ π_r``, whatever
+  their queues), or of the same one and a strictly lower queue (``q_r > q_i``: within a
+  queue jobs run to completion in arrival order) — never one of a higher effective
+  priority (:func:`~suanli.policy.priority.may_displace`, among equals by the queue) —
+  that are preemptible and *eligible*:
 
   - ``c_r ≥ m_r = max(m, κ·R_r)``: computing for at least ``m_r`` seconds since its last
     (re)start (restart and data transfer do not count; ``m`` = ``min_run_s``, ``κ`` =
@@ -42,7 +51,8 @@ preemption and a bound on preemptions per job. The model, for job *j* at time *t
   - ``n_r < N``: this policy has preempted it fewer than ``N`` times
     (``max_preemptions``).
 
-  On one of *i*'s pools it stops eligible jobs, lowest priority first, until enough whole
+  On one of *i*'s pools it stops eligible jobs, highest ``(g_r, submit_r, r)`` first
+  (lowest effective priority, then highest queue, then latest arrival), until enough whole
   nodes, one node with room, or (for a job that takes a share of a device) a device with
   room are free, power and quotas included; at most one such preemption-start per pool per
   round (rounds come every ``tick_s`` and on arrivals and finishes).
@@ -59,7 +69,12 @@ kept, with the earliest time at which anything time-dependent it looked at can c
 running job's queue or eligibility, a waiting job's starvation); until then, while no
 capacity is freed and the cluster looks the same, rounds reuse it — a job that arrived
 meanwhile is tried on its own — and decide exactly as a new pass would
-(:meth:`Las._reuse`).
+(:meth:`Las._reuse`). A pass that acts ranks each pool's running jobs once (kept from the
+last pass while the same jobs run there and none's queue may have changed:
+:class:`_Ranked`), stops each of them at most once per job shape to find how many a shape
+needs, and builds the text of a blocked job's reason from what the capacity already said.
+With several effective priorities the waiting jobs that never ran are kept by level from
+round to round (:meth:`Las._fresh_by_level`), not grouped anew each pass.
 """
 
 from __future__ import annotations
@@ -67,16 +82,24 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Sequence
 from itertools import chain, islice, pairwise
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from suanli.core.jobtable import Candidate
-from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Preempt, Start
-from suanli.policy.common import explain
+from suanli.core.policy import (
+    PolicyInput,
+    PolicyOutput,
+    PolicyParams,
+    Preempt,
+    Start,
+    WaitingView,
+)
+from suanli.policy.common import explain, looks, why_text
 from suanli.policy.freed import Freed
+from suanli.policy.priority import Level, effective, tenant_priorities
 from suanli.policy.registry import register
 
 #: Why a job starts: it has had the least service of the jobs that can start.
@@ -120,6 +143,19 @@ class Las:
         self.p = params
         self.tick_s = params.tick_s
         self.limits = [h * 3600.0 for h in params.queue_limits_h]
+        #: K: the number of queues (a grade is ``K·ρ_j + q_j``).
+        self._k = len(self.limits) + 1
+        #: π_j of the jobs waiting or running; the levels of the jobs that joined the queue
+        #: so far, and each one's rank ρ (0: the highest).
+        self._level_of: dict[int, Level] = {}
+        self._seen: set[Level] = set()
+        self._rank_of: dict[Level, int] = {}
+        #: Whether more than one level was seen (else every ρ_j is 0).
+        self._ranked = False
+        #: With several levels: the waiting jobs that never ran, ``(submit, job)`` sorted,
+        #: by level (:meth:`_fresh_by_level`), and their keys by job.
+        self._fresh: list[list[tuple[float, int]]] | None = None
+        self._fresh_keys: dict[int, tuple[float, int]] = {}
         #: n_j: times this policy preempted job j.
         self.preempted: dict[int, int] = {}
         #: B_j: attained service at j's last promotion.
@@ -139,6 +175,9 @@ class Las:
         #: of ``(time, job)`` to release them. Dropped when the job is requeued.
         self._parked: dict[int, float] = {}
         self._release: list[tuple[float, int]] = []
+        #: Per pool, its last ranking (:class:`_Ranked`): the running jobs in it, their
+        #: heap, and the first time one's queue may change.
+        self._rankings: dict[int, tuple[frozenset[int], list[_Key], float]] = {}
         #: Waiting job j surely does not starve before this time (see
         #: :meth:`starves_from`); dropped when j starts or is requeued.
         self._starve_from: dict[int, float] = {}
@@ -149,12 +188,10 @@ class Las:
         self._waiting_prio: dict[int, tuple[int, float, int]] = {}
         #: Their priorities, sorted (kept so from round to round: :meth:`_know`).
         self._requeued: list[tuple[int, float, int]] = []
-        #: While a job is tried: what the capacity said of its candidates (by ``id``), as it
-        #: still would (nothing is taken in between).
-        self._asked: dict[int, str | None] = {}
-        #: :func:`explain`'s text by signature and what the capacity said of each of its
-        #: candidates (:meth:`_explain`).
-        self._texts: dict[tuple[int, tuple[str | None, ...]], str] = {}
+        #: While a job is tried: what the capacity said of each of its candidates, in order
+        #: (``""`` or beyond the list: not asked), as it still would (nothing is taken in
+        #: between).
+        self._asked: list[str | None] = []
         #: Job j's signature and tenant (fixed), for the jobs waiting or running.
         self._keys: dict[int, tuple[int, int]] = {}
         #: Per signature, the most devices a job of it can hold (its service's top rate).
@@ -176,11 +213,15 @@ class Las:
         """q_j: the queue of job ``j`` by its service since its last promotion."""
         return bisect.bisect_right(self.limits, inp.attained(j) - self.base.get(j, 0.0))
 
-    def queue_until(self, inp: PolicyInput, j: int, s: float, q: int) -> float:
+    def queue_until(
+        self, inp: PolicyInput, j: int, s: float, q: int, held: Candidate | None = None
+    ) -> float:
         """A time before which running job ``j``, in queue ``q`` with service ``s`` since
         its promotion now, is surely still in queue ``q``: its service does not shrink
         while it runs (its base does not change) and grows at most at the rate of the most
-        devices it can hold (less a second, against rounding)."""
+        devices it can hold (less a second, against rounding): the most of its candidates,
+        or of ``held``, what an elastic job holds now (another holds one of its
+        candidates)."""
         if q >= len(self.limits):
             return math.inf
         sig = inp.jobs.signature(j)
@@ -189,14 +230,25 @@ class Las:
             top = self._top_amount[sig] = max(
                 (c.amount for c in inp.jobs.candidates(j)), default=0.0
             )
-        top = max(top, inp.running[j].candidate.amount)
+        if held is not None:
+            top = max(top, held.amount)
         if top <= 0:
             return math.inf
         return inp.now + (self.limits[q] - s) / top - 1.0
 
+    def grade(self, j: int, q: int) -> int:
+        """g_j = K·ρ_j + q_j: job ``j``'s grade in queue ``q`` (``q`` with one effective
+        priority)."""
+        return q + self._k * self.rank(j) if self._ranked else q
+
+    def rank(self, j: int) -> int:
+        """ρ_j: the rank of job ``j``'s effective priority among those seen (0: the
+        highest)."""
+        return self._rank_of[self._level_of[j]]
+
     def priority(self, inp: PolicyInput, j: int) -> tuple[int, float, int]:
-        """(queue, submit, job): smaller is served first."""
-        return (self.queue(inp, j), inp.jobs.submit[j], j)
+        """(grade, submit, job): smaller is served first."""
+        return (self.grade(j, self.queue(inp, j)), inp.jobs.submit[j], j)
 
     def starving(self, inp: PolicyInput, j: int) -> bool:
         """Whether waiting job ``j`` has starved: ``q_j > 0`` and ``P_j ≥ σ·E_j > 0``."""
@@ -294,9 +346,10 @@ class Las:
         return False
 
     def in_priority_order(self, inp: PolicyInput, n: int) -> tuple[list[int], list[int]]:
-        """The first ``n`` waiting jobs by priority, and their queues, without sorting the
-        whole queue: jobs that never ran have no service (queue 0) and come in arrival
-        order (``(submit, job)``); only requeued jobs (few) are sorted."""
+        """The first ``n`` waiting jobs by priority ``(g_j, submit_j, j)``, and their grades,
+        without sorting the whole queue: level by level (highest first), jobs that never ran
+        have no service (queue 0) and come in arrival order (``(submit, job)``); only
+        requeued jobs (few) are sorted."""
         known, again = self._waiting_prio, inp.requeued
         if inp.full or len(known) != len(again):  # a job that ended, or a first round
             for j in [j for j in known if j not in again]:
@@ -307,31 +360,102 @@ class Las:
             self._requeued = sorted(known.values())
         requeued = self._requeued
         submit = inp.jobs.submit
-        # The first n fresh jobs are among the first n + (requeued jobs) waiting.
-        head = inp.waiting[: n + len(again)]
-        order = [j for j in head if j not in again] if again else list(head)
-        del order[n:]
-        # Requeued jobs of queue 0 go among the fresh ones, by (submit, job).
-        first = bisect.bisect_left(requeued, (1,))
-        if first * 8 < len(order):  # a few: each where it goes
-            for pr in islice(requeued, first):
-                order.insert(bisect.bisect(order, pr[1:], key=lambda j: (submit[j], j)), pr[2])
-        elif first:  # many: merge the two sorted lists
-            merged = [(submit[j], j) for j in order]
-            merged += (pr[1:] for pr in islice(requeued, first))
-            merged.sort()
-            order = [j for _, j in merged]
-        del order[n:]
-        queues = [0] * len(order)
-        for pr in islice(requeued, first, first + n - len(order)):
-            order.append(pr[2])
-            queues.append(pr[0])
-        return order, queues
+        k = self._k
+        levels: list[Sequence[int]] = [inp.waiting]
+        if self._ranked:  # by level, each in arrival order
+            levels = self._fresh_by_level(inp)
+        order: list[int] = []
+        grades: list[int] = []
+        for rank, waiting in enumerate(levels):
+            m = n - len(order)
+            if m <= 0:
+                break
+            base = k * rank  # the grade of queue 0 at this level
+            lo = bisect.bisect_left(requeued, (base,)) if rank else 0
+            zero = bisect.bisect_left(requeued, (base + 1,))
+            # The first m fresh jobs are among the first m + (requeued jobs) waiting.
+            head = waiting[: m + len(again)]
+            part = [j for j in head if j not in again] if again else list(head)
+            del part[m:]
+            # Requeued jobs of queue 0 go among the fresh ones, by (submit, job).
+            if (zero - lo) * 8 < len(part):  # a few: each where it goes
+                for p in islice(requeued, lo, zero):
+                    part.insert(bisect.bisect(part, p[1:], key=lambda j: (submit[j], j)), p[2])
+            elif zero > lo:  # many: merge the two sorted lists
+                merged = [(submit[j], j) for j in part]
+                merged += (p[1:] for p in islice(requeued, lo, zero))
+                merged.sort()
+                part = [j for _, j in merged]
+            del part[m:]
+            order += part
+            grades += [base] * len(part)
+            end = bisect.bisect_left(requeued, (base + k,), lo=zero)
+            for p in islice(requeued, zero, min(end, zero + m - len(part))):
+                order.append(p[2])
+                grades.append(p[0])
+        return order, grades
+
+    def _fresh_by_level(self, inp: PolicyInput) -> list[Sequence[int]]:
+        """The waiting jobs that never ran, by level, each in arrival order: kept from round
+        to round (a start drops the job, an arrival adds it) while their count adds up with
+        the requeued jobs to the queue's length; else grouped anew, in one pass."""
+        fresh, keys, again, submit = self._fresh, self._fresh_keys, inp.requeued, inp.jobs.submit
+        rank_of, level_of = self._rank_of, self._level_of
+        if fresh is not None and len(inp.arrived) * 8 > len(inp.waiting):
+            fresh = None  # many: group anew
+        if fresh is not None:
+            for j in inp.arrived:
+                if j not in keys and j not in again:
+                    keys[j] = key = (submit[j], j)
+                    bisect.insort(fresh[rank_of[level_of[j]]], key)
+        if fresh is None or len(keys) + len(again) != len(inp.waiting):
+            fresh = self._fresh = [[] for _ in rank_of]
+            keys = self._fresh_keys = {}
+            add = [g.append for g in fresh]
+            for j in inp.waiting:
+                if j not in again:
+                    keys[j] = key = (submit[j], j)
+                    add[rank_of[level_of[j]]](key)
+        return [WaitingView(g) for g in fresh]
+
+    def _see(self, inp: PolicyInput) -> None:
+        """Take in the effective priorities of the jobs that joined the queue (on a first
+        round, of every job waiting or running) and rank the levels seen; when a level is
+        new, ranks — and grades — change: re-grade the requeued jobs' records, let parked
+        jobs be looked at again (one of grade 0 may now have a higher one) and drop the
+        kept pass. Levels come from what the rounds announce, not from the job table (which
+        holds every job of a simulation from the start), so both clocks rank alike."""
+        level_of, seen = self._level_of, self._seen
+        known = len(seen)
+        new = [j for j in inp.arrived if j not in level_of]
+        if not known:
+            new += (j for j in chain(inp.waiting, inp.running) if j not in level_of)
+        if new:
+            tp = tenant_priorities(inp.tables)
+            for j in new:
+                seen.add(level_of.setdefault(j, effective(inp.jobs, j, tp)))
+        if len(level_of) > 2 * (len(inp.waiting) + len(inp.running)) + 1000:  # amortised
+            live = set(inp.waiting).union(inp.running)
+            self._level_of = {j: lv for j, lv in level_of.items() if j in live}
+        if len(seen) == known:
+            return
+        self._rank_of = {lv: i for i, lv in enumerate(sorted(seen, reverse=True))}
+        self._ranked = len(seen) > 1
+        k, grades = self._k, self._waiting_prio
+        for j, (g, sub, _) in grades.items():
+            grades[j] = (self.grade(j, g % k), sub, j)
+        self._requeued = sorted(grades.values())
+        self._parked.clear()
+        self._release.clear()
+        self._rankings.clear()
+        self._fresh = None
+        self._memo = None
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """Start by priority; preempt eligible lower-priority jobs for a job that fits
         nowhere."""
         out = PolicyOutput(default_reason="queued behind jobs with less attained service")
+        self._see(inp)
         for j in inp.arrived:  # requeued: its next run computes from a new start
             self._idle_until.pop(j, None)
             self._queue_until.pop(j, None)
@@ -342,6 +466,8 @@ class Las:
                 self._know(inp, j)
                 if self.p.starve_factor > 0:
                     self._watch(inp, j)
+                for pool in [p for p, kept in self._rankings.items() if j in kept[0]]:
+                    del self._rankings[pool]  # it may come back there, with a new record
         if not (inp.full or inp.arrived or inp.freed):
             return out
         memo, self._memo = self._memo, None
@@ -355,22 +481,23 @@ class Las:
         self._unpark(inp.now)
         cap = inp.capacity
         jobs = inp.jobs
-        order, queues = self.in_priority_order(inp, self.p.max_jobs_per_round)
+        order, queues = self.in_priority_order(inp, self.p.max_jobs_per_round)  # grades
         touched: set[int] = set()  # pools with a preemption planned: no other start there
         used: set[int] = set()  # pools with an ordinary start: no preemption plan there
         victims: set[int] = set()
-        # Within a round capacity only shrinks, and jobs come in increasing queue order, so
-        # a tenant's signature that could neither start nor preempt stays blocked: its later
-        # jobs get the same explanation without being tried again.
+        # Within a round capacity only shrinks, and jobs come in increasing grade order
+        # (a tenant's later jobs of a signature may preempt fewer), so a tenant's signature
+        # that could neither start nor preempt stays blocked: its later jobs get the same
+        # explanation without being tried again.
         blocked: dict[tuple[int, int], str] = {}
         ranked: dict[int, _Ranked] = {}
-        # (pool, devices, share) -> the lowest queue whose job could not fit there even
-        # with every eligible job of a lower queue stopped: victims only accumulate within
-        # a round, so a job of that queue or a lower one cannot either.
+        # (pool, devices, share) -> the lowest grade whose job could not fit there even
+        # with every eligible job of a higher grade stopped: victims only accumulate within
+        # a round, so a job of that grade or a higher one cannot either.
         nofit: dict[tuple[int, int, int], int] = {}
         first: dict[tuple[int, int], tuple[int, float, int]] = {}  # who got blocked[sig]
         reasons = out.reasons
-        zero: dict[tuple[int, int], str] = {}  # a blocked job's reason in queue 0
+        zero: dict[tuple[int, int], str] = {}  # a blocked job's reason in grade 0
         said: dict[tuple[tuple[int, int], int], str] = {}  # ... and in the others
         tenants, signature, candidates, why_not, submit = (
             jobs.tenant,
@@ -380,6 +507,7 @@ class Las:
             jobs.submit,
         )
         keys = self._keys
+        k, rank = self._k, self.rank if self._ranked else (lambda j: 0)
         for j, q in zip(order, queues, strict=True):
             sig = keys.get(j)
             if sig is None:
@@ -390,7 +518,7 @@ class Las:
                     continue
                 text = said.get((sig, q))
                 if text is None:
-                    text = said[(sig, q)] = f"queue {q}: {blocked[sig]}"
+                    text = said[(sig, q)] = f"queue {q % k}: {blocked[sig]}"
                 reasons[j] = text
                 continue
             tenant = sig[1]
@@ -408,18 +536,18 @@ class Las:
                 whys.append(why)
             if cand is not None:
                 cap.take(tenant, cand)
-                out.starts.append(Start(j, cand, f"{LEAST_FIRST} (priority queue {prio[0]})"))
+                out.starts.append(Start(j, cand, f"{LEAST_FIRST} (priority queue {q % k})"))
                 used.add(cand.pool)
                 self._started(inp, j, cand)
                 continue
-            self._asked = {id(c): w for c, w in zip(candidates(j), whys, strict=True) if w}
+            self._asked = whys
             plan = self._preempt_for(inp, j, prio, touched | used, victims, ranked, nofit)
-            self._asked = {}
+            self._asked = []
             if plan is None:
                 blocked[sig] = self._explain(inp, j, sig, whys)
                 zero[sig] = f"queue 0: {blocked[sig]}"
                 first[sig] = prio
-                reasons[j] = f"queue {q}: {blocked[sig]}"
+                reasons[j] = f"queue {q % k}: {blocked[sig]}"
                 continue
             cand, chosen = plan
             freed_w = sum(inp.running[v].candidate.busy_w for v in chosen)
@@ -428,24 +556,26 @@ class Las:
                 if jobs.tenant[v] != tenant:
                     continue
                 cap.adjust(jobs.tenant[v], cand.pool, 0.0, -inp.running[v].candidate.milli)
-            for v in chosen:
+            below = q // k  # ρ_j: a victim of a lower effective priority ranks below
+            by_priority = [rank(v) > below for v in chosen]
+            for v, higher in zip(chosen, by_priority, strict=True):
                 victims.add(v)
                 self.preempted[v] = self.preempted.get(v, 0) + 1
-                out.preempts.append(
-                    Preempt(v, f"preempted by {jobs.ids[j]} (less attained service)")
-                )
+                by = "higher priority" if higher else "less attained service"
+                out.preempts.append(Preempt(v, f"preempted by {jobs.ids[j]} ({by})"))
             touched.add(cand.pool)
             n = len(chosen)
+            more = "of lower priority or with more" if any(by_priority) else "with more"
             why = (
-                f"{LEAST_FIRST} (priority queue {prio[0]}): preempting {n} "
-                f"job{'s' if n != 1 else ''} with more"
+                f"{LEAST_FIRST} (priority queue {q % k}): preempting {n} "
+                f"job{'s' if n != 1 else ''} {more}"
             )
             out.starts.append(Start(j, cand, why))
             self._started(inp, j, cand)
         if not out.starts:  # a pass that changed nothing: it holds while nothing changes
             if self._release:
                 self._until = min(self._until, self._release[0][0])
-            look = _looks(inp)
+            look = looks(inp)
             self._memo = _Memo(cap.state, look, inp.now, self._until, len(inp.waiting))
             self._memo.order, self._memo.queues = order, queues
             self._memo.blocked, self._memo.first = blocked, first
@@ -455,7 +585,7 @@ class Las:
         """Give this round's decisions from the last pass (``memo``), which started and
         preempted nothing, when a pass now would give the same; else ``False``.
 
-        It would when the capacity looks the same (:func:`_looks`: free devices per node
+        It would when the capacity looks the same (:func:`.common.looks`: free devices per node
         bucket and shared device, committed power, quota usage, running jobs; on the same
         cluster state), no device was freed (``inp.freed``), the time is before
         ``memo.until`` and the queue only grew by ``inp.arrived``. Then every running job
@@ -478,7 +608,7 @@ class Las:
         if (
             not memo.now <= now < memo.until
             or memo.state is not inp.capacity.state
-            or memo.look != _looks(inp)
+            or memo.look != looks(inp)
         ):
             return False
         top, prio_of = memo.looked_at(inp)
@@ -490,7 +620,8 @@ class Las:
         for j in inp.arrived:
             pr = prio_of.get(j)
             if pr is not None:  # announced again, already looked at: the same reason
-                reasons[j] = f"queue {pr[0]}: {memo.blocked[(jobs.signature(j), jobs.tenant[j])]}"
+                why = memo.blocked[(jobs.signature(j), jobs.tenant[j])]
+                reasons[j] = f"queue {pr[0] % self._k}: {why}"
         if not new:
             return True
         prios = []
@@ -506,7 +637,7 @@ class Las:
                 if pr is None:
                     pr = self._know(inp, j)
             else:
-                pr = (0, jobs.submit[j], j)
+                pr = (self.grade(j, 0), jobs.submit[j], j)
             prios.append(pr)
         prios.sort()
         n = self.p.max_jobs_per_round
@@ -530,7 +661,7 @@ class Las:
                 memo.until = min(memo.until, until)
                 memo.first[key] = pr
                 memo.blocked[key] = explain(inp, j)
-            reasons[j] = f"queue {pr[0]}: {memo.blocked[key]}"
+            reasons[j] = f"queue {pr[0] % self._k}: {memo.blocked[key]}"
             bisect.insort(top, pr)
             prio_of[j] = pr
             if len(top) > n:  # the last one is no longer looked at
@@ -547,9 +678,8 @@ class Las:
     ) -> str:
         """:func:`explain` for blocked job ``j`` of signature and tenant ``sig``, given
         ``whys``, what the capacity said of each of its candidates ("": not asked). It
-        asks about those not asked as ``explain`` would (in order, until one has room),
-        and reuses an earlier text for the same signature and answers: it is made of
-        nothing else (the candidates' pools and what the capacity said of them)."""
+        asks about those not asked as ``explain`` would (in order, until one has room):
+        the text is made of nothing else (:func:`~suanli.policy.common.why_text`)."""
         cands = inp.jobs.candidates(j)
         if not cands:
             return explain(inp, j)
@@ -559,11 +689,7 @@ class Las:
             if whys[i] is None:
                 del whys[i + 1 :]
                 break
-        key = (sig[0], tuple(whys))
-        text = self._texts.get(key)
-        if text is None:
-            text = self._texts[key] = explain(inp, j)
-        return text
+        return why_text(whys)
 
     def _know(self, inp: PolicyInput, j: int) -> tuple[int, float, int]:
         """Record the priority of requeued waiting job ``j`` (fixed while it waits, until it
@@ -629,6 +755,10 @@ class Las:
         self._starve_from.pop(j, None)
         self._forget_prio(j)
         self.since.setdefault(j, inp.now)
+        key = self._fresh_keys.pop(j, None)
+        if key is not None and self._fresh is not None:
+            level = self._fresh[self.rank(j)]
+            del level[bisect.bisect_left(level, key)]
 
     def _preempt_for(
         self,
@@ -640,81 +770,132 @@ class Las:
         ranked: dict[int, _Ranked],
         nofit: dict[tuple[int, int, int], int],
     ) -> tuple[Candidate, list[int]] | None:
-        """Eligible lower-priority running jobs whose devices would let ``j`` start, on
-        one pool.
+        """Eligible running jobs of a higher grade than ``j``'s (``prio[0]``) whose devices
+        would let ``j`` start, on one pool.
 
-        ``ranked`` caches, per pool and round, its eligible running jobs from the lowest
-        priority down (found as far as needed); ``nofit`` the shapes that could not fit on
-        a pool with every eligible job of a lower queue than a given one stopped."""
-        tenant = inp.jobs.tenant[j]
-        for c in inp.jobs.candidates(j):
+        On a pool it stops the first of them, lowest priority first, that free enough
+        devices, then more while power or quotas do not allow ``j``. ``ranked`` caches, per
+        pool and round, its eligible running jobs from the lowest priority down and how
+        many of them a shape needs (found as far as needed); ``nofit`` the shapes that
+        could not fit on a pool with every eligible job of a higher grade than a given one
+        stopped. (``victims`` are on pools in ``touched``, left out.)"""
+        tenants = inp.jobs.tenant
+        tenant = tenants[j]
+        asked = self._asked
+        for i, c in enumerate(inp.jobs.candidates(j)):
             if c.pool in touched:
                 continue
             shape = (c.pool, c.devices, c.share)
             if prio[0] >= nofit.get(shape, prio[0] + 1):
                 continue  # no more room than when it did not fit
-            why = self._asked.get(id(c)) or inp.capacity.why_not(tenant, c)
+            why = asked[i] if i < len(asked) and asked[i] else inp.capacity.why_not(tenant, c)
             if why != "devices":
                 continue  # power or quota bound: checked below once victims are chosen
             order = ranked.get(c.pool)
             if order is None:
                 order = ranked[c.pool] = _Ranked(self, inp, c.pool)
-            lower = (x for x in order.lower(prio[0]) if x[1] not in victims)  # lower queues
-            first = next(lower, None)
-            if first is None:
-                continue
-            freed = Freed(inp, c.pool)
-            chosen: list[int] = []
-            for _, r in chain((first,), lower):
-                chosen.append(r)
-                freed.stop(r)
-                if freed.fits(c) and self._power_and_quota_ok(inp, j, c, chosen):
-                    return c, chosen
-            if not freed.fits(c):
+            m = order.fit(c, prio[0])
+            if m < 0:
+                continue  # no eligible job of a higher grade
+            if m == 0:
                 nofit[shape] = min(prio[0], nofit.get(shape, prio[0]))
+                continue
+            # Its devices are free once the first m stop; power and quotas may want more.
+            held = [order.candidate(r) for _, r in order.order[:m]]
+            mine = sum(
+                h.milli
+                for (_, r), h in zip(order.order, held, strict=False)
+                if tenants[r] == tenant
+            )
+            while not _power_and_quota_left(inp, tenant, c, sum(h.busy_w for h in held), mine):
+                if not order.above(m, prio[0]):
+                    break
+                r = order.order[m][1]
+                held.append(order.candidate(r))
+                if tenants[r] == tenant:
+                    mine += held[-1].milli
+                m += 1
+            else:
+                return c, [r for _, r in order.order[:m]]
         return None
 
     @staticmethod
     def _power_and_quota_ok(inp: PolicyInput, j: int, c: Candidate, chosen: list[int]) -> bool:
         """Whether ``j`` fits power and quotas once ``chosen`` (on ``c.pool``) have stopped."""
-        cap = inp.capacity
-        st = cap.state
-        freed_w = sum(inp.running[v].candidate.busy_w for v in chosen)
-        site = inp.tables.pool_site[c.pool]
-        if c.busy_w > cap.power_headroom_w(site) + freed_w + 1e-6:
-            return False
-        tenant = inp.jobs.tenant[j]
-        mine = sum(inp.running[v].candidate.milli for v in chosen if inp.jobs.tenant[v] == tenant)
-        for qi in st.tenant_quotas[tenant]:
-            if st.quota_mask[qi][c.pool]:
-                left = st.quota_max[qi] - st.quota_usage[qi] - cap.quota_delta(qi)
-                if c.milli > left + mine:
-                    return False
-        return True
+        tenant, held = inp.jobs.tenant[j], [inp.running[v].candidate for v in chosen]
+        mine = sum(
+            h.milli for v, h in zip(chosen, held, strict=True) if inp.jobs.tenant[v] == tenant
+        )
+        return _power_and_quota_left(inp, tenant, c, sum(h.busy_w for h in held), mine)
+
+
+def _power_and_quota_left(
+    inp: PolicyInput, tenant: int, c: Candidate, freed_w: float, mine: int
+) -> bool:
+    """Whether ``c`` fits power and ``tenant``'s quotas once running jobs drawing
+    ``freed_w`` watts, of which ``mine`` milli-devices of ``tenant``'s, have stopped on
+    ``c.pool``."""
+    cap = inp.capacity
+    st = cap.state
+    site = inp.tables.pool_site[c.pool]
+    if c.busy_w > cap.power_headroom_w(site) + freed_w + 1e-6:
+        return False
+    for qi in st.tenant_quotas[tenant]:
+        if st.quota_mask[qi][c.pool]:
+            left = st.quota_max[qi] - st.quota_usage[qi] - cap.quota_delta(qi)
+            if c.milli > left + mine:
+                return False
+    return True
+
+
+#: A running job's place in a pool's ranking: ((−grade, −submit, −job), job).
+_Key = tuple[tuple[int, float, int], int]
 
 
 class _Ranked:
     """The eligible running jobs of one pool from the lowest priority down, as
     ``sorted(((priority, r) for eligible r), reverse=True)`` would list them, but found as
     far as they are asked for: a heap of the running jobs by priority, each checked for
-    eligibility when it comes up. Jobs of queue 0 are left out: they are never of a
-    queue lower than a waiting job's."""
+    eligibility when it comes up. Jobs of grade 0 (queue 0 of the highest effective
+    priority) are left out: no waiting job's grade is lower. The heap is kept for the next
+    pass (``Las._rankings``) and reused while it would be built the same."""
 
-    __slots__ = ("_heap", "_inp", "_las", "order")
+    __slots__ = ("_cands", "_heap", "_inp", "_las", "_pool", "_shapes", "order")
 
     def __init__(self, las: Las, inp: PolicyInput, pool: int) -> None:
         self._las, self._inp = las, inp
-        submit = inp.jobs.submit
+        self._cands: dict[int, Candidate] = {}
+        #: Per shape (devices, share): the pool freed by stopping the first ``m`` jobs of
+        #: :attr:`order`, ``m``, and whether the shape fits then (it did not before).
+        self._pool = pool
+        self._shapes: dict[tuple[int, int], tuple[Freed, int, bool]] = {}
+        #: The eligible jobs found so far, in order: ((grade, submit, job), job).
+        self.order: list[tuple[tuple[int, float, int], int]] = []
+        submit, elastic = inp.jobs.submit, inp.jobs.elastic
         now = inp.now
         attained, base, limits = inp.attained, las.base, las.limits
         queue_until, idle_until = las._queue_until, las._idle_until
         preempted, most = las.preempted, las.p.max_preemptions
-        heap = []
+        k, ranked, rank_of, level_of = las._k, las._ranked, las._rank_of, las._level_of
+        heap: list[_Key] = []
         park, parked = las._park, las._parked
         soonest = math.inf
         running = inp.running_on(pool)
         # Parked jobs are surely left out below (Las._park): only the others are looked at.
-        for r in running.difference(parked) if parked and isinstance(running, set) else running:
+        looked = frozenset(running)
+        if parked:
+            looked = looked.difference(parked)
+        kept = las._rankings.get(pool)
+        if kept is not None and kept[0] == looked and now < kept[2]:
+            # The jobs of the last ranking and no other (those it parked are still parked),
+            # none of which stopped meanwhile (a requeued job drops the rankings it is in)
+            # and none of whose queues may have changed: none is parked below (an
+            # ineligible job was parked when found so, and is released only once it may be
+            # eligible), each has the same key — the same heap.
+            self._heap = kept[1].copy()
+            las._until = min(las._until, kept[2])
+            return
+        for r in looked:
             # Not eligible (the first checks of Las.eligible, which change nothing):
             until = idle_until.get(r, -math.inf)
             if now < until:
@@ -729,7 +910,10 @@ class _Ranked:
             else:
                 s = attained(r) - base.get(r, 0.0)
                 q = bisect.bisect_right(limits, s)
-                known = queue_until[r] = (q, las.queue_until(inp, r, s, q))
+                held = self.candidate(r) if elastic(r) else None
+                known = queue_until[r] = (q, las.queue_until(inp, r, s, q, held))
+            if ranked:
+                q += k * rank_of[level_of[r]]  # its grade
             if q > 0:
                 heap.append(((-q, -submit[r], -r), r))
                 if known[1] < soonest:  # its queue may rise, its rank change
@@ -739,19 +923,35 @@ class _Ranked:
         las._until = min(las._until, soonest)
         heapq.heapify(heap)
         self._heap = heap
-        #: The eligible jobs found so far, in order: ((queue, submit, job), job).
-        self.order: list[tuple[tuple[int, float, int], int]] = []
+        las._rankings[pool] = (frozenset(r for _, r in heap), heap.copy(), soonest)
 
-    def lower(self, q: int) -> Iterator[tuple[tuple[int, float, int], int]]:
-        """Eligible jobs of queues above ``q``, lowest priority first."""
+    def above(self, i: int, q: int) -> bool:
+        """Whether there are more than ``i`` eligible jobs of grades above ``q``."""
         order = self.order
-        i = 0
-        while i < len(order) or self._more():
-            pr, r = order[i]
-            if pr[0] <= q:
-                return
-            yield pr, r
-            i += 1
+        return (i < len(order) or self._more()) and order[i][0][0] > q
+
+    def fit(self, c: Candidate, q: int) -> int:
+        """The fewest eligible jobs of grades above ``q``, from the lowest priority, whose
+        stopping frees devices for ``c`` (at least one; 0: all of them do not; −1: there
+        are none). Devices only come back as more stop, so each shape's count is found
+        once a round, stopping each job once."""
+        if not self.above(0, q):
+            return -1
+        key = (c.devices, c.share)
+        freed, m, fits = self._shapes.get(key) or (Freed(self._inp, self._pool), 0, False)
+        while not fits and self.above(m, q):
+            freed.stop(self.order[m][1])
+            m += 1
+            fits = freed.fits(c)
+        self._shapes[key] = (freed, m, fits)
+        return m if fits and self.above(m - 1, q) else 0
+
+    def candidate(self, r: int) -> Candidate:
+        """What running job ``r`` holds (asked once a round)."""
+        c = self._cands.get(r)
+        if c is None:
+            c = self._cands[r] = self._inp.running[r].candidate
+        return c
 
     def _more(self) -> bool:
         """Find the next eligible job (``False``: none left)."""
@@ -771,7 +971,7 @@ class _Memo:
     def __init__(
         self, state: object, look: tuple[object, ...], now: float, until: float, waiting: int
     ) -> None:
-        #: The cluster state it planned on, and how it looked (:func:`_looks`).
+        #: The cluster state it planned on, and how it looked (:func:`.common.looks`).
         self.state, self.look = state, look
         #: When it ran, and a time before which nothing time-dependent it looked at changes.
         self.now, self.until = now, until
@@ -796,16 +996,3 @@ class _Memo:
             self._top = [(q, submit[j], j) for j, q in zip(self.order, self.queues, strict=True)]
             self._prio_of = {p[2]: p for p in self._top}
         return self._top, self._prio_of
-
-
-def _looks(inp: PolicyInput) -> tuple[object, ...]:
-    """What the cluster looks like to a pass, in O(pools × node size): free devices per
-    node bucket and shared device, committed power, quota usage, running jobs."""
-    st = inp.capacity.state
-    return (
-        tuple(tuple(map(len, pn.buckets)) for pn in st.pools),
-        tuple((sh.free_total, len(sh)) for sh in st.shared),
-        tuple(st.site_committed_w),
-        tuple(st.quota_usage),
-        len(inp.running),
-    )
