@@ -24,6 +24,37 @@ Each round:
 
 Every waiting job gets a reason: deferred until when and why, reserved, waiting
 for a faster accelerator, or no room.
+
+**Priorities** (:mod:`suanli.policy.priority`). Let ``λ_1 ≻ λ_2 ≻ … ≻ λ_m`` be the
+effective priorities ``π = (P_tenant, p_job)`` of the job table, highest first, and
+``K_ℓ`` the classes of the considered jobs of level ``λ_ℓ`` (classes are built per level,
+so a class has one level; the ``max_jobs_per_round`` considered are taken highest level
+first). First, **reserve** (before any start, as without levels) for the most urgent blocked
+class of the highest level that has one: ``ℓ* = min{ℓ : B_ℓ ≠ ∅}``, ``B_ℓ`` the classes of
+``K_ℓ`` that have waited ``reserve_after_s`` and have no option with room, the head
+``argmax_{k ∈ B_ℓ*} (a_k, −first job)``; its window restricts the classes of levels
+``ℓ ≥ ℓ*`` only (the levels above may take the pool first). Then the round is decided
+level by level, ``ℓ = 1, …, m``, each level on the capacity ``(F^ℓ, H^ℓ, Q^ℓ)`` — free
+devices, power headroom, quota room — that the starts of the levels above it left:
+
+* **Decide** starts for ``K_ℓ`` alone: the round LP over ``K_ℓ`` on ``(F^ℓ, H^ℓ, Q^ℓ)``,
+  then the greedy fill; worth ``u_kp`` (and the fair-share factor ``f_t``, computed over
+  every tenant with work) is compared only within a level. So every class of level ℓ has
+  started all its jobs or has no option worth taking with room before a class of a lower
+  level sees any capacity, whatever their worth.
+* **Move** (full rounds), after every level's starts — as without levels, a move takes
+  only devices no waiting job was worth starting on — the running jobs level by level,
+  ``ℓ = 1, …, m``, each level's moves planned on their own (by net gain) on what the
+  higher levels' moves left: a running job moves onto faster devices only after every
+  level has started and every higher level has moved; a move displaces no one.
+* **Defer**: a deferral concerns its own class only and takes no capacity, so it acts
+  within its level unchanged.
+
+Elastic sizing (:mod:`.elastic`) comes after every level, unchanged, and is offered the
+jobs the round could not start by level, then worth (it may still take lent devices, those
+above a running elastic job's minimum, for a waiting job of a lower level). With one
+level (every job and tenant of one effective priority, e.g. all 0) this is the round
+above, decision for decision, at no extra cost.
 """
 
 from __future__ import annotations
@@ -35,13 +66,14 @@ import numpy as np
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
 from suanli.policy.backfill import earliest_fit
-from suanli.policy.common import Explainer, JobScan
+from suanli.policy.common import Explainer
+from suanli.policy.priority import Priorities
 from suanli.policy.registry import register
 from suanli.policy.resizing import sizes
 from suanli.policy.suanli.classes import JobClass, build_classes
 from suanli.policy.suanli.deferral import defer_until
 from suanli.policy.suanli.elastic import MAX_ADMIT, Blocked, plan_elastic
-from suanli.policy.suanli.moves import plan_moves
+from suanli.policy.suanli.moves import by_level, plan_moves
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
 from suanli.policy.suanli.utility import fairness, value_all
@@ -68,6 +100,7 @@ class _Item:
     cls: JobClass
     good: list[_Option]
     placed: int = 0
+    level: int = 0  # position of its effective priority among the table's, 0: highest
 
 
 @register("suanli")
@@ -90,6 +123,8 @@ class Suanli:
         #: Running elastic jobs above their smallest shape (:func:`.elastic.plan_elastic`).
         self._lent: set[int] = set()
         self._lent_of: JobTable | None = None
+        #: Effective priorities of the jobs (:mod:`suanli.policy.priority`).
+        self.priorities = Priorities()
 
     def fast_pools(self, jobs: JobTable, sig: int) -> int:
         """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
@@ -135,47 +170,87 @@ class Suanli:
         return self._lent
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
-        """One round: consider, value, defer, reserve, decide."""
+        """One round: consider, value, defer, reserve, decide, move, size — level by level
+        of priority, highest first, when jobs have several (module docstring)."""
         p = self.p
         out = PolicyOutput(default_reason="waiting: no start worth making for it yet")
         if not (inp.full or inp.arrived or inp.freed):
             return out
-        scan = JobScan(inp, pools_of=lambda sig: self.fast_pools(inp.jobs, sig))
+        pr = self.priorities.update(inp)
+        scan = pr.scan(inp, pools_of=lambda sig: self.fast_pools(inp.jobs, sig))
         considered = scan.first(p.max_jobs_per_round)
+        # Running jobs by level, for moves within a level (only with several levels).
+        views = None if pr.single or not (p.migrate and inp.full) else by_level(inp, pr)
         if not considered:
-            self._move(inp, out)
+            for view in views or ():
+                plan_moves(view, out, p)
+            if views is None:
+                self._move(inp, out)
             self._size(inp, out, [], None)
             return out
-        classes = build_classes(inp, considered)
+        levels = self._value(inp, [considered] if pr.single else pr.groups(considered), out)
+        head: _Item | None = None
+        for lv, items in enumerate(levels):  # the highest level with a long-blocked class
+            blocked = self._blocked(inp, items)
+            if blocked:
+                head = self._reserve(inp, blocked, levels[lv:], out)
+                break
+        for items in levels:
+            if inp.full and len(items) > 1:
+                self._solve(inp, items, out)
+            self._greedy(inp, items, out)
+            self._explain(inp, items, out)
+        for view in views or ():  # moves after every start, level by level
+            plan_moves(view, out, p)
+        if views is None:
+            self._move(inp, out)
+        self._size(inp, out, levels, head)
+        return out
+
+    def _value(
+        self, inp: PolicyInput, groups: list[list[int]], out: PolicyOutput
+    ) -> list[list[_Item]]:
+        """The considered jobs of each level (``groups``, highest first) as classes with the
+        options worth taking; deferred classes and those with none get their reasons."""
+        p = self.p
+        per_level = [build_classes(inp, g) for g in groups]
+        classes = per_level[0] if len(per_level) == 1 else [c for lv in per_level for c in lv]
         fair = fairness(inp, classes, p.w_fair)
-        items: list[_Item] = []
-        for cls, (val, best, order) in zip(classes, value_all(inp, classes, fair, p), strict=True):
-            if p.defer and cls.deferrable:
-                d = defer_until(inp, cls, val, best, p)
-                if d is not None:
+        valued = iter(value_all(inp, classes, fair, p))  # in the order of ``classes``
+        levels: list[list[_Item]] = []
+        for lv, level in enumerate(per_level):
+            items: list[_Item] = []
+            levels.append(items)
+            for cls in level:
+                val, best, order = next(valued)
+                if p.defer and cls.deferrable:
+                    d = defer_until(inp, cls, val, best, p)
+                    if d is not None:
+                        why = (
+                            f"deferred {(d.until_s - inp.now) / 3600.0:.1f} h, to run on "
+                            f"{inp.tables.pool_label(cls.candidates[best].pool)} when cost and "
+                            f"carbon are {d.saving:.0%} lower"
+                        )
+                        out.defers.extend(Defer(j, d.until_s, why) for j in cls.jobs)
+                        continue
+                tau_l, util_l = val.tau_s.tolist(), val.utility.tolist()
+                good = [
+                    _Option(cls.candidates[i], tau_l[i], util_l[i]) for i in order if util_l[i] > 0
+                ]
+                if not good:
                     why = (
-                        f"deferred {(d.until_s - inp.now) / 3600.0:.1f} h, to run on "
-                        f"{inp.tables.pool_label(cls.candidates[best].pool)} when cost and "
-                        f"carbon are {d.saving:.0%} lower"
+                        "waiting for a faster accelerator: the best free option now, "
+                        f"{inp.tables.pool_label(cls.candidates[best].pool)}, is not yet worth it"
                     )
-                    out.defers.extend(Defer(j, d.until_s, why) for j in cls.jobs)
+                    for j in cls.jobs:
+                        out.reasons[j] = why
                     continue
-            tau_l, util_l = val.tau_s.tolist(), val.utility.tolist()
-            good = [_Option(cls.candidates[i], tau_l[i], util_l[i]) for i in order if util_l[i] > 0]
-            if not good:
-                why = (
-                    "waiting for a faster accelerator: the best free option now, "
-                    f"{inp.tables.pool_label(cls.candidates[best].pool)}, is not yet worth it"
-                )
-                for j in cls.jobs:
-                    out.reasons[j] = why
-                continue
-            items.append(_Item(cls, good))
-        head = self._reserve(inp, items, out)
-        if inp.full and len(items) > 1:
-            self._solve(inp, items, out)
-        self._greedy(inp, items, out)
-        # Capacity no longer changes: jobs of one tenant and signature share an explanation.
+                items.append(_Item(cls, good, level=lv))
+        return levels
+
+    def _explain(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
+        """Why the jobs of ``items`` left waiting wait, once their level's starts are made:
+        jobs of one tenant and signature share an explanation."""
         explainer = Explainer(inp, "no room on the pools where it is worth running")
         reasons = out.reasons
         for it in items:
@@ -185,9 +260,6 @@ class Suanli:
                     if not because:
                         because = explainer(j)
                     reasons[j] = because
-        self._move(inp, out)
-        self._size(inp, out, items, head)
-        return out
 
     def _move(self, inp: PolicyInput, out: PolicyOutput) -> None:
         """Moves of running jobs into the room the round's starts left (:mod:`.moves`)."""
@@ -195,18 +267,20 @@ class Suanli:
             plan_moves(inp, out, self.p)
 
     def _size(
-        self, inp: PolicyInput, out: PolicyOutput, items: list[_Item], head: _Item | None
+        self, inp: PolicyInput, out: PolicyOutput, levels: list[list[_Item]], head: _Item | None
     ) -> None:
         """Size elastic jobs (:mod:`.elastic`): the jobs the round wanted to start but could
-        not (the reserved class first, then by worth) are offered to the allocation."""
+        not are offered to the allocation — by level of priority, highest first, and within
+        a level the reserved class first, then by worth."""
         if not self.p.elastic or not inp.jobs.elastic_count:
             return  # no elastic job: nothing to size, and no cost on the round
         blocked: list[Blocked] = []
+        wanted = [it for items in levels for it in items if it.good and it.placed < it.cls.n]
         ranked = sorted(
-            (it for it in items if it.good and it.placed < it.cls.n),
-            key=lambda it: (-it.good[0].utility, it.cls.jobs[it.placed]),
+            wanted if head is None else [head, *wanted],
+            key=lambda it: (it.level, it is not head, -it.good[0].utility, it.cls.jobs[it.placed]),
         )
-        for it in ([head] if head is not None else []) + ranked:
+        for it in ranked:
             options = tuple(o.cand for o in it.good)
             for j in it.cls.jobs[it.placed :]:
                 if len(blocked) == MAX_ADMIT:
@@ -222,18 +296,26 @@ class Suanli:
             self.lent(inp),
         )
 
-    def _reserve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> _Item | None:
-        """Hold the best pool of the most urgent long-blocked class (EASY-style); returns
-        it."""
+    def _blocked(self, inp: PolicyInput, items: list[_Item]) -> list[_Item]:
+        """The classes of ``items`` that have waited ``reserve_after_s`` and fit nowhere."""
         cap = inp.capacity
-        blocked = [
+        return [
             it
             for it in items
             if it.cls.wait_s >= self.p.reserve_after_s
             and all(cap.why_not(it.cls.tenant, o.cand) is not None for o in it.good)
         ]
-        if not blocked:
-            return None
+
+    def _reserve(
+        self,
+        inp: PolicyInput,
+        blocked: list[_Item],
+        levels: list[list[_Item]],
+        out: PolicyOutput,
+    ) -> _Item | None:
+        """Hold the best pool of the most urgent of the ``blocked`` classes (EASY-style)
+        against the classes of ``levels`` (its own and those below it); returns it, removed
+        from its level."""
         head = max(blocked, key=lambda it: (it.cls.wait_s, -it.cls.jobs[0]))
         res = None
         for o in head.good:
@@ -243,17 +325,17 @@ class Suanli:
         if res is None:
             return None
         window = res.time_s - inp.now
-        for it in items:
-            if it is head:
-                continue
-            it.good = [o for o in it.good if o.cand.pool != res.pool or o.tau_s <= window]
+        for items in levels:
+            for it in items:
+                if it is not head:
+                    it.good = [o for o in it.good if o.cand.pool != res.pool or o.tau_s <= window]
         why = (
             f"reserved {inp.tables.pool_label(res.pool)} from t={res.time_s:,.0f} s "
             f"(waited {head.cls.wait_s / 3600:.1f} h)"
         )
         for j in head.cls.jobs:
             out.reasons[j] = why
-        items.remove(head)
+        levels[0].remove(head)
         return head
 
     def _solve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:

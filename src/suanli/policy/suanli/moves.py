@@ -34,14 +34,23 @@ free in the next pass. Moves are planned on full rounds only (every ``tick_s``, 
 the passes that follow a round's moves): a running job loses nothing by waiting a few
 minutes for its move, and valuing every running job's moves on every arrival and finish
 would cost more than the moves gain.
+
+**Priorities** (:mod:`suanli.policy.priority`): with several effective priorities, moves
+act within a level — after every level's starts, the running jobs of each level, highest
+first, are planned on their own (:func:`by_level`) on the room the higher levels' moves
+left, so a job moves before one of a lower level whatever their gains.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
+from suanli.core.capacity import Capacity
 from suanli.core.jobtable import Candidate
 from suanli.core.migration import MoveEstimate, estimate
-from suanli.core.policy import Migrate, PolicyInput, PolicyOutput, Running
+from suanli.core.policy import Migrate, PolicyInput, PolicyOutput, Running, Start
 from suanli.policy.moves import faster_with_room, movable
+from suanli.policy.priority import Priorities
 from suanli.policy.suanli.params import SuanliParams
 
 
@@ -107,11 +116,15 @@ def plan_moves(inp: PolicyInput, out: PolicyOutput, p: SuanliParams) -> None:
             options.append((best[0].net_s, j, best[1], best[0]))
     options.sort(key=lambda o: (-o[0], o[1]))
     cap = inp.capacity
+    moves: list[Migrate] = []
     for net, j, c, e in options:
         tenant = jobs.tenant[j]
         if cap.why_not(tenant, c) is not None:
             continue
+        if not replay(inp, [*moves, Migrate(j, c, "")], out.starts)[1]:
+            continue  # placed before the starts, as the state does, it would take their room
         cap.take(tenant, c)
+        moves.append(Migrate(j, c, ""))
         why = (
             f"moved up to {t.pool_label(c.pool)}: ends {net / 3600:.2f} h sooner "
             f"(saves {e.gain_s / 3600:.2f} h for a move costing {e.cost_s / 3600:.2f} h)"
@@ -119,3 +132,31 @@ def plan_moves(inp: PolicyInput, out: PolicyOutput, p: SuanliParams) -> None:
         out.migrates.append(Migrate(j, c, why))
     if out.migrates:
         out.again = True
+
+
+def replay(inp: PolicyInput, moves: list[Migrate], starts: list[Start]) -> tuple[Capacity, bool]:
+    """A fresh view of free capacity with ``moves`` and ``starts`` taken in the order the
+    state carries them out (moves first; the devices a move leaves are not counted free),
+    and whether every one of them fit. The policy's own view takes the round's starts
+    before its moves: node by node, the two orders can differ."""
+    jobs = inp.jobs
+    cap = Capacity(inp.capacity.state)
+    fit = True
+    decisions: list[Migrate | Start] = [*moves, *starts]
+    for d in decisions:
+        if cap.why_not(jobs.tenant[d.job], d.candidate) is None:
+            cap.take(jobs.tenant[d.job], d.candidate)
+        else:
+            fit = False
+    return cap, fit
+
+
+def by_level(inp: PolicyInput, pr: Priorities) -> list[PolicyInput]:
+    """Per level of ``pr`` (highest first), a view of ``inp`` whose running jobs on each
+    pool (``running_on``) are that level's only; capacity and everything else shared."""
+    on: list[list[list[int]]] = [[[] for _ in range(inp.tables.n_pools)] for _ in pr.levels]
+    rank = pr.rank
+    for pool in range(inp.tables.n_pools):
+        for j in inp.running_on(pool):
+            on[rank(j)][pool].append(j)
+    return [dataclasses.replace(inp, running_on=level.__getitem__) for level in on]
