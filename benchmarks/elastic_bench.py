@@ -44,8 +44,12 @@ PHILLY = "traces/philly-pollux/simulator/traces/philly.csv"
 
 def fixed(jobs: list[Job]) -> list[Job]:
     """The jobs with their elastic range removed."""
-    drop = {"gang_min": None, "gang_max": None, "speedup": (), "throughput": ()}
-    return [dataclasses.replace(j, **drop) if j.elastic else j for j in jobs]
+    return [
+        dataclasses.replace(j, gang_min=None, gang_max=None, speedup=(), throughput=())
+        if j.elastic
+        else j
+        for j in jobs
+    ]
 
 
 def run(
@@ -100,20 +104,51 @@ def philly(data: Path, params: dict[str, Any] | None, tmp: Path) -> None:
     if not src.is_file():
         print(f"(Philly not found at {src})")
         return
-    print("\n| Philly, philly-hetero, 0.8 | jobs | elastic | suanli JCT (h) | resizes | sim (s) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    base: float | None = None
-    for share in (0.0, 0.5):
-        path = tmp / f"philly-{share}.parquet"
-        write_trace(convert_source(src, "philly", elastic_share=share, seed=0).trace, path)
-        rp = replay(path, "philly-hetero", target_load=0.8)
-        r, jct, wall = run(rp.scenario, rp.jobs, "suanli", params)
-        base = base or wall
+    path = tmp / "philly-0.5.parquet"
+    write_trace(convert_source(src, "philly", elastic_share=0.5, seed=0).trace, path)
+    rp = replay(path, "philly-hetero", target_load=0.8)
+    el = np.array([j.elastic for j in rp.jobs])
+    gang = np.array([j.gang for j in rp.jobs])
+    submit = np.array([j.submit_s for j in rp.jobs])
+    runs = {}
+    for name, jobs in (("fixed", fixed(rp.jobs)), ("elastic", rp.jobs)):
+        r, _, wall = run(rp.scenario, jobs, "suanli", params)
+        runs[name] = (r, wall)
+    print(
+        f"\n**Philly** on philly-hetero at 0.8, {len(rp.jobs):,} jobs, {int(el.sum()):,} elastic "
+        "(gang to 2 x gang); `suanli` on the same jobs with the range removed (fixed) and kept\n"
+    )
+    print("| jobs | n | fixed JCT (h) | elastic JCT (h) | change | wait (h) | run (h) |")
+    print("|---|---:|---:|---:|---:|---|---|")
+    (rf, wf), (re_, we) = runs["fixed"], runs["elastic"]
+    resized = re_.resizes > 0
+    groups = [
+        ("all", np.ones(len(el), bool)),
+        ("elastic", el),
+        ("fixed-gang", ~el),
+        ("resized (elastic run)", resized),
+        *((f"gang {g}", gang == g) for g in (1, 2, 4, 8, 16)),
+    ]
+    for name, m in groups:
+        if not m.any():
+            continue
+        jf, je = (rf.finish - submit)[m] / 3600, (re_.finish - submit)[m] / 3600
+        af, ae = (rf.first_start - submit)[m] / 3600, (re_.first_start - submit)[m] / 3600
         print(
-            f"| elastic share {share:.1f} | {len(rp.jobs):,} | {sum(j.elastic for j in rp.jobs):,} "
-            f"| {jct:.3f} | {int(r.resizes.sum()):,} | {wall:.1f} ({wall / base:.2f}×) |",
-            flush=True,
+            f"| {name} | {int(m.sum()):,} | {jf.mean():.4f} | {je.mean():.4f} | "
+            f"{je.mean() / jf.mean() - 1:+.2%} | {af.mean():.4f} → {ae.mean():.4f} | "
+            f"{(jf - af).mean():.4f} → {(je - ae).mean():.4f} |"
         )
+    above = sum(
+        (s.end_s - s.start_s) * (s.devices - gang[s.job]) / 3600
+        for s in re_.stretches
+        if s.devices > gang[s.job] and not np.isnan(s.end_s)
+    )
+    print(
+        f"\nresizes {int(re_.resizes.sum()):,} ({int(resized.sum()):,} jobs), lost to resizes "
+        f"{re_.resize_lost_s.sum() / 3600:.1f} job-hours, device-hours above the gang "
+        f"{above:,.0f}; sim {wf:.0f} s fixed, {we:.0f} s elastic ({we / wf:.2f}x)"
+    )
 
 
 def main() -> None:

@@ -18,13 +18,18 @@ an elastic job the round wanted to start found no room:
    speed-ups, devices do the most work each on small shapes, so under contention every job
    runs, small, rather than some waiting; when room is plenty they grow.
 2. **Shrink** running jobs to their allocation at once (the devices above a job's
-   minimum are lent) when the jobs admitted do not fit in the room there is now — never
-   only to even out the running ones: the jobs admitted start in the next pass.
+   minimum are lent) when a job admitted does not fit in the room there is now and the
+   shrinks, counted node by node as the state carries them out (each shrunk job relaunched
+   on its new shape after the round's starts), let more of the admitted jobs in than fit
+   without them — never only to even out the running ones, nor where the devices they free
+   make no room the admitted jobs can use: the jobs admitted start in the next pass.
 3. **Start** the round's elastic starts and the admitted elastic jobs on their allocated
-   shapes where these fit now, the round's own starts keeping their place otherwise (an
-   admitted job that is not elastic is left to the next pass's placement and its rules,
-   reservations included). A start gets
-   more than its gang only where no job left waiting (not admitted) could run, and only
+   shapes where these fit now, the round's own starts keeping their place otherwise. A job
+   the round did not start is started here only below its gang — the room elasticity makes
+   — and otherwise left to the next pass's placement and its rules (reservations, worth,
+   deferral): the allocation never overrides why the round let a job wait. A start gets
+   more than its gang only on the job's fastest type (rule 4), where no job left waiting
+   (not admitted) could run, and only
    when the time it saves pays, with the margin, for giving the devices back later:
    :math:`W_j\\,(1/r(g) - 1/r(n)) \\ge (1 + μ)\\,b_j`, :math:`b_j = ρ_j + Δ_j/2` (its restart
    and, expected, half a checkpoint interval of work redone).
@@ -43,7 +48,14 @@ an elastic job the round wanted to start found no room:
    average device of the job), once it has run κ restarts' worth since it last
    (re)started, :math:`t - t_\\text{start} \\ge κ\\,ρ_j` (``elastic_min_runs``, κ = 5, ρ its
    restart cost): growing then costs it at most 1/(1 + κ) of its time. Not on a pool a
-   job left waiting could use.
+   job left waiting by the round could use (one the allocation admitted but that does not
+   start in this pass included); and between full rounds not on a pool a running job
+   elsewhere would be faster on: devices freed there are first the moves' (:mod:`.moves`,
+   planned on full rounds), whose gain — a faster type — is larger than a growth's. And
+   only on a type no other the job accepts is faster on (:meth:`~suanli.core.jobtable.
+   JobTable.faster_pools` empty): devices lent on a slower type tie the job to it (a move
+   up restarts it, and waits ``migrate_min_interval_s`` after each resize), while moving up
+   gains more than growing.
 
 Room is checked so that what the round planned is there when the state carries it out
 (resizes come last, :class:`~suanli.core.policy.PolicyOutput`): on a fresh view of the
@@ -62,7 +74,7 @@ from dataclasses import dataclass
 from suanli.core.capacity import Capacity
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.migration import estimate
-from suanli.core.policy import Migrate, PolicyInput, PolicyOutput, Resize, Running, Start
+from suanli.core.policy import PolicyInput, PolicyOutput, Resize, Running, Start
 from suanli.policy.resizing import (
     Share,
     allocate_fitness,
@@ -71,6 +83,7 @@ from suanli.policy.resizing import (
     sizes,
     take_if_fits,
 )
+from suanli.policy.suanli.moves import replay
 from suanli.policy.suanli.params import SuanliParams
 
 #: Waiting jobs per round that the allocation may admit (the round's best first).
@@ -147,7 +160,7 @@ def plan_elastic(
     if not pools:
         return
     in_starts = {st.job for st in elastic_starts if st.candidate.pool in pools}
-    cap = _replay(inp, out.migrates, [st for st in out.starts if st.job not in in_starts])
+    cap = replay(inp, out.migrates, [st for st in out.starts if st.job not in in_starts])[0]
     kept = [st for st in out.starts if st.job not in in_starts]
     reasons = {st.job: st.reason for st in elastic_starts if st.job in in_starts}
     out.starts[:] = kept
@@ -172,8 +185,16 @@ def plan_elastic(
         allocate_fitness(shares, cap.free_devices(pool) + held)
         shares_of[pool] = shares
     wanted = _wanted(inp, out, shares_of, fast_pools)
+    grows: list[tuple[Share, Candidate]] = []
     for pool, shares in shares_of.items():
-        _carry_out(inp, out, p, cap, shares, reasons, bool((wanted >> pool) & 1))
+        w = bool((wanted >> pool) & 1)
+        grows += _carry_out(inp, out, p, cap, shares, reasons, w)
+    if grows:  # not where a job waits; between full rounds, not where a job could move up
+        waiting = _wanted(inp, out, {}, fast_pools)
+        ok = [(s, to) for s, to in grows if not (waiting >> to.pool) & 1]
+        if not inp.full:
+            ok = [(s, to) for s, to in ok if not _moves_up_to(inp, to.pool)]
+        _grow(inp, out, p, cap, ok)
     if lent is not None:
         for st in out.starts:
             if jobs.elastic(st.job) and st.candidate.used > jobs.gang_min[st.job]:
@@ -185,6 +206,13 @@ def plan_elastic(
                 lent.discard(z.job)
     if out.resizes:
         out.again = True
+
+
+def _on_best_type(jobs: JobTable, j: int, pool: int) -> bool:
+    """Whether no pool job *j* can run on is faster for it than ``pool``: only there does
+    it get more than it asked for. Elsewhere the devices it would be lent tie it to slower
+    ones, while moving up (:mod:`.moves`) gains more than growing."""
+    return jobs.faster_pools(jobs.signature(j), pool) == 0
 
 
 def _wanted(
@@ -207,16 +235,18 @@ def _wanted(
     return wanted
 
 
-def _replay(inp: PolicyInput, moves: list[Migrate], starts: list[Start]) -> Capacity:
-    """A fresh view of free capacity with ``moves`` and ``starts`` taken in the order the
-    state carries them out (the devices a move leaves are not counted free)."""
+def _moves_up_to(inp: PolicyInput, pool: int) -> bool:
+    """Whether a preemptible job running on another pool runs faster on ``pool``
+    (:meth:`~suanli.core.jobtable.JobTable.faster_pools`): devices freed there are the moves'
+    first (:mod:`.moves`, on the next full round), not lent between full rounds."""
     jobs = inp.jobs
-    cap = Capacity(inp.capacity.state)
-    decisions: list[Migrate | Start] = [*moves, *starts]
-    for d in decisions:
-        if cap.why_not(jobs.tenant[d.job], d.candidate) is None:
-            cap.take(jobs.tenant[d.job], d.candidate)
-    return cap
+    for q in range(inp.tables.n_pools):
+        if q == pool:
+            continue
+        for j in inp.running_on(q):
+            if (jobs.faster_pools(jobs.signature(j), q) >> pool) & 1 and inp.running[j].preemptible:
+                return True
+    return False
 
 
 def _carry_out(
@@ -227,34 +257,39 @@ def _carry_out(
     shares: list[Share],
     reasons: dict[int, str],
     wanted: bool,
-) -> None:
-    """Turn a pool's allocation into decisions: shrinks at once where the allocation
-    admitted a job that does not fit now (never only to even out the running ones); starts
-    on their shape where it fits now (a job placed by the round keeps its place if its shape
-    does not fit, or if its shape is larger and not worth it); grows where due and worth
-    it."""
+) -> list[tuple[Share, Candidate]]:
+    """Turn a pool's allocation into starts and shrinks, and return the grows it asks for.
+
+    Starts on their shape where it fits now (a job placed by the round keeps its place if
+    its shape does not fit, or if its shape is larger and not worth it). Shrinks only where
+    a job the allocation admitted cannot start now and the shrinks, carried out as the state
+    will (each shrunk job relaunched on its new shape after this round's starts), let at
+    least one more of them in — never only to even out the running ones, nor where node
+    shapes leave the freed devices of no use to the jobs admitted. No grows where a job
+    admitted here still waits."""
     jobs, t = inp.jobs, inp.tables
     grows: list[tuple[Share, Candidate]] = []
-    mark, short = cap.mark(), False  # do the jobs admitted fit in the room there is now?
-    for s in shares:
-        to = s.target
-        if s.now is None and to is not None and not take_if_fits(cap, jobs.tenant[s.job], to):
-            short = True
-    cap.rollback(mark)
+    shrinks: list[tuple[Share, Candidate]] = []
+    pending: list[tuple[int, Candidate]] = []  # admitted, not started in this pass
     for s in shares:
         to = s.target
         if s.now is not None:
-            if to is not None and to.devices < s.now.devices and short:
-                why = f"gave back {s.now.devices - to.devices} of {t.pool_label(to.pool)}: {LENT}"
-                out.resizes.append(Resize(s.job, to, why))
+            if to is not None and to.devices < s.now.devices:
+                shrinks.append((s, to))
             elif to is not None and to.devices > s.now.devices and not wanted:
                 grows.append((s, to))
             continue
         tenant = jobs.tenant[s.job]
         first = reasons.get(s.job)
-        if first is None and not jobs.elastic(s.job):
-            continue  # the round's placement starts it once there is room (its own rules)
+        if first is None and (to is None or to.used >= jobs.gang[s.job]):
+            # the round did not start it on its gang (no room, or its own rules, such as a
+            # reservation): only a smaller shape is the allocation's to start
+            if to is not None:
+                pending.append((tenant, to))
+            continue
         ask = next((c for c in s.shapes if c.used >= jobs.gang[s.job]), s.shapes[-1])
+        if to is not None and to.devices > ask.devices and not _on_best_type(jobs, s.job, to.pool):
+            to = ask  # more than it asked for only on its fastest type (below)
         if to is not None and to.devices > ask.devices:
             # more than it asked for: not where a job waits, and only if worth giving back
             gain = inp.remaining(s.job) * (1.0 / ask.rate - 1.0 / to.rate)
@@ -266,19 +301,64 @@ def _carry_out(
             if to.used != jobs.gang[s.job]:
                 why = f"{why}; elastic: {to.used} of the {jobs.gang[s.job]} devices it asks for"
             out.starts.append(Start(s.job, to, why))
-        elif first is not None:
+            continue
+        if first is not None:
             base = jobs.base_candidate(s.job, s.shapes[0].pool)
             if base is not None and cap.why_not(tenant, base) is None:
                 cap.take(tenant, base)
                 out.starts.append(Start(s.job, base, first))
-        elif to is not None:
+                continue
+        if to is not None:
+            pending.append((tenant, to))
             out.reasons[s.job] = f"admitted by {LENT}: starts as devices are given back"
+    if pending and shrinks and _shrinks_admit(inp, cap, shrinks, pending):
+        for s, to in shrinks:
+            assert s.now is not None
+            why = f"gave back {s.now.devices - to.devices} of {t.pool_label(to.pool)}: {LENT}"
+            out.resizes.append(Resize(s.job, to, why))
+    return [] if pending else grows
+
+
+def _shrinks_admit(
+    inp: PolicyInput,
+    cap: Capacity,
+    shrinks: list[tuple[Share, Candidate]],
+    pending: list[tuple[int, Candidate]],
+) -> bool:
+    """Whether carrying out ``shrinks`` (each job's devices released node by node, then its
+    new shape taken, as the state relaunches it) lets more of the ``pending`` jobs in, in
+    their order, than fit without them."""
+    mark = cap.mark()
+    before = sum(take_if_fits(cap, tenant, to) for tenant, to in pending)
+    cap.rollback(mark)
+    for s, to in shrinks:
+        assert s.now is not None
+        tenant = inp.jobs.tenant[s.job]
+        cap.release_held(tenant, to.pool, inp.nodes_of(s.job), s.now.busy_w, s.now.milli)
+        if cap.why_not(tenant, to) is None:
+            cap.take(tenant, to)
+    after = sum(take_if_fits(cap, tenant, to) for tenant, to in pending)
+    cap.rollback(mark)
+    return after > before
+
+
+def _grow(
+    inp: PolicyInput,
+    out: PolicyOutput,
+    p: SuanliParams,
+    cap: Capacity,
+    grows: list[tuple[Share, Candidate]],
+) -> None:
+    """The grows that are due and worth it (module docstring, rule 4), in order."""
+    jobs, t = inp.jobs, inp.tables
     for s, to in grows:
         assert s.now is not None
         r = inp.running[s.job]
         if inp.now - r.started_s < p.elastic_min_runs * jobs.restart_s[s.job]:
             continue
         if not efficient(s.now, to, p.elastic_min_efficiency):
+            continue
+        if not _on_best_type(jobs, s.job, to.pool):
             continue
         done = jobs.work[s.job] - inp.remaining(s.job)
         e = estimate(t, jobs, s.job, inp.now, s.now, r.compute_start_s, done, to, inp.replicas)
