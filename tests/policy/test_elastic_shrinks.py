@@ -14,8 +14,10 @@ from suanli.core.policy import PolicyOutput, Start
 from suanli.core.state import SchedulingState
 from suanli.model.job import Job, JobKind
 from suanli.model.scenario import Scenario
+from suanli.policy.registry import make_policy
 from suanli.policy.resizing import Share, sizes
 from suanli.policy.suanli.elastic import _shrinks_admit
+from suanli.sim.engine import Simulator
 from tests.core.test_migration import FLEET, V100, _on, _state
 
 
@@ -89,3 +91,33 @@ def test_a_shrink_admits_when_its_devices_make_room(two_nodes: Scenario) -> None
     assert _shrinks_admit(inp, cap, shrink, [(0, four), (0, two)]) is True
     assert _shrinks_admit(inp, cap, shrink, [(0, four)]) is False
     assert cap.free_devices(V100) == 4  # the overlay is left as it was
+
+
+def test_no_growth_on_a_slower_type_than_the_job_takes() -> None:
+    """With every H100 busy, an elastic 4–8 job that accepts V100 and H100 starts on four
+    V100 and is never lent the other four: they would tie it to the slower type. The same
+    job limited to V100 (its fastest type there) grows onto all eight."""
+    fleet = load_scenario(str(FLEET))
+    rate = _state(fleet, [_job(0, 4)]).jobs.candidates(0)[0].rate
+    both = ("nvidia_v100_sxm2_32g", "nvidia_h100_sxm5")
+    blockers = [
+        Job(f"b{i}", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 8, 1e9, accepted_types=(h,))
+        for i, h in enumerate(["nvidia_h100_sxm5"] * 3)  # the three H100 pools
+    ]
+    for types, grows in ((both, False), (("nvidia_v100_sxm2_32g",), True)):
+        elastic = Job(
+            "e",
+            "lab",
+            JobKind.PRETRAIN,
+            "dl-training",
+            60.0,
+            4,
+            4 * 3600.0 * rate,
+            gang_max=8,
+            accepted_types=types,
+            checkpoint_interval_s=0.0,
+            restart_cost_s=30.0,
+        )
+        r = Simulator(fleet, [*blockers, elastic], make_policy("suanli"), drain=False).run()
+        held = {s.devices for s in r.stretches if s.job == len(blockers) and s.pool == V100}
+        assert held and (max(held) == 8.0) is grows, (types, held)
