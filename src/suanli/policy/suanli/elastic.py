@@ -145,8 +145,13 @@ def plan_elastic(
         if lent is not None and (busy >> pool) & 1:
             on = inp.running_on(pool)
             ids = sorted(j for j in lent if j in on)
-        else:
-            ids = sorted(j for j in inp.running_on(pool) if jobs.elastic(j))
+        else:  # those that can give devices back (lent) or be lent more (rule 4)
+            above = lent if lent is not None else set()
+            ids = sorted(
+                j
+                for j in inp.running_on(pool)
+                if jobs.elastic(j) and (j in above or lent is None or _on_best_type(jobs, j, pool))
+            )
         for j in ids:
             if j not in moving:
                 r = inp.running[j]
@@ -189,11 +194,13 @@ def plan_elastic(
     for pool, shares in shares_of.items():
         w = bool((wanted >> pool) & 1)
         grows += _carry_out(inp, out, p, cap, shares, reasons, w)
+    grows = [(s, to) for s, to in grows if _on_best_type(jobs, s.job, to.pool)]
     if grows:  # not where a job waits; between full rounds, not where a job could move up
         waiting = _wanted(inp, out, {}, fast_pools)
         ok = [(s, to) for s, to in grows if not (waiting >> to.pool) & 1]
         if not inp.full:
-            ok = [(s, to) for s, to in ok if not _moves_up_to(inp, to.pool)]
+            up = {q: _moves_up_to(inp, q) for q in sorted({to.pool for _, to in ok})}
+            ok = [(s, to) for s, to in ok if not up[to.pool]]
         _grow(inp, out, p, cap, ok)
     if lent is not None:
         for st in out.starts:
@@ -357,8 +364,6 @@ def _grow(
         if inp.now - r.started_s < p.elastic_min_runs * jobs.restart_s[s.job]:
             continue
         if not efficient(s.now, to, p.elastic_min_efficiency):
-            continue
-        if not _on_best_type(jobs, s.job, to.pool):
             continue
         done = jobs.work[s.job] - inp.remaining(s.job)
         e = estimate(t, jobs, s.job, inp.now, s.now, r.compute_start_s, done, to, inp.replicas)
