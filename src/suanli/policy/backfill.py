@@ -30,7 +30,7 @@ import numpy as np
 
 from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Start
-from suanli.policy.common import explain
+from suanli.policy.common import explain, looks
 from suanli.policy.costs import expected_end
 from suanli.policy.freed import Freed
 from suanli.policy.priority import Priorities
@@ -184,16 +184,9 @@ class _Memo:
 
     @staticmethod
     def looks(inp: PolicyInput) -> tuple[object, ...]:
-        """What the cluster looks like to the backfill pass, in O(pools × node size)."""
-        st = inp.capacity.state
-        return (
-            tuple(tuple(map(len, pn.buckets)) for pn in st.pools),
-            tuple((sh.free_total, len(sh)) for sh in st.shared),
-            tuple(st.site_committed_w),
-            tuple(st.quota_usage),
-            len(inp.running),
-            inp.replicas,
-        )
+        """What the cluster looks like to the backfill pass (:func:`~suanli.policy.common.
+        looks`) and where the data sets' replicas are."""
+        return (*looks(inp), inp.replicas)
 
     @classmethod
     def take(cls, inp: PolicyInput, head: int, res: Reservation | None) -> _Memo:
