@@ -193,3 +193,31 @@ def test_the_documented_work_form_reads_on_as_a_key(tmp_path: Path) -> None:
     )
     job, _lines = read_jobfile(path)
     assert job.work.on == "H100" and job.deferrable is True
+
+
+def test_a_list_is_an_order_and_any_of_a_set(api: Api) -> None:
+    """A list under ``resources.accelerators`` is an order of preference; ``any_of`` is a
+    set: stored as ``types_ordered`` and read back into the scheduling view (every listed
+    type then ranks first)."""
+    from suanli.control.jobspec import job_from_spec
+    from suanli.core.jobtable import JobTable
+    from suanli.core.tables import build_tables
+
+    sc = api.services.scenario
+    table = JobTable([], build_tables(sc))
+    ranks = {}
+    for name, accelerators in (
+        ("ordered", ["910C:8", "H100:8"]),
+        ("set", {"any_of": ["910C:8", "H100:8"]}),
+    ):
+        body = {**BASE, "resources": {"accelerators": accelerators}}
+        r = api.client.post("/v1/jobs", json=body, headers=api.lab)
+        assert r.status_code == 201, r.text
+        assert r.json()["types_ordered"] is (name == "ordered")
+        rec = api.services.jobs.get(r.json()["id"], None)
+        assert rec is not None
+        job = job_from_spec(rec.spec, 1, sc.tenants[0].id, 0.0, 0.0)
+        ranks[name] = {c.rank for c in table.candidates_of(job)}
+    # this fleet has H100 only: listed second, a step down the order; in a set, first
+    assert ranks["ordered"] == {1}
+    assert ranks["set"] == {0}

@@ -37,7 +37,12 @@ def data() -> dict[str, Any]:
 
 def test_registered_beside_the_national_default() -> None:
     assert EU_NA == "eu-na-2026"
-    assert builtin_names() == ["cn-hubs-2026", "cn-hubs-2026-batch", "eu-na-2026"]
+    assert builtin_names() == [
+        "cn-hubs-2026",
+        "cn-hubs-2026-batch",
+        "cn-hubs-2026-busy",
+        "eu-na-2026",
+    ]
 
 
 def test_sites_in_several_time_zones_and_currencies(sc: Scenario, data: dict[str, Any]) -> None:

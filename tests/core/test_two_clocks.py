@@ -284,3 +284,24 @@ def test_resizes_are_the_same_on_both_clocks(policy: str, tmp_path: Path) -> Non
     assert counts(sim)["resizes"] == 2
     grower = JobStore(Database(f"sqlite:///{tmp_path / f'live-{policy}.db'}")).get(1)
     assert grower is not None and (grower.state, grower.attempt) == ("done", 3)
+
+
+@pytest.mark.parametrize("policy", ["suanli", "greedy-cost", "maxmin-het", "fifo-het"])
+def test_preferences_and_a_carbon_price_on_both_clocks(
+    policy: str, fleet: tuple[Scenario, list[Job]], tmp_path: Path
+) -> None:
+    """Issue 13 on both clocks: jobs that list Ascend 910B3 before H100 (an order of
+    preference), others that take either as a set, and a carbon price in the scenario —
+    the same decisions round by round."""
+    sc, jobs = fleet
+    sc = dataclasses.replace(sc, carbon_price_per_t=300.0)
+    both_types = ("huawei_ascend_910b3", "nvidia_h100_sxm5")
+    mixed = [
+        dataclasses.replace(j, accepted_types=both_types, types_ordered=i % 3 != 0)
+        if not j.accepted_types and i % 2 == 0
+        else j
+        for i, j in enumerate(jobs)
+    ]
+    sim, live = both(sc, mixed, policy, tmp_path)
+    assert first_difference(sim, live) == ""
+    assert counts(sim)["starts"] > 50

@@ -247,6 +247,7 @@ def spec_of(job: Job) -> dict[str, Any]:
         gang_min=job.gang_min,
         work_pflop=job.work_pflop,
         accepted_types=list(job.accepted_types),
+        types_ordered=job.types_ordered,
         accepted_stacks=list(job.accepted_stacks),
         dataset=job.dataset,
         deadline_at=job.deadline_s,

@@ -115,6 +115,7 @@ def test_no_growth_on_a_slower_type_than_the_job_takes() -> None:
             4 * 3600.0 * rate,
             gang_max=8,
             accepted_types=types,
+            types_ordered=False,  # either type, as a set: no preference between them
             checkpoint_interval_s=0.0,
             restart_cost_s=30.0,
         )

@@ -187,3 +187,22 @@ def test_queue_order_is_priority_then_queue_then_arrival() -> None:
     r = Simulator(sc, jobs, policy, drain=True).run()
     assert r.done.all() and r.preemptions.sum() > 0 and policy.promotions > 0
     assert Sorted.passes > 100
+
+
+def test_a_service_replica_is_not_ranked_as_a_victim() -> None:
+    """With several effective priorities, a pool holding a service's replica (started by the
+    serving policy, never announced to ``las`` as an arrival) is ranked for preemption
+    without the replica: it used to raise ``KeyError`` on the replica's missing level."""
+    from suanli.core.tables import build_tables
+    from suanli.experiment.run import Run, default_seed, run_policy
+    from suanli.policy.registry import DEFAULT_SERVING_POLICY
+
+    sc = load_scenario(str(FIXTURES / "plan-services-scenario.yaml"))
+    lab = dataclasses.replace(sc.tenants[0], priority=1)
+    sc = dataclasses.replace(sc, tenants=(lab, *sc.tenants[1:]))
+    seed = default_seed(sc)
+    sc, jobs = scenario_workload(sc, seed)
+    run = Run(sc, build_tables(sc), jobs, seed, False, "best-fit", DEFAULT_SERVING_POLICY)
+    r = run_policy(run, "las")
+    assert int(r.preemptions.sum()) > 0  # the preemption search ran
+    assert len(r.services) > 0  # and replicas ran beside the batch jobs

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from suanli.config import load_scenario
-from suanli.config.summary import summarize
-from suanli.experiment.sweep import scaled
+from suanli.config.summary import scaled, summarize
 from tests.conftest import run_cli
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny.yaml"

@@ -28,6 +28,7 @@ def job_out(r: JobRecord, live_reason: str | None = None) -> JobOut:
         gang_max=s.get("gang_max"),
         work_pflop=None if s.get("work_pflop", 0.0) is None else float(s.get("work_pflop", 0.0)),
         accepted_types=list(s.get("accepted_types") or []),
+        types_ordered=bool(s.get("types_ordered", True)),
         accepted_stacks=list(s.get("accepted_stacks") or []),
         dataset=s.get("dataset"),
         deadline=iso(s.get("deadline_at")),

@@ -157,6 +157,11 @@ class JobIn(_In):
     accepted_types: list[Name] = Field(
         default_factory=list, max_length=32, description="Accelerator ids, best first."
     )
+    types_ordered: StrictBool = Field(
+        True,
+        description="Whether accepted_types is an order of preference (false: any of them, "
+        "equally good).",
+    )
     accepted_stacks: list[Name] = Field(default_factory=list, max_length=16)
     dataset: Name | None = None
     deadline: When | None = None
@@ -197,6 +202,7 @@ class JobOut(BaseModel):
     gang_max: int | None = Field(None, description="elastic: the most devices (null: gang)")
     work_pflop: float | None = Field(description="null: runs until stopped (a replica)")
     accepted_types: list[str]
+    types_ordered: bool = Field(True, description="accepted_types is an order of preference")
     accepted_stacks: list[str]
     dataset: str | None
     deadline: datetime | None

@@ -113,6 +113,11 @@ def print_summary(sc: Scenario, s: ScenarioSummary, console: Console) -> None:
         f"(capacity {s.total_capacity_mw:,.1f} MW) · {s.links} links · {s.datasets} data sets · "
         f"{s.tenants} tenants"
     )
+    if sc.carbon_price_per_t > 0:
+        console.print(
+            f"carbon price {sc.carbon_price_per_t:,.4g} {sc.currency} per tonne CO₂e "
+            f"[dim]({sc.carbon_price_source or 'no source given'})[/]"
+        )
     t = Table(title="Sites", header_style="bold")
     for col in (
         "site",

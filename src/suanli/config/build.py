@@ -141,6 +141,7 @@ class Builder:
                     "rename the profile",
                 )
             profiles[SERVING_PROFILE.id] = SERVING_PROFILE
+        carbon_price = self.build_carbon_price()
         if self.problems:
             return None
         return Scenario(
@@ -163,7 +164,17 @@ class Builder:
             user_regions=tuple(regions),
             services=tuple(services),
             source=self.source,
+            carbon_price_per_t=carbon_price,
+            carbon_price_source=cfg.carbon_price.source if cfg.carbon_price else "",
         )
+
+    def build_carbon_price(self) -> float:
+        """The carbon price per tonne in the scenario's currency (0 without one)."""
+        cp = self.cfg.carbon_price
+        if cp is None:
+            return 0.0
+        rate = self.money_rate(("carbon_price", "currency"), cp.currency, "carbon price")
+        return cp.per_t * (rate or 0.0)
 
     def build_catalog(self) -> dict[str, Accelerator]:
         """Built-in catalog with the scenario's overrides and additions."""
@@ -698,6 +709,7 @@ class Builder:
                     accepted_stacks=tuple(jc.accepted_stacks),
                     datasets=tuple(jc.datasets),
                     deferrable=jc.deferrable,
+                    types_ordered=jc.types_ordered,
                     preemptible=jc.preemptible,
                     deadline_hours=jc.deadline_hours,
                     checkpoint_interval_s=jc.checkpoint_interval_min * 60.0,

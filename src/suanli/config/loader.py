@@ -6,6 +6,7 @@ what is wrong and how to fix it (:class:`suanli.errors.InputError`).
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from functools import cache
@@ -19,10 +20,18 @@ from pydantic import BaseModel, ValidationError
 from suanli.catalog import load_catalog
 from suanli.config.build import Builder
 from suanli.config.schema import PerfDefaults, ScenarioConfig
+from suanli.config.summary import scaled
 from suanli.config.yaml_lines import format_path, line_of, load_yaml, read_text
 from suanli.errors import InputError, Problem
-from suanli.model.scenario import Scenario
-from suanli.scenarios import DEFAULT, builtin_dir, builtin_names, builtin_text
+from suanli.model.scenario import GeneratorSpec, Scenario
+from suanli.scenarios import (
+    DEFAULT,
+    batch_text,
+    builtin_dir,
+    builtin_names,
+    builtin_text,
+    load_variant,
+)
 
 
 def load_scenario(ref: str | Path | None = None) -> Scenario:
@@ -36,7 +45,8 @@ def read_scenario_text(ref: str | Path | None) -> tuple[str, str, Path]:
     if ref is None:
         ref = DEFAULT
     if isinstance(ref, str) and ref in builtin_names():
-        return builtin_text(ref), f"built-in:{ref}", builtin_dir()
+        text = _load_variant_text(ref) if load_variant(ref) else builtin_text(ref)
+        return text, f"built-in:{ref}", builtin_dir()
     path = Path(ref)
     if not path.is_file():
         raise InputError(
@@ -136,3 +146,43 @@ def _inner_model(annotation: Any) -> Any:
             if isinstance(inner, type) and issubclass(inner, BaseModel):
                 return inner
     return annotation
+
+
+@cache
+def _load_variant_text(name: str) -> str:
+    """The text of a load variant: its base's batch week, renamed, with every class's
+    ``jobs_per_day`` scaled as ``suanli sweep --loads`` scales it (cached: the base is
+    parsed once per process)."""
+    variant = load_variant(name)
+    assert variant is not None
+    base, load = variant
+    batch = batch_text(name)
+    sc = parse_scenario(batch, f"built-in:{name}", builtin_dir())
+    busy = scaled(sc, load).workload
+    assert isinstance(busy, GeneratorSpec) and isinstance(sc.workload, GeneratorSpec)
+    factor = busy.classes[0].jobs_per_day / sc.workload.classes[0].jobs_per_day
+    rates = {c.name: c.jobs_per_day for c in busy.classes}
+    note = (
+        f"# {name} — {base}'s batch week (no user_regions, services) with every job class's\n"
+        f"# jobs_per_day × {factor:.6g}, so that it offers a load of {load:g} of the fleet:\n"
+        f"# queues form. Derived from {base} when loaded (suanli.config.loader), scaled as\n"
+        f"# 'suanli sweep --loads {load:g}' scales it (suanli.config.summary.scaled).\n"
+    )
+    return note + _with_rates(batch, rates, name)
+
+
+def _with_rates(text: str, rates: dict[str, float], name: str) -> str:
+    """``text`` with the ``jobs_per_day`` of each workload class ``c`` set to ``rates[c]``
+    (a comment keeps the old figure)."""
+    lines = text.split("\n")
+    start = lines.index("workload:")
+    current, done = "", set()
+    for i in range(start, len(lines)):
+        if m := re.match(r"^\s*- name: (\S+)\s*$", lines[i]):
+            current = m.group(1)
+        elif (m := re.match(r"^(\s*jobs_per_day: )(\S+)\s*$", lines[i])) and current in rates:
+            lines[i] = f"{m.group(1)}{rates[current]:.6g}  # was {m.group(2)}"
+            done.add(current)
+    if done != set(rates):
+        raise RuntimeError(f"built-in {name}: no jobs_per_day line for {set(rates) - done}")
+    return "\n".join(lines)

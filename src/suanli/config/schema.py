@@ -323,6 +323,9 @@ class JobClassConfig(Strict):
     gang: DistributionConfig
     hours_on_reference: DistributionConfig
     accepted_types: list[str] = Field(default_factory=list)
+    types_ordered: bool = Field(
+        True, description="accepted_types is an order of preference (false: any, equally)"
+    )
     accepted_stacks: list[str] = Field(default_factory=list)
     datasets: list[str] = Field(default_factory=list)
     deferrable: bool = False
@@ -425,6 +428,15 @@ class FailureConfig(Strict):
     label: str = ""
 
 
+class CarbonPriceConfig(Strict):
+    """A price on emissions, per tonne of CO₂e, that carbon-aware policies add to the energy
+    cost of their choices (an internal carbon price, or a market's; docs/scenario-format.md)."""
+
+    per_t: float = Field(ge=0, description="price of one tonne of CO2e")
+    currency: str | None = Field(default=None, description="of per_t; the scenario's")
+    source: str = ""
+
+
 class CatalogConfig(Strict):
     """Changes to the built-in catalog: field overrides per id, and new entries."""
 
@@ -443,6 +455,7 @@ class ScenarioConfig(Strict):
         default_factory=dict, description="units of `currency` per unit of each other currency"
     )
     horizon: HorizonConfig
+    carbon_price: CarbonPriceConfig | None = None
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     sites: list[SiteConfig] = Field(min_length=1)
     links: LinksConfig = Field(default_factory=LinksConfig)

@@ -12,7 +12,7 @@ bound; the expectations are Monte-Carlo means of 20,000 draws with a fixed seed.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -82,6 +82,17 @@ class ScenarioSummary:
     def offered_load(self) -> float:
         """Σ over classes of demand / capacity (see the module docstring)."""
         return sum(c.load for c in self.classes)
+
+
+def scaled(sc: Scenario, load: float) -> Scenario:
+    """The scenario with its arrival rates scaled to offer ``load``: every class's
+    ``jobs_per_day`` times ``load`` ÷ the offered load (``suanli sweep --loads``)."""
+    spec = sc.workload
+    if not isinstance(spec, GeneratorSpec):
+        raise ValueError(f"scenario {sc.name} has no workload generator to scale")
+    factor = load / summarize(sc).offered_load
+    classes = tuple(replace(c, jobs_per_day=c.jobs_per_day * factor) for c in spec.classes)
+    return replace(sc, workload=replace(spec, classes=classes))
 
 
 def summarize(scenario: Scenario) -> ScenarioSummary:

@@ -40,6 +40,7 @@ def job_from_spec(
         gang_min=int(spec["gang_min"]) if spec.get("gang_min") is not None else None,
         work_pflop=math.inf if spec["work_pflop"] is None else float(spec["work_pflop"]),
         accepted_types=tuple(spec.get("accepted_types") or ()),
+        types_ordered=bool(spec.get("types_ordered", True)),
         accepted_stacks=tuple(spec.get("accepted_stacks") or ()),
         dataset=spec.get("dataset"),
         deadline_s=float(deadline_at) - epoch0 if deadline_at is not None else None,

@@ -89,6 +89,8 @@ class SigArrays:
     transfer_s: np.ndarray
     egress: np.ndarray
     pue: np.ndarray
+    #: Steps down the job's list of accepted types (0: its first choice, or no list).
+    ranks: np.ndarray
 
 
 class JobTable:
@@ -188,6 +190,7 @@ class JobTable:
             key: tuple[object, ...] = (
                 job.profile,
                 job.accepted_types,
+                job.types_ordered,
                 job.accepted_stacks,
                 self.dataset[j],
                 job.gang,
@@ -226,6 +229,7 @@ class JobTable:
                 transfer_s=np.array([c.transfer_s for c in cands]),
                 egress=np.array([c.egress for c in cands]),
                 pue=np.array([t.site_pue[s] for s in sites]),
+                ranks=np.array([c.rank for c in cands], dtype=float),
             )
             self._sig_arrays[sig] = a
         return a
@@ -259,7 +263,8 @@ class JobTable:
             if job.accepted_types:
                 if acc_id not in job.accepted_types:
                     continue
-                rank = job.accepted_types.index(acc_id)
+                if job.types_ordered:
+                    rank = job.accepted_types.index(acc_id)
             if job.accepted_stacks and self.stack_of_acc[a] not in job.accepted_stacks:
                 continue
             per_device = job.measured_pflops.get(acc_id, float(t.speed[prof, a]))
@@ -299,16 +304,19 @@ class JobTable:
         return tuple(c for _, _, c in out)
 
     def faster_pools(self, sig: int, pool: int) -> int:
-        """The pools (bit mask) where signature ``sig`` runs faster than on ``pool``
-        (cached): where a job running on ``pool`` could move up to."""
+        """The pools (bit mask) where signature ``sig`` runs faster than on ``pool`` and
+        that are no further down its order of accelerator types (cached): where a job
+        running on ``pool`` could move up to."""
         key = (sig, pool)
         mask = self._faster.get(key)
         if mask is None:
             cands = self.sig_candidates[sig]
-            here = next((c.rate for c in cands if c.pool == pool), 0.0)
+            at = next((c for c in cands if c.pool == pool), None)
+            here = at.rate if at is not None else 0.0
+            rank = at.rank if at is not None else len(cands)
             mask = 0
             for c in cands:
-                if c.rate > here:
+                if c.rate > here and c.rank <= rank:
                     mask |= 1 << c.pool
             self._faster[key] = mask
         return mask

@@ -11,16 +11,16 @@ come back in a deterministic order, the same wherever they ran.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from suanli.config import load_scenario
-from suanli.config.summary import summarize
+from suanli.config.summary import scaled
 from suanli.core.sharing import DEFAULT_PLACEMENT, placement_rule
 from suanli.experiment.parallel import run_all
-from suanli.model.scenario import GeneratorSpec, Scenario
+from suanli.model.scenario import Scenario
 from suanli.policy.registry import make_policy
 from suanli.report.metrics import compute_metrics
 from suanli.sim.engine import Simulator
@@ -35,16 +35,6 @@ class SweepCase:
     policy: str
     seed: int
     load: float
-
-
-def scaled(sc: Scenario, load: float) -> Scenario:
-    """The scenario with its arrival rates scaled to offer ``load``."""
-    spec = sc.workload
-    if not isinstance(spec, GeneratorSpec):
-        raise ValueError(f"scenario {sc.name} has no workload generator to scale")
-    factor = load / summarize(sc).offered_load
-    classes = tuple(replace(c, jobs_per_day=c.jobs_per_day * factor) for c in spec.classes)
-    return replace(sc, workload=replace(spec, classes=classes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,8 @@ class Job:
     ``work_pflop`` is the total useful computation; with ``gang`` devices of a
     type whose speed is *s* PFLOP/s per device the job runs ``work / (gang·s)``
     seconds. ``accepted_types`` lists accelerator ids in order of preference
-    (empty: any type); ``accepted_stacks`` limits software stacks (empty: any).
+    (empty: any type; with ``types_ordered`` False a set, every type equally good: the
+    job file's ``any_of``); ``accepted_stacks`` limits software stacks (empty: any).
     ``measured_pflops`` overrides the roofline speed per accelerator type.
 
     A job with ``gang_min`` < ``gang`` or ``gang_max`` > ``gang`` is *elastic*: a policy may
@@ -96,6 +97,7 @@ class Job:
     device_fraction: float = 1.0
     speedup: tuple[float, ...] = ()
     throughput: tuple[float, ...] = ()
+    types_ordered: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.device_fraction <= 1.0:

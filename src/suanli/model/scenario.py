@@ -69,6 +69,7 @@ class JobClass:
     accepted_stacks: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
     deferrable: bool = False
+    types_ordered: bool = True
     preemptible: bool = DEFAULT_PREEMPTIBLE
     deadline_hours: float | None = None
     checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
@@ -136,6 +137,10 @@ class Scenario:
     user_regions: tuple[UserRegion, ...] = ()
     services: tuple[Service, ...] = ()
     source: str = ""
+    #: Price of a tonne of CO₂e in ``currency`` that carbon-aware policies add to the energy
+    #: cost of their choices (0: none), and where it comes from.
+    carbon_price_per_t: float = 0.0
+    carbon_price_source: str = ""
 
     @property
     def horizon_s(self) -> float:

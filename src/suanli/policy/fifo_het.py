@@ -10,8 +10,9 @@ every round puts each job on the best free device type): each round
    (:mod:`suanli.core.migration`) — unlike Gavel's simulator, where moving is free —
    but ``fifo-het`` does not weigh that cost against the gain;
 2. **starts** waiting jobs in arrival order, each on the fastest of its candidates with
-   room (ties: the job's own order of candidates — preferred type, then nearest). A job
-   that fits nowhere does not block those behind it.
+   room of its most preferred accelerator type with room (a job's list of accepted types is
+   an order, as for ``fifo``; ties: the nearest). A job that fits nowhere does not block
+   those behind it. Moves, likewise, never take a job down its list.
 
 **Priorities** (:mod:`suanli.policy.priority`): moves and starts go by effective
 priority, highest level first; within a level, moves (oldest first) come before starts
@@ -112,7 +113,9 @@ class FifoHet:
         for j in jobs_in:
             tenant = jobs.tenant[j]
             best = None
-            for c in jobs.candidates(j):
+            for c in jobs.candidates(j):  # by preference rank, then distance
+                if best is not None and c.rank > best.rank:
+                    break
                 if (best is None or c.rate > best.rate) and cap.why_not(tenant, c) is None:
                     best = c
             if best is None:

@@ -4,9 +4,12 @@ Waiting jobs are taken in queue order — higher effective priority first, then 
 (:mod:`suanli.policy.priority`); each starts at once on the candidate
 that has room and the lowest expected cost (:func:`suanli.policy.costs.estimate`:
 energy at the site's tariff net of subsidies over the job's expected run, plus
-data egress). A job that fits nowhere is skipped, not waited for, so small jobs
-may overtake large ones (no reservation: large gangs can starve under load), and a
-lower-priority job may start where a higher-priority one does not fit. It never preempts.
+data egress) among those of its most preferred accelerator type with room: a job's list
+of accepted types is an order, as for ``fifo`` (the cheapest place of its first choice,
+the second choice only where the first has no room). A job that fits nowhere is skipped,
+not waited for, so small jobs may overtake large ones (no reservation: large gangs can
+starve under load), and a lower-priority job may start where a higher-priority one does not
+fit. It never preempts. Carbon, and the scenario's carbon price, are not looked at.
 """
 
 from __future__ import annotations
@@ -49,18 +52,20 @@ class GreedyCost:
                 break
             sig = jobs.signature(j)
             tenant = jobs.tenant[j]
-            best: tuple[float, int, Candidate] | None = None
-            for i, c in enumerate(jobs.candidates(j)):
+            best: tuple[int, float, Candidate] | None = None
+            for c in jobs.candidates(j):  # by preference rank, then distance
+                if best is not None and c.rank > best[0]:
+                    break
                 if cap.why_not(tenant, c) is None:
                     cost = estimate(inp, j, c, inp.now, carbon=False).cost
-                    if best is None or cost < best[0]:
-                        best = (cost, i, c)
+                    if best is None or cost < best[1]:
+                        best = (c.rank, cost, c)
             if best is None:
                 scan.skip(sig)
                 out.sig_reasons[sig] = explain(inp, j)
                 continue
             cap.take(tenant, best[2])
-            out.starts.append(Start(j, best[2], _cheapest(inp, best[0])))
+            out.starts.append(Start(j, best[2], _cheapest(inp, best[1])))
         return out
 
 

@@ -896,6 +896,9 @@ class _Ranked:
             las._until = min(las._until, kept[2])
             return
         for r in looked:
+            if r not in level_of:  # started by another policy (a service's replica): not
+                park(r, math.inf)  # a batch job of this queue, never a victim
+                continue
             # Not eligible (the first checks of Las.eligible, which change nothing):
             until = idle_until.get(r, -math.inf)
             if now < until:

@@ -79,6 +79,13 @@ checkpointed (``may_stop``: computing ``c_m ≥ Δ_m`` since the last (re)start 
   tries placed jobs that still do not fit again at later scheduling instants of the round. A
   job that arrives during a round waits for the next (as in Gavel).
 
+**Preference order**: a job's list of accepted types is an order of preference, held
+softly: in both LPs its rate ``k`` steps down the list counts as ``β^k r_mp`` (``β`` =
+``prefer_factor``, default ½; the equal share ``E_m`` is taken with the same rates), so the
+allocation gives a job time on a less-preferred type only where that is worth twice as much
+per step to the max-min objective — and still gives it that time rather than none, as
+Gavel's rounds fill every device a job could use.
+
 **Priorities** (:mod:`suanli.policy.priority`): the allocation and the round priority
 decide among jobs of equal effective priority only. Entries are taken by effective priority
 first (higher first), then as above, so a job is placed before every job of a lower level —
@@ -247,6 +254,9 @@ class MaxMinHet:
         #: optimum HiGHS returns for the max-min LP alone.
         fill: bool = True
         max_classes: int = Field(2000, gt=0)
+        #: A job's list of accepted types is an order of preference: the LPs count its rate
+        #: ``k`` steps down the list at ``prefer_factor ** k`` (1: no preference).
+        prefer_factor: float = Field(0.5, gt=0, le=1)
 
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.p = params
@@ -300,7 +310,7 @@ class MaxMinHet:
         rates, devices, pools, scale, weight, count = [], [], [], [], [], []
         for sig, tenant in keys:
             arrays = jobs.sig_arrays(sig)
-            rates.append(arrays.rates)
+            rates.append(self._valued(arrays.rates, arrays.ranks))
             devices.append(arrays.amount)
             pools.append(arrays.pools)
             first = jobs.sig_candidates[sig][0] if len(arrays.rates) else None
@@ -328,6 +338,13 @@ class MaxMinHet:
             for j in members:
                 x[j] = share
         return x
+
+    def _valued(self, rates: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """Rates as the LPs count them: ``r · prefer_factor ** rank`` (module docstring)."""
+        if self.p.prefer_factor >= 1.0 or not ranks.any():
+            return rates
+        out: np.ndarray = rates * self.p.prefer_factor**ranks
+        return out
 
     def _plan(self, inp: PolicyInput, out: PolicyOutput) -> bool:
         """A new round: allocation, priorities, the round's placement, preemptions, starts.
@@ -520,11 +537,11 @@ class MaxMinHet:
             arrays = jobs.sig_arrays(key[0])
             sizes.append(arrays.rates.size)
             col_k.append(np.full(arrays.rates.size, ki))
-            col_rate.append(arrays.rates)
+            col_rate.append(self._valued(arrays.rates, arrays.ranks))
             col_dev.append(arrays.amount)
             col_pool.append(arrays.pools)
             n_k[ki] = len(classes[key]) + sum(running[key].values())
-            best[ki] = arrays.rates.max()
+            best[ki] = col_rate[-1].max()
         k = np.concatenate(col_k)
         rate = np.concatenate(col_rate)
         dev = np.concatenate(col_dev).astype(float)

@@ -3,10 +3,11 @@ faster devices now, and where.
 
 A running job may move when it is preemptible (its site can stop it), it has run for
 at least ``min_interval_s`` since it last started or moved, and a candidate of its
-that runs it faster than where it is has room now. Only pools freed since the last
-round can have new room, so unless the round is full only jobs that could run on one
-of them are looked at. The move itself — its cost and the scheduling state's part —
-is :mod:`suanli.core.migration`.
+that runs it faster than where it is, and is no further down the job's order of
+accelerator types, has room now (a move never takes a job away from a type it prefers).
+Only pools freed since the last round can have new room, so unless the round is full only
+jobs that could run on one of them are looked at. The move itself — its cost and the
+scheduling state's part — is :mod:`suanli.core.migration`.
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ def _with_room(inp: PolicyInput, pools: int) -> int:
 
 
 def faster_with_room(inp: PolicyInput, run: Running) -> list[Candidate]:
-    """The candidates of ``run``'s job faster than where it runs that have room in the
-    policy's capacity view now and that its checkpoint can reach (a link between the
-    sites), fastest first (then in the job's order of candidates)."""
+    """The candidates of ``run``'s job faster than where it runs, no further down its order
+    of accelerator types, that have room in the policy's capacity view now and that its
+    checkpoint can reach (a link between the sites), fastest first (then in the job's
+    order of candidates)."""
     j = run.job
     t, tenant = inp.tables, inp.jobs.tenant[j]
     here = run.candidate.rate
@@ -77,6 +79,7 @@ def faster_with_room(inp: PolicyInput, run: Running) -> list[Candidate]:
         c
         for c in inp.jobs.candidates(j)
         if c.rate > here
+        and c.rank <= run.candidate.rank
         and c.pool != run.candidate.pool
         and t.link_gbps[src, t.pool_site[c.pool]] > 0.0
         and inp.capacity.why_not(tenant, c) is None

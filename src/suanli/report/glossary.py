@@ -65,6 +65,15 @@ TERMS: tuple[Term, ...] = (
         ("queueing_delay_h.mean", "queueing_delay_h.p50", "queueing_delay_h.p99"),
     ),
     Term(
+        "wait-by-gang",
+        "waiting by gang size",
+        "the queueing delay `first start − submit` of the jobs that started, by the devices "
+        "their gang asked for — `1`, `2-8`, `9-32`, `33-128`, `129-512`, `513+` — per "
+        "non-empty bucket: jobs, mean and p95 (hours). Shows whether big gangs starve behind "
+        "small jobs",
+        ("wait_by_gang",),
+    ),
+    Term(
         "makespan",
         "makespan",
         "`max finish − min submit` over finished jobs",

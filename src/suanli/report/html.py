@@ -1,8 +1,8 @@
 """The HTML report: one self-contained page drawn in the browser from a report data document.
 
 The page is ``static/report.html`` with the styles (``report.css``) and the scripts
-(``format.js``, ``views.js``, ``services.js``, ``elastic.js``, ``summary.js``, ``map.js``,
-``live.js``, ``jobs.js``, ``app.js``, ``boot.js``) written into it, and three payloads:
+(``format.js``, ``views.js``, ``services.js``, ``elastic.js``, ``waits.js``, ``summary.js``,
+``map.js``, ``live.js``, ``jobs.js``, ``app.js``, ``boot.js``) written into it, and three payloads:
 plotly.js (from the ``plotly`` package), the map's outlines (``basemap.json``, Natural
 Earth, made by ``devtools/basemap.py``) and the report data document
 (:mod:`suanli.report.data`), each gzip-compressed and base64-encoded and unpacked by the
@@ -35,6 +35,7 @@ SCRIPTS: tuple[str, ...] = (
     "views.js",
     "services.js",
     "elastic.js",
+    "waits.js",
     "summary.js",
     "map.js",
     "live.js",

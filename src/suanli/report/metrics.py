@@ -4,6 +4,10 @@ With ``s_j`` the submit time, ``b_j`` the first start (allocation), ``f_j`` the
 finish of job *j*, over the jobs finished within the run:
 
 * JCT ``f_j − s_j``; queueing delay ``b_j − s_j`` (over jobs that started);
+* waiting by gang size (``wait_by_gang``): the jobs that started, bucketed by the devices
+  their gang asked for — ``1``, ``2-8``, ``9-32``, ``33-128``, ``129-512``, ``513+`` — and
+  per non-empty bucket, in that order, the number of jobs and the mean and 95th percentile
+  (linear interpolation) of ``b_j − s_j`` in hours;
 * makespan ``max f_j − min s_j``;
 * finish-time fairness ``ρ_j = (f_j − s_j) / T_j^alone`` with ``T^alone`` the job's
   completion time with the whole fleet to itself (its run time on its fastest
@@ -51,6 +55,36 @@ def stats(x: np.ndarray) -> dict[str, float]:
         "p50": float(np.percentile(x, 50)),
         "p99": float(np.percentile(x, 99)),
     }
+
+
+#: Gang-size buckets of ``wait_by_gang``: (label, fewest devices, most devices).
+GANG_BUCKETS: tuple[tuple[str, int, float], ...] = (
+    ("1", 1, 1),
+    ("2-8", 2, 8),
+    ("9-32", 9, 32),
+    ("33-128", 33, 128),
+    ("129-512", 129, 512),
+    ("513+", 513, float("inf")),
+)
+
+
+def wait_by_gang(gang: np.ndarray, wait_s: np.ndarray) -> list[dict[str, Any]]:
+    """Per non-empty gang-size bucket (:data:`GANG_BUCKETS`, in order): ``gangs`` (its
+    label), ``jobs``, and the ``mean_wait_h`` and ``p95_wait_h`` of ``wait_s`` (seconds),
+    given per started job with its gang (devices asked) in ``gang``."""
+    out = []
+    for label, lo, hi in GANG_BUCKETS:
+        w = wait_s[(gang >= lo) & (gang <= hi)] / 3600.0
+        if w.size:
+            out.append(
+                {
+                    "gangs": label,
+                    "jobs": int(w.size),
+                    "mean_wait_h": float(w.mean()),
+                    "p95_wait_h": float(np.percentile(w, 95)),
+                }
+            )
+    return out
 
 
 def hour_cover(r: SimResult) -> np.ndarray:
@@ -164,6 +198,7 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
         },
         "jct_h": {k: v / 3600.0 for k, v in stats(jct).items()},
         "queueing_delay_h": {k: v / 3600.0 for k, v in stats(wait).items()},
+        "wait_by_gang": wait_by_gang(np.asarray(jobs.gang)[started], wait),
         "makespan_h": float((r.finish[done].max() - submit[done].min()) / 3600.0)
         if done.any()
         else NAN,

@@ -109,6 +109,7 @@ def _class_jobs(
                 gang=gang,
                 work_pflop=float(hours[i]) * 3600.0 * gang * ref_speed,
                 accepted_types=jc.accepted_types,
+                types_ordered=jc.types_ordered,
                 accepted_stacks=jc.accepted_stacks,
                 dataset=jc.datasets[int(ds_idx[i])] if ds_idx is not None else None,
                 deadline_s=(

@@ -12,8 +12,10 @@ Each round:
 3. **Defer** deferrable classes whose cost and carbon fall enough later, within
    their deadline (:mod:`.deferral`).
 4. **Reserve** for the most urgent class that has waited ``reserve_after_s`` and
-   fits nowhere: on its best pool, only work that ends before the reservation may
-   start (EASY backfilling inside the optimisation).
+   fits nowhere: on the pool where it would end first, only work that ends before the
+   reservation may start (EASY backfilling inside the optimisation); the reservation is
+   kept from round to round until its job starts, so big gangs do not starve
+   (docs/scheduler.md, "Big gangs and starvation").
 5. **Decide** starts: on full rounds the round LP/MILP with HiGHS (:mod:`.round_lp`),
    split POP-style when large; on event rounds a greedy pass in decreasing worth.
    Every start is checked against the real node shapes, power and quotas.
@@ -59,6 +61,7 @@ above, decision for decision, at no extra cost.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +85,7 @@ from suanli.policy.suanli.utility import fairness, value_all
 BY_OPTIMUM = "best worth in the round's optimisation (speed, energy cost, carbon, fair share, wait)"
 BEST_OPTION = "its best place by worth (speed, energy cost, carbon, fair share, wait)"
 BEST_WITH_ROOM = "the best place by worth with room (speed, energy cost, carbon, fair share, wait)"
+ON_RESERVATION = "its reservation: the pool held for it since it waited too long"
 
 
 @dataclass(slots=True)
@@ -91,6 +95,19 @@ class _Option:
     cand: Candidate
     tau_s: float
     utility: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A reservation kept between rounds: for the class of waiting ``job`` (its first job
+    when reserved), on candidate ``cand`` (its pool ``pool``) from ``time_s``, in the job
+    table ``of``."""
+
+    job: int
+    cand: Candidate
+    pool: int
+    time_s: float
+    of: JobTable
 
 
 @dataclass(slots=True)
@@ -125,6 +142,10 @@ class Suanli:
         self._lent_of: JobTable | None = None
         #: Effective priorities of the jobs (:mod:`suanli.policy.priority`).
         self.priorities = Priorities()
+        #: The reservation of the last round that made one, while its job waits (:meth:`_hold`).
+        self._held: _Held | None = None
+        #: This round: the level and class whose held reservation has room now (:meth:`_hold`).
+        self._due: tuple[int, _Item, Candidate] | None = None
 
     def fast_pools(self, jobs: JobTable, sig: int) -> int:
         """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
@@ -190,12 +211,16 @@ class Suanli:
             return out
         levels = self._value(inp, [considered] if pr.single else pr.groups(considered), out)
         head: _Item | None = None
+        self._due = None
         for lv, items in enumerate(levels):  # the highest level with a long-blocked class
             blocked = self._blocked(inp, items)
             if blocked:
-                head = self._reserve(inp, blocked, levels[lv:], out)
+                head = self._reserve(inp, blocked, levels[lv:], out, lv)
                 break
-        for items in levels:
+        if head is None:  # no reservation made this round: keep the last one (no starvation)
+            self._hold(inp, levels, pr)
+        for lv, items in enumerate(levels):
+            self._honour(inp, lv, out)
             if inp.full and len(items) > 1:
                 self._solve(inp, items, out)
             self._greedy(inp, items, out)
@@ -228,8 +253,8 @@ class Suanli:
                     if d is not None:
                         why = (
                             f"deferred {(d.until_s - inp.now) / 3600.0:.1f} h, to run on "
-                            f"{inp.tables.pool_label(cls.candidates[best].pool)} when cost and "
-                            f"carbon are {d.saving:.0%} lower"
+                            f"{inp.tables.pool_label(cls.candidates[d.option].pool)} for lower "
+                            f"{d.what}"
                         )
                         out.defers.extend(Defer(j, d.until_s, why) for j in cls.jobs)
                         continue
@@ -276,8 +301,10 @@ class Suanli:
             return  # no elastic job: nothing to size, and no cost on the round
         blocked: list[Blocked] = []
         wanted = [it for items in levels for it in items if it.good and it.placed < it.cls.n]
+        if head is not None and head.placed < head.cls.n:  # not started on its reservation
+            wanted = [head, *wanted]
         ranked = sorted(
-            wanted if head is None else [head, *wanted],
+            wanted,
             key=lambda it: (it.level, it is not head, -it.good[0].utility, it.cls.jobs[it.placed]),
         )
         for it in ranked:
@@ -312,18 +339,47 @@ class Suanli:
         blocked: list[_Item],
         levels: list[list[_Item]],
         out: PolicyOutput,
+        lv: int = 0,
     ) -> _Item | None:
-        """Hold the best pool of the most urgent of the ``blocked`` classes (EASY-style)
-        against the classes of ``levels`` (its own and those below it); returns it, removed
-        from its level."""
+        """Hold a pool for the most urgent of the ``blocked`` classes (EASY-style) against
+        the classes of ``levels`` (its own and those below it); returns it, removed from its
+        level (docs/scheduler.md, "Big gangs and starvation"). With ``t_c`` the earliest
+        time candidate ``c``'s devices are free as running jobs end, ``x_c`` its data
+        transfer, ``W`` the work left and ``r_c`` its rate, ``E_c = t_c + x_c + W/r_c`` is
+        when it would end there. The pool is that of the option worth taking with the
+        earliest finite ``t_c`` (as EASY), ``g``; but a candidate ``c`` with room now, worth
+        taking or not, that ends no later, ``E_c ≤ E_g``, is taken instead (the class starts
+        there first in its level ``lv``, :meth:`_honour`); and without a finite ``t_g``, the
+        candidate with the least finite ``E_c``."""
         head = max(blocked, key=lambda it: (it.cls.wait_s, -it.cls.jobs[0]))
-        res = None
+        work = inp.remaining(head.cls.jobs[0])
+
+        def ends(c: Candidate, t: float) -> float:
+            return t + c.transfer_s + work / c.rate if c.rate > 0 else math.inf
+
+        res, cand = None, None
         for o in head.good:
             r = earliest_fit(inp, o.cand)
-            if r is not None and (res is None or r.time_s < res.time_s):
-                res = r
-        if res is None:
+            if r is not None and math.isfinite(r.time_s) and (res is None or r.time_s < res.time_s):
+                res, cand = r, o.cand
+        best = math.inf if res is None or cand is None else ends(cand, res.time_s)
+        now_c = None
+        cap = inp.capacity
+        for c in head.cls.candidates:  # room now, ending no later (or no finite g)
+            if cap.why_not(head.cls.tenant, c) is None and ends(c, inp.now) <= best:
+                best, now_c = ends(c, inp.now), c
+        if now_c is not None:
+            res, cand = earliest_fit(inp, now_c), now_c
+        elif res is None:
+            for c in head.cls.candidates:  # no finite reservation worth taking: any
+                r = earliest_fit(inp, c)
+                if r is not None and math.isfinite(r.time_s) and ends(c, r.time_s) < best:
+                    res, cand, best = r, c, ends(c, r.time_s)
+        if res is None or cand is None:
             return None
+        self._held = _Held(head.cls.jobs[0], cand, res.pool, res.time_s, inp.jobs)
+        if now_c is not None:
+            self._due = (lv, head, cand)
         window = res.time_s - inp.now
         for items in levels:
             for it in items:
@@ -337,6 +393,56 @@ class Suanli:
             out.reasons[j] = why
         levels[0].remove(head)
         return head
+
+    def _hold(self, inp: PolicyInput, levels: list[list[_Item]], pr: Priorities) -> None:
+        """Keep the last reservation in a round that made none (docs/scheduler.md, "Big gangs
+        and starvation"). While its job ``h`` waits, the classes of its level and those below
+        it may take its pool ``q`` only with options that end by its time ``t_R``,
+        ``τ_kp ≤ t_R − now`` — after ``t_R`` not at all, so the pool is left to ``h``'s class
+        — also in the rounds that do not consider ``h`` (an arrival, a finish elsewhere)
+        and in the round where ``h`` fits again, when ``h`` starts on its reserved candidate
+        first in its level if that has room (:meth:`_honour`). It ends when ``h`` is no
+        longer waiting, when a round reserves anew (for the most urgent blocked class then),
+        or after a round that considered ``h``'s class and found it room (it starts then, or
+        is blocked and reserved anew). Without a reservation made earlier this does
+        nothing."""
+        h = self._held
+        if h is None:
+            return
+        jobs = inp.jobs
+        sig = jobs.signature(h.job)
+        waiting = sig in inp.waiting_sigs and h.job in inp.waiting_of(sig)
+        if h.of is not jobs or h.job in inp.running or not waiting:
+            self._held = None
+            return
+        window = h.time_s - inp.now
+        tenant = jobs.tenant[h.job]
+        first = 0 if pr.single else pr.rank(h.job)
+        for lv, items in enumerate(levels[first:], start=first):
+            for it in items:
+                c = it.cls
+                if c.sig == sig and c.tenant == tenant and h.job in c.jobs:
+                    # considered, with room somewhere: it starts on its pool if that has room
+                    # (:meth:`_honour`), else as the round decides, or is reserved anew
+                    self._held = None
+                    if c.jobs[it.placed] == h.job:
+                        self._due = (lv, it, h.cand)
+                    continue
+                it.good = [o for o in it.good if o.cand.pool != h.pool or o.tau_s <= window]
+
+    def _honour(self, inp: PolicyInput, lv: int, out: PolicyOutput) -> None:
+        """Before level ``lv``'s starts: start the job of a kept reservation of that level on
+        its reserved candidate if it has room now (:meth:`_hold`), worth or not."""
+        due = self._due
+        if due is None or due[0] != lv:
+            return
+        self._due = None
+        _, it, cand = due
+        cap = inp.capacity
+        if it.placed < it.cls.n and cap.why_not(it.cls.tenant, cand) is None:
+            cap.take(it.cls.tenant, cand)
+            out.starts.append(Start(it.cls.jobs[it.placed], cand, ON_RESERVATION))
+            it.placed += 1
 
     def _solve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
         """Full round: starts from the round LP, placed on the real node layout."""

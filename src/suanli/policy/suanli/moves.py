@@ -19,8 +19,9 @@ weights the policy places jobs with (:mod:`.utility`),
     w_\\text{cost} \\Big(\\frac{C_\\text{move}}{C_\\text{stay}} - 1\\Big)
     + w_\\text{carbon} \\Big(\\frac{G_\\text{move}}{G_\\text{stay}} - 1\\Big) \\le 0,
 
-``C`` the energy cost of finishing (tariff net of subsidies over the remaining run, with
-the move's checkpoint and data egress) and ``G`` its carbon, staying or moving. A move
+``C`` the cost of finishing (tariff net of subsidies over the remaining run, with the
+move's checkpoint and data egress, and the carbon price on ``G``, :mod:`.utility`) and
+``G`` its carbon, staying or moving. A move
 is thus a gain in time that is no loss in money and carbon: newer devices usually do
 the same work on less energy, so moving up to them passes; a job placed on slower
 devices because their site was cheaper or greener is not moved off them for speed
@@ -52,6 +53,7 @@ from suanli.core.policy import Migrate, PolicyInput, PolicyOutput, Running, Star
 from suanli.policy.moves import faster_with_room, movable
 from suanli.policy.priority import Priorities
 from suanli.policy.suanli.params import SuanliParams
+from suanli.policy.suanli.utility import carbon_price_per_kg
 
 
 def worth_moving(e: MoveEstimate, margin: float) -> bool:
@@ -60,10 +62,11 @@ def worth_moving(e: MoveEstimate, margin: float) -> bool:
 
 
 def cost_and_carbon(
-    inp: PolicyInput, run: Running, to: Candidate, e: MoveEstimate
+    inp: PolicyInput, run: Running, to: Candidate, e: MoveEstimate, price_kg: float = 0.0
 ) -> tuple[float, float, float, float]:
-    """``C_stay, C_move, G_stay, G_move``: energy cost and carbon of finishing where the
-    job runs and after the move (module docstring)."""
+    """``C_stay, C_move, G_stay, G_move``: cost (energy, egress and ``price_kg`` per kg of
+    carbon) and carbon of finishing where the job runs and after the move (module
+    docstring)."""
     t, now = inp.tables, inp.now
     on = run.candidate
 
@@ -75,11 +78,13 @@ def cost_and_carbon(
     k_on, k_to = kwh_per_s(on), kwh_per_s(to)
     s_on, s_to = t.pool_site[on.pool], t.pool_site[to.pool]
     end_stay, end_move = now + e.stay_s, now + e.move_s
+    g_stay = k_on * t.carbon_integral(s_on, stay0, end_stay)
+    g_move = k_to * t.carbon_integral(s_to, move0, end_move)
     return (
-        k_on * t.net_price_integral(on.pool, stay0, end_stay),
-        k_to * t.net_price_integral(to.pool, move0, end_move) + e.egress,
-        k_on * t.carbon_integral(s_on, stay0, end_stay),
-        k_to * t.carbon_integral(s_to, move0, end_move),
+        k_on * t.net_price_integral(on.pool, stay0, end_stay) + price_kg * g_stay,
+        k_to * t.net_price_integral(to.pool, move0, end_move) + e.egress + price_kg * g_move,
+        g_stay,
+        g_move,
     )
 
 
@@ -87,7 +92,7 @@ def worth_it(
     inp: PolicyInput, run: Running, to: Candidate, e: MoveEstimate, p: SuanliParams
 ) -> bool:
     """Whether the move costs no more by the placement weights (module docstring)."""
-    c_stay, c_move, g_stay, g_move = cost_and_carbon(inp, run, to, e)
+    c_stay, c_move, g_stay, g_move = cost_and_carbon(inp, run, to, e, carbon_price_per_kg(inp, p))
     cost = p.w_cost * (c_move / c_stay - 1.0) if c_stay > 0 else (p.w_cost if c_move > 0 else 0.0)
     carbon = p.w_carbon * (g_move / g_stay - 1.0) if g_stay > 0 else 0.0
     return cost + carbon <= 0.0

@@ -16,8 +16,19 @@ class SuanliParams(PolicyParams):
     w_time: float = Field(1.0, ge=0, description="weight of completion time (speed × urgency)")
     w_cost: float = Field(0.5, ge=0, description="weight of energy cost (net of subsidies)")
     w_carbon: float = Field(0.2, ge=0, description="weight of carbon")
+    carbon_price: float | None = Field(
+        None,
+        ge=0,
+        description="price of a tonne of CO2e added to energy cost (the scenario's currency); "
+        "unset: the scenario's carbon_price, or none",
+    )
     w_fair: float = Field(
         0.5, ge=0, description="exponent of the tenant-share correction (0: no fairness)"
+    )
+    w_prefer: float = Field(
+        0.5,
+        ge=0,
+        description="worth lost per step down a job's ordered list of accelerator types",
     )
     patience: float = Field(
         0.5, ge=0, le=1, description="θ: skip candidates slower than θ × the best, at first"

@@ -2,8 +2,10 @@
 
 For class *k* on candidate *p*, with ``τ_kp`` the expected time to completion if
 started now (data transfer, restart and run time), ``τ*_k = min_p τ_kp``, ``a_k``
-the mean time its jobs have waited, ``C_kp`` and ``G_kp`` the expected energy cost
-(net of subsidies, plus egress) and carbon (as :mod:`suanli.policy.costs`), and
+the mean time its jobs have waited, ``G_kp`` the expected carbon and ``C_kp`` the
+expected cost — energy net of subsidies, plus egress, plus the carbon price π on ``G_kp``
+(as :mod:`suanli.policy.costs`; π is the parameter ``carbon_price``, else the scenario's
+``carbon_price``, else 0) — and
 ``C̄_k``, ``Ḡ_k`` their means over the class's candidates:
 
 .. math::
@@ -11,7 +13,11 @@ the mean time its jobs have waited, ``C_kp`` and ``G_kp`` the expected energy co
     u_{kp} = w_\\text{time}\\, f_{t(k)} \\left( \\frac{a_k + τ^*_k}{τ^*_k}\\,
              \\frac{τ^*_k}{τ_{kp}} - θ \\right)
              - w_\\text{cost} \\left(\\frac{C_{kp}}{\\bar C_k} - 1\\right)
-             - w_\\text{carbon} \\left(\\frac{G_{kp}}{\\bar G_k} - 1\\right).
+             - w_\\text{carbon} \\left(\\frac{G_{kp}}{\\bar G_k} - 1\\right)
+             - w_\\text{prefer}\\, r_{kp},
+
+``r_kp`` the steps *p*'s accelerator type is down the class's ordered list of accepted
+types (0 for its first choice, and for every candidate of a job without a list).
 
 The first factor is the job's *response ratio* (highest-response-ratio-next:
 short jobs first, but waiting raises everyone, so nothing starves); the second
@@ -20,6 +26,15 @@ through the cost terms, fastest per unit of cost and carbon). A start is only
 worth making when ``u_kp > 0``: with the *patience* θ (default ½) a job does not
 take a candidate less than half as fast as its best until it has waited long
 enough (in proportion to its own length) to make it worthwhile.
+
+Preference: a job's list of accepted types is an order of preference, held softly. Each
+step down the list costs ``w_prefer`` (default ½) of worth — as much as the response ratio
+of a fresh job falling by half — so a job takes its first choice over a second that is up
+to twice as fast, and a less-preferred type only once that is worth more: its first choice
+has no room and it has waited long enough for the second to pass ``u > 0``, or the first is
+much slower. Why soft: a hard order would leave a job waiting behind a type that is full
+for hours while its second choice idles, which no user listing two types means; a user who
+will not run on a type leaves it out of the list (then the job never runs there).
 
 Fairness: tenant *t* with weight ``w_t`` has the fair share ``φ_t = w_t / Σ w``
 (over tenants with work) and holds ``s_t`` of the devices in use;
@@ -40,6 +55,14 @@ import numpy as np
 from suanli.core.policy import PolicyInput
 from suanli.policy.suanli.classes import JobClass
 from suanli.policy.suanli.params import SuanliParams
+
+
+def carbon_price_per_kg(inp: PolicyInput, p: SuanliParams) -> float:
+    """π per kg of CO₂e, in the scenario's currency: the parameter, else the scenario's."""
+    per_t = p.carbon_price
+    if per_t is None:
+        per_t = inp.tables.scenario.carbon_price_per_t
+    return per_t / 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +101,14 @@ def transfer_times(inp: PolicyInput, cls: JobClass) -> np.ndarray:
 
 
 def cost_and_carbon(
-    inp: PolicyInput, cls: JobClass, start_s: np.ndarray, idx: np.ndarray | None = None
+    inp: PolicyInput,
+    cls: JobClass,
+    start_s: np.ndarray,
+    idx: np.ndarray | None = None,
+    price_kg: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Time to finish, energy cost (net, with egress) and carbon of candidates ``idx``
-    started at ``start_s``."""
+    """Time to finish, cost (energy net of subsidies, egress, and ``price_kg`` per kg of
+    carbon) and carbon of candidates ``idx`` started at ``start_s``."""
     t = inp.tables
     a = inp.jobs.sig_arrays(cls.sig)
     sel = slice(None) if idx is None else idx
@@ -94,13 +121,17 @@ def cost_and_carbon(
         transfer > 0, a.egress[sel], 0.0
     )
     carbon = kw * t.carbon_integrals(a.sites[sel], t1, t1 + run)
+    if price_kg > 0:
+        cost = cost + price_kg * carbon
     return transfer + restart + run, cost, carbon
 
 
 def value(inp: PolicyInput, cls: JobClass, fair: float, p: SuanliParams) -> Valuation:
     """Every candidate of the class, valued if started now."""
     n = len(cls.candidates)
-    tau, cost, carbon = cost_and_carbon(inp, cls, np.full(n, inp.now))
+    tau, cost, carbon = cost_and_carbon(
+        inp, cls, np.full(n, inp.now), price_kg=carbon_price_per_kg(inp, p)
+    )
     best = float(tau.min())
     urgency = (cls.wait_s + best) / best
     util = (
@@ -108,6 +139,8 @@ def value(inp: PolicyInput, cls: JobClass, fair: float, p: SuanliParams) -> Valu
         - p.w_cost * (cost / max(float(cost.mean()), 1e-12) - 1.0)
         - p.w_carbon * (carbon / max(float(carbon.mean()), 1e-12) - 1.0)
     )
+    if p.w_prefer > 0:
+        util = util - p.w_prefer * inp.jobs.sig_arrays(cls.sig).ranks
     return Valuation(tau, cost, carbon, util)
 
 
@@ -140,6 +173,9 @@ def value_all(
     egress = np.concatenate([a.egress for a in arrays])
     cost = kw * t.net_price_integrals(pools, t1, t1 + run) + np.where(transfer > 0, egress, 0.0)
     carbon = kw * t.carbon_integrals(sites, t1, t1 + run)
+    price_kg = carbon_price_per_kg(inp, p)
+    if price_kg > 0:
+        cost = cost + price_kg * carbon
     tau = transfer + restart + run
     best = np.minimum.reduceat(tau, starts).tolist()
     weight, cost_mean, carbon_mean, num = [], [], [], []
@@ -154,6 +190,8 @@ def value_all(
         - p.w_cost * (cost / np.repeat(cost_mean, sizes) - 1.0)
         - p.w_carbon * (carbon / np.repeat(carbon_mean, sizes) - 1.0)
     )
+    if p.w_prefer > 0:
+        util = util - p.w_prefer * np.concatenate([a.ranks for a in arrays])
     # Per class, np.argsort(-utility, kind="stable"): one stable sort by class, then worth.
     offset = np.repeat(starts, sizes)
     order = (np.lexsort((-util, offset)) - offset).tolist()  # each class's own indices

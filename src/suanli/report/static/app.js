@@ -89,6 +89,7 @@
       await Promise.all([
         R.drawCdf(doc.getElementById("cdf"), data),
         R.drawFairness(doc.getElementById("fairness"), data),
+        R.drawWaits(doc, data),
         this.drawPolicy(),
         L ? R.drawQueues(doc.getElementById("queues"), doc.getElementById("queue-table"), data) : null,
       ]);
