@@ -249,7 +249,7 @@ class Suanli:
             for cls in level:
                 val, best, order = next(valued)
                 if p.defer and cls.deferrable:
-                    d = defer_until(inp, cls, val, best, p)
+                    d = defer_until(inp, cls, val, best, order, p)
                     if d is not None:
                         why = (
                             f"deferred {(d.until_s - inp.now) / 3600.0:.1f} h, to run on "

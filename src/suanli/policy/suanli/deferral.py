@@ -71,9 +71,15 @@ class Deferral:
 
 
 def defer_until(
-    inp: PolicyInput, cls: JobClass, val: Valuation, best: int, p: SuanliParams
+    inp: PolicyInput,
+    cls: JobClass,
+    val: Valuation,
+    best: int,
+    order: list[int],
+    p: SuanliParams,
 ) -> Deferral | None:
-    """The hour (and place) to wait for, or ``None`` to start now (module docstring)."""
+    """The hour (and place) to wait for, or ``None`` to start now (module docstring);
+    ``order`` is the class's candidates by decreasing worth (:func:`.utility.value_all`)."""
     weight = p.w_cost + p.w_carbon
     if weight <= 0:
         return None
@@ -82,7 +88,7 @@ def defer_until(
     first = math.floor(now / 3600.0 + 1.0) * 3600.0
     finite = math.isfinite(cls.deadline_s)
     horizon = math.inf if finite else now + p.defer_max_hours * 3600.0
-    options = [best, *(int(o) for o in np.argsort(-val.utility, kind="stable")[:OPTIONS])]
+    options = [best, *order[:OPTIONS]]
     opts, starts = [], []
     for o in dict.fromkeys(options):
         latest = cls.deadline_s - p.deadline_slack * float(tau[o]) if finite else horizon
