@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from suanli.cli import app, simulate  # noqa: F401  (registers the commands)
-from suanli.config import load_scenario
-from suanli.core.serving import route
+from suanli.config import load_scenario, parse_scenario
+from suanli.core.serving import RoutePlan, ServingDecision, ServingInput, route
 from suanli.core.serving_tables import build_serving_tables
 from suanli.core.tables import build_tables
 from suanli.errors import UnknownNameError
@@ -20,6 +21,8 @@ from suanli.experiment.run import run_policies, scenario_workload
 from suanli.model.fleet import Failure
 from suanli.model.job import Job, JobKind
 from suanli.model.scenario import Scenario
+from suanli.policy.registry import make_policy
+from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-services.yaml"
@@ -152,3 +155,86 @@ def test_simulate_prints_the_services(tmp_path: Path) -> None:
     assert "Services" in result.output and "reactive" in result.output and "chat" in result.output
     result = CliRunner().invoke(app, [*args[:-3], "--serving", "none", "--out", str(out)])
     assert result.exit_code == 0 and "Services" not in result.output
+
+
+def test_routing_follows_the_plan_then_spills_to_what_is_spare(scenario: Scenario) -> None:
+    """A region's requests go to the replicas sized for it first, and only the rest over
+    the capacity still spare after the planned loads, within what each pool serves at
+    the target."""
+    tables = build_serving_tables(build_tables(scenario))
+    t = tables.services[0]
+    ready = np.array([2, 3])
+    cap = ready * t.mu
+    limit = 0.9 * cap
+    plan = RoutePlan(np.array([[0.5 * cap[0], 0.0]]), ready.astype(float), limit)
+    # within the plan: all on the planned pool, though the other has more spare
+    x = route(np.array([0.4 * cap[0]]), ready, t, plan)
+    assert x[0] == pytest.approx([0.4 * cap[0], 0.0])
+    # beyond it: the rest over what is spare within the limits, in proportion
+    lam = 0.5 * cap[0] + 0.2 * limit.sum()
+    x = route(np.array([lam]), ready, t, plan)
+    room = limit - np.array([0.5 * cap[0], 0.0])
+    want = np.array([0.5 * cap[0], 0.0]) + 0.2 * limit.sum() * room / room.sum()
+    assert x[0] == pytest.approx(want)
+    # replicas still starting: the plan counts only the ready share of a pool
+    half = RoutePlan(plan.rates, 2 * ready.astype(float), 2 * limit)
+    x = route(np.array([0.4 * cap[0]]), ready, t, half)
+    assert x.sum() == pytest.approx(0.4 * cap[0])
+    assert x[0, 0] >= 0.25 * cap[0] - 1e-9  # its ready half of the plan, then shared
+    assert x[0, 1] > 0
+    # beyond every limit and all capacity: as without a plan, nothing dropped
+    x = route(np.array([10 * cap.sum()]), ready, t, plan)
+    assert x.sum() == pytest.approx(10 * cap.sum())
+
+
+class _Recorder:
+    """A serving policy that places nothing and keeps what each tick observed."""
+
+    name = "recorder"
+    tick_s = 300.0
+
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+
+    def decide(self, inp: ServingInput) -> ServingDecision:
+        self.seen.append(np.array(inp.observed[0]))
+        return ServingDecision()
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_warm_start_gives_the_services_a_day_of_history(scenario: Scenario, warm: bool) -> None:
+    """Services already serving at 0 come with the monitoring of the day before (so a
+    forecaster that reads yesterday works from the first tick); a cold start (as the live
+    control plane starts) has only the interval before ``now``."""
+    sc2, jobs = scenario_workload(scenario, 1)
+    rec = _Recorder()
+    Simulator(sc2, jobs, make_policy("backfill"), seed=1, serving=rec, warm_services=warm).run()
+    first = rec.seen[0]
+    (demand,) = build_serving_tables(build_tables(sc2)).services[0].demand
+    ticks = 288 if warm else 1
+    assert first.shape == (1, ticks)
+    expected = [demand.mean_rate(-(i + 1) * 300.0, -i * 300.0) for i in reversed(range(ticks))]
+    assert first[0].tolist() == pytest.approx(expected)
+    # the hourly curve of the day before: quiet at night, busy by day
+    if warm:
+        assert first[0].max() > 2 * first[0].min()
+    # from then on one interval per tick, the history kept
+    assert rec.seen[1].shape == (1, ticks + 1)
+
+
+def test_suanli_sizes_replicas_within_its_utilisation_ceiling() -> None:
+    """``max_utilisation`` ρ_max: with a flat demand (the forecast exact), the ready
+    replicas' capacity is never less than the demand / ρ_max — set through the scenario's
+    own policy parameters; without the ceiling the SLO alone allows a higher utilisation."""
+    data = yaml.safe_load(FIXTURE.read_text())
+    data["services"][0]["regions"][0]["demand"]["hourly"] = [5] * 24
+
+    def utilisation(rho: float) -> float:
+        data["policies"] = {"serving/suanli": {"max_utilisation": rho}}
+        sc = parse_scenario(yaml.safe_dump(data), "flat", FIXTURE.parent)
+        (o,) = run(sc, "suanli").services
+        _, demand, cap, *_ = o.series.T
+        return float((demand / cap).max())
+
+    assert utilisation(0.5) <= 0.5 + 1e-9
+    assert utilisation(1.0) > 0.6

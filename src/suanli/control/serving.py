@@ -395,7 +395,7 @@ class LiveServing:
                     since=self.book.epoch0 + r.started_s,
                 )
             )
-        x = route(lam, ready, t)
+        x = route(lam, ready, t, srv.plans.get(k))
         routes = tuple(
             RouteView(
                 region=t.regions[r],

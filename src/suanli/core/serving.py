@@ -13,11 +13,19 @@ interval just ended, then asks the serving policy for decisions. Accounting, for
 service over ``[t₀, t₁)`` with Δ = t₁ − t₀:
 
 * region *r* offers ``λ_r`` requests/s (its curve's mean over the interval);
-* **routing**: regions, fewest reachable pools first, spread ``λ_r`` over the pools
-  holding ready replicas within the region's latency bound, filling the spare capacity
-  ``c_p μ_p − x_p`` in proportion (what is left beyond all spare capacity goes in
-  proportion to capacity); a region with no reachable ready replica has its requests
-  **dropped**;
+* **routing**, in two passes. First, where the policy's last decision carried a
+  :class:`RoutePlan` (the rate ``y_{rp}`` it sized pool *p*'s replicas for on behalf of
+  region *r*, counting on ``n_p`` replicas there), each region sends its requests to its
+  planned pools in proportion to their ready planned rates
+  ``ỹ_{rp} = y_{rp} min(1, c_p / n_p)`` (``c_p`` ready replicas), up to
+  ``Ỹ_r = Σ_p ỹ_{rp}``: ``x_{rp} = min(λ_r, Ỹ_r) ỹ_{rp} / Ỹ_r``. Then what is left of
+  each region (all of ``λ_r`` without a plan), regions fewest reachable pools first, is
+  spread over the pools holding ready replicas within the region's latency bound,
+  filling the capacity still spare after the planned loads, ``c_p μ_p − x_p``, in
+  proportion (what is left beyond all spare capacity goes in proportion to capacity).
+  So a pool's load is the load its replicas were sized for, plus only what fits in
+  capacity nobody planned for. A region with no reachable ready replica has its
+  requests **dropped**;
 * pool *p* then serves ``λ_p = Σ_r x_{rp}`` with inter-arrival SCV
   ``Σ_r x_{rp} c_r² / λ_p`` on ``c_p`` replicas, and the fluid model
   (:func:`~suanli.perf.queueing.slo_attainment`, with the backlog it carried from the
@@ -56,6 +64,10 @@ from suanli.perf.serving import SERVING_PROFILE as SERVING_PROFILE_MODEL
 SERVING_PROFILE = SERVING_PROFILE_MODEL.id
 
 
+#: History a warm start gives the services (:meth:`ServingState.warm_start`): one day.
+WARM_HISTORY_S = 86_400.0
+
+
 @dataclass(frozen=True, slots=True)
 class Scale:
     """Add ``count`` replicas of service ``service`` on ``pool``."""
@@ -64,6 +76,19 @@ class Scale:
     pool: int
     count: int
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """Which load a service's replicas were sized for: ``rates[r, p]`` requests/s of
+    region *r* planned on pool *p*, counting on ``replicas[p]`` replicas there (routing
+    sends each region's requests by this plan first: the module docstring)."""
+
+    rates: np.ndarray
+    replicas: np.ndarray
+    #: ``limit[p]``: the rate ``replicas[p]`` replicas serve at the attainment they were
+    #: sized for (routing fills a pool beyond it only when every pool in reach is there).
+    limit: np.ndarray
 
 
 @dataclass(slots=True)
@@ -76,6 +101,9 @@ class ServingDecision:
     add: list[Scale] = field(default_factory=list)
     #: Per service, replicas the policy wanted that found no room.
     short: dict[int, int] = field(default_factory=dict)
+    #: Per service, the load each pool's replicas are sized for (routing follows it until
+    #: the next decision); a service without one is routed by spare capacity alone.
+    plan: dict[int, RoutePlan] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +252,21 @@ class ServingState:
         #: Replicas placed so far (the ``n`` of the default name ``<service>#r<n>``).
         self.seq = 0
         self._cands: dict[tuple[int, int], Candidate | None] = {}
+        #: The routing plan of the last decision, per service (:class:`RoutePlan`).
+        self.plans: dict[int, RoutePlan] = {}
 
     def warm_start(self) -> None:
         """Begin as if the services had been serving before time 0: replicas placed at 0
-        need no cold start, and the interval before 0 counts as observed."""
+        need no cold start, and the last day before 0 counts as observed (what the
+        monitoring of services already serving holds: a forecaster that reads yesterday
+        works from the first tick, as it would in steady operation)."""
         self.warm = True
-        self.seed(0.0)
+        ticks = max(1, round(WARM_HISTORY_S / self.tick_s))
+        for k, t in enumerate(self.tables.services):
+            if not self.observed[k]:
+                for i in range(ticks, 0, -1):
+                    a, b = -i * self.tick_s, -(i - 1) * self.tick_s
+                    self.observed[k].append(np.array([d.mean_rate(a, b) for d in t.demand]))
 
     def seed(self, now: float) -> None:
         """Services without history get the tick before ``now`` as observed (what a
@@ -289,6 +326,7 @@ class ServingState:
         self.tables, self.live, self.backlog = tables, live, backlog
         self.observed, self.totals = observed, totals
         self._cands.clear()
+        self.plans = {}  # indices changed; the next decision plans again
         return orphans
 
     # -- the policy interface -------------------------------------------------------------
@@ -337,6 +375,7 @@ class ServingState:
             self.drain(j, now, why)
         for k, n in dec.short.items():
             self.totals[k].unplaced += n
+        self.plans = dict(dec.plan)
         for sc in dec.add:
             cand = self.candidate(sc.service, sc.pool)
             tenant = st.tables.tenant_ids.index(self.tables.services[sc.service].service.tenant)
@@ -477,7 +516,7 @@ class ServingState:
                     for pl in self.live[k]
                 ]
             )
-            x = route(lam, ready, t)
+            x = route(lam, ready, t, self.plans.get(k))
             tot = self.totals[k]
             tot.requests += lam * dt
             tot.dropped += np.where(x.sum(axis=1) > 0, 0.0, lam) * dt  # no replica in reach
@@ -553,8 +592,11 @@ class ServingState:
             )
 
 
-def route(lam: np.ndarray, ready: np.ndarray, t: ServiceTable) -> np.ndarray:
-    """``x[r, p]``: requests/s of region *r* sent to pool *p* (module docstring)."""
+def route(
+    lam: np.ndarray, ready: np.ndarray, t: ServiceTable, plan: RoutePlan | None = None
+) -> np.ndarray:
+    """``x[r, p]``: requests/s of region *r* sent to pool *p*: by ``plan`` first, then
+    over the spare capacity (module docstring)."""
     x = np.zeros((len(lam), len(ready)))
     cap = ready * t.mu
     if not cap.any():
@@ -562,17 +604,53 @@ def route(lam: np.ndarray, ready: np.ndarray, t: ServiceTable) -> np.ndarray:
     ok = t.reach_pool & (cap > 0)[None, :]
     order = sorted(range(len(lam)), key=lambda r: (int(ok[r].sum()), r))
     used = np.zeros(len(ready))
+    y = reserved = limit = None
+    if plan is not None:
+        n = plan.replicas
+        scale = np.where(n > 0, np.minimum(1.0, ready / np.maximum(n, 1)), 0.0)
+        y = np.where(ok, plan.rates * scale[None, :], 0.0)
+        reserved = y.sum(axis=0)  # planned for the regions not routed yet
+        # a pool no plan sized: its full capacity
+        limit = np.where(n > 0, np.minimum(plan.limit * scale, cap), cap)
+
+    def send(r: int, pools: np.ndarray, share: np.ndarray) -> None:
+        x[r, pools] += share
+        used[pools] += share
+
     for r in order:
+        if y is not None and reserved is not None:
+            reserved -= y[r]
         if lam[r] <= 0 or not ok[r].any():
             continue
         pools = np.flatnonzero(ok[r])
+        rest = float(lam[r])
+        if y is not None and reserved is not None and limit is not None:
+            # the region's own plan, then capacity nobody planned for, then the rest of
+            # the planned capacity, all within what the pools serve at the target
+            lim = limit[pools]
+            for tier in range(3):
+                free = np.maximum(lim - used[pools], 0.0)
+                if tier == 0:
+                    room = np.minimum(y[r, pools], free)
+                elif tier == 1:
+                    room = np.maximum(free - np.maximum(reserved[pools], 0.0), 0.0)
+                else:
+                    room = free
+                total = float(room.sum())
+                if total <= 0:
+                    continue
+                take = min(rest, total)
+                send(r, pools, take * room / total)
+                rest -= take
+                if rest <= 1e-12 * float(lam[r]):
+                    break
+            if rest <= 1e-12 * float(lam[r]):
+                continue
         spare = np.maximum(cap[pools] - used[pools], 0.0)
-        if spare.sum() >= lam[r]:
-            share = lam[r] * spare / spare.sum()
+        if spare.sum() >= rest:
+            send(r, pools, rest * spare / spare.sum())
         else:
-            share = spare + (lam[r] - spare.sum()) * cap[pools] / cap[pools].sum()
-        x[r, pools] = share
-        used[pools] += share
+            send(r, pools, spare + (rest - spare.sum()) * cap[pools] / cap[pools].sum())
     return x
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from suanli.core.accounting import Accounting
 from suanli.core.jobtable import JobTable
+from suanli.core.migration import progress
 from suanli.core.serving import ServiceOutcome, ServingState, service_outcomes
 from suanli.core.state import DONE, SchedulingState, Stretch, Transfers
 from suanli.core.tables import FleetTables
@@ -41,6 +42,9 @@ class SimResult:
     #: Per job, seconds its resizes cost it (work redone and the wait for the restart).
     resize_lost_s: np.ndarray
     lost_pflop: np.ndarray
+    #: Per job, PFLOP done by the end of the run: all its work when it finished, else its
+    #: last checkpoint's progress plus what its running stretch (if any) computed since.
+    work_done: np.ndarray
     last_pool: np.ndarray
     last_devices: np.ndarray
     reasons: dict[int, str]
@@ -95,6 +99,12 @@ class SimResult:
             last_pool[sp.job] = sp.pool
             last_devices[sp.job] = sp.devices
         done = np.asarray([s == DONE for s in st.status[:n]], dtype=bool)
+        work_done = np.asarray(st.work_done[:n], dtype=float)
+        for j, rs in st.running.items():
+            if j < n:  # a batch job still running at the end: the work done so far
+                work_done[j] = progress(
+                    jobs, j, rs.cand.rate, rs.compute_start_s, st.work_done[j], end_s
+                )[0]
         reasons = {j: st.reason(j) for j in range(n) if not done[j]}
         return cls(
             scenario=scenario,
@@ -112,6 +122,7 @@ class SimResult:
             resizes=np.asarray(st.resizes[:n], dtype=np.int64),
             resize_lost_s=np.asarray(st.resize_lost_s[:n], dtype=float),
             lost_pflop=np.asarray(st.lost_pflop[:n], dtype=float),
+            work_done=work_done,
             last_pool=last_pool,
             last_devices=last_devices,
             reasons=reasons,

@@ -9,9 +9,10 @@ attainment reaches the target (:class:`Sizer`, a lookup table of the fluid model
 ``L_{kp} > T_{kp}`` the surplus drains, replicas still starting first, then the newest;
 where ``L_{kp} < T_{kp}`` replicas are added while the pool has room for them
 (devices, power, the tenant's quotas), and, when the policy allows it, after preempting
-running preemptible batch jobs on the pool — those that lose least work first (least
-time since their last checkpoint, then fewest devices) — until the freed and free
-devices hold the replica.
+running preemptible batch jobs on the pool — those that lose least work first (fewest
+device-seconds since their last checkpoint, devices × time: a 1,024-device gang five
+minutes past its checkpoint loses more than an 8-device job forty minutes past; then
+fewest devices) — until the freed and free devices hold the replica.
 """
 
 from __future__ import annotations
@@ -77,6 +78,25 @@ class Sizer:
             more = self._table(t, p, cv, latency_s, target, len(caps) + 1, 2 * len(caps))
             caps = self._caps[key] = np.maximum.accumulate(np.concatenate([caps, more]))
         return int(np.searchsorted(caps, lam)) + 1
+
+    def capacity(
+        self, t: ServiceTable, p: int, n: int, cv: float, latency_s: float, target: float
+    ) -> float:
+        """``Λ(n)``: the highest rate ``n`` replicas of ``t`` on pool *p* serve at
+        ``target`` attainment (0 for none)."""
+        if n <= 0 or t.perf[p] is None or t.mu[p] <= 0:
+            return 0.0
+        n = min(n, MAX_REPLICAS)
+        cv = math.ceil(cv * 10 - 1e-9) / 10
+        latency_s = math.ceil(latency_s * 1e3 - 1e-9) / 1e3
+        key = (id(t), p, cv, latency_s, target)
+        caps = self._caps.get(key)
+        if caps is None:
+            caps = self._caps[key] = self._table(t, p, cv, latency_s, target, 1, 16)
+        while len(caps) < n:
+            more = self._table(t, p, cv, latency_s, target, len(caps) + 1, 2 * len(caps))
+            caps = self._caps[key] = np.maximum.accumulate(np.concatenate([caps, more]))
+        return float(caps[n - 1])
 
     def _table(
         self, t: ServiceTable, p: int, cv: float, latency_s: float, target: float, a: int, b: int
@@ -168,15 +188,16 @@ def reconcile(
 def _make_room(
     inp: ServingInput, tenant: int, cand: Candidate, taken: set[int], dec: ServingDecision
 ) -> bool:
-    """Preempt batch jobs on the candidate's pool, least work lost first, until the replica
-    would fit; False (and nothing preempted) when it cannot. The planning view counts the
-    preempted jobs' devices and power as freed."""
+    """Preempt batch jobs on the candidate's pool, least work lost first (device-seconds
+    since the last checkpoint), until the replica would fit; False (and nothing preempted)
+    when it cannot. The planning view counts the preempted jobs' devices and power as
+    freed."""
     cap = inp.capacity
     p = cand.pool
     mark = cap.mark()
     victims = sorted(
         (v for v in inp.preemptible_on(p) if v.job not in taken),
-        key=lambda v: (v.since_checkpoint_s, v.devices, v.job),
+        key=lambda v: (v.since_checkpoint_s * v.devices, v.devices, v.job),
     )
     chosen = []
     for v in victims:
@@ -213,6 +234,8 @@ class Spreader:
         self.added = np.zeros(inp.fleet.n_pools, dtype=np.int64)
         self.unclaimed = {p: len(inp.live[k][p]) for p in self.t.pools}
         self.short = 0
+        #: Replicas per pool once settled (:meth:`settle`).
+        self.goal = self.targets
 
     def place(self, order: Sequence[int], count: int, sticky: bool) -> int:
         """Claim ``count`` replicas over ``order``: live ones first (in every pool of the
@@ -263,7 +286,7 @@ class Spreader:
         (:func:`clamp`), new replicas where they were reserved, and the surplus drained
         (replicas still starting first, then the newest)."""
         inp, k, dec = self.inp, self.k, self.dec
-        goal = clamp(self.t, self.targets)
+        goal = self.goal = clamp(self.t, self.targets)
         for p in self.t.pools:
             live = list(inp.live[k][p])
             added = int(self.added[p])

@@ -11,18 +11,37 @@ from the recent level and trend::
 and inflated by a margin *m*: the 95th percentile of the relative under-forecasts of the
 last day (at least ``min_margin``).
 
-**Sizing.** Replicas are sized for ``max_{h ≤ H↑} (1 + m) λ̂_{n+h}`` with ``H↑`` covering a
-cold start and a tick (a replica added now serves from then on), at attainment
-``target`` (above the SLO's, for safety). Replicas are kept rather than drained (and
-paid for again with a cold start) while the forecast of the next ``K``, the rate
-observed over the last ``K`` or a sizing of the last ``K`` needs them:
-``T = max(T↑, min(L, T_keep))``, with ``K = min(keep_s, κ·τ)``, ``τ`` the service's cold
-start and ``κ`` = ``keep_cold_starts``: draining a replica and starting another later costs
-``τ`` of its devices serving nothing, and the risk of missing the SLO meanwhile; keeping it
-idle costs its devices for as long as it waits. Keeping a replica for the break-even time
-``τ`` is the ski-rental rule (never more than twice the cost of knowing the future);
-``κ = 2`` leaves room for the risk. A service that loads in a minute keeps no idle replicas
-for an hour; one that loads in ten minutes keeps them twenty.
+**Sizing.** The regions of a service whose first pool (below) is the same are sized
+together, on that pool: their load ``Λ = Σ_r max_{h ≤ H↑} (1 + m_r) λ̂_{r,n+h}`` (CV the
+load-weighted one, latency the farthest region's) needs ``n↑`` replicas: the fewest that
+serve it at attainment ``target`` (default: the SLO's own) by the fluid model and at a
+utilisation ``Λ / (n μ_p)`` of at most ρ_max = ``max_utilisation`` (0.97: where the fluid
+model still promises the SLO at ρ → 1, as it does for services with loose bounds, a forecast
+error of a few percent saturates the replicas), with ``H↑ = ⌈(τ + Δ)/Δ⌉ + lead_ticks``
+ticks (a replica added now serves after its cold start ``τ``; the next tick can add more).
+Replicas are kept rather than drained (and paid for again with a cold start) while the
+forecast of the next ``K``, the rate observed over the last ``K`` or a sizing of the last
+``K`` needs them:
+``T = max(n↑, min(L, n_keep))`` with ``L`` the live replicas in the group's pools and::
+
+    K = min( keep_s, κ·τ + π / d ),
+
+``κ`` = ``keep_cold_starts``, ``d`` the devices of the service's smallest replica and
+``π`` = ``cold_start_price_s`` the price of a cold start in device-seconds beyond its
+``τ`` of idle devices. Draining a replica and starting another after a gap ``g`` costs
+``d τ + π`` (and a cold start); keeping it idle costs ``d g``: keep while ``g < τ + π/d``
+(the ski-rental break-even; ``κ = 2`` leaves room for the risk of missing the SLO while
+loading). The price is per cold start, not per device, because what is counted (and what
+an operator pays in load on the weight store and in risk) is the number of cold starts.
+The group's ``T`` is split among its regions in proportion to their loads (largest
+remainders); regions that reach the fewest pools are placed first, as routing takes them.
+
+**Routing plan.** With its decisions the policy says which load each pool's replicas are
+sized for (:class:`~suanli.core.serving.RoutePlan`): a group's loads routed over the
+replicas placed for it (fewest reachable pools first, in proportion to spare capacity),
+within what each pool's replicas serve at the target, ``Λ_p(n_p)``. Routing sends each
+region's requests by this plan first and spills only to capacity spare after the planned
+loads (:func:`~suanli.core.serving.route`), so a pool serves the load it was sized for.
 
 **Placement.** A region's replicas go first to the pools already serving it (no churn),
 then to the pools within its latency bound with the lowest score
@@ -46,7 +65,14 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from suanli.core.serving import ServingDecision, ServingInput, ServingParams
+from suanli.core.serving import (
+    RoutePlan,
+    ServingDecision,
+    ServingInput,
+    ServingParams,
+    route,
+)
+from suanli.core.serving_tables import ServiceTable
 from suanli.perf.serving import SERVING_POWER_FACTOR
 from suanli.policy.registry import register
 from suanli.policy.serving.common import Sizer, Spreader, pools_for
@@ -89,11 +115,23 @@ class Tidal:
     class Params(ServingParams):
         """Parameters of the ``suanli`` serving policy."""
 
-        target: float = Field(0.995, gt=0, le=1, description="attainment to size replicas for")
-        min_margin: float = Field(0.05, ge=0, description="least forecast margin")
+        target: float | None = Field(
+            None, gt=0, le=1, description="attainment to size replicas for (None: the SLO's)"
+        )
+        together: bool = Field(
+            True, description="size the regions that share a first pool together"
+        )
+        lead_ticks: int = Field(0, ge=0, description="ticks beyond a cold start to size ahead")
+        min_margin: float = Field(0.0, ge=0, description="least forecast margin")
         keep_s: float = Field(3600.0, ge=0, description="keep replicas needed this soon, at most")
         keep_cold_starts: float = Field(
             2.0, ge=0, description="keep replicas needed within this many cold starts"
+        )
+        cold_start_price_s: float = Field(
+            7200.0, ge=0, description="a cold start's price beyond its τ, in seconds of its devices"
+        )
+        max_utilisation: float = Field(
+            0.97, gt=0, le=1, description="highest utilisation replicas are sized for"
         )
         w_cost: float = Field(0.5, ge=0, description="weight of energy cost in placement")
         w_carbon: float = Field(0.2, ge=0, description="weight of carbon in placement")
@@ -106,20 +144,31 @@ class Tidal:
         #: Past one-tick-ahead forecasts per (service, region), to measure the margin.
         #: (interval indices, forecasts), in the order made.
         self._forecasts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        #: Replicas sized per (service, region) over the last ``keep_s``.
-        self._sized: dict[tuple[int, int], deque[int]] = {}
+        #: Replicas sized per (service, group) over the last ``keep_s``.
+        self._sized: dict[tuple[int, ...], deque[int]] = {}
 
     def decide(self, inp: ServingInput) -> ServingDecision:
         """Targets from the forecast; see the module docstring."""
         dec = ServingDecision()
         taken: set[int] = set()
         known: dict[tuple[bool, int], float] = {}
+        site = inp.fleet.pool_site
         for k, t in enumerate(inp.tables.services):
             sp = Spreader(inp, k, dec, taken, preempt=True)
-            up_h = math.ceil((t.cold_start_s + inp.tick_s) / inp.tick_s) + 1
-            keep = min(self.params.keep_s, self.params.keep_cold_starts * t.cold_start_s)
+            up_h = math.ceil((t.cold_start_s + inp.tick_s) / inp.tick_s) + self.params.lead_ticks
+            devices = min((int(t.devices[p]) for p in t.pools if t.devices[p]), default=1)
+            keep = min(
+                self.params.keep_s,
+                self.params.keep_cold_starts * t.cold_start_s
+                + self.params.cold_start_price_s / devices,
+            )
             keep_h = max(up_h, math.ceil(keep / inp.tick_s))
             score = self._scores(inp, k, known)
+            goal = (
+                self.params.target if self.params.target is not None else t.service.slo.attainment
+            )
+            # per region: (pools, best pool, cv, latency, load to size for, load to keep)
+            regions: dict[int, list[tuple[int, list[int], float, float, float, float]]] = {}
             for r in range(len(t.regions)):
                 pools = pools_for(inp, k, r)
                 if not pools:
@@ -128,25 +177,91 @@ class Tidal:
                 margin = self._margin(k, r, inp.observed[k][r], fc[0])
                 cv = t.demand[r].cv(inp.now)
                 best = min(pools, key=lambda p: (t.rank[p], score[p], p))
-                lat = float(t.latency_s[r, inp.fleet.pool_site[best]])
-                goal = self.params.target
+                lat = float(t.latency_s[r, site[best]])
                 up = float(fc[:up_h].max()) * (1 + margin)
-                n_up = self.sizer.needed(t, best, up, cv, lat, goal)
                 recent = inp.observed[k][r][-keep_h:]
                 peak_keep = max(float(fc.max()), float(recent.max()) if len(recent) else 0.0)
-                n_keep = self.sizer.needed(t, best, peak_keep * (1 + margin), cv, lat, goal)
-                past = self._sized.setdefault((k, r), deque(maxlen=keep_h))
+                key = best if self.params.together else -1 - r
+                regions.setdefault(key, []).append(
+                    (r, pools, cv, lat, up, peak_keep * (1 + margin))
+                )
+            rates = np.zeros((len(t.regions), inp.fleet.n_pools))
+            # regions that reach fewest pools first (as routing takes them): a region
+            # with a choice goes where the others leave room
+            for key, group in sorted(
+                regions.items(), key=lambda kv: (min(len(g[1]) for g in kv[1]), kv[1][0][0])
+            ):
+                group.sort(key=lambda g: (len(g[1]), g[0]))
+                best = key if key >= 0 else min(group[0][1], key=lambda p: (t.rank[p], score[p], p))
+                ups = np.array([g[4] for g in group])
+                up = float(ups.sum())
+                cv = (
+                    math.sqrt(float((ups * np.array([g[2] for g in group]) ** 2).sum()) / up)
+                    if up > 0
+                    else group[0][2]
+                )
+                lat = max(g[3] for g in group)
+                keep_lam = sum(g[5] for g in group)
+                n_up = max(self.sizer.needed(t, best, up, cv, lat, goal), self._busy(t, best, up))
+                n_keep = max(
+                    self.sizer.needed(t, best, keep_lam, cv, lat, goal),
+                    self._busy(t, best, keep_lam),
+                )
+                rkey = (k, *sorted(g[0] for g in group))
+                past = self._sized.setdefault(rkey, deque(maxlen=keep_h))
                 past.append(n_up)
                 n_keep = max(n_keep, *past)
-                live = sum(len(inp.live[k][p]) for p in pools)
+                pools_g = sorted({p for g in group for p in g[1]})
+                live = sum(len(inp.live[k][p]) for p in pools_g)
                 want = max(n_up, min(live, n_keep))
-                site = inp.fleet.pool_site
-                order = sorted(
-                    pools, key=lambda p: (t.rank[p], score[p], float(t.latency_s[r, site[p]]), p)
-                )
-                sp.place(order, want, sticky=True)
+                shares = _split(want, ups)
+                got = np.zeros(inp.fleet.n_pools, dtype=np.int64)
+                for (r, pools, *_), n in zip(group, shares, strict=True):
+                    order = sorted(
+                        pools,
+                        key=lambda p: (t.rank[p], score[p], float(t.latency_s[r, site[p]]), p),
+                    )
+                    before = sp.targets.copy()
+                    sp.place(order, n, sticky=True)
+                    got += sp.targets - before
+                if got.any():
+                    # the group's sized loads routed over its replicas as routing would
+                    # (the regions that reach fewest pools first, over spare capacity)
+                    rs = [g[0] for g in group]
+                    lam_g = np.zeros(len(t.regions))
+                    lam_g[rs] = ups
+                    rates[rs] = route(lam_g, got, t)[rs]
             sp.settle("forecast demand")
+            dec.plan[k] = self._plan(inp, k, rates, sp.goal, goal)
         return dec
+
+    def _busy(self, t: ServiceTable, p: int, lam: float) -> int:
+        """Replicas on pool *p* that keep the utilisation ``λ / (n μ_p)`` at or below
+        ``max_utilisation``."""
+        rho, mu = self.params.max_utilisation, float(t.mu[p])
+        return math.ceil(lam / (rho * mu) - 1e-9) if lam > 0 and mu > 0 else 0
+
+    def _plan(
+        self, inp: ServingInput, k: int, rates: np.ndarray, replicas: np.ndarray, goal: float
+    ) -> RoutePlan:
+        """The routing plan: each pool's planned loads within what its replicas serve at
+        the goal (for the latency and burstiness of the regions planned there)."""
+        t = inp.tables.services[k]
+        site = inp.fleet.pool_site
+        limit = np.zeros(inp.fleet.n_pools)
+        cv = max((d.cv(inp.now) for d in t.demand), default=1.0)
+        for q in np.flatnonzero(replicas):
+            p = int(q)
+            rs = np.flatnonzero(rates[:, p] > 0)
+            if not len(rs):
+                rs = np.flatnonzero(t.reach_pool[:, p])
+            lat = float(t.latency_s[rs, site[p]].max()) if len(rs) else 0.0
+            limit[p] = self.sizer.capacity(t, p, int(replicas[p]), cv, lat, goal)
+        load = rates.sum(axis=0)
+        over = load > limit
+        if over.any():
+            rates = rates * np.where(over, limit / np.where(over, load, 1.0), 1.0)[None, :]
+        return RoutePlan(rates, np.asarray(replicas, dtype=float), limit)
 
     def _forecast(self, obs: np.ndarray, ahead: int, tick_s: float) -> np.ndarray:
         """λ̂ for the next ``ahead`` intervals (module docstring)."""
@@ -211,3 +326,18 @@ class Tidal:
         w = self.params
         mu = {p: max(float(t.mu[p]), 1e-12) for p in t.pools}
         return {p: (w.w_cost * cost[p] / mc + w.w_carbon * carbon[p] / mg) / mu[p] for p in t.pools}
+
+
+def _split(n: int, weights: np.ndarray) -> list[int]:
+    """``n`` in whole parts in proportion to ``weights`` (largest remainders; equal
+    parts for no weight)."""
+    w = np.asarray(weights, dtype=float)
+    if len(w) == 1:
+        return [n]
+    if w.sum() <= 0:
+        w = np.ones(len(w))
+    exact = n * w / w.sum()
+    out = np.floor(exact).astype(np.int64)
+    for i in np.argsort(-(exact - out), kind="stable")[: n - int(out.sum())]:
+        out[i] += 1
+    return [int(v) for v in out]
