@@ -137,3 +137,69 @@ def test_the_reservation_goes_where_the_gang_would_end_first() -> None:
     assert first.start_s == pytest.approx(2100.0)
     assert back.first_start[1] == pytest.approx(60.0)
     assert r.finish[1] < back.finish[1]
+
+
+B200 = "nvidia_b200_hgx"
+
+
+def test_every_long_waiting_gang_of_a_class_gets_a_pool_of_its_own() -> None:
+    # Two 16-device gangs of one class ('g1' at 60 s, 'g2' at 120 s) find both pools full:
+    # site a's until 'ha' ends at 5 h, site b's until 'hb' ends at 10 h. Once each has
+    # waited reserve_after_s, each is reserved a pool of its own — conservative
+    # backfilling, not EASY's single reservation, so 'g2' is not left unprotected while
+    # 'g1' waits — and each starts by its reservation ('g2' at 7 h, when 'g1' ends).
+    sc = scenario([site("a", [(H100, 16)]), site("b", [(H100, 16)])], hours=24)
+    jobs = [
+        job("ha", 0.0, 16, 5 * HOUR),
+        job("hb", 0.0, 16, 10 * HOUR),
+        job("g1", 60.0, 16, 2 * HOUR),
+        job("g2", 120.0, 16, 2 * HOUR),
+    ]
+    p = make_policy("suanli")
+    said: list[dict[int, str]] = []
+    decide = p.decide
+
+    def recorded(inp: PolicyInput) -> PolicyOutput:
+        out = decide(inp)
+        said.append(dict(out.reasons))
+        return out
+
+    p.decide = recorded  # type: ignore[method-assign]
+    r = Simulator(sc, jobs, p, verify=True).run()
+    ids = r.jobs.ids
+    g1, g2 = ids.index("g1"), ids.index("g2")
+    # the reasons each job is given: its own reservation, on its own pool
+    assert any(
+        w.get(g1, "").startswith(f"reserved {H100} at a from t=18,000 s")
+        and w.get(g2, "").startswith(f"reserved {H100} at b from t=36,000 s")
+        for w in said
+    )
+    assert r.first_start[g1] == pytest.approx(5 * HOUR)
+    # 'g2' starts by its reservation: at 7 h, on the pool 'g1' leaves (it ends sooner there)
+    assert r.first_start[g2] == pytest.approx(7 * HOUR)
+
+
+def test_a_move_does_not_run_past_a_reservation() -> None:
+    # The B200 pool (16) holds 'h1' (8 devices, until 1 h) and 'h2' (8, until 4 h); 'big'
+    # (16 B200) arrives at 60 s and is reserved the pool from 4 h. 'mover' (8 devices,
+    # 20 h of work on H100) runs on the H100 pool from 10 s (patience 0: it takes the
+    # slower type at once). When 'h1' ends at 1 h, moving 'mover' up to the B200 would pay
+    # (2.3 × as fast) but it would run past 4 h, so it stays: a move is held to the
+    # reservation's window as a start is, and 'big' starts at 4 h. Without the rule the
+    # move is made and 'big' waits until 'mover' ends. ('mover' lists its two types as a
+    # set: a move up its own list is then no step down a preference.)
+    sc = scenario([site("a", [(B200, 16)]), site("b", [(H100, 16)])], hours=48)
+    only_b200 = {"accepted_types": (B200,)}
+    jobs = [
+        job("h1", 0.0, 8, 2.28 * HOUR, **only_b200),  # ~1 h on a B200
+        job("h2", 0.0, 8, 9.1 * HOUR, **only_b200),  # ~4 h on a B200
+        job("mover", 10.0, 8, 20 * HOUR, accepted_types=(B200, H100), types_ordered=False),
+        job("big", 60.0, 16, 4 * HOUR, **only_b200),
+    ]
+    r = Simulator(sc, jobs, make_policy("suanli", {"patience": 0.0}), verify=True).run()
+    ids = r.jobs.ids
+    h2_end = r.finish[ids.index("h2")]
+    mover = ids.index("mover")
+    assert r.first_start[ids.index("big")] == pytest.approx(h2_end, abs=300.0)
+    early = [s for s in r.stretches if s.job == mover and s.start_s < h2_end]
+    assert all(r.tables.pool_label(s.pool) == f"{H100} at b" for s in early)

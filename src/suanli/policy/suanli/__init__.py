@@ -11,10 +11,11 @@ Each round:
    jobs have waited (:mod:`.utility`). Candidates worth less than waiting are dropped.
 3. **Defer** deferrable classes whose cost and carbon fall enough later, within
    their deadline (:mod:`.deferral`).
-4. **Reserve** for the most urgent class that has waited ``reserve_after_s`` and
-   fits nowhere: on the pool where it would end first, only work that ends before the
-   reservation may start (EASY backfilling inside the optimisation); the reservation is
-   kept from round to round until its job starts, so big gangs do not starve
+4. **Reserve** for every class that has waited ``reserve_after_s`` and fits nowhere,
+   longest-waiting first, each on its own pool: on the pool where it would end first, only
+   work that ends before the reservation may start (backfilling inside the optimisation,
+   conservative as Slurm's backfill rather than EASY's single reservation); reservations
+   are kept from round to round until their jobs start, so big gangs do not starve
    (docs/scheduler.md, "Big gangs and starvation").
 5. **Decide** starts: on full rounds the round LP/MILP with HiGHS (:mod:`.round_lp`),
    split POP-style when large; on event rounds a greedy pass in decreasing worth.
@@ -31,11 +32,12 @@ for a faster accelerator, or no room.
 effective priorities ``π = (P_tenant, p_job)`` of the job table, highest first, and
 ``K_ℓ`` the classes of the considered jobs of level ``λ_ℓ`` (classes are built per level,
 so a class has one level; the ``max_jobs_per_round`` considered are taken highest level
-first). First, **reserve** (before any start, as without levels) for the most urgent blocked
-class of the highest level that has one: ``ℓ* = min{ℓ : B_ℓ ≠ ∅}``, ``B_ℓ`` the classes of
-``K_ℓ`` that have waited ``reserve_after_s`` and have no option with room, the head
-``argmax_{k ∈ B_ℓ*} (a_k, −first job)``; its window restricts the classes of levels
-``ℓ ≥ ℓ*`` only (the levels above may take the pool first). Then the round is decided
+first). First, **reserve** (before any start, as without levels) for the blocked classes of
+the highest level that has one: ``ℓ* = min{ℓ : B_ℓ ≠ ∅}``, ``B_ℓ`` the classes of ``K_ℓ``
+that have waited ``reserve_after_s`` and have no option with room; each of their jobs that
+has itself waited ``reserve_after_s`` gets a pool of its own, longest-waiting first, while
+pools are left; each window restricts the classes of levels ``ℓ ≥ ℓ*`` only (the levels
+above may take the pool first). Then the round is decided
 level by level, ``ℓ = 1, …, m``, each level on the capacity ``(F^ℓ, H^ℓ, Q^ℓ)`` — free
 devices, power headroom, quota room — that the starts of the levels above it left:
 
@@ -142,10 +144,11 @@ class Suanli:
         self._lent_of: JobTable | None = None
         #: Effective priorities of the jobs (:mod:`suanli.policy.priority`).
         self.priorities = Priorities()
-        #: The reservation of the last round that made one, while its job waits (:meth:`_hold`).
-        self._held: _Held | None = None
-        #: This round: the level and class whose held reservation has room now (:meth:`_hold`).
-        self._due: tuple[int, _Item, Candidate] | None = None
+        #: The reservations of the last round that made any, longest-waiting first, while
+        #: their jobs wait (:meth:`_hold`).
+        self._held: list[_Held] = []
+        #: This round: the level, class and candidate of each reservation with room now.
+        self._due: list[tuple[int, _Item, Candidate]] = []
 
     def fast_pools(self, jobs: JobTable, sig: int) -> int:
         """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
@@ -204,21 +207,20 @@ class Suanli:
         views = None if pr.single or not (p.migrate and inp.full) else by_level(inp, pr)
         if not considered:
             for view in views or ():
-                plan_moves(view, out, p)
+                plan_moves(view, out, p, self._until())
             if views is None:
                 self._move(inp, out)
             self._size(inp, out, [], None)
             return out
         levels = self._value(inp, [considered] if pr.single else pr.groups(considered), out)
-        head: _Item | None = None
-        self._due = None
+        heads: list[_Item] = []
+        self._due = []
+        self._hold(inp, levels, pr)  # the reservations kept from earlier rounds (no starvation)
         for lv, items in enumerate(levels):  # the highest level with a long-blocked class
             blocked = self._blocked(inp, items)
             if blocked:
-                head = self._reserve(inp, blocked, levels[lv:], out, lv)
+                heads = self._reserve(inp, blocked, levels[lv:], out, lv)
                 break
-        if head is None:  # no reservation made this round: keep the last one (no starvation)
-            self._hold(inp, levels, pr)
         for lv, items in enumerate(levels):
             self._honour(inp, lv, out)
             if inp.full and len(items) > 1:
@@ -226,10 +228,10 @@ class Suanli:
             self._greedy(inp, items, out)
             self._explain(inp, items, out)
         for view in views or ():  # moves after every start, level by level
-            plan_moves(view, out, p)
+            plan_moves(view, out, p, self._until())
         if views is None:
             self._move(inp, out)
-        self._size(inp, out, levels, head)
+        self._size(inp, out, levels, heads[0] if heads else None)
         return out
 
     def _value(
@@ -289,7 +291,14 @@ class Suanli:
     def _move(self, inp: PolicyInput, out: PolicyOutput) -> None:
         """Moves of running jobs into the room the round's starts left (:mod:`.moves`)."""
         if self.p.migrate:
-            plan_moves(inp, out, self.p)
+            plan_moves(inp, out, self.p, self._until())
+
+    def _until(self) -> dict[int, float]:
+        """Per reserved pool, the earliest time a reservation on it begins."""
+        until: dict[int, float] = {}
+        for h in self._held:
+            until[h.pool] = min(until.get(h.pool, h.time_s), h.time_s)
+        return until
 
     def _size(
         self, inp: PolicyInput, out: PolicyOutput, levels: list[list[_Item]], head: _Item | None
@@ -340,46 +349,80 @@ class Suanli:
         levels: list[list[_Item]],
         out: PolicyOutput,
         lv: int = 0,
-    ) -> _Item | None:
-        """Hold a pool for the most urgent of the ``blocked`` classes (EASY-style) against
-        the classes of ``levels`` (its own and those below it); returns it, removed from its
-        level (docs/scheduler.md, "Big gangs and starvation"). With ``t_c`` the earliest
-        time candidate ``c``'s devices are free as running jobs end, ``x_c`` its data
-        transfer, ``W`` the work left and ``r_c`` its rate, ``E_c = t_c + x_c + W/r_c`` is
-        when it would end there. The pool is that of the option worth taking with the
+    ) -> list[_Item]:
+        """Reserve for the jobs of the ``blocked`` classes that have each waited
+        ``reserve_after_s``, longest-waiting first, each on a pool no other reservation
+        holds (those kept from earlier rounds first), against the classes of ``levels``
+        (their own and those below); returns the classes with a reservation, removed from
+        their level (docs/scheduler.md, "Big gangs and starvation")."""
+        submit = inp.jobs.submit
+        due = inp.now - self.p.reserve_after_s
+        waited = [(it, j) for it in blocked for j in it.cls.jobs[it.placed :] if submit[j] <= due]
+        waited.sort(key=lambda x: (submit[x[1]], x[1]))
+        heads: list[_Item] = []
+        full: set[int] = set()  # classes with no pool left to reserve
+        for it, j in waited:
+            if id(it) in full:
+                continue
+            held = self._reserve_one(inp, it, j, levels, out, lv, {h.pool for h in self._held})
+            if held is None:
+                full.add(id(it))
+                continue
+            self._held.append(held)
+            if all(h is not it for h in heads):
+                heads.append(it)
+                levels[0][:] = [x for x in levels[0] if x is not it]  # in place: a slice
+        return heads
+
+    def _reserve_one(
+        self,
+        inp: PolicyInput,
+        head: _Item,
+        job: int,
+        levels: list[list[_Item]],
+        out: PolicyOutput,
+        lv: int,
+        taken: set[int],
+    ) -> _Held | None:
+        """Hold a pool outside ``taken`` for ``job`` of the blocked class ``head``. With
+        ``t_c`` the
+        earliest time candidate ``c``'s devices are free as running jobs end, ``x_c`` its
+        data transfer, ``W`` the work left and ``r_c`` its rate, ``E_c = t_c + x_c + W/r_c``
+        is when it would end there. The pool is that of the option worth taking with the
         earliest finite ``t_c`` (as EASY), ``g``; but a candidate ``c`` with room now, worth
         taking or not, that ends no later, ``E_c ≤ E_g``, is taken instead (the class starts
         there first in its level ``lv``, :meth:`_honour`); and without a finite ``t_g``, the
         candidate with the least finite ``E_c``."""
-        head = max(blocked, key=lambda it: (it.cls.wait_s, -it.cls.jobs[0]))
-        work = inp.remaining(head.cls.jobs[0])
+        work = inp.remaining(job)
 
         def ends(c: Candidate, t: float) -> float:
             return t + c.transfer_s + work / c.rate if c.rate > 0 else math.inf
 
         res, cand = None, None
         for o in head.good:
+            if o.cand.pool in taken:
+                continue
             r = earliest_fit(inp, o.cand)
             if r is not None and math.isfinite(r.time_s) and (res is None or r.time_s < res.time_s):
                 res, cand = r, o.cand
         best = math.inf if res is None or cand is None else ends(cand, res.time_s)
         now_c = None
         cap = inp.capacity
-        for c in head.cls.candidates:  # room now, ending no later (or no finite g)
+        free = [c for c in head.cls.candidates if c.pool not in taken]
+        for c in free:  # room now, ending no later (or no finite g)
             if cap.why_not(head.cls.tenant, c) is None and ends(c, inp.now) <= best:
                 best, now_c = ends(c, inp.now), c
         if now_c is not None:
             res, cand = earliest_fit(inp, now_c), now_c
         elif res is None:
-            for c in head.cls.candidates:  # no finite reservation worth taking: any
+            for c in free:  # no finite reservation worth taking: any
                 r = earliest_fit(inp, c)
                 if r is not None and math.isfinite(r.time_s) and ends(c, r.time_s) < best:
                     res, cand, best = r, c, ends(c, r.time_s)
         if res is None or cand is None:
             return None
-        self._held = _Held(head.cls.jobs[0], cand, res.pool, res.time_s, inp.jobs)
         if now_c is not None:
-            self._due = (lv, head, cand)
+            self._due.append((lv, head, cand))
         window = res.time_s - inp.now
         for items in levels:
             for it in items:
@@ -387,62 +430,64 @@ class Suanli:
                     it.good = [o for o in it.good if o.cand.pool != res.pool or o.tau_s <= window]
         why = (
             f"reserved {inp.tables.pool_label(res.pool)} from t={res.time_s:,.0f} s "
-            f"(waited {head.cls.wait_s / 3600:.1f} h)"
+            f"(waited {(inp.now - inp.jobs.submit[job]) / 3600:.1f} h)"
         )
-        for j in head.cls.jobs:
-            out.reasons[j] = why
-        levels[0].remove(head)
-        return head
+        if any(x is head for x in levels[0]):  # its class's first: the others wait behind
+            for j in head.cls.jobs:
+                out.reasons[j] = why
+        out.reasons[job] = why
+        return _Held(job, cand, res.pool, res.time_s, inp.jobs)
 
     def _hold(self, inp: PolicyInput, levels: list[list[_Item]], pr: Priorities) -> None:
-        """Keep the last reservation in a round that made none (docs/scheduler.md, "Big gangs
-        and starvation"). While its job ``h`` waits, the classes of its level and those below
-        it may take its pool ``q`` only with options that end by its time ``t_R``,
-        ``τ_kp ≤ t_R − now`` — after ``t_R`` not at all, so the pool is left to ``h``'s class
-        — also in the rounds that do not consider ``h`` (an arrival, a finish elsewhere)
-        and in the round where ``h`` fits again, when ``h`` starts on its reserved candidate
-        first in its level if that has room (:meth:`_honour`). It ends when ``h`` is no
-        longer waiting, when a round reserves anew (for the most urgent blocked class then),
-        or after a round that considered ``h``'s class and found it room (it starts then, or
-        is blocked and reserved anew). Without a reservation made earlier this does
-        nothing."""
-        h = self._held
-        if h is None:
-            return
+        """Keep the reservations of earlier rounds (docs/scheduler.md, "Big gangs and
+        starvation"). While the job ``h`` of one waits, the classes of its level
+        and those below it may take its pool ``q`` only with options that end by its time
+        ``t_R``, ``τ_kp ≤ t_R − now`` — after ``t_R`` not at all, so the pool is left to
+        ``h``'s class — also in the rounds that do not consider ``h`` (an arrival, a finish
+        elsewhere) and in the round where ``h`` fits again, when ``h`` starts on its
+        reserved candidate first in its level if that has room (:meth:`_honour`). A
+        reservation ends when ``h`` is no longer waiting or in a round that considers
+        ``h``'s class (it starts then if it has room, or, still blocked, is reserved anew
+        by :meth:`_reserve`). Without reservations made earlier this does nothing."""
+        kept = []
         jobs = inp.jobs
-        sig = jobs.signature(h.job)
-        waiting = sig in inp.waiting_sigs and h.job in inp.waiting_of(sig)
-        if h.of is not jobs or h.job in inp.running or not waiting:
-            self._held = None
-            return
-        window = h.time_s - inp.now
-        tenant = jobs.tenant[h.job]
-        first = 0 if pr.single else pr.rank(h.job)
-        for lv, items in enumerate(levels[first:], start=first):
-            for it in items:
-                c = it.cls
-                if c.sig == sig and c.tenant == tenant and h.job in c.jobs:
-                    # considered, with room somewhere: it starts on its pool if that has room
-                    # (:meth:`_honour`), else as the round decides, or is reserved anew
-                    self._held = None
-                    if c.jobs[it.placed] == h.job:
-                        self._due = (lv, it, h.cand)
-                    continue
-                it.good = [o for o in it.good if o.cand.pool != h.pool or o.tau_s <= window]
+        for h in self._held:
+            sig = jobs.signature(h.job)
+            waiting = sig in inp.waiting_sigs and h.job in inp.waiting_of(sig)
+            if h.of is not jobs or h.job in inp.running or not waiting:
+                continue
+            window = h.time_s - inp.now
+            tenant = jobs.tenant[h.job]
+            first = 0 if pr.single else pr.rank(h.job)
+            keep = True
+            for lv, items in enumerate(levels[first:], start=first):
+                for it in items:
+                    c = it.cls
+                    if c.sig == sig and c.tenant == tenant and h.job in c.jobs:
+                        # considered, with room somewhere: it starts on its pool if that has
+                        # room (:meth:`_honour`), else as the round decides, or is reserved
+                        # anew
+                        keep = False
+                        if h.job in c.jobs[it.placed :]:
+                            self._due.append((lv, it, h.cand))
+                        continue
+                    it.good = [o for o in it.good if o.cand.pool != h.pool or o.tau_s <= window]
+            if keep:
+                kept.append(h)
+        self._held = kept
 
     def _honour(self, inp: PolicyInput, lv: int, out: PolicyOutput) -> None:
-        """Before level ``lv``'s starts: start the job of a kept reservation of that level on
-        its reserved candidate if it has room now (:meth:`_hold`), worth or not."""
-        due = self._due
-        if due is None or due[0] != lv:
-            return
-        self._due = None
-        _, it, cand = due
+        """Before level ``lv``'s starts: start the job of each reservation of that level
+        whose reserved candidate has room now (:meth:`_hold`), worth or not, the
+        longest-waiting first."""
         cap = inp.capacity
-        if it.placed < it.cls.n and cap.why_not(it.cls.tenant, cand) is None:
-            cap.take(it.cls.tenant, cand)
-            out.starts.append(Start(it.cls.jobs[it.placed], cand, ON_RESERVATION))
-            it.placed += 1
+        for due in [d for d in self._due if d[0] == lv]:
+            _, it, cand = due
+            if it.placed < it.cls.n and cap.why_not(it.cls.tenant, cand) is None:
+                cap.take(it.cls.tenant, cand)
+                out.starts.append(Start(it.cls.jobs[it.placed], cand, ON_RESERVATION))
+                it.placed += 1
+        self._due = [d for d in self._due if d[0] != lv]
 
     def _solve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
         """Full round: starts from the round LP, placed on the real node layout."""

@@ -45,6 +45,7 @@ left, so a job moves before one of a lower level whatever their gains.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from suanli.core.capacity import Capacity
 from suanli.core.jobtable import Candidate
@@ -98,9 +99,16 @@ def worth_it(
     return cost + carbon <= 0.0
 
 
-def plan_moves(inp: PolicyInput, out: PolicyOutput, p: SuanliParams) -> None:
+def plan_moves(
+    inp: PolicyInput,
+    out: PolicyOutput,
+    p: SuanliParams,
+    held: Mapping[int, float] | None = None,
+) -> None:
     """Append the round's moves to ``out`` (taking their room in the capacity view); only
-    on full rounds (module docstring)."""
+    on full rounds (module docstring). ``held``: pools reserved for a waiting job, with the
+    time the reservation begins, ``t_R``; a move onto such a pool must end by then, as a
+    start there must."""
     if not inp.full:
         return
     t, jobs = inp.tables, inp.jobs
@@ -115,6 +123,8 @@ def plan_moves(inp: PolicyInput, out: PolicyOutput, p: SuanliParams) -> None:
             )
             if e is None or not worth_moving(e, p.migrate_margin):
                 continue
+            if held and c.pool in held and inp.now + e.move_s > held[c.pool]:
+                continue  # it would run past the reservation of the pool
             if (best is None or e.net_s > best[0].net_s) and worth_it(inp, run, c, e, p):
                 best = (e, c)
         if best is not None:
