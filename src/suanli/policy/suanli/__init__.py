@@ -11,12 +11,12 @@ Each round:
    jobs have waited (:mod:`.utility`). Candidates worth less than waiting are dropped.
 3. **Defer** deferrable classes whose cost and carbon fall enough later, within
    their deadline (:mod:`.deferral`).
-4. **Reserve** for every class that has waited ``reserve_after_s`` and fits nowhere,
-   longest-waiting first, each on its own pool: on the pool where it would end first, only
-   work that ends before the reservation may start (backfilling inside the optimisation,
-   conservative as Slurm's backfill rather than EASY's single reservation); reservations
-   are kept from round to round until their jobs start, so big gangs do not starve
-   (docs/scheduler.md, "Big gangs and starvation").
+4. **Reserve** for every job of a class that fits nowhere that has waited
+   ``reserve_after_s``, longest-waiting first, each on a pool of its own: on the pool where
+   it would end first, only work that ends before the reservation may start (backfilling
+   inside the optimisation, conservative as Slurm's backfill rather than EASY's single
+   reservation); reservations are kept from round to round until their jobs start, so big
+   gangs do not starve (docs/scheduler.md, "Big gangs and starvation").
 5. **Decide** starts: on full rounds the round LP/MILP with HiGHS (:mod:`.round_lp`),
    split POP-style when large; on event rounds a greedy pass in decreasing worth.
    Every start is checked against the real node shapes, power and quotas.
@@ -385,14 +385,13 @@ class Suanli:
         taken: set[int],
     ) -> _Held | None:
         """Hold a pool outside ``taken`` for ``job`` of the blocked class ``head``. With
-        ``t_c`` the
-        earliest time candidate ``c``'s devices are free as running jobs end, ``x_c`` its
-        data transfer, ``W`` the work left and ``r_c`` its rate, ``E_c = t_c + x_c + W/r_c``
-        is when it would end there. The pool is that of the option worth taking with the
-        earliest finite ``t_c`` (as EASY), ``g``; but a candidate ``c`` with room now, worth
-        taking or not, that ends no later, ``E_c ≤ E_g``, is taken instead (the class starts
-        there first in its level ``lv``, :meth:`_honour`); and without a finite ``t_g``, the
-        candidate with the least finite ``E_c``."""
+        ``t_c`` the earliest time candidate ``c``'s devices are free as running jobs end,
+        ``x_c`` its data transfer, ``W`` the work left and ``r_c`` its rate,
+        ``E_c = t_c + x_c + W/r_c`` is when it would end there. The pool is that of the option worth
+        taking with the earliest finite ``t_c`` (as EASY), ``g``; but a candidate ``c`` with
+        room now, worth taking or not, that ends no later, ``E_c ≤ E_g``, is taken instead
+        (the class starts there first in its level ``lv``, :meth:`_honour`); and without a
+        finite ``t_g``, the candidate with the least finite ``E_c``."""
         work = inp.remaining(job)
 
         def ends(c: Candidate, t: float) -> float:
