@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,38 @@ def test_cli_missing_file() -> None:
     words = " ".join(result.stderr.split())  # the console wraps long lines
     assert "no such scenario file" in words
     assert "suanli scenario export" in words
+
+
+@pytest.mark.parametrize(
+    ("policies", "field", "what"),
+    [
+        ({"suanli": {"patience": 5}}, "policies.suanli.patience", "less than or equal to 1"),
+        (
+            {"serving/suanli": {"max_utilisation": 1.5}},
+            "policies.serving/suanli.max_utilisation",
+            "less than or equal to 1",
+        ),
+        ({"suanli": {"no_such_knob": 1}}, "policies.suanli.no_such_knob", "Extra inputs"),
+        ({"nosuch": {}}, "policies.nosuch", "unknown policy 'nosuch'; valid policies: backfill"),
+        ({"serving/nosuch": {}}, "policies.serving/nosuch", "unknown serving policy 'nosuch'"),
+    ],
+    ids=["out of range", "serving out of range", "unknown parameter", "unknown", "serving"],
+)
+def test_cli_validate_checks_policy_parameters(
+    tmp_path: Path, policies: dict[str, Any], field: str, what: str
+) -> None:
+    """`suanli validate` checks the `policies:` block as a run would (before, a bad value
+    passed validation and failed only when simulated)."""
+    data = tiny()
+    data["policies"] = policies
+    path = write(tmp_path, data)
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    words = " ".join(result.stderr.split())  # the console wraps long lines
+    assert f"{path}: {field}: " in words and what in words
+    result = run_cli("validate", str(path), "--output", "json")
+    assert result.returncode == 2
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert problem["where"] == str(path) and problem["field"] == field
+    assert what in problem["what"]

@@ -17,6 +17,7 @@ from suanli.config import load_scenario, read_scenario_text
 from suanli.config.summary import ScenarioSummary, summarize
 from suanli.errors import InputError, Problem, SuanliError
 from suanli.model.scenario import Scenario
+from suanli.policy.registry import check_policy_params
 from suanli.scenarios import DEFAULT, builtin_names
 
 scenario_app = typer.Typer(help="Built-in scenarios: list, show, export.", no_args_is_help=True)
@@ -40,10 +41,12 @@ def validate_command(
     "line", "field", "what", "hint"}, …]}`` (exit 2)."""
     if output is OutputFormat.table:
         sc = load_scenario(scenario)
+        check_policy_params(sc.policy_params, sc.source)
         print_summary(sc, summarize(sc), stdout_console())
         return
     try:
         sc = load_scenario(scenario)
+        check_policy_params(sc.policy_params, sc.source)
     except SuanliError as exc:
         problems = (
             exc.problems

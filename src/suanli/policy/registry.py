@@ -75,6 +75,28 @@ def make_serving_policy(
     return policy
 
 
+def check_policy_params(params: Mapping[str, Mapping[str, Any]], source: str) -> None:
+    """Check a scenario's ``policies:`` block (from file ``source``) as :func:`make_policy`
+    and :func:`make_serving_policy` would (``serving/<name>`` for serving policies): every
+    unknown name (with the valid ones) and bad parameter (with the valid parameters) is an
+    :class:`InputError` problem naming ``policies.<name>`` and the field."""
+    problems: list[Problem] = []
+    for key, values in params.items():
+        try:
+            if key.startswith("serving/"):
+                make_serving_policy(key.removeprefix("serving/"), values)
+            else:
+                make_policy(key, values)
+        except UnknownNameError as exc:
+            problems.append(Problem(source, f"policies.{key}", str(exc)))
+        except InputError as exc:
+            problems.extend(
+                Problem(source, f"{p.source}.{p.field}", p.message, p.hint) for p in exc.problems
+            )
+    if problems:
+        raise InputError(problems)
+
+
 def _make(
     table: Mapping[str, type[Any]],
     what: str,
