@@ -63,20 +63,11 @@ class Sizer:
     ) -> int:
         """Replicas of ``t`` on pool *p* that serve ``lam`` at ``target`` attainment
         (0 for no load; a large number where none suffice)."""
-        perf = t.perf[p]
-        if lam <= 0.0 or perf is None or t.mu[p] <= 0:
+        if lam <= 0.0 or t.perf[p] is None or t.mu[p] <= 0:
             return 0
-        cv = math.ceil(cv * 10 - 1e-9) / 10
-        latency_s = math.ceil(latency_s * 1e3 - 1e-9) / 1e3  # to the ms above
-        key = (id(t), p, cv, latency_s, target)
-        caps = self._caps.get(key)
-        if caps is None:
-            caps = self._caps[key] = self._table(t, p, cv, latency_s, target, 1, 16)
-        while caps[-1] < lam:
-            if len(caps) >= MAX_REPLICAS:
-                return MAX_REPLICAS + 1
-            more = self._table(t, p, cv, latency_s, target, len(caps) + 1, 2 * len(caps))
-            caps = self._caps[key] = np.maximum.accumulate(np.concatenate([caps, more]))
+        caps = self._caps_for(t, p, cv, latency_s, target, rate=lam)
+        if caps[-1] < lam:
+            return MAX_REPLICAS + 1
         return int(np.searchsorted(caps, lam)) + 1
 
     def capacity(
@@ -87,16 +78,32 @@ class Sizer:
         if n <= 0 or t.perf[p] is None or t.mu[p] <= 0:
             return 0.0
         n = min(n, MAX_REPLICAS)
+        return float(self._caps_for(t, p, cv, latency_s, target, count=n)[n - 1])
+
+    def _caps_for(
+        self,
+        t: ServiceTable,
+        p: int,
+        cv: float,
+        latency_s: float,
+        target: float,
+        *,
+        rate: float = 0.0,
+        count: int = 0,
+    ) -> np.ndarray:
+        """The table ``Λ(1), Λ(2), …`` of ``t`` on pool *p* (CV to the tenth above, latency
+        to the ms above), grown by doubling until it reaches ``rate`` and holds ``count``
+        entries, or holds ``MAX_REPLICAS``."""
         cv = math.ceil(cv * 10 - 1e-9) / 10
         latency_s = math.ceil(latency_s * 1e3 - 1e-9) / 1e3
         key = (id(t), p, cv, latency_s, target)
         caps = self._caps.get(key)
         if caps is None:
             caps = self._caps[key] = self._table(t, p, cv, latency_s, target, 1, 16)
-        while len(caps) < n:
+        while (caps[-1] < rate or len(caps) < count) and len(caps) < MAX_REPLICAS:
             more = self._table(t, p, cv, latency_s, target, len(caps) + 1, 2 * len(caps))
             caps = self._caps[key] = np.maximum.accumulate(np.concatenate([caps, more]))
-        return float(caps[n - 1])
+        return caps
 
     def _table(
         self, t: ServiceTable, p: int, cv: float, latency_s: float, target: float, a: int, b: int
