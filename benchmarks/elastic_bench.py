@@ -15,8 +15,11 @@ with ``--elastic-share 0.5`` (half the jobs elastic from ``gang`` to 2 × ``gang
 scaling) against the same trace with no elastic jobs; ``suanli`` on both, with the wall time
 of each (the issue's target: elastic JCT below fixed, in at most 3 × the fixed time).
 
-Run: ``python benchmarks/elastic_bench.py [--data ../shared/data] [--only 1,3] [--philly]
-[--suanli '{"elastic_min_runs": 10}']``.
+With ``--seeds 0,1,2`` the Philly comparison is made for each draw of which jobs are elastic
+(``--elastic-share 0.5 --seed N``), and the mean, least and greatest change are printed.
+
+Run: ``python benchmarks/elastic_bench.py [--data ../shared/data] [--only 1,3] [--philly
+[--seeds 0,1,2]] [--suanli '{"elastic_min_runs": 10}']``.
 """
 
 from __future__ import annotations
@@ -99,24 +102,45 @@ def pollux(data: Path, only: list[str], params: dict[str, Any] | None, tmp: Path
         )
 
 
-def philly(data: Path, params: dict[str, Any] | None, tmp: Path) -> None:
+def philly(data: Path, params: dict[str, Any] | None, tmp: Path, seeds: list[int]) -> None:
+    """Philly with half the jobs elastic, one draw of which per seed; the fixed-gang run
+    (the same jobs whatever the draw) once."""
     src = data / PHILLY
     if not src.is_file():
         print(f"(Philly not found at {src})")
         return
-    path = tmp / "philly-0.5.parquet"
-    write_trace(convert_source(src, "philly", elastic_share=0.5, seed=0).trace, path)
-    rp = replay(path, "philly-hetero", target_load=0.8)
+    base: tuple[SimResult, float] | None = None
+    changes = []
+    for seed in seeds:
+        path = tmp / f"philly-0.5-{seed}.parquet"
+        write_trace(convert_source(src, "philly", elastic_share=0.5, seed=seed).trace, path)
+        rp = replay(path, "philly-hetero", target_load=0.8)
+        if base is None:
+            r, _, wall = run(rp.scenario, fixed(rp.jobs), "suanli", params)
+            base = (r, wall)
+        changes.append(philly_draw(rp, params, seed, base))
+    if len(changes) > 1:
+        print(
+            f"\nover the {len(changes)} draws (seeds {', '.join(map(str, seeds))}): average JCT "
+            f"change elastic vs fixed, mean {np.mean(changes):+.2%}, "
+            f"min {min(changes):+.2%}, max {max(changes):+.2%}"
+        )
+
+
+def philly_draw(
+    rp: Any, params: dict[str, Any] | None, seed: int, base: tuple[SimResult, float]
+) -> float:
+    """One draw of elastic jobs against the fixed run ``base``: the table; returns the
+    change of average JCT."""
     el = np.array([j.elastic for j in rp.jobs])
     gang = np.array([j.gang for j in rp.jobs])
     submit = np.array([j.submit_s for j in rp.jobs])
-    runs = {}
-    for name, jobs in (("fixed", fixed(rp.jobs)), ("elastic", rp.jobs)):
-        r, _, wall = run(rp.scenario, jobs, "suanli", params)
-        runs[name] = (r, wall)
+    r, _, wall = run(rp.scenario, rp.jobs, "suanli", params)
+    runs = {"fixed": base, "elastic": (r, wall)}
     print(
         f"\n**Philly** on philly-hetero at 0.8, {len(rp.jobs):,} jobs, {int(el.sum()):,} elastic "
-        "(gang to 2 x gang); `suanli` on the same jobs with the range removed (fixed) and kept\n"
+        f"(gang to 2 x gang; draw seed {seed}); `suanli` on the same jobs with the range "
+        "removed (fixed) and kept\n"
     )
     print("| jobs | n | fixed JCT (h) | elastic JCT (h) | change | wait (h) | run (h) |")
     print("|---|---:|---:|---:|---:|---|---|")
@@ -149,6 +173,7 @@ def philly(data: Path, params: dict[str, Any] | None, tmp: Path) -> None:
         f"{re_.resize_lost_s.sum() / 3600:.1f} job-hours, device-hours above the gang "
         f"{above:,.0f}; sim {wf:.0f} s fixed, {we:.0f} s elastic ({we / wf:.2f}x)"
     )
+    return float((re_.finish - submit).mean() / (rf.finish - submit).mean() - 1)
 
 
 def main() -> None:
@@ -159,13 +184,16 @@ def main() -> None:
     ap.add_argument("--only", default="", help="Pollux workload numbers, comma-separated")
     ap.add_argument("--philly", action="store_true", help="also Philly, half the jobs elastic")
     ap.add_argument("--suanli", default="{}", help="suanli parameters as JSON")
+    ap.add_argument(
+        "--seeds", default="0", help="Philly: draws of which jobs are elastic, comma-separated"
+    )
     args = ap.parse_args()
     params = json.loads(args.suanli) or None
     only = [x for x in args.only.split(",") if x]
     tmp = Path(tempfile.mkdtemp(prefix="suanli-elastic-"))
     pollux(args.data, only, params, tmp)
     if args.philly:
-        philly(args.data, params, tmp)
+        philly(args.data, params, tmp, [int(x) for x in args.seeds.split(",") if x])
 
 
 if __name__ == "__main__":

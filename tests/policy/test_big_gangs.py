@@ -203,3 +203,71 @@ def test_a_move_does_not_run_past_a_reservation() -> None:
     assert r.first_start[ids.index("big")] == pytest.approx(h2_end, abs=300.0)
     early = [s for s in r.stretches if s.job == mover and s.start_s < h2_end]
     assert all(r.tables.pool_label(s.pool) == f"{H100} at b" for s in early)
+
+
+def reasons_of(policy: Any) -> list[tuple[float, dict[int, str]]]:
+    """Wrap ``policy.decide`` so that every round's ``(now, reasons)`` is recorded."""
+    said: list[tuple[float, dict[int, str]]] = []
+    decide = policy.decide
+
+    def recorded(inp: PolicyInput) -> PolicyOutput:
+        out = decide(inp)
+        said.append((inp.now, dict(out.reasons)))
+        return out
+
+    policy.decide = recorded
+    return said
+
+
+def test_a_reservation_lends_its_spare_devices() -> None:
+    # 24 H100, three nodes of 8. 'r1' and 'r2' (8 devices each, 2 h) hold two nodes; 'big'
+    # (16 devices) arrives at 60 s and finds one node free. At the tick of 2,100 s it has
+    # waited reserve_after_s, fits nowhere and is next in line (no other job waits): it is
+    # reserved the pool from 7,200 s, when 'r1' and 'r2' end — two of the three nodes it
+    # will then find free. 'small' (4 devices, 10 h) arrives at 2,200 s and runs far past
+    # 7,200 s, but in devices the reservation leaves spare (the third node): it starts at
+    # once, as EASY backfilling lets it, and 'big' still starts at 7,200 s. Holding the
+    # whole pool (before) kept 'small' waiting until 'big' had started.
+    sc = scenario([site("a", [(H100, 24)])], hours=24)
+    jobs = [
+        job("r1", 0.0, 8, 2 * HOUR),
+        job("r2", 0.0, 8, 2 * HOUR),
+        job("big", 60.0, 16, 3 * HOUR),
+        job("small", 2200.0, 4, 10 * HOUR),
+    ]
+    p = make_policy("suanli")
+    said = reasons_of(p)
+    r = Simulator(sc, jobs, p, verify=True).run()
+    ids = r.jobs.ids
+    big, small = ids.index("big"), ids.index("small")
+    assert any(w.get(big, "").startswith(f"reserved {H100} at a from t=7,200 s") for _, w in said)
+    assert r.first_start[small] == pytest.approx(2200.0)
+    assert r.first_start[big] == pytest.approx(2 * HOUR)
+
+
+def test_a_job_not_next_in_line_is_not_reserved() -> None:
+    # 8 H100 (one node) busy until 1 h with 'f0'–'f7' (1 device each). 'long' (1 device,
+    # 10 h) arrives at 10 s, 's0'–'s7' (1 device, 10 min each) at 20 s. At the tick of
+    # 2,100 s 'long' has waited reserve_after_s and fits nowhere, but it is not next in
+    # line: the short jobs are worth more (response ratio (a + τ)/τ: 4.5 against 1.06), so
+    # it waits by the round's order, not for want of room, and gets no reservation — a
+    # reservation would start it before them (first come, first served among the long
+    # waiters). The short jobs, next in line, are reserved the pool from 1 h and take the
+    # eight devices then; 'long', then the only job waiting, is reserved from 1 h 10 min
+    # and starts when they end.
+    sc = scenario([site("a", [(H100, 8)])], hours=24)
+    jobs = [job(f"f{i}", 0.0, 1, HOUR) for i in range(8)]
+    jobs.append(job("long", 10.0, 1, 10 * HOUR))
+    jobs += [job(f"s{i}", 20.0, 1, 600.0) for i in range(8)]
+    p = make_policy("suanli")
+    said = reasons_of(p)
+    r = Simulator(sc, jobs, p, verify=True).run()
+    ids = r.jobs.ids
+    long, s0 = ids.index("long"), ids.index("s0")
+    before = [w for now, w in said if 2100.0 <= now < HOUR and now % 300.0 == 0.0]  # ticks
+    assert len(before) == 5
+    assert all(w[s0].startswith(f"reserved {H100} at a from t=3,600 s") for w in before)
+    assert not any(w[long].startswith("reserved") for w in before)
+    assert any(w.get(long, "").startswith(f"reserved {H100} at a from t=4,200 s") for _, w in said)
+    assert all(r.first_start[ids.index(f"s{i}")] == pytest.approx(HOUR) for i in range(8))
+    assert r.first_start[long] == pytest.approx(HOUR + 600.0)

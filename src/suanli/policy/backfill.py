@@ -259,6 +259,19 @@ def earliest_fit(inp: PolicyInput, cand: Candidate) -> Reservation | None:
     return None if t is None else Reservation(cand.pool, t, _spare(freed, cand))
 
 
+def spare_at(inp: PolicyInput, cand: Candidate, t: float) -> int:
+    """Devices free on ``cand``'s pool at time ``t`` — running jobs expected to end by
+    then stopped — after ``cand`` takes its own (as :func:`_spare`); 0 if it does not fit
+    then. A reservation kept from an earlier round lends these to work that runs past
+    its time (the round's own starts are already running, so counted)."""
+    freed = Freed(inp, cand.pool)
+    for end, j in inp.ending_on(cand.pool):
+        if end > t:
+            break
+        freed.stop(j)
+    return max(_spare(freed, cand), 0) if freed.fits(cand) else 0
+
+
 def _spare(freed: Freed, cand: Candidate) -> int:
     """Devices free at the reservation after the head takes its own (whole nodes for
     gangs; none counted beside a share)."""

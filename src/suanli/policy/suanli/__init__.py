@@ -11,10 +11,12 @@ Each round:
    jobs have waited (:mod:`.utility`). Candidates worth less than waiting are dropped.
 3. **Defer** deferrable classes whose cost and carbon fall enough later, within
    their deadline (:mod:`.deferral`).
-4. **Reserve** for every job of a class that fits nowhere that has waited
-   ``reserve_after_s``, longest-waiting first, each on a pool of its own: on the pool where
-   it would end first, only work that ends before the reservation may start (backfilling
-   inside the optimisation, conservative as Slurm's backfill rather than EASY's single
+4. **Reserve** for every job that has waited ``reserve_after_s`` of a class that fits
+   nowhere and is *next in line* — worth at least as much as every other class on the
+   pools it wants, so that it waits for room, not behind better work — longest-waiting
+   first, each on a pool of its own: on the pool where it would end first, work that runs
+   past the reservation may start only in the devices it leaves spare (backfilling inside
+   the optimisation, conservative as Slurm's backfill rather than EASY's single
    reservation); reservations are kept from round to round until their jobs start, so big
    gangs do not starve (docs/scheduler.md, "Big gangs and starvation").
 5. **Decide** starts: on full rounds the round LP/MILP with HiGHS (:mod:`.round_lp`),
@@ -34,12 +36,13 @@ effective priorities ``π = (P_tenant, p_job)`` of the job table, highest first,
 so a class has one level; the ``max_jobs_per_round`` considered are taken highest level
 first). First, **reserve** (before any start, as without levels) for the blocked classes of
 the highest level that has one: ``ℓ* = min{ℓ : B_ℓ ≠ ∅}``, ``B_ℓ`` the classes of ``K_ℓ``
-that have waited ``reserve_after_s`` and have no option with room; each of their jobs that
-has itself waited ``reserve_after_s`` gets a pool of its own, longest-waiting first, while
-pools are left; each window restricts the classes of levels ``ℓ ≥ ℓ*`` only (the levels
-above may take the pool first). Then the round is decided
-level by level, ``ℓ = 1, …, m``, each level on the capacity ``(F^ℓ, H^ℓ, Q^ℓ)`` — free
-devices, power headroom, quota room — that the starts of the levels above it left:
+that have waited ``reserve_after_s``, have no option with room and are next in line
+among the classes of ``K_ℓ``; each of their jobs that has itself waited ``reserve_after_s``
+gets a pool of its own, longest-waiting first, while pools are left; each window restricts
+the classes of levels ``ℓ ≥ ℓ*`` only (the levels above may take the pool first). Then the
+round is decided level by level, ``ℓ = 1, …, m``, each level on the capacity
+``(F^ℓ, H^ℓ, Q^ℓ)`` — free devices, power headroom, quota room — that the starts of the
+levels above it left:
 
 * **Decide** starts for ``K_ℓ`` alone: the round LP over ``K_ℓ`` on ``(F^ℓ, H^ℓ, Q^ℓ)``,
   then the greedy fill; worth ``u_kp`` (and the fair-share factor ``f_t``, computed over
@@ -70,7 +73,7 @@ import numpy as np
 
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
-from suanli.policy.backfill import earliest_fit
+from suanli.policy.backfill import earliest_fit, spare_at
 from suanli.policy.common import Explainer
 from suanli.policy.priority import Priorities
 from suanli.policy.registry import register
@@ -92,11 +95,14 @@ ON_RESERVATION = "its reservation: the pool held for it since it waited too long
 
 @dataclass(slots=True)
 class _Option:
-    """A candidate worth taking, with its expected run time and worth."""
+    """A candidate worth taking, with its expected run time and worth; ``held`` is the
+    reserved pool whose spare devices it would draw on (it runs past the reservation's
+    time there), −1 if none."""
 
     cand: Candidate
     tau_s: float
     utility: float
+    held: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,45 @@ class _Item:
     good: list[_Option]
     placed: int = 0
     level: int = 0  # position of its effective priority among the table's, 0: highest
+
+
+def _next_in_line(blocked: list[_Item], items: list[_Item]) -> list[_Item]:
+    """The classes of ``blocked`` that are next in line among ``items`` (their level): a
+    class ``b`` with options ``O_b`` (worth taking, best first) is, if
+
+    .. math::
+
+        u_{b,O_b[0]} \\ge \\max \\{ u_{kp} : k \\ne b,\\ p \\in \\text{pools}(O_b) \\},
+
+    worth at least as much on its best option as any other class on any pool ``b`` wants:
+    the class the round would start first there if it fitted. Another class worth more
+    waits ahead of it by the round's order (highest response ratio next), not for want of
+    room; as ``b`` waits its ratio rises without bound, so it comes next in line in time.
+    Reserving for ``b`` earlier would put it first, out of that order — first come, first
+    served among the long waiters, at the cost of the short-jobs-first gain (Philly on
+    ``philly-hetero``, docs/benchmarks.md). Per pool the two best classes are kept, so this
+    is linear in the options."""
+    top: dict[int, list[tuple[float, int]]] = {}  # pool -> the two best (worth, class id)
+    for it in items:
+        seen: set[int] = set()
+        for o in it.good:
+            q = o.cand.pool
+            if q in seen:
+                continue
+            seen.add(q)
+            best = top.setdefault(q, [])
+            best.append((o.utility, id(it)))
+            best.sort(reverse=True)
+            del best[2:]
+    out = []
+    for b in blocked:
+        rival = max(
+            (u for o in b.good for u, k in top.get(o.cand.pool, ()) if k != id(b)),
+            default=-math.inf,
+        )
+        if b.good and b.good[0].utility >= rival:
+            out.append(b)
+    return out
 
 
 @register("suanli")
@@ -149,6 +194,9 @@ class Suanli:
         self._held: list[_Held] = []
         #: This round: the level, class and candidate of each reservation with room now.
         self._due: list[tuple[int, _Item, Candidate]] = []
+        #: This round: per reserved pool, the devices its reservation leaves spare at its
+        #: time, which work running past that time may still take (:meth:`_restrict`).
+        self._spare: dict[int, int] = {}
 
     def fast_pools(self, jobs: JobTable, sig: int) -> int:
         """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
@@ -214,7 +262,7 @@ class Suanli:
             return out
         levels = self._value(inp, [considered] if pr.single else pr.groups(considered), out)
         heads: list[_Item] = []
-        self._due = []
+        self._due, self._spare = [], {}
         self._hold(inp, levels, pr)  # the reservations kept from earlier rounds (no starvation)
         for lv, items in enumerate(levels):  # the highest level with a long-blocked class
             blocked = self._blocked(inp, items)
@@ -317,7 +365,9 @@ class Suanli:
             key=lambda it: (it.level, it is not head, -it.good[0].utility, it.cls.jobs[it.placed]),
         )
         for it in ranked:
-            options = tuple(o.cand for o in it.good)
+            options = tuple(o.cand for o in it.good if o.held < 0)  # not a reservation's spare
+            if not options:
+                continue
             for j in it.cls.jobs[it.placed :]:
                 if len(blocked) == MAX_ADMIT:
                     break
@@ -333,14 +383,16 @@ class Suanli:
         )
 
     def _blocked(self, inp: PolicyInput, items: list[_Item]) -> list[_Item]:
-        """The classes of ``items`` that have waited ``reserve_after_s`` and fit nowhere."""
+        """The classes of ``items`` that have waited ``reserve_after_s``, fit nowhere and
+        are next in line (:func:`_next_in_line`)."""
         cap = inp.capacity
-        return [
+        waited = [
             it
             for it in items
             if it.cls.wait_s >= self.p.reserve_after_s
             and all(cap.why_not(it.cls.tenant, o.cand) is not None for o in it.good)
         ]
+        return _next_in_line(waited, items) if waited else []
 
     def _reserve(
         self,
@@ -350,11 +402,11 @@ class Suanli:
         out: PolicyOutput,
         lv: int = 0,
     ) -> list[_Item]:
-        """Reserve for the jobs of the ``blocked`` classes that have each waited
-        ``reserve_after_s``, longest-waiting first, each on a pool no other reservation
-        holds (those kept from earlier rounds first), against the classes of ``levels``
-        (their own and those below); returns the classes with a reservation, removed from
-        their level (docs/scheduler.md, "Big gangs and starvation")."""
+        """Reserve for the jobs of the ``blocked`` classes (:meth:`_blocked`) that have each
+        waited ``reserve_after_s``, longest-waiting first, each on a pool no other
+        reservation holds (those kept from earlier rounds first), against the classes of
+        ``levels`` (their own and those below); returns the classes with a reservation,
+        removed from their level (docs/scheduler.md, "Big gangs and starvation")."""
         submit = inp.jobs.submit
         due = inp.now - self.p.reserve_after_s
         waited = [(it, j) for it in blocked for j in it.cls.jobs[it.placed :] if submit[j] <= due]
@@ -422,11 +474,12 @@ class Suanli:
             return None
         if now_c is not None:
             self._due.append((lv, head, cand))
+        self._spare[res.pool] = min(res.spare, self._spare.get(res.pool, res.spare))
         window = res.time_s - inp.now
         for items in levels:
             for it in items:
                 if it is not head:
-                    it.good = [o for o in it.good if o.cand.pool != res.pool or o.tau_s <= window]
+                    self._restrict(it, res.pool, window)
         why = (
             f"reserved {inp.tables.pool_label(res.pool)} from t={res.time_s:,.0f} s "
             f"(waited {(inp.now - inp.jobs.submit[job]) / 3600:.1f} h)"
@@ -459,6 +512,7 @@ class Suanli:
             tenant = jobs.tenant[h.job]
             first = 0 if pr.single else pr.rank(h.job)
             keep = True
+            self._spare[h.pool] = spare_at(inp, h.cand, h.time_s)
             for lv, items in enumerate(levels[first:], start=first):
                 for it in items:
                     c = it.cls
@@ -470,10 +524,35 @@ class Suanli:
                         if h.job in c.jobs[it.placed :]:
                             self._due.append((lv, it, h.cand))
                         continue
-                    it.good = [o for o in it.good if o.cand.pool != h.pool or o.tau_s <= window]
+                    self._restrict(it, h.pool, window)
             if keep:
                 kept.append(h)
         self._held = kept
+
+    def _restrict(self, it: _Item, pool: int, window: float) -> None:
+        """A reservation on ``pool`` from ``now + window``: ``it``'s options there that run
+        past it, ``τ > window``, are kept only where they fit in the devices it leaves
+        spare, ``d ≤ S`` (as EASY backfilling lends them), and marked to draw on them
+        (:meth:`_lend`); the others are dropped."""
+        spare = self._spare[pool]
+        kept: list[_Option] = []
+        for o in it.good:
+            if o.cand.pool != pool or o.tau_s <= window:
+                kept.append(o)
+            elif o.cand.devices <= spare:
+                kept.append(_Option(o.cand, o.tau_s, o.utility, pool))
+        it.good = kept
+
+    def _lend(self, o: _Option) -> bool:
+        """Whether option ``o`` may be taken: it draws on no reservation, or the devices its
+        reserved pool leaves spare still hold it (they are then taken)."""
+        if o.held < 0:
+            return True
+        left = self._spare[o.held]
+        if o.cand.devices > left:
+            return False
+        self._spare[o.held] = left - o.cand.devices
+        return True
 
     def _honour(self, inp: PolicyInput, lv: int, out: PolicyOutput) -> None:
         """Before level ``lv``'s starts: start the job of each reservation of that level
@@ -513,6 +592,11 @@ class Suanli:
             )
             if cols.any():
                 quota_rows.append((cols, (st.quota_max[qi] - st.quota_usage[qi]) / 1000))
+        held = np.array([o.held for _, o in refs])
+        for q, left in self._spare.items():  # what runs past a reservation: its spare only
+            cols = held == q
+            if cols.any():
+                quota_rows.append((cols, float(left)))
         pr = RoundProblem(
             n=np.array([it.cls.n - it.placed for it in items]),
             k=np.array(ks),
@@ -532,7 +616,7 @@ class Suanli:
             it, o = refs[i]
             while n > 0 and it.placed < it.cls.n:
                 j = it.cls.jobs[it.placed]
-                if cap.why_not(it.cls.tenant, o.cand) is not None:
+                if cap.why_not(it.cls.tenant, o.cand) is not None or not self._lend(o):
                     break
                 cap.take(it.cls.tenant, o.cand)
                 out.starts.append(Start(j, o.cand, BY_OPTIMUM))
@@ -549,7 +633,11 @@ class Suanli:
         for _, k, o in pairs:
             it = items[k]
             why = BEST_OPTION if o is it.good[0] else BEST_WITH_ROOM
-            while it.placed < it.cls.n and cap.why_not(it.cls.tenant, o.cand) is None:
+            while (
+                it.placed < it.cls.n
+                and cap.why_not(it.cls.tenant, o.cand) is None
+                and self._lend(o)
+            ):
                 cap.take(it.cls.tenant, o.cand)
                 out.starts.append(Start(it.cls.jobs[it.placed], o.cand, why))
                 it.placed += 1
