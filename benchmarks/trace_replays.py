@@ -2,10 +2,14 @@
 three-generation fleet ``philly-hetero``): the table of docs/trace-format.md §6.
 
 Each replay is drained (run until every job is done). Wall times are simulation only; the
-budget for Philly on ``philly-hetero`` is 20 s per policy. The baseline, measured in the
-same run, is the time to build the replay's jobs (convert + load).
+budget for Philly on ``philly-hetero`` is 20 s per policy for ``fifo`` and ``backfill``,
+60 s for every policy (issue 18). The baseline, measured in the same run, is the time to
+build the replay's jobs (convert + load). ``--policies`` picks the policies (default
+``fifo,backfill``; ``all``: every registered one), ``--fleet`` keeps the replays on one
+fleet (``own`` or ``philly-hetero``).
 
-Run: ``python benchmarks/trace_replays.py [--data ../shared/data]``.
+Run: ``python benchmarks/trace_replays.py [--data ../shared/data] [--policies all]
+[--fleet philly-hetero]``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from suanli.policy.registry import make_policy
+from suanli.policy.registry import make_policy, policy_names
 from suanli.report.metrics import compute_metrics
 from suanli.sim.engine import Simulator
 from suanli.trace import convert_source, replay, write_trace
@@ -46,7 +50,14 @@ def main() -> None:
     ap.add_argument(
         "--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data"
     )
+    ap.add_argument("--policies", default="fifo,backfill", help="comma-separated, or 'all'")
+    ap.add_argument("--fleet", default="", help="only the replays on this fleet")
     args = ap.parse_args()
+    policies = (
+        list(policy_names())
+        if args.policies == "all"
+        else [x for x in args.policies.split(",") if x]
+    )
     tmp = Path(tempfile.mkdtemp(prefix="suanli-replays-"))
     print(
         "| trace | fleet | load | jobs | policy | avg JCT (h) | p99 JCT (h) | queueing (h) | "
@@ -54,6 +65,8 @@ def main() -> None:
     )
     print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, rel, source, fleet, load in TRACES:
+        if args.fleet and fleet != args.fleet:
+            continue
         src = args.data / rel
         if not src.is_file():
             print(f"| {name} | (not found at {src}) |")
@@ -64,7 +77,7 @@ def main() -> None:
         write_trace(trace, path)
         rp = replay(path, fleet, target_load=load)
         build = time.perf_counter() - t0
-        for policy in ("fifo", "backfill"):
+        for policy in policies:
             r = Simulator(rp.scenario, rp.jobs, make_policy(policy), drain=True).run()
             m = compute_metrics(r)
             print(

@@ -80,3 +80,50 @@ def test_pollux_splits_a_pool_between_two_elastic_jobs() -> None:
     assert ran[0] == (0, 8.0, 0)
     assert (0, 4.0, 3600) in ran and (1, 4.0, 3600) in ran
     assert r.resizes[0] >= 1 and r.first_start[1] == pytest.approx(3600.0)
+
+
+def test_a_deep_queue_is_cut_where_no_more_jobs_are_admitted() -> None:
+    """Step 2 admits whole-device jobs, in order, while the pool's devices last; the policy
+    stops looking at a pool's queue once they are gone (``Pollux._left``). Every round's
+    starts, resizes and reasons are the same as with the whole queue looked at, on a deep
+    queue of elastic and fixed jobs of mixed sizes on four pools."""
+    fleet = load_scenario(str(FLEET))
+    base = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
+    rate = Simulator(fleet, [base], make_policy("fifo")).run().jobs.candidates(0)[0].rate
+    jobs = []
+    for i in range(120):
+        gang = (1, 2, 4, 8)[i % 4]
+        elastic = i % 3 == 0
+        jobs.append(
+            dataclasses.replace(
+                base,
+                id=str(i),
+                submit_s=60.0 * (i // 10),
+                gang=gang,
+                work_pflop=(1 + i % 7) * 1800.0 * rate * gang / 4,
+                gang_min=1 if elastic else None,
+                gang_max=2 * gang if elastic else None,
+                checkpoint_interval_s=0.0,
+                restart_cost_s=30.0,
+            )
+        )
+
+    def rounds(cut: bool) -> list[tuple[object, ...]]:
+        p = make_policy("pollux")
+        if not cut:
+            p._left = lambda inp, by_pool: [10**9] * inp.tables.n_pools  # type: ignore[attr-defined]
+        seen: list[tuple[object, ...]] = []
+        decide = p.decide
+
+        def recorded(inp):  # type: ignore[no-untyped-def]
+            out = decide(inp)
+            seen.append((inp.now, out.starts, out.resizes, dict(out.reasons)))
+            return out
+
+        p.decide = recorded  # type: ignore[method-assign]
+        Simulator(fleet, jobs, p, drain=True).run()
+        return seen
+
+    cut, whole = rounds(True), rounds(False)
+    assert cut == whole
+    assert sum(len(r[1]) for r in cut) == len(jobs)  # every job started, some after waiting

@@ -78,11 +78,26 @@ class Pollux:
                 else:
                     shapes, unit = sizes(jobs, j, base), base.rate
                 by_pool.setdefault(pool, []).append(Share(j, shapes, on, unit))
+        left = self._left(inp, by_pool)
+        # the pools the queue's whole-device jobs go to that still admit; shares always look
+        queues = [inp.waiting_of(sig) for sig in inp.waiting_sigs]
+        firsts = [jobs.candidates(q[0]) for q in queues if len(q)]
+        shares_wait = any(cs and cs[0].share for cs in firsts)
+        open_pools = {cs[0].pool for cs in firsts if cs and not cs[0].share}
+        open_pools = {q for q in open_pools if left[q] > 0}
         for j in inp.waiting:
+            if not open_pools and not shares_wait:
+                break  # no later job is admitted anywhere
             cands = jobs.candidates(j)
             if cands:
                 c = cands[0]
+                if not c.share and left[c.pool] <= 0:
+                    continue  # step 2 admits no more whole-device jobs here: it would skip it
                 shapes = [c] if c.share or not jobs.elastic(j) else sizes(jobs, j, c)
+                if not c.share and shapes[0].devices <= left[c.pool]:
+                    left[c.pool] -= shapes[0].devices
+                    if left[c.pool] <= 0:
+                        open_pools.discard(c.pool)
                 by_pool.setdefault(c.pool, []).append(Share(j, shapes, None, c.rate))
         for pool, shares in sorted(by_pool.items()):
             self._allocate(inp, pool, shares)
@@ -90,6 +105,19 @@ class Pollux:
         if out.resizes:
             out.again = True
         return out
+
+    @staticmethod
+    def _left(inp: PolicyInput, by_pool: dict[int, list[Share]]) -> list[int]:
+        """Per pool, the devices step 2 of :func:`~suanli.policy.resizing.allocate_fitness`
+        starts from: free ones and those running jobs hold, less their smallest shapes. Once
+        the waiting jobs admitted have taken them, no later whole-device job is admitted
+        there, so the queue beyond is not looked at (a deep queue costs a look-up per job)."""
+        left = [inp.capacity.free_devices(pool) for pool in range(inp.tables.n_pools)]
+        for pool, shares in by_pool.items():
+            for s in shares:
+                if not s.shapes[0].share and s.now is not None:
+                    left[pool] += s.now.devices - s.shapes[0].devices
+        return left
 
     def _allocate(self, inp: PolicyInput, pool: int, shares: list[Share]) -> None:
         """Steps 1–3 of the module docstring (:func:`~suanli.policy.resizing.allocate_fitness`)

@@ -144,12 +144,13 @@ def _next_in_line(blocked: list[_Item], items: list[_Item]) -> list[_Item]:
     served among the long waiters, at the cost of the short-jobs-first gain (Philly on
     ``philly-hetero``, docs/benchmarks.md). Per pool the two best classes are kept, so this
     is linear in the options."""
+    wanted = {o.cand.pool for b in blocked for o in b.good}
     top: dict[int, list[tuple[float, int]]] = {}  # pool -> the two best (worth, class id)
     for it in items:
         seen: set[int] = set()
         for o in it.good:
             q = o.cand.pool
-            if q in seen:
+            if q in seen or q not in wanted:
                 continue
             seen.add(q)
             best = top.setdefault(q, [])
@@ -197,6 +198,9 @@ class Suanli:
         #: This round: per reserved pool, the devices its reservation leaves spare at its
         #: time, which work running past that time may still take (:meth:`_restrict`).
         self._spare: dict[int, int] = {}
+        #: This round: per pool of a kept reservation, its candidate and time, whose spare
+        #: devices are counted when an option first needs them (:meth:`_spare_of`).
+        self._kept_at: dict[int, tuple[Candidate, float]] = {}
 
     def fast_pools(self, jobs: JobTable, sig: int) -> int:
         """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
@@ -262,7 +266,7 @@ class Suanli:
             return out
         levels = self._value(inp, [considered] if pr.single else pr.groups(considered), out)
         heads: list[_Item] = []
-        self._due, self._spare = [], {}
+        self._due, self._spare, self._kept_at = [], {}, {}
         self._hold(inp, levels, pr)  # the reservations kept from earlier rounds (no starvation)
         for lv, items in enumerate(levels):  # the highest level with a long-blocked class
             blocked = self._blocked(inp, items)
@@ -474,12 +478,15 @@ class Suanli:
             return None
         if now_c is not None:
             self._due.append((lv, head, cand))
-        self._spare[res.pool] = min(res.spare, self._spare.get(res.pool, res.spare))
+        spare = res.spare
+        if res.pool in self._spare or res.pool in self._kept_at:  # a reservation of before
+            spare = min(spare, self._spare_of(inp, res.pool))
+        self._spare[res.pool] = spare
         window = res.time_s - inp.now
         for items in levels:
             for it in items:
                 if it is not head:
-                    self._restrict(it, res.pool, window)
+                    self._restrict(inp, it, res.pool, window)
         why = (
             f"reserved {inp.tables.pool_label(res.pool)} from t={res.time_s:,.0f} s "
             f"(waited {(inp.now - inp.jobs.submit[job]) / 3600:.1f} h)"
@@ -512,7 +519,7 @@ class Suanli:
             tenant = jobs.tenant[h.job]
             first = 0 if pr.single else pr.rank(h.job)
             keep = True
-            self._spare[h.pool] = spare_at(inp, h.cand, h.time_s)
+            self._kept_at[h.pool] = (h.cand, h.time_s)
             for lv, items in enumerate(levels[first:], start=first):
                 for it in items:
                     c = it.cls
@@ -524,22 +531,30 @@ class Suanli:
                         if h.job in c.jobs[it.placed :]:
                             self._due.append((lv, it, h.cand))
                         continue
-                    self._restrict(it, h.pool, window)
+                    self._restrict(inp, it, h.pool, window)
             if keep:
                 kept.append(h)
         self._held = kept
 
-    def _restrict(self, it: _Item, pool: int, window: float) -> None:
+    def _spare_of(self, inp: PolicyInput, pool: int) -> int:
+        """The devices the reservation on ``pool`` leaves spare at its time (what is left
+        of them this round); for one kept from an earlier round, counted on first use."""
+        got = self._spare.get(pool)
+        if got is None:
+            cand, t = self._kept_at[pool]
+            got = self._spare[pool] = spare_at(inp, cand, t)
+        return got
+
+    def _restrict(self, inp: PolicyInput, it: _Item, pool: int, window: float) -> None:
         """A reservation on ``pool`` from ``now + window``: ``it``'s options there that run
         past it, ``τ > window``, are kept only where they fit in the devices it leaves
         spare, ``d ≤ S`` (as EASY backfilling lends them), and marked to draw on them
         (:meth:`_lend`); the others are dropped."""
-        spare = self._spare[pool]
         kept: list[_Option] = []
         for o in it.good:
             if o.cand.pool != pool or o.tau_s <= window:
                 kept.append(o)
-            elif o.cand.devices <= spare:
+            elif o.cand.devices <= self._spare_of(inp, pool):
                 kept.append(_Option(o.cand, o.tau_s, o.utility, pool))
         it.good = kept
 
