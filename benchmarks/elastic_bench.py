@@ -39,7 +39,7 @@ from suanli.model.scenario import Scenario
 from suanli.policy.registry import make_policy
 from suanli.sim.engine import Simulator
 from suanli.sim.result import SimResult
-from suanli.trace import convert_source, replay, write_trace
+from suanli.trace import Replay, convert_source, replay, write_trace
 
 POLLUX = "traces/philly-pollux/simulator/workloads/workload-{}.csv"
 PHILLY = "traces/philly-pollux/simulator/traces/philly.csv"
@@ -128,7 +128,7 @@ def philly(data: Path, params: dict[str, Any] | None, tmp: Path, seeds: list[int
 
 
 def philly_draw(
-    rp: Any, params: dict[str, Any] | None, seed: int, base: tuple[SimResult, float]
+    rp: Replay, params: dict[str, Any] | None, seed: int, base: tuple[SimResult, float]
 ) -> float:
     """One draw of elastic jobs against the fixed run ``base``: the table; returns the
     change of average JCT."""

@@ -75,6 +75,20 @@ def wait_h(r: SimResult, jid: str) -> float:
     return float(r.first_start[j] - r.jobs.submit_array()[j]) / HOUR
 
 
+def reasons_of(policy: Any) -> list[tuple[float, dict[int, str]]]:
+    """Wrap ``policy.decide`` so that every round's ``(now, reasons)`` is recorded."""
+    said: list[tuple[float, dict[int, str]]] = []
+    decide = policy.decide
+
+    def recorded(inp: PolicyInput) -> PolicyOutput:
+        out = decide(inp)
+        said.append((inp.now, dict(out.reasons)))
+        return out
+
+    policy.decide = recorded
+    return said
+
+
 def test_backfill_reserves_for_the_big_gang_at_once() -> None:
     r, _ = simulate("backfill", workload())
     assert wait_h(r, "big") == pytest.approx((4500.0 - BIG_SUBMIT) / HOUR)  # 1.22 h
@@ -156,15 +170,7 @@ def test_every_long_waiting_gang_of_a_class_gets_a_pool_of_its_own() -> None:
         job("g2", 120.0, 16, 2 * HOUR),
     ]
     p = make_policy("suanli")
-    said: list[dict[int, str]] = []
-    decide = p.decide
-
-    def recorded(inp: PolicyInput) -> PolicyOutput:
-        out = decide(inp)
-        said.append(dict(out.reasons))
-        return out
-
-    p.decide = recorded  # type: ignore[method-assign]
+    said = reasons_of(p)
     r = Simulator(sc, jobs, p, verify=True).run()
     ids = r.jobs.ids
     g1, g2 = ids.index("g1"), ids.index("g2")
@@ -172,7 +178,7 @@ def test_every_long_waiting_gang_of_a_class_gets_a_pool_of_its_own() -> None:
     assert any(
         w.get(g1, "").startswith(f"reserved {H100} at a from t=18,000 s")
         and w.get(g2, "").startswith(f"reserved {H100} at b from t=36,000 s")
-        for w in said
+        for _, w in said
     )
     assert r.first_start[g1] == pytest.approx(5 * HOUR)
     # 'g2' starts by its reservation: at 7 h, on the pool 'g1' leaves (it ends sooner there)
@@ -203,20 +209,6 @@ def test_a_move_does_not_run_past_a_reservation() -> None:
     assert r.first_start[ids.index("big")] == pytest.approx(h2_end, abs=300.0)
     early = [s for s in r.stretches if s.job == mover and s.start_s < h2_end]
     assert all(r.tables.pool_label(s.pool) == f"{H100} at b" for s in early)
-
-
-def reasons_of(policy: Any) -> list[tuple[float, dict[int, str]]]:
-    """Wrap ``policy.decide`` so that every round's ``(now, reasons)`` is recorded."""
-    said: list[tuple[float, dict[int, str]]] = []
-    decide = policy.decide
-
-    def recorded(inp: PolicyInput) -> PolicyOutput:
-        out = decide(inp)
-        said.append((inp.now, dict(out.reasons)))
-        return out
-
-    policy.decide = recorded
-    return said
 
 
 def test_a_reservation_lends_its_spare_devices() -> None:

@@ -81,10 +81,9 @@ class Pollux:
         left = self._left(inp, by_pool)
         # the pools the queue's whole-device jobs go to that still admit; shares always look
         queues = [inp.waiting_of(sig) for sig in inp.waiting_sigs]
-        firsts = [jobs.candidates(q[0]) for q in queues if len(q)]
-        shares_wait = any(cs and cs[0].share for cs in firsts)
-        open_pools = {cs[0].pool for cs in firsts if cs and not cs[0].share}
-        open_pools = {q for q in open_pools if left[q] > 0}
+        firsts = [cs[0] for cs in (jobs.candidates(q[0]) for q in queues if len(q)) if cs]
+        shares_wait = any(c.share for c in firsts)
+        open_pools = {c.pool for c in firsts if not c.share and left[c.pool] > 0}
         for j in inp.waiting:
             if not open_pools and not shares_wait:
                 break  # no later job is admitted anywhere
