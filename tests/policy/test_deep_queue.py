@@ -182,7 +182,11 @@ class PlainLas(Las):
         return None
 
 
-def _plain_classes(inp: PolicyInput, considered: Iterable[int]) -> list[JobClass]:
+def _plain_classes(
+    inp: PolicyInput, considered: Iterable[int], keys: object = None
+) -> list[JobClass]:
+    """``build_classes`` as it was before each job's class key was kept between rounds
+    (``keys`` unused)."""
     jobs = inp.jobs
     now = inp.now
     by_key: dict[tuple[int, int, int], JobClass] = {}

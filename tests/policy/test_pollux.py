@@ -11,9 +11,10 @@ import pytest
 
 from suanli.config import load_scenario
 from suanli.core.jobtable import Candidate
+from suanli.core.policy import PolicyInput
 from suanli.model.job import Job, JobKind
 from suanli.policy.registry import make_policy
-from suanli.policy.resizing import Share, allocate_fitness
+from suanli.policy.resizing import Share, allocate_fitness, sizes
 from suanli.sim.engine import Simulator
 from tests.core.test_migration import FLEET
 
@@ -127,3 +128,101 @@ def test_a_deep_queue_is_cut_where_no_more_jobs_are_admitted() -> None:
     cut, whole = rounds(True), rounds(False)
     assert cut == whole
     assert sum(len(r[1]) for r in cut) == len(jobs)  # every job started, some after waiting
+
+
+def test_running_jobs_that_cannot_change_size_are_left_out_of_the_allocation() -> None:
+    """A running job with one shape (not elastic, here half the jobs) gets back what it
+    holds: leaving it out of its pool's allocation (``Pollux._running_shares``) decides
+    every round as including it with its one shape did, on the deep queue above."""
+    fleet = load_scenario(str(FLEET))
+    base = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
+    rate = Simulator(fleet, [base], make_policy("fifo")).run().jobs.candidates(0)[0].rate
+    jobs = [
+        dataclasses.replace(
+            base,
+            id=str(i),
+            submit_s=90.0 * (i // 6),
+            gang=(1, 2, 4, 8)[i % 4],
+            work_pflop=(1 + i % 5) * 1800.0 * rate * (1, 2, 4, 8)[i % 4] / 4,
+            gang_min=1 if i % 2 == 0 else None,
+            gang_max=2 * (1, 2, 4, 8)[i % 4] if i % 2 == 0 else None,
+            checkpoint_interval_s=0.0,
+            restart_cost_s=30.0,
+        )
+        for i in range(100)
+    ]
+
+    def every_running(inp: PolicyInput) -> dict[int, list[Share]]:
+        """Every running job, one with a single shape as ``Share(j, [on], on, on.rate)``."""
+        by_pool: dict[int, list[Share]] = {}
+        for pool in range(inp.tables.n_pools):
+            for j in sorted(inp.running_on(pool)):
+                on = inp.running[j].candidate
+                b = inp.jobs.base_candidate(j, pool)
+                if b is None or on.share or not inp.running[j].resizable:
+                    shapes, unit = [on], on.rate
+                else:
+                    shapes, unit = sizes(inp.jobs, j, b), b.rate
+                by_pool.setdefault(pool, []).append(Share(j, shapes, on, unit))
+        return by_pool
+
+    def rounds(left_out: bool) -> list[tuple[object, ...]]:
+        p = make_policy("pollux")
+        if not left_out:
+            p._running_shares = every_running  # type: ignore[attr-defined]
+        seen: list[tuple[object, ...]] = []
+        decide = p.decide
+
+        def recorded(inp):  # type: ignore[no-untyped-def]
+            out = decide(inp)
+            seen.append((inp.now, out.starts, out.resizes, dict(out.reasons)))
+            return out
+
+        p.decide = recorded  # type: ignore[method-assign]
+        Simulator(fleet, jobs, p, drain=True).run()
+        return seen
+
+    left_out, every = rounds(True), rounds(False)
+    assert left_out == every
+    assert sum(len(r[2]) for r in every) > 0  # elastic jobs were resized
+
+
+def test_with_no_elastic_job_admission_walks_signatures_not_the_queue() -> None:
+    """With no elastic job and no shared device, step 2 walks each pool's signatures in
+    arrival order and drops one whose shape no longer fits (``Pollux._admit_fixed``):
+    every round decides as the walk over the whole queue does, on a deep queue of fixed
+    jobs of four sizes arriving faster than they run."""
+    fleet = load_scenario(str(FLEET))
+    base = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
+    rate = Simulator(fleet, [base], make_policy("fifo")).run().jobs.candidates(0)[0].rate
+    jobs = [
+        dataclasses.replace(
+            base,
+            id=str(i),
+            submit_s=30.0 * i,
+            gang=(8, 1, 4, 2, 8, 1)[i % 6],
+            work_pflop=(1 + i % 7) * 1800.0 * rate,
+        )
+        for i in range(150)
+    ]
+
+    def rounds(by_signature: bool) -> list[tuple[object, ...]]:
+        p = make_policy("pollux")
+        if not by_signature:  # the walk over the whole queue, as with elastic jobs
+            p._any_elastic = lambda jobs: True  # type: ignore[attr-defined]
+        seen: list[tuple[object, ...]] = []
+        decide = p.decide
+
+        def recorded(inp):  # type: ignore[no-untyped-def]
+            out = decide(inp)
+            seen.append((inp.now, out.starts, dict(out.reasons), len(inp.waiting)))
+            return out
+
+        p.decide = recorded  # type: ignore[method-assign]
+        Simulator(fleet, jobs, p, drain=True).run()
+        return seen
+
+    walked, whole = rounds(True), rounds(False)
+    assert walked == whole
+    assert max(r[3] for r in whole) > 30  # the queue was deep
+    assert sum(len(r[1]) for r in whole) == len(jobs)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -108,6 +109,9 @@ class JobTable:
         self.jobs: list[Job] = list(jobs)
         self.ids = [j.id for j in jobs]
         self.submit = [j.submit_s for j in jobs]
+        #: Whether submit times never fall with the index: then (submit, job) order is
+        #: index order (kept by :meth:`add`).
+        self.submit_ordered = all(a <= b for a, b in pairwise(self.submit))
         self.work = [j.work_pflop for j in jobs]
         self.gang = [j.gang for j in jobs]
         self.gang_max = [j.largest for j in jobs]
@@ -147,6 +151,8 @@ class JobTable:
         """Append a job (its tenant, profile and data set must be known); return its index."""
         self.jobs.append(job)
         self.ids.append(job.id)
+        if self.submit and job.submit_s < self.submit[-1]:
+            self.submit_ordered = False
         self.submit.append(job.submit_s)
         self.work.append(job.work_pflop)
         self.gang.append(job.gang)

@@ -84,6 +84,11 @@ class FleetTables:
     site_carbon_cum: tuple[tuple[float, ...], ...]
     pool_net_price_cum_np: np.ndarray
     site_carbon_cum_np: np.ndarray
+    #: Where every row of a series is one value over the whole horizon (a fleet with flat
+    #: tariffs and carbon, such as a trace's named fleet): that value per row, and each
+    #: integral is ``v · (t1 − t0)``; else ``None``.
+    pool_net_price_flat: np.ndarray | None = None
+    site_carbon_flat: np.ndarray | None = None
 
     @property
     def n_pools(self) -> int:
@@ -96,14 +101,21 @@ class FleetTables:
 
     def net_price_integral(self, pool: int, t0: float, t1: float) -> float:
         """∫ (price − subsidy) dt over [t0, t1] for a pool, in currency·s/kWh (hours wrap)."""
+        if self.pool_net_price_flat is not None:
+            return float(self.pool_net_price_flat[pool]) * (t1 - t0)
         return _integral(self.pool_net_price_cum[pool], self.hours, t0, t1)
 
     def carbon_integral(self, site: int, t0: float, t1: float) -> float:
         """∫ carbon intensity dt over [t0, t1] at a site, in kg·s/kWh (hours wrap)."""
+        if self.site_carbon_flat is not None:
+            return float(self.site_carbon_flat[site]) * (t1 - t0)
         return _integral(self.site_carbon_cum[site], self.hours, t0, t1)
 
     def net_price_integrals(self, pools: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`net_price_integral` over arrays of pools and times."""
+        if self.pool_net_price_flat is not None:
+            flat: np.ndarray = self.pool_net_price_flat[pools] * (t1 - t0)
+            return flat
         cum = self.pool_net_price_cum_np
         out: np.ndarray = _integrals(cum, pools, self.hours, t1) - _integrals(
             cum, pools, self.hours, t0
@@ -112,6 +124,9 @@ class FleetTables:
 
     def carbon_integrals(self, sites: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`carbon_integral` over arrays of sites and times."""
+        if self.site_carbon_flat is not None:
+            flat: np.ndarray = self.site_carbon_flat[sites] * (t1 - t0)
+            return flat
         cum = self.site_carbon_cum_np
         out: np.ndarray = _integrals(cum, sites, self.hours, t1) - _integrals(
             cum, sites, self.hours, t0
@@ -134,6 +149,13 @@ def _cumulative_np(hourly: np.ndarray) -> np.ndarray:
     out = np.zeros((hourly.shape[0], hourly.shape[1] + 1))
     out[:, 1:] = np.cumsum(hourly * 3600.0, axis=1)
     return out
+
+
+def _flat(hourly: np.ndarray) -> np.ndarray | None:
+    """Each row's one value, if every row of ``hourly`` is constant; else ``None``."""
+    if hourly.size and bool((hourly == hourly[:, :1]).all()):
+        return hourly[:, 0].copy()
+    return None
 
 
 def _integral(cum: tuple[float, ...], hours: int, t0: float, t1: float) -> float:
@@ -294,4 +316,6 @@ def build_tables(sc: Scenario) -> FleetTables:
         site_carbon_cum=_cumulative(carbon),
         pool_net_price_cum_np=_cumulative_np(net_price),
         site_carbon_cum_np=_cumulative_np(carbon),
+        pool_net_price_flat=_flat(net_price),
+        site_carbon_flat=_flat(carbon),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import islice
+from itertools import chain, islice
 
 from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput
@@ -35,6 +35,7 @@ class JobScan:
         freed = inp.freed if freed is None else freed
         mask = inp.jobs.sig_pools.__getitem__ if pools_of is None else pools_of
         self._submit = inp.jobs.submit
+        self._ordered = inp.jobs.submit_ordered
         self._sig_of = inp.jobs.signature
         self._skipped: set[int] = set()
         self._seen: set[int] = set()
@@ -69,6 +70,8 @@ class JobScan:
             if not self._skipped:
                 return list(islice(self._all, n))
         elif not self._skipped and not self._seen:
+            if self._ordered:  # (submit, job) order is job order
+                return sorted(set(chain.from_iterable(self._sources)))[:n]
             submit = self._submit
             keys = sorted({(submit[j], j) for it in self._sources for j in it})
             return [j for _, j in islice(keys, n)]

@@ -34,8 +34,12 @@ carbon or data: this is the anchor's idea, for comparison (``benchmarks/elastic_
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Sequence
+
 import numpy as np
 
+from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import PolicyInput, PolicyOutput, PolicyParams, Resize, Start
 from suanli.policy.registry import register
 from suanli.policy.resizing import Share, allocate_fitness, fits_grown, sizes
@@ -61,29 +65,26 @@ class Pollux:
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.tick_s = params.tick_s
         self.min_run_s = params.min_run_s
+        self._table: JobTable | None = None
+        self._checked = 0  # jobs of the table checked for elasticity
+        self._elastic = False  # any of them elastic
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
         """Allocate every pool (module docstring)."""
         out = PolicyOutput(default_reason="waiting: no devices left in Pollux's allocation")
         if not (inp.full or inp.freed or inp.arrived):
             return out
-        by_pool: dict[int, list[Share]] = {}
         jobs = inp.jobs
-        for pool in range(inp.tables.n_pools):
-            for j in sorted(inp.running_on(pool)):
-                on = inp.running[j].candidate
-                base = jobs.base_candidate(j, pool)
-                if base is None or on.share or not inp.running[j].resizable:
-                    shapes, unit = [on], on.rate
-                else:
-                    shapes, unit = sizes(jobs, j, base), base.rate
-                by_pool.setdefault(pool, []).append(Share(j, shapes, on, unit))
+        by_pool = self._running_shares(inp)
         left = self._left(inp, by_pool)
         # the pools the queue's whole-device jobs go to that still admit; shares always look
         queues = [inp.waiting_of(sig) for sig in inp.waiting_sigs]
         firsts = [cs[0] for cs in (jobs.candidates(q[0]) for q in queues if len(q)) if cs]
         shares_wait = any(c.share for c in firsts)
         open_pools = {c.pool for c in firsts if not c.share and left[c.pool] > 0}
+        if not shares_wait and not self._any_elastic(jobs):
+            self._admit_fixed(inp, left, by_pool)
+            open_pools.clear()
         for j in inp.waiting:
             if not open_pools and not shares_wait:
                 break  # no later job is admitted anywhere
@@ -104,6 +105,77 @@ class Pollux:
         if out.resizes:
             out.again = True
         return out
+
+    @staticmethod
+    def _admit_fixed(inp: PolicyInput, left: list[int], by_pool: dict[int, list[Share]]) -> None:
+        """Step 2 when no job is elastic and none waits for a shared device: each job has
+        one shape, its first candidate's, the same for every job of a signature. A pool's
+        admitted jobs are, in arrival order, those whose shape fits in what the jobs
+        before them left; a job it does not admit gets no shape (:func:`allocate_fitness`
+        gives it none either, and it changes nothing for the others), so only admitted
+        jobs are listed, and a signature whose shape no longer fits is dropped (what is
+        left only falls): per round, work in the signatures and the jobs admitted, not in
+        the queue's depth."""
+        jobs, submit = inp.jobs, inp.jobs.submit
+        by_first: dict[int, list[tuple[Candidate, Sequence[int]]]] = {}
+        for sig in inp.waiting_sigs:
+            queue = inp.waiting_of(sig)
+            cands = jobs.candidates(queue[0]) if len(queue) else ()
+            if cands and cands[0].devices <= left[cands[0].pool]:
+                by_first.setdefault(cands[0].pool, []).append((cands[0], queue))
+        for pool, sigs in sorted(by_first.items()):
+            heap = []
+            for k, (_, queue) in enumerate(sigs):
+                it = iter(queue)
+                j = next(it)
+                heap.append((submit[j], j, k, it))
+            heapq.heapify(heap)
+            while heap and left[pool] > 0:
+                _, j, k, it = heapq.heappop(heap)
+                c = sigs[k][0]
+                if c.devices > left[pool]:
+                    continue  # nor any later job of its signature
+                left[pool] -= c.devices
+                by_pool.setdefault(pool, []).append(Share(j, [c], None, c.rate))
+                nxt = next(it, None)
+                if nxt is not None:
+                    heapq.heappush(heap, (submit[nxt], nxt, k, it))
+
+    def _running_shares(self, inp: PolicyInput) -> dict[int, list[Share]]:
+        """Per pool, the running jobs that may change size there, with their shapes.
+
+        A running job that cannot (not elastic, on a shared device, or on a site that
+        cannot resize it) has one shape, the one it holds: step 1 gives it back the devices
+        it holds, step 3 never grows it and nothing is carried out for it, so leaving it
+        out of its pool's allocation — its devices neither free nor counted — changes no
+        job's shape (and a pool with no job that can change size and no waiting job
+        admitted is not allocated at all). With no elastic job in the table, none is
+        looked at."""
+        by_pool: dict[int, list[Share]] = {}
+        jobs = inp.jobs
+        if not self._any_elastic(jobs):
+            return by_pool
+        for pool in range(inp.tables.n_pools):
+            for j in sorted(inp.running_on(pool)):
+                if not jobs.elastic(j):
+                    continue
+                run = inp.running[j]
+                on = run.candidate
+                base = jobs.base_candidate(j, pool)
+                if base is None or on.share or not run.resizable:
+                    continue
+                shapes, unit = sizes(jobs, j, base), base.rate
+                by_pool.setdefault(pool, []).append(Share(j, shapes, on, unit))
+        return by_pool
+
+    def _any_elastic(self, jobs: JobTable) -> bool:
+        """Whether any job of the table is elastic (checked once per job as it grows)."""
+        if self._table is not jobs:
+            self._table, self._checked, self._elastic = jobs, 0, False
+        if not self._elastic and self._checked < len(jobs.jobs):
+            self._elastic = any(jobs.elastic(j) for j in range(self._checked, len(jobs.jobs)))
+            self._checked = len(jobs.jobs)
+        return self._elastic
 
     @staticmethod
     def _left(inp: PolicyInput, by_pool: dict[int, list[Share]]) -> list[int]:

@@ -78,7 +78,7 @@ from suanli.policy.common import Explainer
 from suanli.policy.priority import Priorities
 from suanli.policy.registry import register
 from suanli.policy.resizing import sizes
-from suanli.policy.suanli.classes import JobClass, build_classes
+from suanli.policy.suanli.classes import ClassKeys, JobClass, build_classes
 from suanli.policy.suanli.deferral import defer_until
 from suanli.policy.suanli.elastic import MAX_ADMIT, Blocked, plan_elastic
 from suanli.policy.suanli.moves import by_level, plan_moves
@@ -190,6 +190,8 @@ class Suanli:
         self._lent_of: JobTable | None = None
         #: Effective priorities of the jobs (:mod:`suanli.policy.priority`).
         self.priorities = Priorities()
+        #: Each waiting job's class key, kept between rounds (:class:`.classes.ClassKeys`).
+        self._keys = ClassKeys()
         #: The reservations of the last round that made any, longest-waiting first, while
         #: their jobs wait (:meth:`_hold`).
         self._held: list[_Held] = []
@@ -292,7 +294,7 @@ class Suanli:
         """The considered jobs of each level (``groups``, highest first) as classes with the
         options worth taking; deferred classes and those with none get their reasons."""
         p = self.p
-        per_level = [build_classes(inp, g) for g in groups]
+        per_level = [build_classes(inp, g, self._keys) for g in groups]
         classes = per_level[0] if len(per_level) == 1 else [c for lv in per_level for c in lv]
         fair = fairness(inp, classes, p.w_fair)
         valued = iter(value_all(inp, classes, fair, p))  # in the order of ``classes``

@@ -36,8 +36,37 @@ class JobClass:
         return len(self.jobs)
 
 
-def build_classes(inp: PolicyInput, considered: Iterable[int]) -> list[JobClass]:
-    """Group ``considered`` waiting jobs into classes (deterministic order: first job)."""
+class ClassKeys:
+    """Per waiting job, what :func:`build_classes` derives from it alone — its class key
+    (signature, tenant, run-time bucket), submit time, deadline and deferrability — kept
+    from round to round while its remaining work and restart status are the same (they
+    change only while it runs or when it is preempted), for one job table."""
+
+    __slots__ = ("_jobs", "_memo")
+
+    def __init__(self) -> None:
+        self._jobs: object = None
+        self._memo: dict[int, tuple[float, bool, tuple[int, int, int], float, float | None, bool]]
+        self._memo = {}
+
+    def of(
+        self, inp: PolicyInput
+    ) -> dict[int, tuple[float, bool, tuple[int, int, int], float, float | None, bool]]:
+        """The memo for ``inp``'s job table, with the entries of jobs no longer waiting
+        dropped once it holds twice as many as are waiting (amortised O(1) a job)."""
+        if self._jobs is not inp.jobs:
+            self._jobs, self._memo = inp.jobs, {}
+        elif len(self._memo) > 2 * len(inp.waiting) + 1000:
+            waiting = set(inp.waiting)
+            self._memo = {j: v for j, v in self._memo.items() if j in waiting}
+        return self._memo
+
+
+def build_classes(
+    inp: PolicyInput, considered: Iterable[int], keys: ClassKeys | None = None
+) -> list[JobClass]:
+    """Group ``considered`` waiting jobs into classes (deterministic order: first job);
+    ``keys`` keeps what each job alone decides between rounds (same classes)."""
     jobs = inp.jobs
     now = inp.now
     signature, candidates, remaining_of, resumed_of = (
@@ -50,26 +79,32 @@ def build_classes(inp: PolicyInput, considered: Iterable[int]) -> list[JobClass]
     floor, log2 = math.floor, math.log2
     by_key: dict[tuple[int, int, int], JobClass] = {}
     best_rate: dict[int, float] = {}  # per signature (its jobs share their candidates)
+    memo = {} if keys is None else keys.of(inp)
+    memo_get = memo.get
     for j in considered:
-        sig = signature(j)
-        best = best_rate.get(sig)
-        if best is None:
-            best = best_rate[sig] = max(c.rate for c in candidates(j))
         remaining = remaining_of(j)
-        bucket = floor(log2(max(remaining / best / 3600.0, 1e-3)))
-        tenant = tenants[j]
-        key = (sig, tenant, bucket)
+        resumed = resumed_of(j)
+        m = memo_get(j)
+        if m is None or m[0] != remaining or m[1] != resumed:
+            sig = signature(j)
+            best = best_rate.get(sig)
+            if best is None:
+                best = best_rate[sig] = max(c.rate for c in candidates(j))
+            bucket = floor(log2(max(remaining / best / 3600.0, 1e-3)))
+            key = (sig, tenants[j], bucket)
+            m = memo[j] = (remaining, resumed, key, submit[j], deadline[j], deferrable[j])
+        key = m[2]
         cls = by_key.get(key)
         if cls is None:
-            cls = by_key[key] = JobClass(tenant, sig, candidates(j))
+            cls = by_key[key] = JobClass(key[1], key[0], candidates(j))
         cls.jobs.append(j)
         cls.remaining += remaining
-        cls.wait_s += now - submit[j]
-        dl = deadline[j]
+        cls.wait_s += now - m[3]
+        dl = m[4]
         if dl is not None:
             cls.deadline_s = min(cls.deadline_s, dl)
-        cls.deferrable &= deferrable[j]
-        cls.resumed |= resumed_of(j)
+        cls.deferrable &= m[5]
+        cls.resumed |= resumed
     out = list(by_key.values())
     for cls in out:
         cls.remaining /= cls.n

@@ -177,12 +177,12 @@ def value_all(
     if price_kg > 0:
         cost = cost + price_kg * carbon
     tau = transfer + restart + run
-    best = np.minimum.reduceat(tau, starts).tolist()
-    weight, cost_mean, carbon_mean, num = [], [], [], []
+    best = np.minimum.reduceat(tau, starts)
+    weight = p.w_time * np.array([fair[cls.tenant] for cls in classes])
+    num = (np.array([cls.wait_s for cls in classes]) + best) / best * best
+    cost_mean, carbon_mean = [], []
     add = np.add.reduce  # what ndarray.mean sums with, divided by the count below
-    for cls, a, b, bt in zip(classes, starts, ends, best, strict=True):
-        weight.append(p.w_time * fair[cls.tenant])
-        num.append((cls.wait_s + bt) / bt * bt)
+    for a, b in zip(starts, ends, strict=True):
         cost_mean.append(max(float(add(cost[a:b])) / (b - a), 1e-12))
         carbon_mean.append(max(float(add(carbon[a:b])) / (b - a), 1e-12))
     util = (
