@@ -36,6 +36,11 @@ class JobClass:
         return len(self.jobs)
 
 
+#: What :class:`ClassKeys` keeps of a job: its remaining work and restart status when
+#: kept, class key (signature, tenant, bucket), submit time, deadline, deferrability.
+_Kept = tuple[float, bool, tuple[int, int, int], float, float | None, bool]
+
+
 class ClassKeys:
     """Per waiting job, what :func:`build_classes` derives from it alone — its class key
     (signature, tenant, run-time bucket), submit time, deadline and deferrability — kept
@@ -46,12 +51,9 @@ class ClassKeys:
 
     def __init__(self) -> None:
         self._jobs: object = None
-        self._memo: dict[int, tuple[float, bool, tuple[int, int, int], float, float | None, bool]]
-        self._memo = {}
+        self._memo: dict[int, _Kept] = {}
 
-    def of(
-        self, inp: PolicyInput
-    ) -> dict[int, tuple[float, bool, tuple[int, int, int], float, float | None, bool]]:
+    def of(self, inp: PolicyInput) -> dict[int, _Kept]:
         """The memo for ``inp``'s job table, with the entries of jobs no longer waiting
         dropped once it holds twice as many as are waiting (amortised O(1) a job)."""
         if self._jobs is not inp.jobs:
