@@ -15,9 +15,9 @@ scenarios — ``cn-hubs-2026-batch`` (the default week without its services, com
 the figures above), ``cn-hubs-2026-busy`` (the same week at offered load 0.9: queues form) and
 ``eu-na-2026`` (with its services, scaled by the default serving policy, as ``suanli
 simulate`` runs it: it has no batch-only variant) — each with the scenario's own seed, as
-``suanli simulate`` does, and prints a table per scenario, the mean wait by gang size, and a
-targets table with PASS/MISS for the issue's targets (:func:`targets`). ``--md FILE`` writes
-the same markdown to a file.
+``suanli simulate`` does, and prints a table per scenario, the mean wait and the mean time in
+system by gang size, and a targets table with PASS/MISS for the issue's targets
+(:func:`targets`). ``--md FILE`` writes the same markdown to a file.
 """
 
 from __future__ import annotations
@@ -288,6 +288,32 @@ def gang_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def time_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown, per scenario: mean time in system (h) by gang-size bucket under each policy
+    (``time_in_system_by_gang``: unfinished jobs counted to the end of the run), for the rows
+    whose metrics have it (a cached row from before the metric has not)."""
+    out = []
+    for case in dict.fromkeys(r["case"] for r in rows):
+        sel = {r["policy"]: r for r in rows if r["case"] == case and "time_in_system_by_gang" in r}
+        if not sel:
+            continue
+        pols = list(sel)
+        out.append(
+            f"\n**{case}: mean time in system (h) by gang size** (finish − submit; end of run − "
+            "submit if unfinished)\n"
+        )
+        out.append("| gangs | " + " | ".join(pols) + " |")
+        out.append("|---|" + "---:|" * len(pols))
+        by = {p: {b["gangs"]: b for b in r["time_in_system_by_gang"]} for p, r in sel.items()}
+        for label, _ in GANG_BUCKETS:
+            cells = []
+            for p in pols:
+                b = by[p].get(label)
+                cells.append(f"{b['mean_h']:.2f} ({b['finished']}/{b['jobs']})" if b else "–")
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def targets_table(results: Sequence[dict[str, Any]]) -> str:
     """Markdown: one row per scenario and target, PASS or MISS."""
     out = ["\n**Targets**\n", "| scenario | target | result | figures |", "|---|---|---|---|"]
@@ -317,6 +343,7 @@ def run_targets(args: argparse.Namespace) -> None:
             f"(run {when}, {args.workers} workers)",
             table(rows),
             gang_table(rows),
+            time_table(rows),
             targets_table(results),
             *(["\n**Runs that failed** (left out above)\n", *failed] if failed else []),
         ]

@@ -107,3 +107,32 @@ def test_the_page_shows_waits_by_gang(chromium: Any, tmp_path: Path) -> None:
     assert rows == [["1", "1.00", "1.00"], ["2-8", "0.75", "0.82"], ["9-32", "0.00", "0.00"]]
     severe = [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
+
+
+def test_time_in_system_by_gang_by_hand() -> None:
+    """Every job that arrived and can run, finished or not: ``min(finish, end) − submit``.
+    On a 2-hour run a job of 16 devices for 3 h started at 0 is cut at the end (2 h in the
+    system, unfinished); the one-device job behind it waits for it and never starts (2 h);
+    a job no pool can run (an accelerator type the fleet lacks) is left out."""
+    sc = scenario([site("a", [(H100, 16)])], hours=2)
+    jobs = [
+        job("big", 0.0, 16, 3 * HOUR),
+        job("small", 0.0, 1, HOUR),
+        job("never", 0.0, 1, HOUR, accepted_types=("huawei_ascend_910c",)),
+    ]
+    r = Simulator(sc, jobs, make_policy("fifo"), verify=True).run()
+    m = compute_metrics(r)
+    assert m["jobs"]["never_startable"] == 1
+    got = {b["gangs"]: b for b in m["time_in_system_by_gang"]}
+    assert got == {
+        "1": {"gangs": "1", "jobs": 1, "finished": 0, "mean_h": 2.0, "p95_h": 2.0},
+        "9-32": {"gangs": "9-32", "jobs": 1, "finished": 0, "mean_h": 2.0, "p95_h": 2.0},
+    }
+    # on the run of four jobs above, all finished: the JCTs (waits + one hour each)
+    fin = compute_metrics(_fifo_run())["time_in_system_by_gang"]
+    assert [(b["gangs"], b["jobs"], b["finished"]) for b in fin] == [
+        ("1", 1, 1),
+        ("2-8", 2, 2),
+        ("9-32", 1, 1),
+    ]
+    assert fin[1]["mean_h"] == pytest.approx(1.0 + (3000 + 2400) / 2 / HOUR)

@@ -74,6 +74,15 @@ TERMS: tuple[Term, ...] = (
         ("wait_by_gang",),
     ),
     Term(
+        "time-in-system-by-gang",
+        "time in system by gang size",
+        "per gang-size bucket (as waiting by gang size), every job that arrived and some pool "
+        "can run: `finish − submit` if it finished, `end of run − submit` if not (a lower bound "
+        "of its JCT) — jobs, finished, mean and p95 (hours). Shows whether big gangs finish "
+        "later: a wait for faster devices counts in the waits and pays off here",
+        ("time_in_system_by_gang",),
+    ),
+    Term(
         "makespan",
         "makespan",
         "`max finish − min submit` over finished jobs",

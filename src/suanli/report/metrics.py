@@ -8,6 +8,11 @@ finish of job *j*, over the jobs finished within the run:
   their gang asked for — ``1``, ``2-8``, ``9-32``, ``33-128``, ``129-512``, ``513+`` — and
   per non-empty bucket, in that order, the number of jobs and the mean and 95th percentile
   (linear interpolation) of ``b_j − s_j`` in hours;
+* time in system by gang size (``time_in_system_by_gang``): every job that arrived and some
+  pool can run, by the same buckets, ``min(f_j, end) − s_j`` — its JCT if it finished, a
+  lower bound of it if not — with the number that finished, mean and p95 in hours: whether
+  big gangs finish later, not only whether they start later (a wait for devices three times
+  faster shows in the waits, and pays here);
 * makespan ``max f_j − min s_j``;
 * finish-time fairness ``ρ_j = (f_j − s_j) / T_j^alone`` with ``T^alone`` the job's
   completion time with the whole fleet to itself (its run time on its fastest
@@ -87,6 +92,29 @@ def wait_by_gang(gang: np.ndarray, wait_s: np.ndarray) -> list[dict[str, Any]]:
     return out
 
 
+def time_in_system_by_gang(
+    gang: np.ndarray, in_system_s: np.ndarray, finished: np.ndarray
+) -> list[dict[str, Any]]:
+    """Per non-empty gang-size bucket (:data:`GANG_BUCKETS`, in order): ``gangs``, ``jobs``,
+    ``finished`` and the ``mean_h`` and ``p95_h`` of ``in_system_s`` (seconds), given per
+    job with its gang in ``gang`` and whether it finished in ``finished``."""
+    out = []
+    for label, lo, hi in GANG_BUCKETS:
+        sel = (gang >= lo) & (gang <= hi)
+        x = in_system_s[sel] / 3600.0
+        if x.size:
+            out.append(
+                {
+                    "gangs": label,
+                    "jobs": int(x.size),
+                    "finished": int(finished[sel].sum()),
+                    "mean_h": float(x.mean()),
+                    "p95_h": float(np.percentile(x, 95)),
+                }
+            )
+    return out
+
+
 def hour_cover(r: SimResult) -> np.ndarray:
     """Per hour of the pool-hour arrays, the share of it the run covers: 1 for every hour
     up to the end of the run, the part before it for the hour the run ends in (a drained
@@ -141,6 +169,8 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
     arrived = submit < r.end_s
     done = r.done
     started = ~np.isnan(r.first_start)
+    can_run = np.asarray([bool(jobs.candidates(j)) for j in range(len(jobs))], dtype=bool)
+    startable = arrived & can_run
     jct = (r.finish - submit)[done]
     wait = (r.first_start - submit)[started]
     alone = np.asarray([jobs.alone_s(j) if done[j] else NAN for j in range(len(jobs))])
@@ -191,14 +221,17 @@ def compute_metrics(r: SimResult) -> dict[str, Any]:
             "submitted": int(arrived.sum()),
             "finished": int(done.sum()),
             "unfinished": int((arrived & ~done).sum()),
-            "never_startable": sum(
-                1 for j in range(len(jobs)) if arrived[j] and not jobs.candidates(j)
-            ),
+            "never_startable": int((arrived & ~can_run).sum()),
             "gangs_raised": len(raised_gangs(r)),
         },
         "jct_h": {k: v / 3600.0 for k, v in stats(jct).items()},
         "queueing_delay_h": {k: v / 3600.0 for k, v in stats(wait).items()},
         "wait_by_gang": wait_by_gang(np.asarray(jobs.gang)[started], wait),
+        "time_in_system_by_gang": time_in_system_by_gang(
+            np.asarray(jobs.gang)[startable],
+            (np.where(done, r.finish, r.end_s) - submit)[startable],
+            done[startable],
+        ),
         "makespan_h": float((r.finish[done].max() - submit[done].min()) / 3600.0)
         if done.any()
         else NAN,
