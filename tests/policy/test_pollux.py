@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import Any
 
 import pytest
 
@@ -83,14 +84,38 @@ def test_pollux_splits_a_pool_between_two_elastic_jobs() -> None:
     assert r.resizes[0] >= 1 and r.first_start[1] == pytest.approx(3600.0)
 
 
+def _base_and_rate() -> tuple[Job, float]:
+    """A 4-device training job and its rate on the first candidate of :data:`FLEET`."""
+    base = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
+    rate = Simulator(load_scenario(str(FLEET)), [base], make_policy("fifo")).run()
+    return base, rate.jobs.candidates(0)[0].rate
+
+
+def _rounds(jobs: list[Job], patch: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Every round of ``pollux`` (its attributes ``patch`` replaced) on :data:`FLEET`,
+    drained: ``(now, starts, resizes, reasons, jobs waiting)``."""
+    p = make_policy("pollux")
+    for name, value in patch.items():
+        setattr(p, name, value)
+    seen: list[tuple[Any, ...]] = []
+    decide = p.decide
+
+    def recorded(inp):  # type: ignore[no-untyped-def]
+        out = decide(inp)
+        seen.append((inp.now, out.starts, out.resizes, dict(out.reasons), len(inp.waiting)))
+        return out
+
+    p.decide = recorded  # type: ignore[method-assign]
+    Simulator(load_scenario(str(FLEET)), jobs, p, drain=True).run()
+    return seen
+
+
 def test_a_deep_queue_is_cut_where_no_more_jobs_are_admitted() -> None:
     """Step 2 admits whole-device jobs, in order, while the pool's devices last; the policy
     stops looking at a pool's queue once they are gone (``Pollux._left``). Every round's
     starts, resizes and reasons are the same as with the whole queue looked at, on a deep
     queue of elastic and fixed jobs of mixed sizes on four pools."""
-    fleet = load_scenario(str(FLEET))
-    base = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
-    rate = Simulator(fleet, [base], make_policy("fifo")).run().jobs.candidates(0)[0].rate
+    base, rate = _base_and_rate()
     jobs = []
     for i in range(120):
         gang = (1, 2, 4, 8)[i % 4]
@@ -109,23 +134,8 @@ def test_a_deep_queue_is_cut_where_no_more_jobs_are_admitted() -> None:
             )
         )
 
-    def rounds(cut: bool) -> list[tuple[object, ...]]:
-        p = make_policy("pollux")
-        if not cut:
-            p._left = lambda inp, by_pool: [10**9] * inp.tables.n_pools  # type: ignore[attr-defined]
-        seen: list[tuple[object, ...]] = []
-        decide = p.decide
-
-        def recorded(inp):  # type: ignore[no-untyped-def]
-            out = decide(inp)
-            seen.append((inp.now, out.starts, out.resizes, dict(out.reasons)))
-            return out
-
-        p.decide = recorded  # type: ignore[method-assign]
-        Simulator(fleet, jobs, p, drain=True).run()
-        return seen
-
-    cut, whole = rounds(True), rounds(False)
+    cut = _rounds(jobs, {})
+    whole = _rounds(jobs, {"_left": lambda inp, by_pool: [10**9] * inp.tables.n_pools})
     assert cut == whole
     assert sum(len(r[1]) for r in cut) == len(jobs)  # every job started, some after waiting
 
@@ -134,9 +144,7 @@ def test_running_jobs_that_cannot_change_size_are_left_out_of_the_allocation() -
     """A running job with one shape (not elastic, here half the jobs) gets back what it
     holds: leaving it out of its pool's allocation (``Pollux._running_shares``) decides
     every round as including it with its one shape did, on the deep queue above."""
-    fleet = load_scenario(str(FLEET))
-    base = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
-    rate = Simulator(fleet, [base], make_policy("fifo")).run().jobs.candidates(0)[0].rate
+    base, rate = _base_and_rate()
     jobs = [
         dataclasses.replace(
             base,
@@ -166,23 +174,7 @@ def test_running_jobs_that_cannot_change_size_are_left_out_of_the_allocation() -
                 by_pool.setdefault(pool, []).append(Share(j, shapes, on, unit))
         return by_pool
 
-    def rounds(left_out: bool) -> list[tuple[object, ...]]:
-        p = make_policy("pollux")
-        if not left_out:
-            p._running_shares = every_running  # type: ignore[attr-defined]
-        seen: list[tuple[object, ...]] = []
-        decide = p.decide
-
-        def recorded(inp):  # type: ignore[no-untyped-def]
-            out = decide(inp)
-            seen.append((inp.now, out.starts, out.resizes, dict(out.reasons)))
-            return out
-
-        p.decide = recorded  # type: ignore[method-assign]
-        Simulator(fleet, jobs, p, drain=True).run()
-        return seen
-
-    left_out, every = rounds(True), rounds(False)
+    left_out, every = _rounds(jobs, {}), _rounds(jobs, {"_running_shares": every_running})
     assert left_out == every
     assert sum(len(r[2]) for r in every) > 0  # elastic jobs were resized
 
@@ -192,9 +184,7 @@ def test_with_no_elastic_job_admission_walks_signatures_not_the_queue() -> None:
     arrival order and drops one whose shape no longer fits (``Pollux._admit_fixed``):
     every round decides as the walk over the whole queue does, on a deep queue of fixed
     jobs of four sizes arriving faster than they run."""
-    fleet = load_scenario(str(FLEET))
-    base = Job("0", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0)
-    rate = Simulator(fleet, [base], make_policy("fifo")).run().jobs.candidates(0)[0].rate
+    base, rate = _base_and_rate()
     jobs = [
         dataclasses.replace(
             base,
@@ -206,23 +196,8 @@ def test_with_no_elastic_job_admission_walks_signatures_not_the_queue() -> None:
         for i in range(150)
     ]
 
-    def rounds(by_signature: bool) -> list[tuple[object, ...]]:
-        p = make_policy("pollux")
-        if not by_signature:  # the walk over the whole queue, as with elastic jobs
-            p._any_elastic = lambda jobs: True  # type: ignore[attr-defined]
-        seen: list[tuple[object, ...]] = []
-        decide = p.decide
-
-        def recorded(inp):  # type: ignore[no-untyped-def]
-            out = decide(inp)
-            seen.append((inp.now, out.starts, dict(out.reasons), len(inp.waiting)))
-            return out
-
-        p.decide = recorded  # type: ignore[method-assign]
-        Simulator(fleet, jobs, p, drain=True).run()
-        return seen
-
-    walked, whole = rounds(True), rounds(False)
+    # the whole queue is walked, as with elastic jobs, when the table seems to have one
+    walked, whole = _rounds(jobs, {}), _rounds(jobs, {"_any_elastic": lambda jobs: True})
     assert walked == whole
-    assert max(r[3] for r in whole) > 30  # the queue was deep
+    assert max(r[4] for r in whole) > 30  # the queue was deep
     assert sum(len(r[1]) for r in whole) == len(jobs)
