@@ -90,6 +90,7 @@ def test_metrics_json_and_page_carry_the_table(tmp_path: Path) -> None:
     assert "wait-by-gang" in {t["id"] for t in data["glossary"]}
     page = render_page(data)
     assert 'id="waits-section"' in page and "R.drawGangWaits" in page
+    assert 'id="time-table"' in page and "R.drawGangTimes" in page
 
 
 @pytest.mark.browser
@@ -105,6 +106,22 @@ def test_the_page_shows_waits_by_gang(chromium: Any, tmp_path: Path) -> None:
         ".map(tr => [...tr.children].map(td => td.textContent))"
     )
     assert rows == [["1", "1.00", "1.00"], ["2-8", "0.75", "0.82"], ["9-32", "0.00", "0.00"]]
+    # time in system beside it: the JCTs, B 2 h, C and D 1.83 h and 1.67 h, A 1 h
+    assert js("return document.getElementById('time-in-system').hidden") is False
+    times = js(
+        "return [...document.querySelectorAll('#time-table tbody tr')]"
+        ".map(tr => [...tr.children].map(td => [td.textContent, td.title]))"
+    )
+    m = compute_metrics(r)["time_in_system_by_gang"]
+    assert [b["mean_h"] for b in m] == pytest.approx([2.0, 1.75, 1.0])
+    assert times == [
+        [
+            [b["gangs"], ""],
+            [f"{b['mean_h']:.2f}", f"{b['finished']} of {b['jobs']} jobs finished"],
+            [f"{b['p95_h']:.2f}", f"{b['finished']} of {b['jobs']} jobs finished"],
+        ]
+        for b in m
+    ]
     severe = [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
 
