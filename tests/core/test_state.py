@@ -22,6 +22,7 @@ from suanli.core.state import (
 from suanli.core.tables import build_tables
 from suanli.core.views import Attained
 from suanli.model.job import Job, JobKind
+from suanli.policy.priority import Priorities
 from tests.control.helpers import two_sites
 
 
@@ -108,3 +109,38 @@ def test_restore_holds_a_place_after_a_restart_even_without_room() -> None:
     assert st.running[0].alloc is not None and st.running[1].alloc is None
     assert Attained(st, 20.0)(1) == pytest.approx(14.0 * c.amount)
     check_invariants(st)
+
+
+def test_the_queue_by_priority_level_follows_arrivals_starts_deferrals_and_ends() -> None:
+    """``waiting_levels()``: one list (``waiting`` itself) while every job has one effective
+    priority; from the first job of another level on, one list per level, highest first,
+    each in arrival order, kept as jobs start, are deferred, come back, are requeued and
+    end — what :class:`~suanli.policy.priority.Priorities` hands policies, without grouping
+    the queue each round."""
+    st = _state(3)  # jobs 0, 1, 2 of priority 0
+    (level, jobs), *rest = st.waiting_levels()
+    assert level == (0, 0) and rest == [] and jobs is st.snapshot(0.0).waiting
+    assert st.waiting_by_level is None  # nothing kept twice
+    for i, (t, prio) in enumerate([(3.0, 5), (4.0, 0), (5.0, 5), (6.0, -1)]):
+        job = Job(f"p{i}", "lab", JobKind.PRETRAIN, "dl-training", t, 4, 1.0, priority=prio)
+        st.arrive(st.add(job))  # jobs 3 .. 6
+
+    def levels() -> list[tuple[tuple[int, int], list[int]]]:
+        check_invariants(st)  # the lists agree with the queue (suanli.core.invariants)
+        return [(lv, list(js)) for lv, js in st.waiting_levels()]
+
+    assert levels() == [((0, 5), [3, 5]), ((0, 0), [0, 1, 2, 4]), ((0, -1), [6])]
+    c = st.jobs.candidates(3)[0]
+    st.apply(PolicyOutput(starts=[Start(3, c)], defers=[Defer(0, 50.0, "later")]), 10.0)
+    assert levels() == [((0, 5), [5]), ((0, 0), [1, 2, 4]), ((0, -1), [6])]
+    st.end(6, 11.0, "cancelled while queued")  # its level empties and goes
+    assert levels() == [((0, 5), [5]), ((0, 0), [1, 2, 4])]
+    st.requeue(3, 12.0, "the dispatch was lost")
+    assert levels() == [((0, 5), [3, 5]), ((0, 0), [1, 2, 4])]
+    while st.status[0] != WAITING:  # job 0 back from its deferral, in its place by arrival
+        when, kind, _, a, b = st.events.pop()
+        st.timer(kind, a, b, when)
+    assert levels() == [((0, 5), [3, 5]), ((0, 0), [0, 1, 2, 4])]
+    pr = Priorities().update(inp := st.snapshot(52.0, full=True))
+    assert list(pr.order(inp)) == [3, 5, 0, 1, 2, 4]
+    assert [list(g) for g in pr.waiting(inp)] == [[3, 5], [0, 1, 2, 4], []]

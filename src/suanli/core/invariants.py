@@ -10,6 +10,7 @@ are left out of the per-pool sums.
 
 from __future__ import annotations
 
+from suanli.core.levels import effective, tenant_priorities
 from suanli.core.state import RUNNING, SchedulingState
 
 
@@ -60,3 +61,18 @@ def check_invariants(st: SchedulingState) -> None:
         )
         assert j in st.running_by_pool[rs.cand.pool], f"job {st.jobs.ids[j]} not on its pool"
     assert len(st.waiting) == sum(len(v) for v in st.waiting_by_sig.values()), "queue by sig"
+    _check_levels(st)
+
+
+def _check_levels(st: SchedulingState) -> None:
+    """The queue by effective priority holds the waiting jobs, each under its level, highest
+    level first, each level in arrival order."""
+    tp = tenant_priorities(st.tables)
+    levels = st.waiting_levels()
+    assert [lv for lv, _ in levels] == sorted((lv for lv, _ in levels), reverse=True), "levels"
+    got = sorted((lv, j) for lv, jobs in levels for j in jobs)
+    assert got == sorted((effective(st.jobs, j, tp), j) for _, j in st.waiting), "queue by level"
+    submit = st.jobs.submit
+    for _, jobs in levels:
+        keys = [(submit[j], j) for j in jobs]
+        assert keys == sorted(keys), "a level's queue out of arrival order"

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from suanli.core.capacity import Capacity
 from suanli.core.jobtable import Candidate, JobTable
+from suanli.core.levels import Level
 from suanli.core.tables import FleetTables
 
 
@@ -113,6 +114,10 @@ class PolicyInput:
     is true everything may have changed. :class:`JobScan` uses this to
     skip jobs that provably still cannot start. ``requeued`` are the waiting jobs
     that have run before (preempted), the only ones with attained service.
+    ``waiting_levels()`` gives the waiting jobs by effective priority
+    (:mod:`suanli.core.levels`), highest first, each level's in arrival order: with
+    ``waiting`` itself as the one list while all have one level; kept by the state as jobs
+    join and leave the queue, so no round need group the queue.
     """
 
     now: float
@@ -131,6 +136,7 @@ class PolicyInput:
     remaining: Callable[[int], float]
     resumed: Callable[[int], bool]
     tenant_milli: Sequence[int]
+    waiting_levels: Callable[[], Sequence[tuple[Level, Sequence[int]]]]
     arrived: Sequence[int] = ()
     freed: int = 0
     full: bool = True

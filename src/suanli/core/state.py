@@ -50,6 +50,7 @@ from suanli.core.accounting import Accounting
 from suanli.core.capacity import Allocation, Capacity, ClusterState
 from suanli.core.events import EventKind, EventQueue
 from suanli.core.jobtable import Candidate, JobTable
+from suanli.core.levels import Level, effective, tenant_priorities
 from suanli.core.migration import checkpoint_copy, progress
 from suanli.core.policy import (
     Defer,
@@ -176,6 +177,12 @@ class SchedulingState:
         self.start_why = [""] * n
         self.waiting: SortedList = SortedList()
         self.waiting_by_sig: dict[int, SortedList] = {}
+        #: The waiting jobs by effective priority (:mod:`suanli.core.levels`), each list as
+        #: ``waiting``; ``None`` while every job that has waited had one level,
+        #: ``_level0`` (then ``waiting`` is its list: nothing kept twice).
+        self.waiting_by_level: dict[Level, SortedList] | None = None
+        self._level0: Level | None = None
+        self._tenant_prio = tenant_priorities(tables)
         self.running: dict[int, RunState] = {}
         self.running_by_pool: list[set[int]] = [set() for _ in range(tables.n_pools)]
         self.ends_by_pool: list[SortedList] = [SortedList() for _ in range(tables.n_pools)]
@@ -462,6 +469,7 @@ class SchedulingState:
             waiting=self._waiting_view,
             waiting_sigs=self.waiting_by_sig.keys(),
             waiting_of=self._waiting_of,
+            waiting_levels=self.waiting_levels,
             running=self._running_view,
             running_on=self.running_by_pool.__getitem__,
             ending_on=self.ends_by_pool.__getitem__,
@@ -647,6 +655,19 @@ class SchedulingState:
         if lst is None:
             lst = self.waiting_by_sig[sig] = SortedList()
         lst.add(key)
+        level = effective(self.jobs, j, self._tenant_prio)
+        by_level = self.waiting_by_level
+        if by_level is None:
+            if self._level0 is None:
+                self._level0 = level
+            if level != self._level0:  # a second level: keep the lists apart from now on
+                first = SortedList(k for k in self.waiting if k != key)
+                by_level = self.waiting_by_level = {self._level0: first}
+        if by_level is not None:
+            lst = by_level.get(level)
+            if lst is None:
+                lst = by_level[level] = SortedList()
+            lst.add(key)
         self.arrived.append(j)
 
     def _dequeue(self, j: int) -> None:
@@ -657,6 +678,20 @@ class SchedulingState:
         lst.remove(key)
         if not lst:
             del self.waiting_by_sig[sig]
+        if self.waiting_by_level is not None:
+            level = effective(self.jobs, j, self._tenant_prio)
+            lst = self.waiting_by_level[level]
+            lst.remove(key)
+            if not lst:
+                del self.waiting_by_level[level]
+
+    def waiting_levels(self) -> list[tuple[Level, Sequence[int]]]:
+        """The waiting jobs by effective priority, highest first, each in arrival order
+        (:attr:`~suanli.core.policy.PolicyInput.waiting_levels`)."""
+        if self.waiting_by_level is None:
+            return [(self._level0, self._waiting_view)] if self._level0 is not None else []
+        levels = sorted(self.waiting_by_level.items(), reverse=True)
+        return [(lv, WaitingView(sl)) for lv, sl in levels]
 
     def _defer(self, d: Defer, now: float) -> None:
         if self.status[d.job] != WAITING:

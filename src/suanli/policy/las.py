@@ -89,6 +89,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from suanli.core.jobtable import Candidate
+from suanli.core.levels import Level, effective, tenant_priorities
 from suanli.core.policy import (
     PolicyInput,
     PolicyOutput,
@@ -99,7 +100,6 @@ from suanli.core.policy import (
 )
 from suanli.policy.common import explain, looks, why_text
 from suanli.policy.freed import Freed
-from suanli.policy.priority import Level, effective, tenant_priorities
 from suanli.policy.registry import register
 
 #: Why a job starts: it has had the least service of the jobs that can start.

@@ -50,20 +50,22 @@ scheduled exactly as without priorities.
 **Cost.** :class:`Priorities` keeps each job's level as the job table grows (amortised O(1)
 per job). While every job in the table has one effective priority it hands policies
 ``waiting`` and :class:`~suanli.policy.common.JobScan` unchanged — no per-round cost at all.
-With several levels (few, in practice: a handful of tenant tiers and job priorities), each
-round groups the waiting jobs by level in one pass, O(waiting), each group in arrival order
-(no sort of the queue); scans of non-full rounds split only the lists they would merge
-anyway. (A scheduling state that kept its waiting list ordered by ``(−π, submit, job)``
-would spare that pass; :mod:`suanli.core` does not, yet.)
+With several levels (few, in practice: a handful of tenant tiers and job priorities), the
+scheduling state keeps its waiting jobs by level as they join and leave the queue
+(:attr:`~suanli.core.policy.PolicyInput.waiting_levels`, O(log n) per change, nothing while
+all have one level): :meth:`Priorities.order` reads those lists, highest level first, only
+as far as the policy reads — ``fifo`` stops at its blocked head, not after a pass over the
+queue; scans of non-full rounds split only the per-signature lists they would merge anyway.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
 
 from suanli.core.jobtable import JobTable
+from suanli.core.levels import Level, tenant_priorities
 from suanli.core.policy import PolicyInput
 from suanli.core.tables import FleetTables
 from suanli.policy.common import IN_ORDER, JobScan
@@ -74,20 +76,6 @@ IN_QUEUE_ORDER = (
     "next in queue order (higher priority first, then arrival), on its first choice with "
     "room (preferred type, then nearest)"
 )
-
-#: An effective priority: (tenant priority, job priority), compared lexicographically.
-Level = tuple[int, int]
-
-
-def tenant_priorities(tables: FleetTables) -> tuple[int, ...]:
-    """``P_t`` per tenant index (0 for a tenant the scenario does not list)."""
-    by_id = {t.id: int(t.priority) for t in tables.scenario.tenants}
-    return tuple(by_id.get(t, 0) for t in tables.tenant_ids)
-
-
-def effective(jobs: JobTable, j: int, tenant_prio: Sequence[int]) -> Level:
-    """``π_j = (P_t(j), p_j)``: job ``j``'s effective priority."""
-    return (tenant_prio[jobs.tenant[j]], int(jobs.priority[j]))
 
 
 def may_displace(by: Level, victim: Level, equal: bool = False) -> bool:
@@ -110,6 +98,7 @@ class Priorities:
         "_levels",
         "_n",
         "_rank",
+        "_rank_of",
         "_tables",
         "_tenant",
         "levels",
@@ -126,10 +115,12 @@ class Priorities:
         self._levels: set[Level] = set()
         #: The distinct effective priorities, highest first.
         self.levels: list[Level] = []
-        #: Per job index, the position of its level in :attr:`levels` (0: the highest).
+        #: Per job index, the position of its level in :attr:`levels` (0: the highest);
+        #: and per level.
         self._rank: list[int] = []
+        self._rank_of: dict[Level, int] = {}
         #: This round's waiting jobs by level (the round's input, and the groups).
-        self._grouped: tuple[PolicyInput, list[list[int]]] | None = None
+        self._grouped: tuple[PolicyInput, list[Sequence[int]]] | None = None
 
     @property
     def single(self) -> bool:
@@ -145,6 +136,7 @@ class Priorities:
             self._tenant = tenant_priorities(inp.tables)
             self._n = 0
             self.of, self._levels, self.levels, self._rank = [], set(), [], []
+            self._rank_of = {}
         n = len(jobs)
         if n == self._n:
             return self
@@ -158,7 +150,7 @@ class Priorities:
             self.levels = sorted(self._levels, reverse=True)
             new = self.of
             self._rank = []
-        rank = {lv: i for i, lv in enumerate(self.levels)}
+        rank = self._rank_of = {lv: i for i, lv in enumerate(self.levels)}
         self._rank.extend(rank[lv] for lv in new)
         return self
 
@@ -179,20 +171,26 @@ class Priorities:
             add[rank[j]](j)
         return out
 
-    def waiting(self, inp: PolicyInput) -> list[list[int]]:
-        """This round's waiting jobs by level, highest first, each in arrival order
-        (grouped once per round)."""
+    def waiting(self, inp: PolicyInput) -> list[Sequence[int]]:
+        """This round's waiting jobs by level, highest first (one list per level of
+        :attr:`levels`, empty where none waits), each in arrival order: the state's own
+        lists (:attr:`~suanli.core.policy.PolicyInput.waiting_levels`), not grouped anew."""
         g = self._grouped
         if g is None or g[0] is not inp:
-            g = self._grouped = (inp, self.groups(inp.waiting))
+            groups: list[Sequence[int]] = [() for _ in self.levels]
+            rank = self._rank_of
+            for level, jobs in inp.waiting_levels():
+                groups[rank[level]] = jobs
+            g = self._grouped = (inp, groups)
         return g[1]
 
-    def order(self, inp: PolicyInput) -> Sequence[int]:
+    def order(self, inp: PolicyInput) -> Iterable[int]:
         """The waiting jobs in queue order: higher effective priority first, arrival order
-        within a level (``inp.waiting`` itself when there is one level)."""
+        within a level (``inp.waiting`` itself when there is one level), as far as they
+        are read."""
         if self.single:
             return inp.waiting
-        return list(chain.from_iterable(self.waiting(inp)))
+        return chain.from_iterable(self.waiting(inp))
 
     def scan(
         self,
