@@ -117,6 +117,10 @@ def view(inp: PolicyInput, name: Namer = _index) -> tuple[Any, ...]:
                 )
             ),
         ),
+        (
+            "by priority level",
+            tuple((lv, tuple(name(inp, j) for j in js)) for lv, js in inp.waiting_levels()),
+        ),
         ("running", running),
         ("submit, work, remaining, attained, resumed", per_job),
         ("data replicas", tuple(sorted(inp.replicas))),
