@@ -24,9 +24,8 @@ from suanli.core.jobtable import Candidate
 from suanli.core.policy import PolicyInput, PolicyOutput, Start
 from suanli.model.job import Job
 from suanli.model.scenario import Scenario
-from suanli.policy.backfill import Backfill, reservation
+from suanli.policy.backfill import Backfill, beside, reservation
 from suanli.policy.common import IN_ORDER, JobScan, explain
-from suanli.policy.costs import expected_end
 from suanli.policy.freed import Freed
 from suanli.policy.las import Las
 from suanli.policy.registry import make_policy
@@ -97,13 +96,9 @@ def _plain_slot(
         res = plan.get()
         if res is None:
             return c, True, ", which has no reservation (quota-bound, or no room in sight)"
-        if c.pool != res.pool:
-            return c, True, " without delaying it: the head is reserved on another pool"
-        if expected_end(inp, j, c, inp.now) <= res.time_s:
-            return c, True, " without delaying it: expected to end before its reserved start"
-        if c.devices <= res.spare:
-            res.spare -= c.devices
-            return c, True, " without delaying it: on devices its reservation leaves spare"
+        why = beside(inp, j, c, res)  # the rule itself is not what this checks
+        if why is not None:
+            return c, True, why
     return None, fitted, ""
 
 

@@ -5,17 +5,27 @@
    queue fits nowhere: the head is the highest-priority job that does not fit.
 2. Reserve for the head: on each of its candidate pools, walk the running jobs
    by expected end and find the earliest time *T* its gang fits (whole nodes for
-   gangs of a node or more); keep the pool with the smallest *T*, and the
-   devices *S* that will still be free there at *T* after the head takes its own.
+   gangs of a node or more) and its power draw ``w`` fits its site's cap — the
+   site's headroom now plus the draw of the site's running jobs expected to end by
+   *T* (:func:`earliest_fit`); keep the pool with the smallest *T*, the devices *S*
+   that will still be free there at *T* after the head takes its own, and the power
+   ``W = headroom + draw ended by T − w`` left at the site.
 3. Backfill: a later job may start now on a candidate with room if it does not
-   delay the head — on another pool, or expected to end by *T*, or using at most
-   the *S* spare devices (which it then consumes). Candidates for backfilling are taken
-   in queue order too. Backfilling never delays the head, whatever its priority, and
-   nothing is preempted.
+   delay the head (:func:`beside`) — at another site, or expected to end by *T*, or
+   running past *T* within what the reservation leaves: on another pool of the
+   site within *W* watts, on the reserved pool within *S* devices and *W* watts
+   (which it then consumes). Candidates for backfilling are taken in queue order
+   too. Backfilling never delays the head, whatever its priority, and nothing is
+   preempted.
+
+Power is part of the reservation because a site's cap is shared by its pools: a head
+held back by power alone (its devices free) would otherwise be reserved "now", and
+small jobs on the site's other pools would take every watt the ends free, one at a
+time, for as long as they keep coming (``tests/policy/test_backfill_power.py``).
 
 Expected run times come from the throughput model (the simulator's estimate of
 a job's duration is exact, unlike user estimates on real clusters). Reservations
-consider devices, not power or quotas. As in Slurm, the FIFO part runs on every
+do not consider quotas. As in Slurm, the FIFO part runs on every
 event and the backfill part every ``tick_s`` (Slurm's ``bf_interval``, default
 30 s) and for jobs that just arrived; at most ``max_jobs_per_round`` jobs are
 examined per backfill pass (Slurm's ``bf_max_job_test`` defaults to 500).
@@ -23,7 +33,8 @@ examined per backfill pass (Slurm's ``bf_max_job_test`` defaults to 500).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +50,25 @@ from suanli.policy.registry import register
 
 @dataclass(slots=True)
 class Reservation:
-    """Where and when the head of the queue will start, and what is left over there."""
+    """Where and when the head of the queue will start, and what is left over there:
+    ``spare`` devices on its pool; ``spare_w`` watts at its site once the head (drawing
+    ``need_w``) starts — at first the headroom when it was reserved less ``need_w``, a
+    lower bound (ends only free power), raised once by the draw of the site's running
+    jobs expected to end by ``time_s`` when a job asks for more (``exact``:
+    :func:`spare_power`)."""
 
     pool: int
     time_s: float
     spare: int
+    need_w: float
+    spare_w: float
+    exact: bool = False
+
+    def copy(self) -> Reservation:
+        """A copy, to keep (what later jobs take is taken from the original)."""
+        return Reservation(
+            self.pool, self.time_s, self.spare, self.need_w, self.spare_w, self.exact
+        )
 
 
 @register("backfill")
@@ -157,13 +182,9 @@ class Backfill:
             res = plan.get()
             if res is None:
                 return c, True, ", which has no reservation (quota-bound, or no room in sight)"
-            if c.pool != res.pool:
-                return c, True, " without delaying it: the head is reserved on another pool"
-            if expected_end(inp, j, c, inp.now) <= res.time_s:
-                return c, True, " without delaying it: expected to end before its reserved start"
-            if c.devices <= res.spare:
-                res.spare -= c.devices
-                return c, True, " without delaying it: on devices its reservation leaves spare"
+            why = beside(inp, j, c, res)
+            if why is not None:
+                return c, True, why
         if room is None:
             fits[key] = seen
         return None, bool(seen), ""
@@ -191,7 +212,7 @@ class _Memo:
     @classmethod
     def take(cls, inp: PolicyInput, head: int, res: Reservation | None) -> _Memo:
         """The memo of this round's pass (``res``: the reservation, if it was computed)."""
-        r = None if res is None else Reservation(res.pool, res.time_s, res.spare)
+        r = None if res is None else res.copy()
         return cls(inp.capacity.state, head, len(inp.waiting), inp.now, r, cls.looks(inp))
 
     def holds(self, inp: PolicyInput, head: int) -> bool:
@@ -227,7 +248,7 @@ class _LazyReservation:
         if res.time_s == then:
             self._explain(reservation(self.inp, self.head))
         else:
-            self._explain(Reservation(res.pool, res.time_s, res.spare))
+            self._explain(res.copy())
 
     def _explain(self, res: Reservation | None) -> None:
         self.res = res
@@ -251,12 +272,74 @@ def reservation(inp: PolicyInput, head: int) -> Reservation | None:
     return best
 
 
+def beside(inp: PolicyInput, j: int, c: Candidate, res: Reservation) -> str | None:
+    """Why job ``j`` may start now on ``c`` (which has room) without delaying the head
+    reserved by ``res`` — at another site; expected to end by the reservation; or within
+    what it leaves spare at its time: on another pool of its site, power; on its pool,
+    devices and power (taken from ``res``) — else ``None``."""
+    t = inp.tables
+    if t.pool_site[c.pool] != t.pool_site[res.pool]:
+        return " without delaying it: the head is reserved on another pool"
+    if expected_end(inp, j, c, inp.now) <= res.time_s:
+        return " without delaying it: expected to end before its reserved start"
+    if c.busy_w > res.spare_w + 1e-6 and c.busy_w > spare_power(inp, res) + 1e-6:
+        return None
+    if c.pool != res.pool:
+        res.spare_w -= c.busy_w
+        return " without delaying it: on another pool, in power the reservation leaves spare"
+    if c.devices > res.spare:
+        return None
+    res.spare -= c.devices
+    res.spare_w -= c.busy_w
+    return " without delaying it: on devices its reservation leaves spare"
+
+
 def earliest_fit(inp: PolicyInput, cand: Candidate) -> Reservation | None:
-    """When ``cand``'s devices (or share) will be free on its pool, as running jobs end
-    as expected."""
+    """When ``cand``'s devices (or share) will be free on its pool and its power draw
+    within its site's cap, as running jobs end as expected (quotas aside).
+
+    With ``h`` the site's power headroom now, ``w`` the draw of ``cand``, and ``e_k``,
+    ``w_k`` the expected ends and draws of the site's running jobs in order of end, the
+    power allows ``cand`` from ``t_w = min{e_k : h + Σ_{i ≤ k} w_i ≥ w}`` (now if
+    ``h ≥ w``); the reservation is at ``max(t_devices, t_w)``."""
     freed = Freed(inp, cand.pool)
     t = freed.until_fits(cand, inp.ending_on(cand.pool))
-    return None if t is None else Reservation(cand.pool, t, _spare(freed, cand))
+    if t is None:
+        return None
+    site = inp.tables.pool_site[cand.pool]
+    w = cand.busy_w
+    left = inp.capacity.power_headroom_w(site) - w
+    short = -left
+    if short <= 1e-6:  # the power allows it now, so at t too (ends only free power)
+        return Reservation(cand.pool, t, _spare(freed, cand), w, left)
+    for end, drawn in _site_ends(inp, site):
+        short -= drawn
+        if short <= 1e-6:
+            if end <= t:
+                return Reservation(cand.pool, t, _spare(freed, cand), w, left)
+            return Reservation(cand.pool, end, spare_at(inp, cand, end), w, left)
+    return None  # not even with every running job of the site ended
+
+
+def spare_power(inp: PolicyInput, res: Reservation) -> float:
+    """Watts the reserved pool's site has left at ``res.time_s`` once the head starts,
+    less what later jobs took: the first time, ``res.spare_w`` is raised by the draw of
+    the site's running jobs expected to end by then."""
+    if not res.exact:
+        res.exact = True
+        for end, w in _site_ends(inp, inp.tables.pool_site[res.pool]):
+            if end > res.time_s:
+                break
+            res.spare_w += w
+    return res.spare_w
+
+
+def _site_ends(inp: PolicyInput, site: int) -> Iterator[tuple[float, float]]:
+    """``(expected end, power draw)`` of the running jobs of ``site``, in order of end."""
+    t = inp.tables
+    pools = [p for p in range(t.n_pools) if t.pool_site[p] == site]
+    for end, j in heapq.merge(*(inp.ending_on(p) for p in pools)):
+        yield end, inp.running[j].candidate.busy_w
 
 
 def spare_at(inp: PolicyInput, cand: Candidate, t: float) -> int:
