@@ -33,6 +33,7 @@ examined per backfill pass (Slurm's ``bf_max_job_test`` defaults to 500).
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -66,9 +67,7 @@ class Reservation:
 
     def copy(self) -> Reservation:
         """A copy, to keep (what later jobs take is taken from the original)."""
-        return Reservation(
-            self.pool, self.time_s, self.spare, self.need_w, self.spare_w, self.exact
-        )
+        return dataclasses.replace(self)
 
 
 @register("backfill")

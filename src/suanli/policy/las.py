@@ -73,8 +73,8 @@ meanwhile is tried on its own — and decide exactly as a new pass would
 last pass while the same jobs run there and none's queue may have changed:
 :class:`_Ranked`), stops each of them at most once per job shape to find how many a shape
 needs, and builds the text of a blocked job's reason from what the capacity already said.
-With several effective priorities the waiting jobs that never ran are kept by level from
-round to round (:meth:`Las._fresh_by_level`), not grouped anew each pass.
+With several effective priorities the waiting jobs come by level from the scheduling
+state's lists (:meth:`Las._by_level`), not grouped anew each pass.
 """
 
 from __future__ import annotations
@@ -96,7 +96,6 @@ from suanli.core.policy import (
     PolicyParams,
     Preempt,
     Start,
-    WaitingView,
 )
 from suanli.policy.common import explain, looks, why_text
 from suanli.policy.freed import Freed
@@ -152,10 +151,6 @@ class Las:
         self._rank_of: dict[Level, int] = {}
         #: Whether more than one level was seen (else every ρ_j is 0).
         self._ranked = False
-        #: With several levels: the waiting jobs that never ran, ``(submit, job)`` sorted,
-        #: by level (:meth:`_fresh_by_level`), and their keys by job.
-        self._fresh: list[list[tuple[float, int]]] | None = None
-        self._fresh_keys: dict[int, tuple[float, int]] = {}
         #: n_j: times this policy preempted job j.
         self.preempted: dict[int, int] = {}
         #: B_j: attained service at j's last promotion.
@@ -363,7 +358,7 @@ class Las:
         k = self._k
         levels: list[Sequence[int]] = [inp.waiting]
         if self._ranked:  # by level, each in arrival order
-            levels = self._fresh_by_level(inp)
+            levels = self._by_level(inp)
         order: list[int] = []
         grades: list[int] = []
         for rank, waiting in enumerate(levels):
@@ -395,28 +390,14 @@ class Las:
                 grades.append(p[0])
         return order, grades
 
-    def _fresh_by_level(self, inp: PolicyInput) -> list[Sequence[int]]:
-        """The waiting jobs that never ran, by level, each in arrival order: kept from round
-        to round (a start drops the job, an arrival adds it) while their count adds up with
-        the requeued jobs to the queue's length; else grouped anew, in one pass."""
-        fresh, keys, again, submit = self._fresh, self._fresh_keys, inp.requeued, inp.jobs.submit
-        rank_of, level_of = self._rank_of, self._level_of
-        if fresh is not None and len(inp.arrived) * 8 > len(inp.waiting):
-            fresh = None  # many: group anew
-        if fresh is not None:
-            for j in inp.arrived:
-                if j not in keys and j not in again:
-                    keys[j] = key = (submit[j], j)
-                    bisect.insort(fresh[rank_of[level_of[j]]], key)
-        if fresh is None or len(keys) + len(again) != len(inp.waiting):
-            fresh = self._fresh = [[] for _ in rank_of]
-            keys = self._fresh_keys = {}
-            add = [g.append for g in fresh]
-            for j in inp.waiting:
-                if j not in again:
-                    keys[j] = key = (submit[j], j)
-                    add[rank_of[level_of[j]]](key)
-        return [WaitingView(g) for g in fresh]
+    def _by_level(self, inp: PolicyInput) -> list[Sequence[int]]:
+        """The waiting jobs by rank of level (ρ), each in arrival order: the scheduling
+        state's own lists (:attr:`~suanli.core.policy.PolicyInput.waiting_levels`; every
+        waiting job joined the queue, so its level was seen), requeued jobs included."""
+        out: list[Sequence[int]] = [() for _ in self._rank_of]
+        for level, jobs in inp.waiting_levels():
+            out[self._rank_of[level]] = jobs
+        return out
 
     def _see(self, inp: PolicyInput) -> None:
         """Take in the effective priorities of the jobs that joined the queue (on a first
@@ -448,7 +429,6 @@ class Las:
         self._parked.clear()
         self._release.clear()
         self._rankings.clear()
-        self._fresh = None
         self._memo = None
 
     def decide(self, inp: PolicyInput) -> PolicyOutput:
@@ -755,10 +735,6 @@ class Las:
         self._starve_from.pop(j, None)
         self._forget_prio(j)
         self.since.setdefault(j, inp.now)
-        key = self._fresh_keys.pop(j, None)
-        if key is not None and self._fresh is not None:
-            level = self._fresh[self.rank(j)]
-            del level[bisect.bisect_left(level, key)]
 
     def _preempt_for(
         self,
