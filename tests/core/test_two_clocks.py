@@ -305,3 +305,20 @@ def test_preferences_and_a_carbon_price_on_both_clocks(
     sim, live = both(sc, mixed, policy, tmp_path)
     assert first_difference(sim, live) == ""
     assert counts(sim)["starts"] > 50
+
+
+def test_a_bridge_and_its_move_up_are_the_same_on_both_clocks(tmp_path: Path) -> None:
+    """``suanli`` bridges a gang on slower devices while its fast pool is full, holds that
+    pool for the move (small jobs that would run past it are kept off), and moves the gang
+    up when it frees (tests/policy/test_bridge.py) — round by round the same on both clocks."""
+    from tests.sim.helpers import ASCEND, H100, job, scenario, site
+
+    epoch = {"start": "1970-01-01T00:00:00+00:00", "hours": 12}  # the stepped clock's
+    sc = scenario([site("a", [(H100, 16)]), site("b", [(ASCEND, 16)])], horizon=epoch)
+    jobs = [job("hog", 0.0, 16, 5 * 3600.0), job("big", 60.0, 16, 10 * 3600.0)]
+    jobs += [job(f"s{i}", 3600.0 + 600.0 * i, 4, 4 * 3600.0) for i in range(8)]
+    sim, live = both(sc, jobs, "suanli", tmp_path)
+    assert first_difference(sim, live) == ""
+    assert counts(sim)["migrates"] == 1
+    starts = [s for r in sim for s in r.decisions[0][1]]
+    assert any(why.startswith("room now, to work while it waits") for _, _, why in starts)

@@ -140,10 +140,11 @@ def test_the_reservation_goes_where_the_gang_would_end_first() -> None:
     # it has waited reserve_after_s and fits on no pool worth taking: reserved on the H100
     # it would end at 20 + 10 = 30 h, on the Ascend, free now, at 0.58 + 27.9 = 28.5 h, so
     # it starts on the Ascend at once; it moves to the H100 when 'hog' ends, and ends
-    # before backfill's run (started at once on the Ascend) does.
+    # before backfill's run (started at once on the Ascend) does. (Bridging switched off:
+    # with it, 'big' starts on the Ascend at 60 s, tests/policy/test_bridge.py.)
     sc = scenario([site("a", [(H100, 16)]), site("b", [(ASCEND, 16)])], hours=72)
     jobs = [job("hog", 0.0, 16, 20 * HOUR), job("big", 60.0, 16, 10 * HOUR)]
-    r = Simulator(sc, jobs, make_policy("suanli"), verify=True).run()
+    r = Simulator(sc, jobs, make_policy("suanli", {"bridge": False}), verify=True).run()
     back = Simulator(sc, jobs, make_policy("backfill"), verify=True).run()
     assert r.first_start[1] == pytest.approx(2100.0)
     first = min((s for s in r.stretches if s.job == 1), key=lambda s: s.start_s)

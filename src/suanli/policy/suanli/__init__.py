@@ -21,7 +21,11 @@ Each round:
    gangs do not starve (docs/scheduler.md, "Big gangs and starvation").
 5. **Decide** starts: on full rounds the round LP/MILP with HiGHS (:mod:`.round_lp`),
    split POP-style when large; on event rounds a greedy pass in decreasing worth.
-   Every start is checked against the real node shapes, power and quotas.
+   Every start is checked against the real node shapes, power and quotas. Then
+   **bridge** (:mod:`.bridge`): a class next in line with no room where it is worth
+   running starts its first job on slower devices the starts left idle, when moving up
+   later ends it sooner than waiting or spares a wait longer than ``reserve_after_s`` at
+   little cost; the fast pool is then held for the move, as a reservation holds one.
 6. **Move** running jobs to faster devices left free when the time gained pays for the
    move with a margin and is worth its energy cost, egress and carbon (:mod:`.moves`).
 7. **Size** elastic jobs: grow them into room no waiting job wants, take devices back
@@ -67,17 +71,18 @@ above, decision for decision, at no extra cost.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
-from suanli.policy.backfill import earliest_fit, spare_at
+from suanli.policy.backfill import Reservation, earliest_fit, spare_at
 from suanli.policy.common import Explainer
 from suanli.policy.priority import Priorities
 from suanli.policy.registry import register
 from suanli.policy.resizing import sizes
+from suanli.policy.suanli.bridge import plan_bridge
 from suanli.policy.suanli.classes import ClassKeys, JobClass, build_classes
 from suanli.policy.suanli.deferral import defer_until
 from suanli.policy.suanli.elastic import MAX_ADMIT, Blocked, plan_elastic
@@ -91,6 +96,7 @@ BY_OPTIMUM = "best worth in the round's optimisation (speed, energy cost, carbon
 BEST_OPTION = "its best place by worth (speed, energy cost, carbon, fair share, wait)"
 BEST_WITH_ROOM = "the best place by worth with room (speed, energy cost, carbon, fair share, wait)"
 ON_RESERVATION = "its reservation: the pool held for it since it waited too long"
+BRIDGING = "room now, to work while it waits: no room where it is worth running"
 
 
 @dataclass(slots=True)
@@ -109,13 +115,15 @@ class _Option:
 class _Held:
     """A reservation kept between rounds: for the class of waiting ``job`` (its first job
     when reserved), on candidate ``cand`` (its pool ``pool``) from ``time_s``, in the job
-    table ``of``."""
+    table ``of``; ``moving``: a hold for running ``job``'s move up to ``cand``, due from
+    ``time_s`` (:mod:`.bridge`)."""
 
     job: int
     cand: Candidate
     pool: int
     time_s: float
     of: JobTable
+    moving: bool = False
 
 
 @dataclass(slots=True)
@@ -126,6 +134,24 @@ class _Item:
     good: list[_Option]
     placed: int = 0
     level: int = 0  # position of its effective priority among the table's, 0: highest
+    #: Its options worth taking as valued, before any reservation restricted them.
+    valued: list[_Option] = field(default_factory=list)
+
+
+def _first_free(
+    inp: PolicyInput, it: _Item, taken: set[int], options: list[_Option] | None = None
+) -> tuple[Reservation | None, Candidate | None]:
+    """Of ``it``'s options worth taking (or ``options``) on pools outside ``taken``, the
+    one whose devices (and power) free first as running jobs end (:func:`earliest_fit`),
+    with when."""
+    res, cand = None, None
+    for o in it.good if options is None else options:
+        if o.cand.pool in taken:
+            continue
+        r = earliest_fit(inp, o.cand)
+        if r is not None and math.isfinite(r.time_s) and (res is None or r.time_s < res.time_s):
+            res, cand = r, o.cand
+    return res, cand
 
 
 def _next_in_line(blocked: list[_Item], items: list[_Item]) -> list[_Item]:
@@ -261,9 +287,10 @@ class Suanli:
         views = None if pr.single or not (p.migrate and inp.full) else by_level(inp, pr)
         if not considered:
             for view in views or ():
-                plan_moves(view, out, p, self._until())
+                plan_moves(view, out, p, self._until(), self._own())
             if views is None:
                 self._move(inp, out)
+            self._unheld(inp, out)
             self._size(inp, out, [], None)
             return out
         levels = self._value(inp, [considered] if pr.single else pr.groups(considered), out)
@@ -280,11 +307,13 @@ class Suanli:
             if inp.full and len(items) > 1:
                 self._solve(inp, items, out)
             self._greedy(inp, items, out)
+            self._bridge(inp, items, out, levels[lv + 1 :])  # idle slower devices, moving up
             self._explain(inp, items, out)
         for view in views or ():  # moves after every start, level by level
-            plan_moves(view, out, p, self._until())
+            plan_moves(view, out, p, self._until(), self._own())
         if views is None:
             self._move(inp, out)
+        self._unheld(inp, out)
         self._size(inp, out, levels, heads[0] if heads else None)
         return out
 
@@ -315,9 +344,11 @@ class Suanli:
                         out.defers.extend(Defer(j, d.until_s, why) for j in cls.jobs)
                         continue
                 tau_l, util_l = val.tau_s.tolist(), val.utility.tolist()
-                good = [
-                    _Option(cls.candidates[i], tau_l[i], util_l[i]) for i in order if util_l[i] > 0
-                ]
+                good = []
+                for i in order:  # by decreasing worth (NaN last): those worth taking lead
+                    if not util_l[i] > 0:
+                        break
+                    good.append(_Option(cls.candidates[i], tau_l[i], util_l[i]))
                 if not good:
                     why = (
                         "waiting for a faster accelerator: the best free option now, "
@@ -326,7 +357,7 @@ class Suanli:
                     for j in cls.jobs:
                         out.reasons[j] = why
                     continue
-                items.append(_Item(cls, good, level=lv))
+                items.append(_Item(cls, good, level=lv, valued=good))
         return levels
 
     def _explain(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:
@@ -345,7 +376,7 @@ class Suanli:
     def _move(self, inp: PolicyInput, out: PolicyOutput) -> None:
         """Moves of running jobs into the room the round's starts left (:mod:`.moves`)."""
         if self.p.migrate:
-            plan_moves(inp, out, self.p, self._until())
+            plan_moves(inp, out, self.p, self._until(), self._own())
 
     def _until(self) -> dict[int, float]:
         """Per reserved pool, the earliest time a reservation on it begins."""
@@ -353,6 +384,100 @@ class Suanli:
         for h in self._held:
             until[h.pool] = min(until.get(h.pool, h.time_s), h.time_s)
         return until
+
+    def _own(self) -> dict[int, int]:
+        """Per bridging job, the pool held for its move up (:mod:`.bridge`)."""
+        return {h.job: h.pool for h in self._held if h.moving}
+
+    def _unheld(self, inp: PolicyInput, out: PolicyOutput) -> None:
+        """On a full round, end the holds for moves that were due and had room but were
+        not made (the move no longer pays: the job stays where it runs)."""
+        if not inp.full or not any(h.moving for h in self._held):
+            return
+        moved = {m.job for m in out.migrates}
+        cap, tenant = inp.capacity, inp.jobs.tenant
+        self._held = [
+            h
+            for h in self._held
+            if not (
+                h.moving
+                and inp.now >= h.time_s
+                and h.job not in moved
+                and cap.why_not(tenant[h.job], h.cand) is None
+            )
+        ]
+
+    def _bridge(
+        self, inp: PolicyInput, items: list[_Item], out: PolicyOutput, below: list[list[_Item]]
+    ) -> None:
+        """Bridges (:mod:`.bridge`), once the starts of their level are made, for the classes
+        of ``items`` with jobs left, no option worth taking with room and next in line — on
+        full rounds, and on event rounds for a class whose next job has just arrived:
+        the first waiting job of each starts now on slower devices the starts left idle,
+        when that ends it sooner than waiting for the option that frees first (or spares a
+        long wait). That option's pool is then held for the move up from when it frees
+        (:meth:`_hold_for`) unless a reservation or hold has it already; the classes of
+        ``items`` and ``below`` (the lower levels) are held to it."""
+        if not self.p.bridge:
+            return
+        fresh = None if inp.full else set(inp.arrived)
+        if fresh is not None and not fresh:
+            return  # event rounds bridge only jobs that just arrived
+        cap = inp.capacity
+        stuck = [
+            it
+            for it in items
+            if it.placed < it.cls.n
+            and (fresh is None or it.cls.jobs[it.placed] in fresh)
+            and all(cap.why_not(it.cls.tenant, o.cand) is not None for o in it.valued)
+        ]
+        if not stuck:
+            return
+        taken = {h.pool for h in self._held}
+        label = inp.tables.pool_label
+        for it in _next_in_line(stuck, items):
+            if not any(cap.why_not(it.cls.tenant, c) is None for c in it.cls.candidates):
+                continue  # no room anywhere: nothing to bridge on
+            res, to = _first_free(inp, it, set(), it.valued)
+            if res is None or to is None:
+                continue
+            j = it.cls.jobs[it.placed]
+            b = plan_bridge(inp, j, it.cls.tenant, it.cls.candidates, to, res, self.p, taken)
+            if b is None:
+                continue
+            cap.take(it.cls.tenant, b.on)
+            it.placed += 1
+            if not b.moves:
+                out.starts.append(Start(j, b.on, BRIDGING))
+                continue
+            why = f"{BRIDGING}; to move up to {label(to.pool)} (free at t={res.time_s:,.0f} s)"
+            out.starts.append(Start(j, b.on, why))
+            if to.pool not in taken:  # else held already: it moves up when there is room
+                self._hold_for(inp, it, b.job, to, res.time_s, [items, *below])
+                taken.add(to.pool)
+
+    def _hold_for(
+        self,
+        inp: PolicyInput,
+        it: _Item,
+        job: int,
+        to: Candidate,
+        t_r: float,
+        levels: list[list[_Item]],
+    ) -> None:
+        """Hold ``to``'s pool for bridging ``job``'s move up (of class ``it``) from when it
+        is due — the pool frees at ``t_r`` and the job has run ``migrate_min_interval_s``
+        — as a reservation holds a pool, against the classes of ``levels``."""
+        t_r = max(t_r, inp.now + self.p.migrate_min_interval_s)
+        spare = spare_at(inp, to, t_r)
+        if to.pool in self._spare or to.pool in self._kept_at:
+            spare = min(spare, self._spare_of(inp, to.pool))
+        self._spare[to.pool] = spare
+        for items in levels:
+            for x in items:
+                if x is not it:
+                    self._restrict(inp, x, to.pool, t_r - inp.now)
+        self._held.append(_Held(job, to, to.pool, t_r, inp.jobs, True))
 
     def _size(
         self, inp: PolicyInput, out: PolicyOutput, levels: list[list[_Item]], head: _Item | None
@@ -449,19 +574,14 @@ class Suanli:
         taking with the earliest finite ``t_c`` (as EASY), ``g``; but a candidate ``c`` with
         room now, worth taking or not, that ends no later, ``E_c ≤ E_g``, is taken instead
         (the class starts there first in its level ``lv``, :meth:`_honour`); and without a
-        finite ``t_g``, the candidate with the least finite ``E_c``."""
+        finite ``t_g``, the candidate with the least finite ``E_c``. Failing those, a
+        bridge (:mod:`.bridge`) on a slower candidate with room now is taken the same way."""
         work = inp.remaining(job)
 
         def ends(c: Candidate, t: float) -> float:
             return t + c.transfer_s + work / c.rate if c.rate > 0 else math.inf
 
-        res, cand = None, None
-        for o in head.good:
-            if o.cand.pool in taken:
-                continue
-            r = earliest_fit(inp, o.cand)
-            if r is not None and math.isfinite(r.time_s) and (res is None or r.time_s < res.time_s):
-                res, cand = r, o.cand
+        res, cand = _first_free(inp, head, taken)
         best = math.inf if res is None or cand is None else ends(cand, res.time_s)
         now_c = None
         cap = inp.capacity
@@ -469,6 +589,12 @@ class Suanli:
         for c in free:  # room now, ending no later (or no finite g)
             if cap.why_not(head.cls.tenant, c) is None and ends(c, inp.now) <= best:
                 best, now_c = ends(c, inp.now), c
+        if now_c is None and res is not None and cand is not None and self.p.bridge:
+            b = plan_bridge(inp, job, head.cls.tenant, free, cand, res, self.p, taken)
+            if b is not None:  # worth bridging on, moving up later
+                now_c = b.on
+                if b.moves:
+                    self._hold_for(inp, head, job, b.to, b.res.time_s, levels)
         if now_c is not None:
             res, cand = earliest_fit(inp, now_c), now_c
         elif res is None:
@@ -513,6 +639,10 @@ class Suanli:
         kept = []
         jobs = inp.jobs
         for h in self._held:
+            if h.moving:  # held for a bridging job's move up
+                if self._hold_move(inp, h, levels, pr):
+                    kept.append(h)
+                continue
             sig = jobs.signature(h.job)
             waiting = sig in inp.waiting_sigs and h.job in inp.waiting_of(sig)
             if h.of is not jobs or h.job in inp.running or not waiting:
@@ -538,6 +668,24 @@ class Suanli:
                 kept.append(h)
         self._held = kept
 
+    def _hold_move(
+        self, inp: PolicyInput, h: _Held, levels: list[list[_Item]], pr: Priorities
+    ) -> bool:
+        """Keep the hold ``h`` for a bridging job's move up while the job runs below the
+        held candidate (:meth:`_hold`, as for a waiting job); False when it has ended."""
+        if h.of is not inp.jobs or h.job not in inp.running:
+            return False
+        on = inp.running[h.job].candidate
+        if on.pool == h.pool or on.rate >= h.cand.rate:
+            return False  # moved up (there or elsewhere)
+        self._kept_at[h.pool] = (h.cand, h.time_s)
+        window = h.time_s - inp.now
+        first = 0 if pr.single else pr.rank(h.job)
+        for items in levels[first:]:
+            for it in items:
+                self._restrict(inp, it, h.pool, window)
+        return True
+
     def _spare_of(self, inp: PolicyInput, pool: int) -> int:
         """The devices the reservation on ``pool`` leaves spare at its time (what is left
         of them this round); for one kept from an earlier round, counted on first use."""
@@ -552,8 +700,11 @@ class Suanli:
         past it, ``τ > window``, are kept only where they fit in the devices it leaves
         spare, ``d ≤ S`` (as EASY backfilling lends them), and marked to draw on them
         (:meth:`_lend`); the others are dropped."""
+        good = it.good
+        if all(o.cand.pool != pool or o.tau_s <= window for o in good):
+            return  # nothing of it runs past the reservation there
         kept: list[_Option] = []
-        for o in it.good:
+        for o in good:
             if o.cand.pool != pool or o.tau_s <= window:
                 kept.append(o)
             elif o.cand.devices <= self._spare_of(inp, pool):

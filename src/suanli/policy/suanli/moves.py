@@ -104,11 +104,13 @@ def plan_moves(
     out: PolicyOutput,
     p: SuanliParams,
     held: Mapping[int, float] | None = None,
+    own: Mapping[int, int] | None = None,
 ) -> None:
     """Append the round's moves to ``out`` (taking their room in the capacity view); only
     on full rounds (module docstring). ``held``: pools reserved for a waiting job, with the
     time the reservation begins, ``t_R``; a move onto such a pool must end by then, as a
-    start there must."""
+    start there must — except the move it is held for: ``own`` maps a bridging job to
+    the pool held for its move up (:mod:`.bridge`)."""
     if not inp.full:
         return
     t, jobs = inp.tables, inp.jobs
@@ -123,7 +125,8 @@ def plan_moves(
             )
             if e is None or not worth_moving(e, p.migrate_margin):
                 continue
-            if held and c.pool in held and inp.now + e.move_s > held[c.pool]:
+            mine = own is not None and own.get(j) == c.pool  # held for this move
+            if held and c.pool in held and inp.now + e.move_s > held[c.pool] and not mine:
                 continue  # it would run past the reservation of the pool
             if (best is None or e.net_s > best[0].net_s) and worth_it(inp, run, c, e, p):
                 best = (e, c)

@@ -50,6 +50,11 @@ class SuanliParams(PolicyParams):
         1800.0, ge=0, description="a job blocked this long gets a reservation (no starvation)"
     )
     migrate: bool = Field(True, description="move running jobs to faster devices when it pays")
+    bridge: bool = Field(
+        True,
+        description="start a job blocked from its fast pools on slower devices with room, "
+        "moving it up when they free, when that ends it sooner or spares a long wait",
+    )
     migrate_margin: float = Field(
         1.0, ge=0, description="μ: move only if the time gained ≥ (1 + μ) × the move's cost"
     )
