@@ -156,3 +156,19 @@ def test_a_short_wait_for_the_fast_pool_is_waited() -> None:
     r, said = simulate(jobs)
     assert stretches(r, "big") == [(f"{H100} at a", pytest.approx(900.0), pytest.approx(36900.0))]
     assert not any(kind == "start" and w.startswith("room now") for _, kind, _, w in said)
+
+
+def test_a_hold_whose_move_cannot_be_made_ends_a_tick_after_it_was_due() -> None:
+    # As the hold test, but 'big''s tenant may use 24 devices in all: at 5 h its move would
+    # hold 16 Ascend and 16 H100 at once, so it cannot be made. The hold ends a tick after
+    # it was due and the other tenant's small jobs take the H100 (without the time limit
+    # the hold, never ending with room it cannot use, kept them off until 'big' ended on
+    # the Ascend, after 27 h).
+    tenants = [{"id": "t", "name": "T", "quotas": [{"max_devices": 24}]}, {"id": "o", "name": "O"}]
+    sc = scenario([site("a", [(H100, 16)]), site("b", [(ASCEND, 16)])], hours=72, tenants=tenants)
+    jobs = [job("hog", 0.0, 16, 5 * HOUR, tenant="o"), job("big", 60.0, 16, 10 * HOUR)]
+    jobs += [job(f"s{i}", HOUR + 600.0 * i, 4, 4 * HOUR, tenant="o") for i in range(4)]
+    r = Simulator(sc, jobs, make_policy("suanli"), verify=True).run()
+    assert [pool for pool, _, _ in stretches(r, "big")] == [f"{ASCEND} at b"]
+    (pool, start, _) = stretches(r, "s0")[0]
+    assert pool == f"{H100} at a" and 5 * HOUR < start <= 5 * HOUR + 3 * 300.0

@@ -116,7 +116,8 @@ class _Held:
     """A reservation kept between rounds: for the class of waiting ``job`` (its first job
     when reserved), on candidate ``cand`` (its pool ``pool``) from ``time_s``, in the job
     table ``of``; ``moving``: a hold for running ``job``'s move up to ``cand``, due from
-    ``time_s`` (:mod:`.bridge`)."""
+    ``time_s`` (:mod:`.bridge`); ``bridge``: a reservation for a bridge start now, ended
+    if the start is not made in its round."""
 
     job: int
     cand: Candidate
@@ -124,6 +125,12 @@ class _Held:
     time_s: float
     of: JobTable
     moving: bool = False
+    bridge: bool = False
+
+
+#: A bridge start's hold, made when it starts: the candidate to move up to, from when,
+#: against which levels' classes (:meth:`Suanli._hold_for`).
+_Pending = tuple[Candidate, float, list[list["_Item"]]]
 
 
 @dataclass(slots=True)
@@ -221,8 +228,9 @@ class Suanli:
         #: The reservations of the last round that made any, longest-waiting first, while
         #: their jobs wait (:meth:`_hold`).
         self._held: list[_Held] = []
-        #: This round: the level, class and candidate of each reservation with room now.
-        self._due: list[tuple[int, _Item, Candidate]] = []
+        #: This round: the level, class and candidate of each reservation with room now,
+        #: and for a bridge that will move up, the hold to make when it starts (:meth:`_honour`).
+        self._due: list[tuple[int, _Item, Candidate, _Pending | None]] = []
         #: This round: per reserved pool, the devices its reservation leaves spare at its
         #: time, which work running past that time may still take (:meth:`_restrict`).
         self._spare: dict[int, int] = {}
@@ -287,7 +295,7 @@ class Suanli:
         views = None if pr.single or not (p.migrate and inp.full) else by_level(inp, pr)
         if not considered:
             for view in views or ():
-                plan_moves(view, out, p, self._until(), self._own())
+                plan_moves(view, out, p, self._until(), self._own(inp.jobs))
             if views is None:
                 self._move(inp, out)
             self._unheld(inp, out)
@@ -310,7 +318,7 @@ class Suanli:
             self._bridge(inp, items, out, levels[lv + 1 :])  # idle slower devices, moving up
             self._explain(inp, items, out)
         for view in views or ():  # moves after every start, level by level
-            plan_moves(view, out, p, self._until(), self._own())
+            plan_moves(view, out, p, self._until(), self._own(inp.jobs))
         if views is None:
             self._move(inp, out)
         self._unheld(inp, out)
@@ -376,7 +384,7 @@ class Suanli:
     def _move(self, inp: PolicyInput, out: PolicyOutput) -> None:
         """Moves of running jobs into the room the round's starts left (:mod:`.moves`)."""
         if self.p.migrate:
-            plan_moves(inp, out, self.p, self._until(), self._own())
+            plan_moves(inp, out, self.p, self._until(), self._own(inp.jobs))
 
     def _until(self) -> dict[int, float]:
         """Per reserved pool, the earliest time a reservation on it begins."""
@@ -385,13 +393,15 @@ class Suanli:
             until[h.pool] = min(until.get(h.pool, h.time_s), h.time_s)
         return until
 
-    def _own(self) -> dict[int, int]:
-        """Per bridging job, the pool held for its move up (:mod:`.bridge`)."""
-        return {h.job: h.pool for h in self._held if h.moving}
+    def _own(self, jobs: JobTable) -> dict[int, int]:
+        """Per bridging job of ``jobs``, the pool held for its move up (:mod:`.bridge`)."""
+        return {h.job: h.pool for h in self._held if h.moving and h.of is jobs}
 
     def _unheld(self, inp: PolicyInput, out: PolicyOutput) -> None:
-        """On a full round, end the holds for moves that were due and had room but were
-        not made (the move no longer pays: the job stays where it runs)."""
+        """On a full round, end the holds for moves that were due and not made: with room
+        (the move no longer pays: the job stays where it runs), or a tick after they were
+        due (the move cannot be made — a quota, a site that cannot stop the job — or the
+        pool is late to free: the job moves up when there is room, unheld)."""
         if not inp.full or not any(h.moving for h in self._held):
             return
         moved = {m.job for m in out.migrates}
@@ -403,7 +413,9 @@ class Suanli:
                 h.moving
                 and inp.now >= h.time_s
                 and h.job not in moved
-                and cap.why_not(tenant[h.job], h.cand) is None
+                and (
+                    inp.now >= h.time_s + self.tick_s or cap.why_not(tenant[h.job], h.cand) is None
+                )
             )
         ]
 
@@ -474,9 +486,8 @@ class Suanli:
             spare = min(spare, self._spare_of(inp, to.pool))
         self._spare[to.pool] = spare
         for items in levels:
-            for x in items:
-                if x is not it:
-                    self._restrict(inp, x, to.pool, t_r - inp.now)
+            for x in items:  # its own class too: only the move is excepted (``own``)
+                self._restrict(inp, x, to.pool, t_r - inp.now)
         self._held.append(_Held(job, to, to.pool, t_r, inp.jobs, True))
 
     def _size(
@@ -589,12 +600,13 @@ class Suanli:
         for c in free:  # room now, ending no later (or no finite g)
             if cap.why_not(head.cls.tenant, c) is None and ends(c, inp.now) <= best:
                 best, now_c = ends(c, inp.now), c
+        pending: _Pending | None = None
+        bridged = False
         if now_c is None and res is not None and cand is not None and self.p.bridge:
             b = plan_bridge(inp, job, head.cls.tenant, free, cand, res, self.p, taken)
-            if b is not None:  # worth bridging on, moving up later
-                now_c = b.on
-                if b.moves:
-                    self._hold_for(inp, head, job, b.to, b.res.time_s, levels)
+            if b is not None:  # worth bridging on, moving up later (held once it starts)
+                now_c, bridged = b.on, True
+                pending = (b.to, b.res.time_s, levels) if b.moves else None
         if now_c is not None:
             res, cand = earliest_fit(inp, now_c), now_c
         elif res is None:
@@ -605,7 +617,7 @@ class Suanli:
         if res is None or cand is None:
             return None
         if now_c is not None:
-            self._due.append((lv, head, cand))
+            self._due.append((lv, head, cand, pending))
         spare = res.spare
         if res.pool in self._spare or res.pool in self._kept_at:  # a reservation of before
             spare = min(spare, self._spare_of(inp, res.pool))
@@ -623,7 +635,7 @@ class Suanli:
             for j in head.cls.jobs:
                 out.reasons[j] = why
         out.reasons[job] = why
-        return _Held(job, cand, res.pool, res.time_s, inp.jobs)
+        return _Held(job, cand, res.pool, res.time_s, inp.jobs, bridge=bridged)
 
     def _hold(self, inp: PolicyInput, levels: list[list[_Item]], pr: Priorities) -> None:
         """Keep the reservations of earlier rounds (docs/scheduler.md, "Big gangs and
@@ -643,6 +655,8 @@ class Suanli:
                 if self._hold_move(inp, h, levels, pr):
                     kept.append(h)
                 continue
+            if h.bridge:
+                continue  # its bridge start was not made: valued anew
             sig = jobs.signature(h.job)
             waiting = sig in inp.waiting_sigs and h.job in inp.waiting_of(sig)
             if h.of is not jobs or h.job in inp.running or not waiting:
@@ -661,7 +675,7 @@ class Suanli:
                         # anew
                         keep = False
                         if h.job in c.jobs[it.placed :]:
-                            self._due.append((lv, it, h.cand))
+                            self._due.append((lv, it, h.cand, None))
                         continue
                     self._restrict(inp, it, h.pool, window)
             if keep:
@@ -728,11 +742,14 @@ class Suanli:
         longest-waiting first."""
         cap = inp.capacity
         for due in [d for d in self._due if d[0] == lv]:
-            _, it, cand = due
+            _, it, cand, pending = due
             if it.placed < it.cls.n and cap.why_not(it.cls.tenant, cand) is None:
                 cap.take(it.cls.tenant, cand)
-                out.starts.append(Start(it.cls.jobs[it.placed], cand, ON_RESERVATION))
+                j = it.cls.jobs[it.placed]
+                out.starts.append(Start(j, cand, ON_RESERVATION))
                 it.placed += 1
+                if pending is not None:  # a bridge: hold its fast pool for the move up
+                    self._hold_for(inp, it, j, *pending)
         self._due = [d for d in self._due if d[0] != lv]
 
     def _solve(self, inp: PolicyInput, items: list[_Item], out: PolicyOutput) -> None:

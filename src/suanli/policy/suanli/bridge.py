@@ -7,7 +7,8 @@ backfill.earliest_fit`, as a reservation is placed), ending there at
 
 .. math:: E_g = t_g + x_g + W / r_g
 
-(``x`` the data transfer, ``W`` the work left, ``r`` the rate). Started now on a slower
+(``x`` the data transfer — none where its data set has a replica — and the restart of a
+job that ran before, ``W`` the work left, ``r`` the rate). Started now on a slower
 candidate ``c`` with room instead, it computes from ``c_0 = now + x_c`` and may move at
 
 .. math:: t_m = \\max(t_g,\\ now + I)
@@ -40,12 +41,14 @@ where it ends little later (the move up makes the slower devices nearly as good 
 faster ones: ``τ_b`` is the whole bridge, move included), rather than queueing; a short
 wait for the faster pool is still waited.
 
-Bridges are planned on full rounds, and on event rounds for a job that has just arrived,
-after the round's starts of the job's level, on the devices those left idle: no job of
+Bridges are planned on full rounds, and on event rounds for a job that has just arrived
+(through a reservation: in any round that considers its class), after the round's starts
+of the job's level, on the devices those left idle: no job of
 its level that was worth starting is kept off them (a class that has waited
 ``reserve_after_s`` and is reserved takes its bridge through the reservation, as it takes
 a pool with room now that ends it no later). ``g`` is the first of the job's options worth
-taking to free, whatever restricts them this round. When the job will move, ``g``'s pool
+taking to free, whatever restricts them this round (through a reservation: outside the
+pools held, as the reservation chooses). When the job will move, ``g``'s pool
 is held for the move from ``t_m``, as a reservation holds a pool for a waiting job
 (docs/scheduler.md, "Big gangs and starvation"): work that starts there later must end by
 ``t_m`` or fit in the devices left spare, and moves onto it too, the job's own excepted —
@@ -53,7 +56,10 @@ so the faster devices are free when the move is due. A pool holds one reservatio
 hold at a time: where ``g``'s pool is held already, the job still bridges, unheld, and
 the move step moves it up when a faster pool has room (as it moves any running job).
 A hold ends when the job has moved up, stops or ends, or in the first full round from
-``t_m`` in which ``g`` has room and the move was not made (it no longer pays).
+``t_m`` in which the move was not made though ``g`` had room (it no longer pays), and at
+the latest a tick after ``t_m`` (the move cannot be made — a quota, a site that cannot
+stop the job — or ``g`` frees late: the job moves up unheld when there is room). A
+bridge through a reservation is held only once it has started.
 
 Measured on the three built-in weeks (docs/scheduler.md): choosing ``g`` only among the
 pools no hold or reservation had, as reservations choose, made jobs of 16–64 devices
@@ -111,18 +117,24 @@ def plan_bridge(
     work = inp.remaining(job)
     if to.rate <= 0 or not math.isfinite(res.time_s):
         return None
-    wait_end = res.time_s + to.transfer_s + work / to.rate
-    long_wait = now - jobs.submit[job] + res.time_s - now >= p.reserve_after_s
-    tau_star = min((c.transfer_s + work / c.rate for c in candidates if c.rate > 0), default=0.0)
-    done = jobs.work[job] - work
     restart = jobs.restart_s[job] if inp.resumed(job) else 0.0
+    d = jobs.dataset[job]
+
+    def ready(c: Candidate) -> float:  # data transfer (none where a replica is) and restart
+        here = d >= 0 and (d, t.pool_site[c.pool]) in inp.replicas
+        return (0.0 if here else c.transfer_s) + restart
+
+    wait_end = res.time_s + ready(to) + work / to.rate
+    long_wait = now - jobs.submit[job] + res.time_s - now >= p.reserve_after_s
+    tau_star = min((ready(c) + work / c.rate for c in candidates if c.rate > 0), default=0.0)
+    done = jobs.work[job] - work
     best: Bridge | None = None
     for c in candidates:
         if c.rate <= 0 or c.rate >= to.rate or c.pool == to.pool or c.pool in taken:
             continue
         if inp.capacity.why_not(tenant, c) is not None:
             continue
-        c0 = now + c.transfer_s + restart
+        c0 = now + ready(c)
         stay_end = c0 + work / c.rate
         end, moves = stay_end, False
         if p.migrate and c.rank >= to.rank and jobs.preemptible[job]:
