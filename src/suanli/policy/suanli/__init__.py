@@ -481,10 +481,7 @@ class Suanli:
         is due — the pool frees at ``t_r`` and the job has run ``migrate_min_interval_s``
         — as a reservation holds a pool, against the classes of ``levels``."""
         t_r = max(t_r, inp.now + self.p.migrate_min_interval_s)
-        spare = spare_at(inp, to, t_r)
-        if to.pool in self._spare or to.pool in self._kept_at:
-            spare = min(spare, self._spare_of(inp, to.pool))
-        self._spare[to.pool] = spare
+        self._set_spare(inp, to.pool, spare_at(inp, to, t_r))
         for items in levels:
             for x in items:  # its own class too: only the move is excepted (``own``)
                 self._restrict(inp, x, to.pool, t_r - inp.now)
@@ -618,10 +615,7 @@ class Suanli:
             return None
         if now_c is not None:
             self._due.append((lv, head, cand, pending))
-        spare = res.spare
-        if res.pool in self._spare or res.pool in self._kept_at:  # a reservation of before
-            spare = min(spare, self._spare_of(inp, res.pool))
-        self._spare[res.pool] = spare
+        self._set_spare(inp, res.pool, res.spare)
         window = res.time_s - inp.now
         for items in levels:
             for it in items:
@@ -699,6 +693,13 @@ class Suanli:
             for it in items:
                 self._restrict(inp, it, h.pool, window)
         return True
+
+    def _set_spare(self, inp: PolicyInput, pool: int, spare: int) -> None:
+        """A new reservation or hold on ``pool`` leaves ``spare`` devices at its time, and no
+        more than one of before there does (:meth:`_spare_of`)."""
+        if pool in self._spare or pool in self._kept_at:
+            spare = min(spare, self._spare_of(inp, pool))
+        self._spare[pool] = spare
 
     def _spare_of(self, inp: PolicyInput, pool: int) -> int:
         """The devices the reservation on ``pool`` leaves spare at its time (what is left
