@@ -251,7 +251,7 @@ def both(
     return outcome(fast), outcome(ref)
 
 
-def fleet(power_mw: float = 10.0) -> Scenario:
+def fleet(power_mw: float = 10.0, failures: list[dict[str, Any]] | None = None) -> Scenario:
     """Two sites: 16 H100 (power-capped as asked) and 16 Ascend 910B."""
     return scenario(
         [
@@ -260,6 +260,7 @@ def fleet(power_mw: float = 10.0) -> Scenario:
         ],
         hours=24 * 6,
         tenants=[{"id": "t", "name": "T"}, {"id": "u", "name": "U"}],
+        failures=failures or [],
     )
 
 
@@ -289,6 +290,19 @@ def deep_queue(n: int, seed: int) -> list[Job]:
 def test_deep_queue_decides_as_the_plain_policy(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fast, ref = both(name, fleet(), deep_queue(160, seed=7), monkeypatch)
     assert fast == ref
+
+
+def test_requeued_jobs_decide_as_the_plain_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # nodes fail under running jobs: they wait again with less work left and a restart
+    # to pay, which the classes kept between rounds must see (``PolicyInput.requeued``)
+    failures = [
+        {"site": s, "at_hour": h, "hours": 1.0, "nodes": 1}
+        for s, h in (("a", 0.5), ("b", 1.2), ("a", 2.5), ("b", 4.0), ("a", 6.0))
+    ]
+    sc = fleet(failures=failures)
+    fast, ref = both("suanli", sc, deep_queue(160, seed=5), monkeypatch)
+    assert fast == ref
+    assert sum(fast[2]) > 5  # jobs were requeued
 
 
 @pytest.mark.parametrize("name", ["backfill", "las"])

@@ -66,6 +66,10 @@ class PoolNodes:
         #: free, as T(d) = 0).
         self.t: tuple[float, ...] = (0.0,) * (per_node + 1)
         self.node_term = 0.0
+        #: How many times the pool's devices (and shares, :class:`ClusterState`) were
+        #: taken, given back, failed or recovered: what was counted of them at one value
+        #: holds while it stays.
+        self.changes = 0
 
     def hist(self) -> list[int]:
         """Number of up nodes with exactly k free devices, for k = 0..per_node."""
@@ -117,6 +121,7 @@ class PoolNodes:
                 woken.append(node)
         self.free_devices -= devices
         self.woken = woken
+        self.changes += 1
         return taken
 
     def release(self, taken: list[tuple[int, int]], now: float = 0.0) -> list[int]:
@@ -124,6 +129,7 @@ class PoolNodes:
         return the nodes that became wholly free."""
         emptied = []
         t = self.t
+        self.changes += 1
         for node, n in taken:
             if not self.up[node]:
                 continue
@@ -145,6 +151,7 @@ class PoolNodes:
 
     def fail(self, nodes: list[int]) -> None:
         """Take ``nodes`` down (their jobs must be preempted by the caller first)."""
+        self.changes += 1
         for node in nodes:
             if not self.up[node]:
                 continue
@@ -157,6 +164,7 @@ class PoolNodes:
 
     def recover(self, nodes: list[int], now: float = 0.0) -> None:
         """Bring ``nodes`` back, empty and awake."""
+        self.changes += 1
         for node in nodes:
             if self.up[node]:
                 continue
@@ -274,6 +282,7 @@ class ClusterState:
             key = choice.key
             sh.take(key, m)
             pn.woken = []
+            pn.changes += 1
         else:
             ((node, _),) = pn.allocate(1, choice.bucket)
             key = sh.open(node, m)
@@ -283,6 +292,7 @@ class ClusterState:
         """Free an allocation; return the nodes of its pool that became wholly free."""
         pn = self.pools[alloc.pool]
         if alloc.share:
+            pn.changes += 1  # a share given back (and its device, if it was the last)
             node = self.shared[alloc.pool].give(alloc.device, alloc.share)
             emptied = pn.release([(node, 1)], now) if node >= 0 else []
         else:

@@ -89,7 +89,7 @@ from suanli.policy.suanli.elastic import MAX_ADMIT, Blocked, plan_elastic
 from suanli.policy.suanli.moves import by_level, plan_moves
 from suanli.policy.suanli.params import SuanliParams
 from suanli.policy.suanli.round_lp import RoundProblem, solve
-from suanli.policy.suanli.utility import fairness, value_all
+from suanli.policy.suanli.utility import Layouts, fairness, value_all
 
 #: Why a job started, by how the round placed it.
 BY_OPTIMUM = "best worth in the round's optimisation (speed, energy cost, carbon, fair share, wait)"
@@ -225,6 +225,8 @@ class Suanli:
         self.priorities = Priorities()
         #: Each waiting job's class key, kept between rounds (:class:`.classes.ClassKeys`).
         self._keys = ClassKeys()
+        #: The candidate arrays of the round's sequences of signatures (:func:`.value_all`).
+        self._layouts = Layouts()
         #: The reservations of the last round that made any, longest-waiting first, while
         #: their jobs wait (:meth:`_hold`).
         self._held: list[_Held] = []
@@ -237,6 +239,9 @@ class Suanli:
         #: This round: per pool of a kept reservation, its candidate and time, whose spare
         #: devices are counted when an option first needs them (:meth:`_spare_of`).
         self._kept_at: dict[int, tuple[Candidate, float]] = {}
+        #: What :meth:`_spare_at` counted, per pool, shape and time: the job table, the
+        #: pool's count of changes then, and the devices.
+        self._counted: dict[tuple[int, int, int, float], tuple[JobTable, int, int]] = {}
 
     def fast_pools(self, jobs: JobTable, sig: int) -> int:
         """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
@@ -334,15 +339,17 @@ class Suanli:
         per_level = [build_classes(inp, g, self._keys) for g in groups]
         classes = per_level[0] if len(per_level) == 1 else [c for lv in per_level for c in lv]
         fair = fairness(inp, classes, p.w_fair)
-        valued = iter(value_all(inp, classes, fair, p))  # in the order of ``classes``
+        valued = iter(
+            value_all(inp, classes, fair, p, self._layouts)
+        )  # in the order of ``classes``
         levels: list[list[_Item]] = []
         for lv, level in enumerate(per_level):
             items: list[_Item] = []
             levels.append(items)
             for cls in level:
-                val, best, order = next(valued)
+                v = next(valued)
                 if p.defer and cls.deferrable:
-                    d = defer_until(inp, cls, val, best, order, p)
+                    d = defer_until(inp, cls, v.valuation(), v.best, v.order, p)
                     if d is not None:
                         why = (
                             f"deferred {(d.until_s - inp.now) / 3600.0:.1f} h, to run on "
@@ -351,16 +358,16 @@ class Suanli:
                         )
                         out.defers.extend(Defer(j, d.until_s, why) for j in cls.jobs)
                         continue
-                tau_l, util_l = val.tau_s.tolist(), val.utility.tolist()
+                tau_l, util_l = v.tau_s, v.utility
                 good = []
-                for i in order:  # by decreasing worth (NaN last): those worth taking lead
+                for i in v.order:  # by decreasing worth (NaN last): those worth taking lead
                     if not util_l[i] > 0:
                         break
                     good.append(_Option(cls.candidates[i], tau_l[i], util_l[i]))
                 if not good:
                     why = (
                         "waiting for a faster accelerator: the best free option now, "
-                        f"{inp.tables.pool_label(cls.candidates[best].pool)}, is not yet worth it"
+                        f"{inp.tables.pool_label(cls.candidates[v.best].pool)}, is not yet worth it"
                     )
                     for j in cls.jobs:
                         out.reasons[j] = why
@@ -481,7 +488,7 @@ class Suanli:
         is due — the pool frees at ``t_r`` and the job has run ``migrate_min_interval_s``
         — as a reservation holds a pool, against the classes of ``levels``."""
         t_r = max(t_r, inp.now + self.p.migrate_min_interval_s)
-        self._set_spare(inp, to.pool, spare_at(inp, to, t_r))
+        self._set_spare(inp, to.pool, self._spare_at(inp, to, t_r))
         for items in levels:
             for x in items:  # its own class too: only the move is excepted (``own``)
                 self._restrict(inp, x, to.pool, t_r - inp.now)
@@ -707,7 +714,22 @@ class Suanli:
         got = self._spare.get(pool)
         if got is None:
             cand, t = self._kept_at[pool]
-            got = self._spare[pool] = spare_at(inp, cand, t)
+            got = self._spare[pool] = self._spare_at(inp, cand, t)
+        return got
+
+    def _spare_at(self, inp: PolicyInput, cand: Candidate, t: float) -> int:
+        """``spare_at(inp, cand, t)``, counted again only once ``cand``'s pool changed (its
+        devices taken, given back, failed or recovered — its running jobs and their
+        expected ends change only so): a hold kept for hours is asked every round."""
+        changes = inp.capacity.state.pools[cand.pool].changes
+        key = (cand.pool, cand.devices, cand.share, t)
+        kept = self._counted.get(key)
+        if kept is not None and kept[0] is inp.jobs and kept[1] == changes:
+            return kept[2]
+        if len(self._counted) > 4 * len(self._held) + 16:
+            self._counted = {}
+        got = spare_at(inp, cand, t)
+        self._counted[key] = (inp.jobs, changes, got)
         return got
 
     def _restrict(self, inp: PolicyInput, it: _Item, pool: int, window: float) -> None:

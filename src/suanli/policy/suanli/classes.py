@@ -45,7 +45,9 @@ class ClassKeys:
     """Per waiting job, what :func:`build_classes` derives from it alone — its class key
     (signature, tenant, run-time bucket), submit time, deadline and deferrability — kept
     from round to round while its remaining work and restart status are the same (they
-    change only while it runs or when it is preempted), for one job table."""
+    change only while it runs or when it is preempted), for one job table. A waiting job
+    that is not requeued (``PolicyInput.requeued``) has not run since it was kept: its
+    entry is used without looking at its work again."""
 
     __slots__ = ("_jobs", "_memo")
 
@@ -83,18 +85,22 @@ def build_classes(
     best_rate: dict[int, float] = {}  # per signature (its jobs share their candidates)
     memo = {} if keys is None else keys.of(inp)
     memo_get = memo.get
+    requeued = inp.requeued  # the only waiting jobs that have run: the others' work is whole
     for j in considered:
-        remaining = remaining_of(j)
-        resumed = resumed_of(j)
         m = memo_get(j)
-        if m is None or m[0] != remaining or m[1] != resumed:
-            sig = signature(j)
-            best = best_rate.get(sig)
-            if best is None:
-                best = best_rate[sig] = max(c.rate for c in candidates(j))
-            bucket = floor(log2(max(remaining / best / 3600.0, 1e-3)))
-            key = (sig, tenants[j], bucket)
-            m = memo[j] = (remaining, resumed, key, submit[j], deadline[j], deferrable[j])
+        if m is None or j in requeued:
+            remaining = float(remaining_of(j))
+            resumed = bool(resumed_of(j))
+            if m is None or m[0] != remaining or m[1] != resumed:
+                sig = signature(j)
+                best = best_rate.get(sig)
+                if best is None:
+                    best = best_rate[sig] = max(c.rate for c in candidates(j))
+                bucket = floor(log2(max(remaining / best / 3600.0, 1e-3)))
+                key = (sig, tenants[j], bucket)
+                m = memo[j] = (remaining, resumed, key, submit[j], deadline[j], deferrable[j])
+        else:
+            remaining, resumed = m[0], m[1]
         key = m[2]
         cls = by_key.get(key)
         if cls is None:

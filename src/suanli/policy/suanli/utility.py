@@ -49,9 +49,11 @@ and price tables are precomputed arrays).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from suanli.core.jobtable import JobTable
 from suanli.core.policy import PolicyInput
 from suanli.policy.suanli.classes import JobClass
 from suanli.policy.suanli.params import SuanliParams
@@ -73,6 +75,88 @@ class Valuation:
     cost: np.ndarray
     carbon_kg: np.ndarray
     utility: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The candidates of a sequence of signatures laid end to end (:func:`value_all`):
+    per signature its slice ``starts[k]:ends[k]`` and count, and the arrays that depend
+    on the signatures alone — pools, sites, rates, kW per busy watt-second
+    (``PUE · busy_w / 3.6e6``), egress charges, preference ranks, each entry's first index."""
+
+    sizes: np.ndarray
+    starts: list[int]
+    ends: list[int]
+    pools: np.ndarray
+    sites: np.ndarray
+    rates: np.ndarray
+    kw: np.ndarray
+    egress: np.ndarray
+    ranks: np.ndarray
+    offset: np.ndarray
+
+
+class Layouts:
+    """The :class:`Layout` of each sequence of signatures seen lately, for one job table
+    (a round's classes are mostly those of the round before): at most ``keep`` kept, all
+    dropped when full."""
+
+    __slots__ = ("_jobs", "_memo", "keep")
+
+    def __init__(self, keep: int = 256) -> None:
+        self._jobs: object = None
+        self._memo: dict[tuple[int, ...], Layout] = {}
+        self.keep = keep
+
+    def of(self, jobs: JobTable, sigs: tuple[int, ...]) -> Layout:
+        """The layout of ``sigs`` (made on first use)."""
+        if self._jobs is not jobs:
+            self._jobs, self._memo = jobs, {}
+        got = self._memo.get(sigs)
+        if got is None:
+            if len(self._memo) >= self.keep:
+                self._memo.clear()
+            got = self._memo[sigs] = layout(jobs, sigs)
+        return got
+
+
+def layout(jobs: JobTable, sigs: tuple[int, ...]) -> Layout:
+    """The :class:`Layout` of ``sigs``."""
+    arrays = [jobs.sig_arrays(sig) for sig in sigs]
+    sizes = np.array([a.pools.size for a in arrays])
+    ends = np.cumsum(sizes).tolist()
+    starts = [0, *ends[:-1]]
+    kw = np.concatenate([a.pue for a in arrays]) * np.concatenate([a.busy_w for a in arrays])
+    return Layout(
+        sizes=sizes,
+        starts=starts,
+        ends=ends,
+        pools=np.concatenate([a.pools for a in arrays]),
+        sites=np.concatenate([a.sites for a in arrays]),
+        rates=np.concatenate([a.rates for a in arrays]),
+        kw=kw / 3.6e6,
+        egress=np.concatenate([a.egress for a in arrays]),
+        ranks=np.concatenate([a.ranks for a in arrays]),
+        offset=np.repeat(starts, sizes),
+    )
+
+
+class Valued(NamedTuple):
+    """One class's share of :func:`value_all`: its candidates' expected run times and
+    worth (lists, by candidate), its best candidate, its candidates by decreasing worth,
+    and where its arrays lie in the round's (:meth:`valuation`, made only when asked)."""
+
+    tau_s: list[float]
+    utility: list[float]
+    best: int
+    order: list[int]
+    whole: Valuation
+    at: slice
+
+    def valuation(self) -> Valuation:
+        """The class's :class:`Valuation` (arrays by candidate)."""
+        w, at = self.whole, self.at
+        return Valuation(w.tau_s[at], w.cost[at], w.carbon_kg[at], w.utility[at])
 
 
 def fairness(inp: PolicyInput, classes: list[JobClass], gamma: float) -> dict[int, float]:
@@ -144,33 +228,50 @@ def value(inp: PolicyInput, cls: JobClass, fair: float, p: SuanliParams) -> Valu
     return Valuation(tau, cost, carbon, util)
 
 
+def _class_means(x: np.ndarray, starts: list[int], ends: list[int]) -> list[float]:
+    """Per class (the entries ``starts[k]:ends[k]`` of ``x``), the mean ``ndarray.mean``
+    gives, at least 1e-12 — the same number: for fewer than 8 entries numpy adds in order
+    from the first, as done here in Python; for more it adds pairwise, so those are summed
+    by numpy. (One numpy sum per class cost more than the whole of this.)"""
+    xs = x.tolist()
+    out = []
+    for a, b in zip(starts, ends, strict=True):
+        if b - a < 8:
+            total = xs[a]
+            for v in xs[a + 1 : b]:
+                total += v
+        else:
+            total = float(np.add.reduce(x[a:b]))
+        out.append(max(total / (b - a), 1e-12))
+    return out
+
+
 def value_all(
-    inp: PolicyInput, classes: list[JobClass], fair: dict[int, float], p: SuanliParams
-) -> list[tuple[Valuation, int, list[int]]]:
+    inp: PolicyInput,
+    classes: list[JobClass],
+    fair: dict[int, float],
+    p: SuanliParams,
+    layouts: Layouts | None = None,
+) -> list[Valued]:
     """:func:`value` for every class at once — the candidates of all classes in one set
     of arrays, the same arithmetic element by element, so the same numbers — with, per
     class, its best candidate (``np.argmax`` of the worth) and its candidates by
-    decreasing worth (stable: candidate order breaks ties)."""
+    decreasing worth (stable: candidate order breaks ties). ``layouts`` keeps the arrays
+    that depend on the classes' signatures alone between rounds."""
     if not classes:
         return []
     jobs, t = inp.jobs, inp.tables
-    arrays = [jobs.sig_arrays(cls.sig) for cls in classes]
-    sizes = np.array([a.pools.size for a in arrays])
-    ends = np.cumsum(sizes).tolist()
-    starts = [0, *ends[:-1]]
+    sigs = tuple(cls.sig for cls in classes)
+    lay = layout(jobs, sigs) if layouts is None else layouts.of(jobs, sigs)
+    sizes, starts, ends = lay.sizes, lay.starts, lay.ends
+    pools, sites, kw, egress = lay.pools, lay.sites, lay.kw, lay.egress
     transfer = np.concatenate([transfer_times(inp, cls) for cls in classes])
     restart = np.repeat(
         [jobs.restart_s[cls.jobs[0]] if cls.resumed else 0.0 for cls in classes], sizes
     )
-    pools = np.concatenate([a.pools for a in arrays])
-    sites = np.concatenate([a.sites for a in arrays])
-    rates = np.concatenate([a.rates for a in arrays])
     remaining = np.repeat([cls.remaining for cls in classes], sizes)
-    run = remaining / rates
+    run = remaining / lay.rates
     t1 = np.full(pools.size, inp.now) + transfer + restart
-    kw = np.concatenate([a.pue for a in arrays]) * np.concatenate([a.busy_w for a in arrays])
-    kw = kw / 3.6e6
-    egress = np.concatenate([a.egress for a in arrays])
     cost = kw * t.net_price_integrals(pools, t1, t1 + run) + np.where(transfer > 0, egress, 0.0)
     carbon = kw * t.carbon_integrals(sites, t1, t1 + run)
     price_kg = carbon_price_per_kg(inp, p)
@@ -180,25 +281,23 @@ def value_all(
     best = np.minimum.reduceat(tau, starts)
     weight = p.w_time * np.array([fair[cls.tenant] for cls in classes])
     num = (np.array([cls.wait_s for cls in classes]) + best) / best * best
-    cost_mean, carbon_mean = [], []
-    add = np.add.reduce  # what ndarray.mean sums with, divided by the count below
-    for a, b in zip(starts, ends, strict=True):
-        cost_mean.append(max(float(add(cost[a:b])) / (b - a), 1e-12))
-        carbon_mean.append(max(float(add(carbon[a:b])) / (b - a), 1e-12))
+    cost_mean, carbon_mean = _class_means(cost, starts, ends), _class_means(carbon, starts, ends)
     util = (
         np.repeat(weight, sizes) * (np.repeat(num, sizes) / tau - p.patience)
         - p.w_cost * (cost / np.repeat(cost_mean, sizes) - 1.0)
         - p.w_carbon * (carbon / np.repeat(carbon_mean, sizes) - 1.0)
     )
     if p.w_prefer > 0:
-        util = util - p.w_prefer * np.concatenate([a.ranks for a in arrays])
+        util = util - p.w_prefer * lay.ranks
     # Per class, np.argsort(-utility, kind="stable"): one stable sort by class, then worth.
-    offset = np.repeat(starts, sizes)
+    offset = lay.offset
     order = (np.lexsort((-util, offset)) - offset).tolist()  # each class's own indices
     nan = bool(np.isnan(util).any())  # else the first of the order is np.argmax's choice
+    whole = Valuation(tau, cost, carbon, util)
+    tau_l, util_l = tau.tolist(), util.tolist()
     out = []
     for a, b in zip(starts, ends, strict=True):
         mine = order[a:b]
         top = int(np.argmax(util[a:b])) if nan else mine[0]
-        out.append((Valuation(tau[a:b], cost[a:b], carbon[a:b], util[a:b]), top, mine))
+        out.append(Valued(tau_l[a:b], util_l[a:b], top, mine, whole, slice(a, b)))
     return out
