@@ -17,7 +17,8 @@ the figures above), ``cn-hubs-2026-busy`` (the same week at offered load 0.9: qu
 simulate`` runs it: it has no batch-only variant) — each with the scenario's own seed, as
 ``suanli simulate`` does, and prints a table per scenario, the mean wait and the mean time in
 system by gang size, and a targets table with PASS/MISS for the issue's targets
-(:func:`targets`). ``--md FILE`` writes the same markdown to a file.
+(:func:`targets`). ``--md FILE`` writes the same markdown to a file; ``--seed N`` draws
+every scenario's workload with seed N instead (the targets must hold on other draws too).
 """
 
 from __future__ import annotations
@@ -78,9 +79,10 @@ GANG_BUCKETS = (
 )
 
 
-def target_case(scenario: str, policy: str) -> dict[str, Any]:
-    """One policy on one scenario as ``suanli simulate`` runs it: the scenario's seed, its
-    services (if any) scaled by the default serving policy."""
+def target_case(scenario: str, policy: str, seed: int | None = None) -> dict[str, Any]:
+    """One policy on one scenario as ``suanli simulate`` runs it: the scenario's seed (or
+    ``seed``: another draw of its workload), its services (if any) scaled by the default
+    serving policy."""
     from suanli.config import load_scenario
     from suanli.core.tables import build_tables
     from suanli.experiment.run import Run, default_seed, run_policy, scenario_workload
@@ -88,7 +90,7 @@ def target_case(scenario: str, policy: str) -> dict[str, Any]:
     from suanli.report.metrics import compute_metrics
 
     sc = load_scenario(scenario)
-    seed = default_seed(sc)
+    seed = default_seed(sc) if seed is None else seed
     sc, jobs = scenario_workload(sc, seed)
     run = Run(sc, build_tables(sc), jobs, seed, False, "best-fit", DEFAULT_SERVING_POLICY)
     r = run_policy(run, policy)
@@ -99,21 +101,25 @@ def target_case(scenario: str, policy: str) -> dict[str, Any]:
     return {
         "case": scenario,
         "policy": policy,
+        "seed": seed,
         "wall_s": r.wall_s,
         "wait_by_gang_from": source,
         **m,
     }
 
 
-def cached_target_case(scenario: str, policy: str, cache: Path | None) -> dict[str, Any]:
+def cached_target_case(
+    scenario: str, policy: str, cache: Path | None, seed: int | None = None
+) -> dict[str, Any]:
     """:func:`target_case`, kept as JSON in ``cache`` (read back if there, so that a run
     cut short resumes); a case that fails is a row with its ``error`` (not kept)."""
-    path = cache / f"{scenario}__{policy}.json" if cache else None
+    name = f"{scenario}__{policy}" if seed is None else f"{scenario}__{policy}__seed{seed}"
+    path = cache / f"{name}.json" if cache else None
     if path is not None and path.is_file():
         row: dict[str, Any] = json.loads(path.read_text())
         return row
     try:
-        row = target_case(scenario, policy)
+        row = target_case(scenario, policy, seed)
     except Exception as exc:  # one failing policy must not lose the others
         return {"case": scenario, "policy": policy, "error": f"{type(exc).__name__}: {exc}"}
     if path is not None:
@@ -332,7 +338,7 @@ def run_targets(args: argparse.Namespace) -> None:
         key=lambda c: c[1] != "suanli",
     )
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = {c: pool.submit(cached_target_case, *c, args.cache) for c in cases}
+        futures = {c: pool.submit(cached_target_case, *c, args.cache, args.seed) for c in cases}
         every = [futures[(sc, p)].result() for sc in TARGET_SCENARIOS for p in TARGET_POLICIES]
     rows = [r for r in every if "error" not in r]
     failed = [f"- {r['case']} / {r['policy']}: {r['error']}" for r in every if "error" in r]
@@ -340,7 +346,8 @@ def run_targets(args: argparse.Namespace) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = "\n".join(
         [
-            f"(run {when}, {args.workers} workers)",
+            f"(run {when}, {args.workers} workers, "
+            + ("each scenario's own seed)" if args.seed is None else f"seed {args.seed})"),
             table(rows),
             gang_table(rows),
             time_table(rows),
@@ -371,6 +378,11 @@ def main() -> None:
         help="run the issue-13 targets on three scenarios instead of the default week and Philly",
     )
     ap.add_argument("--md", type=Path, help="with --targets: also write the markdown here")
+    ap.add_argument(
+        "--seed",
+        type=int,
+        help="with --targets: draw every scenario's workload with this seed, not its own",
+    )
     ap.add_argument(
         "--cache",
         type=Path,

@@ -264,3 +264,41 @@ def test_a_job_not_next_in_line_is_not_reserved() -> None:
     assert any(w.get(long, "").startswith(f"reserved {H100} at a from t=4,200 s") for _, w in said)
     assert all(r.first_start[ids.index(f"s{i}")] == pytest.approx(HOUR) for i in range(8))
     assert r.first_start[long] == pytest.approx(HOUR + 600.0)
+
+
+def test_a_quota_bound_class_is_reserved_from_when_its_quota_allows_it() -> None:
+    # Tenant 'u' may hold 8 devices. 'u1' (8 devices, 10 h) and 't1' (tenant 't', 8
+    # devices, 2 h) fill the 16 H100 at 0 s; 'u2' (u, 8 devices, 1 h) arrives at 60 s and
+    # its quota holds it back until 'u1' ends at 10 h, whatever the devices do. It has
+    # waited reserve_after_s (30 min) at the tick of 1,860 s and is reserved — from 10 h,
+    # when its quota allows it, not from when devices are free (2 h, 't1' ending): so
+    # 't2' (8 devices, 1.5 h, at 2.5 h) and 't3' (at 4.5 h) start at once on the devices
+    # 't1' left, ending long before 10 h. Reserved where devices were free, as before,
+    # those 8 devices stayed idle under the reservation until 10 h and 't2' and 't3' waited
+    # for them (the rule below fails so).
+    sc = scenario(
+        [site("a", [(H100, 16)])],
+        hours=24,
+        tenants=[
+            {"id": "t", "name": "T"},
+            {"id": "u", "name": "U", "quotas": [{"max_devices": 8}]},
+        ],
+    )
+    jobs = [
+        job("u1", 0.0, 8, 10 * HOUR, tenant="u"),
+        job("t1", 0.0, 8, 2 * HOUR),
+        job("u2", 60.0, 8, 1 * HOUR, tenant="u"),
+        job("t2", 2.5 * HOUR, 8, 1.5 * HOUR),
+        job("t3", 4.5 * HOUR, 8, 1.5 * HOUR),
+    ]
+    p = make_policy("suanli")
+    said = reasons_of(p)
+    r = Simulator(sc, jobs, p, verify=True).run()
+    start = {jid: float(r.first_start[r.jobs.ids.index(jid)]) for jid in r.jobs.ids}
+    assert start["u1"] == start["t1"] == 0.0
+    assert start["t2"] == pytest.approx(2.5 * HOUR)
+    assert start["t3"] == pytest.approx(4.5 * HOUR)
+    assert start["u2"] == pytest.approx(10 * HOUR, abs=60.0)
+    u2 = r.jobs.ids.index("u2")
+    reserved = [w[u2] for _, w in said if u2 in w and w[u2].startswith("reserved")]
+    assert reserved and all(f"{H100} at a from t=36,000 s" in w for w in reserved)

@@ -320,6 +320,40 @@ def earliest_fit(inp: PolicyInput, cand: Candidate) -> Reservation | None:
     return None  # not even with every running job of the site ended
 
 
+def quota_free_at(inp: PolicyInput, tenant: int, cand: Candidate) -> float | None:
+    """When ``tenant``'s quotas let ``cand`` start, as its running jobs end as expected
+    (devices and power aside; ``None``: never, with every one of them ended).
+
+    For each quota ``q`` of the tenant that covers ``cand``'s pool, with ``U_q`` its use,
+    ``Δ_q`` what the round took of it so far, ``M_q`` its limit and ``m`` what ``cand``
+    takes (thousandths of a device), the excess is ``x_q = U_q + Δ_q + m − M_q``; with
+    ``e_k``, ``m_k`` the expected ends and holdings of the tenant's running jobs on ``q``'s
+    pools in order of end, ``q`` allows ``cand`` from ``t_q = min{e_k : Σ_{i ≤ k} m_i ≥ x_q}``
+    (now if ``x_q ≤ 0``); the answer is ``max(now, max_q t_q)``."""
+    cap = inp.capacity
+    st = cap.state
+    t = inp.now
+    owner = inp.jobs.tenant
+    for qi in st.tenant_quotas[tenant]:
+        mask = st.quota_mask[qi]
+        if not mask[cand.pool]:
+            continue
+        excess = st.quota_usage[qi] + cap.quota_delta(qi) + cand.milli - st.quota_max[qi]
+        if excess <= 0:
+            continue
+        pools = [p for p, covered in enumerate(mask) if covered]
+        for end, j in heapq.merge(*(inp.ending_on(p) for p in pools)):
+            if owner[j] != tenant:
+                continue
+            excess -= inp.running[j].candidate.milli
+            if excess <= 0:
+                t = max(t, end)
+                break
+        else:
+            return None
+    return t
+
+
 def spare_power(inp: PolicyInput, res: Reservation) -> float:
     """Watts the reserved pool's site has left at ``res.time_s`` once the head starts,
     less what later jobs took: the first time, ``res.spare_w`` is raised by the draw of

@@ -77,7 +77,7 @@ import numpy as np
 
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
-from suanli.policy.backfill import Reservation, earliest_fit, spare_at
+from suanli.policy.backfill import Reservation, earliest_fit, quota_free_at, spare_at
 from suanli.policy.common import Explainer
 from suanli.policy.priority import Priorities
 from suanli.policy.registry import register
@@ -149,16 +149,30 @@ def _first_free(
     inp: PolicyInput, it: _Item, taken: set[int], options: list[_Option] | None = None
 ) -> tuple[Reservation | None, Candidate | None]:
     """Of ``it``'s options worth taking (or ``options``) on pools outside ``taken``, the
-    one whose devices (and power) free first as running jobs end (:func:`earliest_fit`),
-    with when."""
+    one whose devices and power free first as running jobs end and that its tenant's quotas
+    then allow (:func:`reserve_at`), with when."""
     res, cand = None, None
     for o in it.good if options is None else options:
         if o.cand.pool in taken:
             continue
-        r = earliest_fit(inp, o.cand)
+        r = reserve_at(inp, it.cls.tenant, o.cand)
         if r is not None and math.isfinite(r.time_s) and (res is None or r.time_s < res.time_s):
             res, cand = r, o.cand
     return res, cand
+
+
+def reserve_at(inp: PolicyInput, tenant: int, cand: Candidate) -> Reservation | None:
+    """When ``cand``'s devices and power free (:func:`earliest_fit`) and ``tenant``'s quotas
+    allow it (:func:`quota_free_at`), whichever is later — with the devices spare then."""
+    r = earliest_fit(inp, cand)
+    if r is None:
+        return None
+    t_q = quota_free_at(inp, tenant, cand)
+    if t_q is None:
+        return None
+    if t_q <= r.time_s:
+        return r
+    return Reservation(r.pool, t_q, spare_at(inp, cand, t_q), r.need_w, r.spare_w)
 
 
 def _next_in_line(blocked: list[_Item], items: list[_Item]) -> list[_Item]:
@@ -583,7 +597,8 @@ class Suanli:
         taken: set[int],
     ) -> _Held | None:
         """Hold a pool outside ``taken`` for ``job`` of the blocked class ``head``. With
-        ``t_c`` the earliest time candidate ``c``'s devices are free as running jobs end,
+        ``t_c`` the earliest time candidate ``c``'s devices and power are free as running
+        jobs end and its tenant's quotas allow it (:func:`reserve_at`),
         ``x_c`` its data transfer, ``W`` the work left and ``r_c`` its rate,
         ``E_c = t_c + x_c + W/r_c`` is when it would end there. The pool is that of the option worth
         taking with the earliest finite ``t_c`` (as EASY), ``g``; but a candidate ``c`` with
@@ -615,7 +630,7 @@ class Suanli:
             res, cand = earliest_fit(inp, now_c), now_c
         elif res is None:
             for c in free:  # no finite reservation worth taking: any
-                r = earliest_fit(inp, c)
+                r = reserve_at(inp, head.cls.tenant, c)
                 if r is not None and math.isfinite(r.time_s) and ends(c, r.time_s) < best:
                     res, cand, best = r, c, ends(c, r.time_s)
         if res is None or cand is None:
