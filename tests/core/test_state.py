@@ -8,7 +8,7 @@ from suanli.core.accounting import Accounting
 from suanli.core.events import EventKind, EventQueue
 from suanli.core.invariants import check_invariants
 from suanli.core.jobtable import JobTable
-from suanli.core.policy import Defer, PolicyOutput, Preempt, Start
+from suanli.core.policy import Defer, Migrate, PolicyOutput, Preempt, Start
 from suanli.core.state import (
     DEFERRED,
     DONE,
@@ -96,6 +96,32 @@ def test_ends_deferrals_and_requeues() -> None:
     assert st.status[2] == ENDED and len(st.waiting) == 1
     big = Job("big", "lab", JobKind.PRETRAIN, "dl-training", 5.0, 64, 1.0)
     assert not st.arrive(st.add(big)) and st.status[3] == UNSCHEDULABLE
+    check_invariants(st)
+
+
+def test_a_lost_dispatch_after_a_move_waits_requeued_with_the_work_it_did() -> None:
+    # a move is a stop and a start; if the new dispatch is lost the job waits again with
+    # the work of its last checkpoint kept: it has run, so it is requeued, as a preempted
+    # job is (policies that keep what they derived from a job's work look again)
+    st = _state(0)
+    big = Job(
+        "m", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0e6, checkpoint_interval_s=60.0
+    )
+    j = st.add(big)
+    st.arrive(j)
+    first, other = st.jobs.candidates(j)[0], st.jobs.candidates(j)[-1]
+    assert first.pool != other.pool
+    st.apply(PolicyOutput(starts=[Start(j, first)]), 0.0)
+    st.apply(PolicyOutput(migrates=[Migrate(j, other, "faster there")]), 3600.0)
+    done = st.work_done[j]
+    assert done > 0.0 and j not in st.requeued
+    st.requeue(j, 3601.0, "the dispatch was lost")
+    assert st.status[j] == WAITING and j in st.requeued and st.work_done[j] == done
+    fresh = st.add(Job("n", "lab", JobKind.PRETRAIN, "dl-training", 0.0, 4, 1.0))
+    st.arrive(fresh)
+    st.apply(PolicyOutput(starts=[Start(fresh, first)]), 3602.0)
+    st.requeue(fresh, 3603.0, "the dispatch was lost")  # never ran: not requeued
+    assert fresh not in st.requeued
     check_invariants(st)
 
 

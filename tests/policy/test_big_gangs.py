@@ -302,3 +302,33 @@ def test_a_quota_bound_class_is_reserved_from_when_its_quota_allows_it() -> None
     u2 = r.jobs.ids.index("u2")
     reserved = [w[u2] for _, w in said if u2 in w and w[u2].startswith("reserved")]
     assert reserved and all(f"{H100} at a from t=36,000 s" in w for w in reserved)
+
+
+def test_reservations_of_one_tenant_share_its_quota() -> None:
+    # As above, on two sites of 16 H100: 'u2' and 'u3' (u, 8 devices, 1 h each) are both
+    # held back by u's quota of 8 while 'u1' runs (to 10 h); they can start one after the
+    # other, at 10 h and 11 h. Each reservation counts what the ones made before it will
+    # take of the quota, so 'u3' is not reserved from 10 h as well: 't4' (8 devices, 7.5 h,
+    # at 3 h, ending at 10.5 h) starts at once on the idle devices of the second site
+    # instead of waiting under a reservation from 10 h that 'u3' could not use.
+    sc = scenario(
+        [site("a", [(H100, 16)]), site("b", [(H100, 16)])],
+        hours=30,
+        tenants=[
+            {"id": "t", "name": "T"},
+            {"id": "u", "name": "U", "quotas": [{"max_devices": 8}]},
+        ],
+    )
+    jobs = [
+        job("u1", 0.0, 8, 10 * HOUR, tenant="u"),
+        job("t1", 0.0, 8, 2 * HOUR),
+        job("t0", 0.0, 16, 2 * HOUR),
+        job("u2", 60.0, 8, 1 * HOUR, tenant="u"),
+        job("u3", 120.0, 8, 1 * HOUR, tenant="u"),
+        *(job(f"t{i}", 3 * HOUR, 8, 7.5 * HOUR) for i in (2, 3, 4)),
+    ]
+    r = Simulator(sc, jobs, make_policy("suanli"), verify=True).run()
+    start = {jid: float(r.first_start[r.jobs.ids.index(jid)]) / HOUR for jid in r.jobs.ids}
+    assert start["u2"] == pytest.approx(10.0, abs=0.02)
+    assert start["u3"] == pytest.approx(11.0, abs=0.05)
+    assert start["t2"] == start["t3"] == start["t4"] == pytest.approx(3.0)

@@ -14,8 +14,13 @@ import numpy as np
 import pytest
 
 import suanli.policy.suanli as suanli_policy
+from suanli.core.accounting import Accounting
 from suanli.core.capacity import PoolNodes
-from suanli.core.policy import PolicyInput, PolicyOutput
+from suanli.core.events import EventQueue
+from suanli.core.jobtable import Candidate, JobTable
+from suanli.core.policy import PolicyInput, PolicyOutput, Start
+from suanli.core.state import SchedulingState
+from suanli.core.tables import build_tables
 from suanli.policy.backfill import spare_at
 from suanli.policy.registry import make_policy
 from suanli.sim.engine import Simulator
@@ -102,3 +107,40 @@ def test_every_change_to_a_pool_is_counted() -> None:
     pn.recover([1])
     seen.append(pn.changes)
     assert seen == sorted(set(seen))  # each one moved it on
+
+
+def test_a_kept_count_is_not_read_across_a_rebuilt_cluster() -> None:
+    # The live plane rebuilds the cluster's account when a site is masked or comes back
+    # (new pools, their counts of changes from 0) under the same job table: a count kept
+    # before must not be read for the new pool, even where the counts coincide.
+    sc = scenario([site("a", [(H100, 16)]), site("b", [(H100, 16)])], hours=48)
+    tables = build_tables(sc)
+    specs = [("R", 2.0), ("S", 0.5), ("J", 5.0)]
+    jt = JobTable([job(n, 0.0, 8, h * HOUR) for n, h in specs], tables)
+    st = SchedulingState(tables, jt, EventQueue(), Accounting(tables, 48))
+    for j in range(3):
+        st.arrive(j)
+
+    def on_a(j: int) -> Candidate:
+        return min(
+            (c for c in jt.candidates(j) if tables.pool_site[c.pool] == 0), key=lambda c: c.pool
+        )
+
+    st.apply(PolicyOutput(starts=[Start(0, on_a(0))]), 0.0)
+    p = make_policy("suanli")
+    held, t = on_a(2), 3 * HOUR
+    seen = []
+    for now, change in [
+        (0.0, None),
+        (60.0, (0, False)),  # masked: nothing of pool a is free
+        (120.0, (0, True)),  # back: 'R' runs there again, 8 devices spare
+        (140.0, (0, False)),
+        (150.0, (0, True)),
+    ]:
+        if change is not None:
+            st.set_site_up(change[0], change[1], now)
+        inp = st.snapshot(now)
+        got, anew = p._spare_at(inp, held, t), spare_at(inp, held, t)  # type: ignore[attr-defined]
+        seen.append(got)
+        assert got == anew
+    assert seen == [8, 0, 8, 0, 8]

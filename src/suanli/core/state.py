@@ -396,11 +396,15 @@ class SchedulingState:
 
     def requeue(self, j: int, now: float, why: str) -> None:
         """Running job *j* never ran after all (its dispatch was lost): back to the queue,
-        with no progress and no restart cost."""
+        with no progress and no restart cost. One that had run before (moved or resized,
+        and the new dispatch lost) waits with the work it had done: it is requeued
+        (``requeued``), as a preempted job is."""
         rs = self.running[j]
         self._stop(j, rs, now, why)
         self.epoch[j] += 1
         self._enqueue(j)
+        if self.work_done[j] > 0.0 or self.preemptions[j] > 0:
+            self.requeued.add(j)
         self.round_due = True
 
     def end(self, j: int, now: float, why: str) -> None:

@@ -25,7 +25,8 @@ time, for as long as they keep coming (``tests/policy/test_backfill_power.py``).
 
 Expected run times come from the throughput model (the simulator's estimate of
 a job's duration is exact, unlike user estimates on real clusters). Reservations
-do not consider quotas. As in Slurm, the FIFO part runs on every
+do not consider quotas (a quota-bound head is passed over; ``suanli``'s reservations
+time them with :func:`quota_free_at`). As in Slurm, the FIFO part runs on every
 event and the backfill part every ``tick_s`` (Slurm's ``bf_interval``, default
 30 s) and for jobs that just arrived; at most ``max_jobs_per_round`` jobs are
 examined per backfill pass (Slurm's ``bf_max_job_test`` defaults to 500).
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -320,16 +321,23 @@ def earliest_fit(inp: PolicyInput, cand: Candidate) -> Reservation | None:
     return None  # not even with every running job of the site ended
 
 
-def quota_free_at(inp: PolicyInput, tenant: int, cand: Candidate) -> float | None:
+def quota_free_at(
+    inp: PolicyInput, tenant: int, cand: Candidate, held: Mapping[int, int] | None = None
+) -> float | None:
     """When ``tenant``'s quotas let ``cand`` start, as its running jobs end as expected
     (devices and power aside; ``None``: never, with every one of them ended).
 
     For each quota ``q`` of the tenant that covers ``cand``'s pool, with ``U_q`` its use,
     ``Δ_q`` what the round took of it so far, ``M_q`` its limit and ``m`` what ``cand``
-    takes (thousandths of a device), the excess is ``x_q = U_q + Δ_q + m − M_q``; with
-    ``e_k``, ``m_k`` the expected ends and holdings of the tenant's running jobs on ``q``'s
-    pools in order of end, ``q`` allows ``cand`` from ``t_q = min{e_k : Σ_{i ≤ k} m_i ≥ x_q}``
-    (now if ``x_q ≤ 0``); the answer is ``max(now, max_q t_q)``."""
+    takes (thousandths of a device) and ``H_q`` what reservations made before it for the
+    tenant's other jobs will take (``held``, per quota), the excess is
+    ``x_q = U_q + Δ_q + H_q + m − M_q``; with ``e_k``, ``m_k`` the expected ends and holdings
+    of the tenant's running jobs on ``q``'s pools in order of end, ``q`` allows ``cand`` from
+    ``t_q = min{e_k : Σ_{i ≤ k} m_i ≥ x_q}`` (now if ``x_q ≤ 0``); the answer is
+    ``max(now, max_q t_q)``. What the round started and the reservations will take are
+    not seen to end: where the running jobs' ends alone fall short, ``None``. A running
+    job held outside the cluster's account (the live plane's, with no room after a
+    restart) holds nothing of a quota and frees nothing."""
     cap = inp.capacity
     st = cap.state
     t = inp.now
@@ -339,11 +347,13 @@ def quota_free_at(inp: PolicyInput, tenant: int, cand: Candidate) -> float | Non
         if not mask[cand.pool]:
             continue
         excess = st.quota_usage[qi] + cap.quota_delta(qi) + cand.milli - st.quota_max[qi]
+        if held:
+            excess += held.get(qi, 0)
         if excess <= 0:
             continue
         pools = [p for p, covered in enumerate(mask) if covered]
         for end, j in heapq.merge(*(inp.ending_on(p) for p in pools)):
-            if owner[j] != tenant:
+            if owner[j] != tenant or (not inp.nodes_of(j) and inp.share_of(j) is None):
                 continue
             excess -= inp.running[j].candidate.milli
             if excess <= 0:

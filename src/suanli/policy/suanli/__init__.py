@@ -71,10 +71,12 @@ above, decision for decision, at no extra cost.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from suanli.core.capacity import PoolNodes
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.policy import Defer, PolicyInput, PolicyOutput, Start
 from suanli.policy.backfill import Reservation, earliest_fit, quota_free_at, spare_at
@@ -146,28 +148,36 @@ class _Item:
 
 
 def _first_free(
-    inp: PolicyInput, it: _Item, taken: set[int], options: list[_Option] | None = None
+    inp: PolicyInput,
+    it: _Item,
+    taken: set[int],
+    options: list[_Option] | None = None,
+    held: Mapping[int, int] | None = None,
 ) -> tuple[Reservation | None, Candidate | None]:
     """Of ``it``'s options worth taking (or ``options``) on pools outside ``taken``, the
     one whose devices and power free first as running jobs end and that its tenant's quotas
-    then allow (:func:`reserve_at`), with when."""
+    then allow (:func:`reserve_at`, ``held`` the quotas the round's reservations will
+    take), with when."""
     res, cand = None, None
     for o in it.good if options is None else options:
         if o.cand.pool in taken:
             continue
-        r = reserve_at(inp, it.cls.tenant, o.cand)
+        r = reserve_at(inp, it.cls.tenant, o.cand, held)
         if r is not None and math.isfinite(r.time_s) and (res is None or r.time_s < res.time_s):
             res, cand = r, o.cand
     return res, cand
 
 
-def reserve_at(inp: PolicyInput, tenant: int, cand: Candidate) -> Reservation | None:
+def reserve_at(
+    inp: PolicyInput, tenant: int, cand: Candidate, held: Mapping[int, int] | None = None
+) -> Reservation | None:
     """When ``cand``'s devices and power free (:func:`earliest_fit`) and ``tenant``'s quotas
-    allow it (:func:`quota_free_at`), whichever is later — with the devices spare then."""
+    allow it (:func:`quota_free_at`; ``held``: milli per quota that reservations made
+    before will take), whichever is later — with the devices spare then."""
     r = earliest_fit(inp, cand)
     if r is None:
         return None
-    t_q = quota_free_at(inp, tenant, cand)
+    t_q = quota_free_at(inp, tenant, cand, held)
     if t_q is None:
         return None
     if t_q <= r.time_s:
@@ -253,9 +263,12 @@ class Suanli:
         #: This round: per pool of a kept reservation, its candidate and time, whose spare
         #: devices are counted when an option first needs them (:meth:`_spare_of`).
         self._kept_at: dict[int, tuple[Candidate, float]] = {}
-        #: What :meth:`_spare_at` counted, per pool, shape and time: the job table, the
-        #: pool's count of changes then, and the devices.
-        self._counted: dict[tuple[int, int, int, float], tuple[JobTable, int, int]] = {}
+        #: This round: per quota, the thousandths of a device that the reservations kept or
+        #: made so far will take when their time comes (:meth:`_count_quota`).
+        self._quota_held: dict[int, int] = {}
+        #: What :meth:`_spare_at` counted, per pool, shape and time: the pool's nodes and
+        #: their count of changes then, and the devices.
+        self._counted: dict[tuple[int, int, int, float], tuple[PoolNodes, int, int]] = {}
 
     def fast_pools(self, jobs: JobTable, sig: int) -> int:
         """The pools (bit mask) where signature ``sig`` runs at least θ (``patience``) × its
@@ -322,7 +335,7 @@ class Suanli:
             return out
         levels = self._value(inp, [considered] if pr.single else pr.groups(considered), out)
         heads: list[_Item] = []
-        self._due, self._spare, self._kept_at = [], {}, {}
+        self._due, self._spare, self._kept_at, self._quota_held = [], {}, {}, {}
         self._hold(inp, levels, pr)  # the reservations kept from earlier rounds (no starvation)
         for lv, items in enumerate(levels):  # the highest level with a long-blocked class
             blocked = self._blocked(inp, items)
@@ -471,7 +484,7 @@ class Suanli:
         for it in _next_in_line(stuck, items):
             if not any(cap.why_not(it.cls.tenant, c) is None for c in it.cls.candidates):
                 continue  # no room anywhere: nothing to bridge on
-            res, to = _first_free(inp, it, set(), it.valued)
+            res, to = _first_free(inp, it, set(), it.valued, self._quota_held)
             if res is None or to is None:
                 continue
             j = it.cls.jobs[it.placed]
@@ -581,6 +594,7 @@ class Suanli:
                 full.add(id(it))
                 continue
             self._held.append(held)
+            self._count_quota(inp, held)
             if all(h is not it for h in heads):
                 heads.append(it)
                 levels[0][:] = [x for x in levels[0] if x is not it]  # in place: a slice
@@ -611,7 +625,7 @@ class Suanli:
         def ends(c: Candidate, t: float) -> float:
             return t + c.transfer_s + work / c.rate if c.rate > 0 else math.inf
 
-        res, cand = _first_free(inp, head, taken)
+        res, cand = _first_free(inp, head, taken, held=self._quota_held)
         best = math.inf if res is None or cand is None else ends(cand, res.time_s)
         now_c = None
         cap = inp.capacity
@@ -630,7 +644,7 @@ class Suanli:
             res, cand = earliest_fit(inp, now_c), now_c
         elif res is None:
             for c in free:  # no finite reservation worth taking: any
-                r = reserve_at(inp, head.cls.tenant, c)
+                r = reserve_at(inp, head.cls.tenant, c, self._quota_held)
                 if r is not None and math.isfinite(r.time_s) and ends(c, r.time_s) < best:
                     res, cand, best = r, c, ends(c, r.time_s)
         if res is None or cand is None:
@@ -696,7 +710,20 @@ class Suanli:
                     self._restrict(inp, it, h.pool, window)
             if keep:
                 kept.append(h)
+                self._count_quota(inp, h)
         self._held = kept
+
+    def _count_quota(self, inp: PolicyInput, h: _Held) -> None:
+        """Reservation ``h`` for a waiting job will take its candidate's share of its
+        tenant's quotas at its time: later reservations this round count it
+        (:func:`~suanli.policy.backfill.quota_free_at`). One with room now starts this
+        round instead, and is counted by the capacity as it does."""
+        if h.time_s <= inp.now:
+            return
+        st = inp.capacity.state
+        for qi in st.tenant_quotas[inp.jobs.tenant[h.job]]:
+            if st.quota_mask[qi][h.pool]:
+                self._quota_held[qi] = self._quota_held.get(qi, 0) + h.cand.milli
 
     def _hold_move(
         self, inp: PolicyInput, h: _Held, levels: list[list[_Item]], pr: Priorities
@@ -733,18 +760,20 @@ class Suanli:
         return got
 
     def _spare_at(self, inp: PolicyInput, cand: Candidate, t: float) -> int:
-        """``spare_at(inp, cand, t)``, counted again only once ``cand``'s pool changed (its
-        devices taken, given back, failed or recovered — its running jobs and their
-        expected ends change only so): a hold kept for hours is asked every round."""
-        changes = inp.capacity.state.pools[cand.pool].changes
+        """``spare_at(inp, cand, t)``, counted again only once ``cand``'s pool changed: the
+        same :class:`~suanli.core.capacity.PoolNodes` (the live plane builds new ones when
+        a site is masked or comes back) with the same count of changes — devices taken,
+        given back, failed or recovered; the running jobs there, their nodes and expected
+        ends change only with them. A hold kept for hours is asked every round."""
+        pn = inp.capacity.state.pools[cand.pool]
         key = (cand.pool, cand.devices, cand.share, t)
         kept = self._counted.get(key)
-        if kept is not None and kept[0] is inp.jobs and kept[1] == changes:
+        if kept is not None and kept[0] is pn and kept[1] == pn.changes:
             return kept[2]
         if len(self._counted) > 4 * len(self._held) + 16:
             self._counted = {}
         got = spare_at(inp, cand, t)
-        self._counted[key] = (inp.jobs, changes, got)
+        self._counted[key] = (pn, pn.changes, got)
         return got
 
     def _restrict(self, inp: PolicyInput, it: _Item, pool: int, window: float) -> None:

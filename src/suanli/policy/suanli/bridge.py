@@ -2,8 +2,9 @@
 faster pool it waits for when that pool frees.
 
 A class whose options worth taking (patience θ, :mod:`.utility`) all lack room waits for
-the first of them to free: the pool of option ``g`` at ``t_g`` (:func:`~suanli.policy.
-backfill.earliest_fit`, as a reservation is placed), ending there at
+the first of them to free: the pool of option ``g`` at ``t_g`` (its devices and power
+free, its tenant's quotas allowing it: ``reserve_at``, as a reservation is placed), ending
+there at
 
 .. math:: E_g = t_g + x_g + W / r_g
 

@@ -81,7 +81,7 @@ class Valuation:
 class Layout:
     """The candidates of a sequence of signatures laid end to end (:func:`value_all`):
     per signature its slice ``starts[k]:ends[k]`` and count, and the arrays that depend
-    on the signatures alone — pools, sites, rates, kW per busy watt-second
+    on the signatures alone — pools, sites, rates, kWh per second of running
     (``PUE · busy_w / 3.6e6``), egress charges, preference ranks, each entry's first index."""
 
     sizes: np.ndarray
