@@ -322,3 +322,26 @@ def test_a_bridge_and_its_move_up_are_the_same_on_both_clocks(tmp_path: Path) ->
     assert counts(sim)["migrates"] == 1
     starts = [s for r in sim for s in r.decisions[0][1]]
     assert any(why.startswith("room now, to work while it waits") for _, _, why in starts)
+
+
+def test_a_quota_bound_reservation_is_the_same_on_both_clocks(tmp_path: Path) -> None:
+    """``suanli`` reserves for a job its tenant's quota holds back from when the quota
+    allows it, and other tenants' jobs take the idle devices meanwhile
+    (tests/policy/test_big_gangs.py) — round by round the same on both clocks."""
+    from tests.policy.test_big_gangs import quota_fleet
+    from tests.sim.helpers import job
+
+    hour = 3600.0
+    epoch = {"start": "1970-01-01T00:00:00+00:00", "hours": 14}  # the stepped clock's
+    sc = quota_fleet(sites=1, hours=14, horizon=epoch)
+    jobs = [
+        job("u1", 0.0, 8, 10 * hour, tenant="u"),
+        job("t1", 0.0, 8, 2 * hour),
+        job("u2", 60.0, 8, 1 * hour, tenant="u"),
+        job("t2", 2.5 * hour, 8, 1.5 * hour),
+        job("t3", 4.5 * hour, 8, 1.5 * hour),
+    ]
+    sim, live = both(sc, jobs, "suanli", tmp_path)
+    assert first_difference(sim, live) == ""
+    starts = [s for r in sim for s in r.decisions[0][1]]
+    assert len(starts) == 5

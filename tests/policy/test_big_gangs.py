@@ -29,6 +29,7 @@ import pytest
 
 from suanli.core.policy import PolicyInput, PolicyOutput
 from suanli.model.job import Job
+from suanli.model.scenario import Scenario
 from suanli.policy.registry import make_policy
 from suanli.report.metrics import compute_metrics
 from suanli.sim.engine import Simulator
@@ -266,6 +267,19 @@ def test_a_job_not_next_in_line_is_not_reserved() -> None:
     assert r.first_start[long] == pytest.approx(HOUR + 600.0)
 
 
+def quota_fleet(sites: int, hours: int, **horizon: Any) -> Scenario:
+    """``sites`` sites of 16 H100 each; tenant ``u`` may hold 8 devices, ``t`` any."""
+    return scenario(
+        [site(name, [(H100, 16)]) for name in "ab"[:sites]],
+        hours=hours,
+        tenants=[
+            {"id": "t", "name": "T"},
+            {"id": "u", "name": "U", "quotas": [{"max_devices": 8}]},
+        ],
+        **horizon,
+    )
+
+
 def test_a_quota_bound_class_is_reserved_from_when_its_quota_allows_it() -> None:
     # Tenant 'u' may hold 8 devices. 'u1' (8 devices, 10 h) and 't1' (tenant 't', 8
     # devices, 2 h) fill the 16 H100 at 0 s; 'u2' (u, 8 devices, 1 h) arrives at 60 s and
@@ -276,14 +290,7 @@ def test_a_quota_bound_class_is_reserved_from_when_its_quota_allows_it() -> None
     # 't1' left, ending long before 10 h. Reserved where devices were free, as before,
     # those 8 devices stayed idle under the reservation until 10 h and 't2' and 't3' waited
     # for them (the rule below fails so).
-    sc = scenario(
-        [site("a", [(H100, 16)])],
-        hours=24,
-        tenants=[
-            {"id": "t", "name": "T"},
-            {"id": "u", "name": "U", "quotas": [{"max_devices": 8}]},
-        ],
-    )
+    sc = quota_fleet(sites=1, hours=24)
     jobs = [
         job("u1", 0.0, 8, 10 * HOUR, tenant="u"),
         job("t1", 0.0, 8, 2 * HOUR),
@@ -311,14 +318,7 @@ def test_reservations_of_one_tenant_share_its_quota() -> None:
     # take of the quota, so 'u3' is not reserved from 10 h as well: 't4' (8 devices, 7.5 h,
     # at 3 h, ending at 10.5 h) starts at once on the idle devices of the second site
     # instead of waiting under a reservation from 10 h that 'u3' could not use.
-    sc = scenario(
-        [site("a", [(H100, 16)]), site("b", [(H100, 16)])],
-        hours=30,
-        tenants=[
-            {"id": "t", "name": "T"},
-            {"id": "u", "name": "U", "quotas": [{"max_devices": 8}]},
-        ],
-    )
+    sc = quota_fleet(sites=2, hours=30)
     jobs = [
         job("u1", 0.0, 8, 10 * HOUR, tenant="u"),
         job("t1", 0.0, 8, 2 * HOUR),
