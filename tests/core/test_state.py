@@ -170,3 +170,19 @@ def test_the_queue_by_priority_level_follows_arrivals_starts_deferrals_and_ends(
     pr = Priorities().update(inp := st.snapshot(52.0, full=True))
     assert list(pr.order(inp)) == [3, 5, 0, 1, 2, 4]
     assert [list(g) for g in pr.waiting(inp)] == [[3, 5], [0, 1, 2, 4], []]
+
+
+def test_the_running_view_reads_single_fields_as_the_built_view_has_them() -> None:
+    st = _state(3)
+    cands = [st.jobs.candidates(j)[0] for j in range(2)]
+    st.apply(PolicyOutput(starts=[Start(j, c) for j, c in enumerate(cands)]), 5.0)
+    site = st.tables.pool_site[cands[0].pool]
+    for up in (True, False):  # a masked site's jobs are not preemptible
+        st.set_site_up(site, up)
+        view = st.snapshot(9.0).running
+        for j in view:
+            run = view[j]
+            assert view.held(j) == run.candidate
+            assert view.compute_start(j) == run.compute_start_s
+            assert view.preemptible(j) is run.preemptible
+        assert view.preemptible(0) is up

@@ -14,9 +14,9 @@ the same :class:`~suanli.core.state.SchedulingState`; the policies themselves li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, overload
+from typing import TYPE_CHECKING, ClassVar, Protocol, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,6 +24,9 @@ from suanli.core.capacity import Capacity
 from suanli.core.jobtable import Candidate, JobTable
 from suanli.core.levels import Level
 from suanli.core.tables import FleetTables
+
+if TYPE_CHECKING:
+    from suanli.core.views import RunningView
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,8 @@ class PolicyInput:
 
     ``waiting`` are job indices in arrival order, also grouped by signature
     (``waiting_of(sig)``; jobs of one signature have the same candidates);
-    ``running`` maps job index to :class:`Running`, ``running_on(pool)`` lists the
+    ``running`` maps job index to :class:`Running` (with ``held``, ``compute_start``
+    and ``preemptible`` reading one field without building it), ``running_on(pool)`` lists the
     jobs on a pool, ``ending_on(pool)`` yields ``(expected end, job)`` in order of
     expected end, ``nodes_of(job)`` the ``(node, devices)`` a running job holds
     (none for a job on a shared device: ``share_of(job)`` gives its ``(device,
@@ -126,7 +130,7 @@ class PolicyInput:
     waiting: Sequence[int]
     waiting_sigs: Collection[int]
     waiting_of: Callable[[int], Sequence[int]]
-    running: Mapping[int, Running]
+    running: RunningView
     running_on: Callable[[int], Collection[int]]
     ending_on: Callable[[int], Iterable[tuple[float, int]]]
     nodes_of: Callable[[int], Sequence[tuple[int, int]]]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from suanli.core.policy import Running
 
 if TYPE_CHECKING:
+    from suanli.core.jobtable import Candidate
     from suanli.core.state import SchedulingState
 
 
@@ -41,6 +42,19 @@ class RunningView(Mapping[int, Running]):
             nodes=tuple(rs.alloc.nodes) if rs.alloc is not None else (),
             resizable=st.resizable(j),
         )
+
+    # One field of ``self[j]`` without building the whole view (a policy's hot loops).
+    def held(self, j: int) -> Candidate:
+        """``self[j].candidate``: what running job ``j`` holds."""
+        return self._st.running[j].cand
+
+    def compute_start(self, j: int) -> float:
+        """``self[j].compute_start_s``: when running job ``j`` (re)starts computing."""
+        return self._st.running[j].compute_start_s
+
+    def preemptible(self, j: int) -> bool:
+        """``self[j].preemptible``: whether running job ``j`` may be preempted now."""
+        return self._st.preemptible(j)
 
 
 class Attained:

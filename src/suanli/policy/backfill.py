@@ -355,7 +355,7 @@ def quota_free_at(
         for end, j in heapq.merge(*(inp.ending_on(p) for p in pools)):
             if owner[j] != tenant or (not inp.nodes_of(j) and inp.share_of(j) is None):
                 continue
-            excess -= inp.running[j].candidate.milli
+            excess -= inp.running.held(j).milli
             if excess <= 0:
                 t = max(t, end)
                 break
@@ -382,7 +382,7 @@ def _site_ends(inp: PolicyInput, site: int) -> Iterator[tuple[float, float]]:
     t = inp.tables
     pools = [p for p in range(t.n_pools) if t.pool_site[p] == site]
     for end, j in heapq.merge(*(inp.ending_on(p) for p in pools)):
-        yield end, inp.running[j].candidate.busy_w
+        yield end, inp.running.held(j).busy_w
 
 
 def spare_at(inp: PolicyInput, cand: Candidate, t: float) -> int:

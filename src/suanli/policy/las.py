@@ -320,10 +320,10 @@ class Las:
             return False
         if self.preempted.get(r, 0) >= self.p.max_preemptions:
             return False
-        run = inp.running[r]
-        if not run.preemptible:
+        running = inp.running
+        if not running.preemptible(r):
             return False
-        start = run.compute_start_s
+        start = running.compute_start(r)
         computing = inp.now - start
         m = self.min_run(inp, r)
         if computing < m:  # also before it computes (restart, data, boot): c_r < 0
@@ -530,12 +530,12 @@ class Las:
                 reasons[j] = f"queue {q % k}: {blocked[sig]}"
                 continue
             cand, chosen = plan
-            freed_w = sum(inp.running[v].candidate.busy_w for v in chosen)
+            freed_w = sum(inp.running.held(v).busy_w for v in chosen)
             cap.adjust(tenant, cand.pool, cand.busy_w - freed_w, cand.milli)
             for v in chosen:
                 if jobs.tenant[v] != tenant:
                     continue
-                cap.adjust(jobs.tenant[v], cand.pool, 0.0, -inp.running[v].candidate.milli)
+                cap.adjust(jobs.tenant[v], cand.pool, 0.0, -inp.running.held(v).milli)
             below = q // k  # ρ_j: a victim of a lower effective priority ranks below
             by_priority = [rank(v) > below for v in chosen]
             for v, higher in zip(chosen, by_priority, strict=True):
@@ -798,7 +798,7 @@ class Las:
     @staticmethod
     def _power_and_quota_ok(inp: PolicyInput, j: int, c: Candidate, chosen: list[int]) -> bool:
         """Whether ``j`` fits power and quotas once ``chosen`` (on ``c.pool``) have stopped."""
-        tenant, held = inp.jobs.tenant[j], [inp.running[v].candidate for v in chosen]
+        tenant, held = inp.jobs.tenant[j], [inp.running.held(v) for v in chosen]
         mine = sum(
             h.milli for v, h in zip(chosen, held, strict=True) if inp.jobs.tenant[v] == tenant
         )
@@ -929,7 +929,7 @@ class _Ranked:
         """What running job ``r`` holds (asked once a round)."""
         c = self._cands.get(r)
         if c is None:
-            c = self._cands[r] = self._inp.running[r].candidate
+            c = self._cands[r] = self._inp.running.held(r)
         return c
 
     def _more(self) -> bool:

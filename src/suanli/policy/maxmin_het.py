@@ -404,7 +404,7 @@ class MaxMinHet:
         for j in active:
             self.active_rounds[j] = self.active_rounds.get(j, 0) + 1
         for j in sorted(inp.running):
-            held = inp.running[j].candidate
+            held = inp.running.held(j)
             to = placed.get(j)
             if to is not None and to.pool == held.pool:
                 self._credit(j, to.pool)  # keeps its place this round
@@ -463,7 +463,7 @@ class MaxMinHet:
         ``Δ_j ≤ 0`` keeps all its work and may be stopped once it computes)."""
         if not self.p.checkpoint_aligned:
             return True
-        c = inp.now - inp.running[j].compute_start_s + 1e-6
+        c = inp.now - inp.running.compute_start(j) + 1e-6
         if c < 0:
             return False  # still restarting or copying its data
         interval = inp.jobs.checkpoint_s[j]
@@ -491,7 +491,7 @@ class MaxMinHet:
         for j in inp.running:
             key = (jobs.signature(j), jobs.tenant[j])
             classes.setdefault(key, [])
-            running[key][inp.running[j].candidate.pool] += 1
+            running[key][inp.running.held(j).pool] += 1
         keys = sorted(classes, key=lambda k: (-len(classes[k]), k))[: self.p.max_classes]
         x = self._solve_greedy(inp, keys, classes, running)
         cap = inp.capacity

@@ -307,7 +307,7 @@ class Suanli:
             self._lent = {
                 j
                 for j in inp.running
-                if jobs.elastic(j) and inp.running[j].candidate.used > jobs.gang_min[j]
+                if jobs.elastic(j) and inp.running.held(j).used > jobs.gang_min[j]
             }
         elif inp.full:
             self._lent = {j for j in self._lent if j in inp.running}

@@ -251,7 +251,7 @@ def _moves_up_to(inp: PolicyInput, pool: int) -> bool:
         if q == pool:
             continue
         for j in inp.running_on(q):
-            if (jobs.faster_pools(jobs.signature(j), q) >> pool) & 1 and inp.running[j].preemptible:
+            if (jobs.faster_pools(jobs.signature(j), q) >> pool) & 1 and inp.running.preemptible(j):
                 return True
     return False
 
