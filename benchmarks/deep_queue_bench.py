@@ -24,8 +24,9 @@ simulator for ``H`` hours, the jobs that filled it and ``N`` more submitted at t
 rest of the generated week arriving at offered load ``--load`` (default 2.0: the queue
 grows), every round timed as the control loop times it; the row gives the mean, p50 and p95
 of the rounds taken while ``0.8 N``–``1.25 N`` jobs waited, how many there were, and a hash of
-every job's first start, finish and preemptions (equal hashes: equal decisions). Rounds in a
-run mix the kinds above as they come: after a job ends, after arrivals, on ticks.
+every job's first start, finish and preemptions (a check that two runs decided alike, not a
+proof: pools, moves and resizes are not in it). Rounds in a run mix the kinds above as they
+come: after a job ends, after arrivals, on ticks. ``fifo`` is always timed, and first.
 
 Times are in milliseconds, with the ratio to ``fifo``'s in the same run on the same state.
 ``--policies`` picks policies (default: every registered one). ``--flat`` sets every tenant's
@@ -33,7 +34,7 @@ and job's priority to 0 (the scenario gives one tenant and its jobs priority 1),
 workloads were before priorities: policies then decide as they did without them.
 
 Run: ``python benchmarks/deep_queue_bench.py [--waiting 1000,10000] [--repeat 5] [--settled]
-[--flat] [--run HOURS [--load 2.0]]``.
+[--flat] [--run HOURS [--load 2.0] [--only-run]]``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import cast
 
 import numpy as np
 import yaml
@@ -97,6 +99,13 @@ def fleet(
 def saturated(devices: int, waiting: int, seed: int = 1, flat: bool = False) -> SchedulingState:
     """A fleet of about ``devices`` devices (:func:`fleet`) filled until the FIFO head
     blocks, then ``waiting`` more jobs queued (all submitted at time 0, in arrival order)."""
+    return _filled(devices, waiting, seed, flat)[0]
+
+
+def _filled(
+    devices: int, waiting: int, seed: int = 1, flat: bool = False
+) -> tuple[SchedulingState, int]:
+    """:func:`saturated`, and how many of :func:`fleet`'s jobs it submitted."""
     sc, jobs = fleet(devices, seed, flat)
     jobs = [dataclasses.replace(j, submit_s=0.0) for j in jobs[: 2 * waiting + 5000]]
     tables = build_tables(sc)
@@ -115,7 +124,7 @@ def saturated(devices: int, waiting: int, seed: int = 1, flat: bool = False) -> 
     if len(ex.waiting) < waiting:
         raise SystemExit(f"only {len(ex.waiting)} jobs to queue (asked for {waiting})")
     ex.snapshot(0.0, full=True)  # clear the record of arrivals
-    return ex
+    return ex, j
 
 
 def time_rounds(
@@ -179,17 +188,28 @@ def in_run(
     """Seconds of each round ``policy`` took while ``0.8 N``–``1.25 N`` jobs waited in a run
     of ``hours`` (module docstring), the number of rounds in the run, and a hash of its
     decisions."""
-    running = len(saturated(devices, waiting, flat=flat).running)
+    submitted = _filled(devices, waiting, flat=flat)[1]
     sc, jobs = fleet(devices, flat=flat, hours=hours)
-    head, tail = jobs[: running + waiting], jobs[running + waiting :]
+    head, tail = jobs[:submitted], jobs[submitted:]
     scale = offered_load(sc, tail) / load  # the tail's span stretched to offer ``load``
     t0 = tail[0].submit_s
-    moved = [dataclasses.replace(j, submit_s=0.0) for j in head] + [
-        dataclasses.replace(j, submit_s=1.0 + (j.submit_s - t0) * scale) for j in tail
+
+    def at(j: Job, submit: float, deadline: float | None) -> Job:
+        return dataclasses.replace(j, submit_s=submit, deadline_s=deadline)
+
+    moved = [  # deadlines kept relative to submission at 0, mapped with the tail's times
+        at(j, 0.0, None if j.deadline_s is None else j.deadline_s - j.submit_s) for j in head
+    ] + [
+        at(
+            j,
+            1.0 + (j.submit_s - t0) * scale,
+            None if j.deadline_s is None else 1.0 + (j.deadline_s - t0) * scale,
+        )
+        for j in tail
     ]
-    timed = _Timed(make_policy(policy))
+    timed = cast(Policy, _Timed(make_policy(policy)))
     res = Simulator(sc, [j for j in moved if j.submit_s < sc.horizon_s], timed).run()
-    log = np.asarray(timed.log)
+    log = np.asarray(cast(_Timed, timed).log)
     band = (log[:, 0] >= 0.8 * waiting) & (log[:, 0] <= 1.25 * waiting)
     digest = hashlib.sha256()
     for a in (res.first_start, res.finish, res.preemptions):

@@ -186,3 +186,5 @@ def test_the_running_view_reads_single_fields_as_the_built_view_has_them() -> No
             assert view.compute_start(j) == run.compute_start_s
             assert view.preemptible(j) is run.preemptible
         assert view.preemptible(0) is up
+        with pytest.raises(KeyError):
+            view.preemptible(2)  # waiting, as view[2] would fail

@@ -23,13 +23,18 @@ HOUR = 3600.0
 
 
 def simulate(
-    jobs: list[Job], policy: str = "suanli", *, hold: bool = True, ascend: int = 16
+    jobs: list[Job],
+    policy: str = "suanli",
+    *,
+    hold: bool = True,
+    ascend: int = 16,
+    params: dict[str, float] | None = None,
 ) -> tuple[SimResult, list]:
-    """Run ``jobs`` on the two sites under ``policy``; ``hold=False`` drops the hold for a
-    move up after the round that makes it. Also (for ``suanli``) every start and move with
-    its time, kind, job and reason."""
+    """Run ``jobs`` on the two sites under ``policy`` (with ``params``); ``hold=False``
+    drops the hold for a move up after the round that makes it. Also (for ``suanli``) every
+    start and move with its time, kind, job and reason."""
     sc = scenario([site("a", [(H100, 16)]), site("b", [(ASCEND, ascend)])], hours=72)
-    p = make_policy(policy)
+    p = make_policy(policy, params)
     said: list[tuple[float, str, int, str]] = []
     if policy == "suanli":
         if not hold:
@@ -172,3 +177,30 @@ def test_a_hold_whose_move_cannot_be_made_ends_a_tick_after_it_was_due() -> None
     assert [pool for pool, _, _ in stretches(r, "big")] == [f"{ASCEND} at b"]
     (pool, start, _) = stretches(r, "s0")[0]
     assert pool == f"{H100} at a" and 5 * HOUR < start <= 5 * HOUR + 3 * 300.0
+
+
+def test_a_long_wait_is_not_bridged_where_the_bridge_ends_later_and_costs_more() -> None:
+    # 'hog' frees the H100 at 0.6 h; 'big' (16 devices, 10 h of H100 work, hourly
+    # checkpoints) arrives at 60 s and would wait 35 minutes — longer than reserve_after_s
+    # (30 minutes), a long wait. Bridged, it would run those 35 minutes on the Ascend (no
+    # checkpoint yet, so nothing kept), then move up and restart (300 s): ending 300 s
+    # *later* than waiting, having paid for 35 minutes of 16 Ascend besides the same 10 h
+    # of H100. A bridge that ends later than waiting is taken only if it costs no more
+    # (w_cost (C_b/C_w − 1) + w_carbon (G_b/G_w − 1) ≤ 0, both sites at the same tariff and
+    # carbon here): it waits, and starts on the H100 at 0.6 h.
+    jobs = [job("hog", 0.0, 16, 0.6 * HOUR), job("big", 60.0, 16, 10 * HOUR)]
+    r, said = simulate(jobs)
+    big = r.jobs.ids.index("big")
+    assert stretches(r, "big") == [
+        (f"{H100} at a", pytest.approx(0.6 * HOUR), pytest.approx(10.6 * HOUR))
+    ]
+    assert not any(kind == "start" and w.startswith("room now") for _, kind, _, w in said)
+    assert r.finish[big] == pytest.approx(10.6 * HOUR)
+    # With no weight on cost and carbon no bridge costs more: it bridges, as it did before
+    # the rule — on the Ascend at once, up when 'hog' ends (the next full round, 2,400 s),
+    # its 300 s restart and all 10 h of work still to do there.
+    r, said = simulate(jobs, params={"w_cost": 0.0, "w_carbon": 0.0})
+    (on, start, moved), (up, again, end) = stretches(r, "big")
+    assert (on, start, up) == (f"{ASCEND} at b", 60.0, f"{H100} at a")
+    assert moved == again == pytest.approx(2400.0)
+    assert end == pytest.approx(2400.0 + 300.0 + 10 * HOUR, abs=1.0)

@@ -54,7 +54,10 @@ class RunningView(Mapping[int, Running]):
 
     def preemptible(self, j: int) -> bool:
         """``self[j].preemptible``: whether running job ``j`` may be preempted now."""
-        return self._st.preemptible(j)
+        st = self._st
+        if j not in st.running:
+            raise KeyError(j)
+        return st.preemptible(j)
 
 
 class Attained:

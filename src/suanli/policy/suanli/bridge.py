@@ -26,21 +26,34 @@ last checkpoint, the checkpoint and data copy, the restart — taking ``T_move``
 
 the move paying as :mod:`.moves` judges one (time with the margin μ; no more money and
 carbon). With ``τ_b = E_{c→g} − now``, the job *bridges* on the ``c`` with the least
-``E_{c→g}`` when it ends sooner than waiting, or when the wait would be long and the
-bridge is a start worth making:
+``E_{c→g}`` when it ends sooner than waiting; else, when the wait would be long, on the
+``c`` with the least ``E_{c→g}`` among those that cost no more than waiting and are a start
+worth making:
 
 .. math::
 
     E_{c→g} < E_g \\quad\\text{or}\\quad
-    \\big(a + t_g − now ≥ A \\ \\text{and}\\ τ^* / τ_b ≥ θ\\big),
+    \\big(a + t_g − now ≥ A \\ \\text{and}\\ τ^* / τ_b ≥ θ \\ \\text{and}\\
+    w_\\text{cost} (C_b / C_w − 1) + w_\\text{carbon} (G_b / G_w − 1) ≤ 0\\big),
 
 ``a`` the time the job has waited, ``A`` = ``reserve_after_s`` (the wait after which the
 policy reserves for a blocked job: waited too long), ``τ* = min_c (x_c + W / r_c)`` its
 best run time and θ the patience (:mod:`.utility`: a start is worth making on a candidate
-at least θ as fast as the best). A job that would otherwise wait too long starts now
-where it ends little later (the move up makes the slower devices nearly as good as the
-faster ones: ``τ_b`` is the whole bridge, move included), rather than queueing; a short
-wait for the faster pool is still waited.
+at least θ as fast as the best). ``C_w``, ``G_w`` are the cost (energy net of subsidies,
+plus the carbon price π on the carbon, :mod:`.utility`) and carbon of waiting — the work on
+``g`` from ``t_g + x_g`` to ``E_g``, and the data set's egress to ``g``'s site — and ``C_b``,
+``G_b`` those of the bridge: on ``c`` from ``c_0`` until it moves (or ends), then what is
+left on ``g`` after the move, plus the egress of the data set to ``c``'s site and of the
+move's checkpoint and data copies; energy at the pool's busy power and its site's PUE,
+tariff and carbon over those hours (as :mod:`.moves` prices a move; none where a replica
+is). A job that would otherwise wait too long
+starts now where it ends little later (the move up makes the slower devices nearly as
+good as the faster ones: ``τ_b`` is the whole bridge, move included), rather than
+queueing — but, ending no sooner, only where that costs no more than the wait, as a move
+must be no loss in money and carbon: a bridge that ends later *and* costs more buys
+nothing but an earlier first start (on the busy national week such bridges ran gangs for
+hours on Ascend devices that need more energy for the same work; docs/benchmarks.md,
+"Bridging that ends later"). A short wait for the faster pool is still waited.
 
 Bridges are planned on full rounds, and on event rounds for a job that has just arrived
 (through a reservation: in any round that considers its class), after the round's starts
@@ -84,6 +97,7 @@ from suanli.core.policy import PolicyInput, Running
 from suanli.policy.backfill import Reservation
 from suanli.policy.suanli.moves import worth_it, worth_moving
 from suanli.policy.suanli.params import SuanliParams
+from suanli.policy.suanli.utility import carbon_price_per_kg
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +127,17 @@ def plan_bridge(
 ) -> Bridge | None:
     """The best bridge for waiting ``job`` toward ``to`` (free from ``res.time_s``) among
     ``candidates`` with room now on pools outside ``taken`` (module docstring), or None
-    when none ends sooner than waiting or, for a long wait, is worth making."""
+    when none ends sooner than waiting or, for a long wait, is worth making and costs no
+    more than waiting."""
     t, jobs, now = inp.tables, inp.jobs, inp.now
     work = inp.remaining(job)
     if to.rate <= 0 or not math.isfinite(res.time_s):
         return None
     restart = jobs.restart_s[job] if inp.resumed(job) else 0.0
     d = jobs.dataset[job]
+
+    def sent(c: Candidate) -> float:  # egress of the data set to c's site (none: a replica)
+        return 0.0 if d < 0 or (d, t.pool_site[c.pool]) in inp.replicas else c.egress
 
     def ready(c: Candidate) -> float:  # data transfer (none where a replica is) and restart
         here = d >= 0 and (d, t.pool_site[c.pool]) in inp.replicas
@@ -130,6 +148,8 @@ def plan_bridge(
     tau_star = min((ready(c) + work / c.rate for c in candidates if c.rate > 0), default=0.0)
     done = jobs.work[job] - work
     best: Bridge | None = None
+    # each bridge: its start of computing c_0, when it leaves c, its egress, its time on `to`
+    paths: list[tuple[Bridge, float, float, float, float]] = []
     for c in candidates:
         if c.rate <= 0 or c.rate >= to.rate or c.pool == to.pool or c.pool in taken:
             continue
@@ -137,7 +157,7 @@ def plan_bridge(
             continue
         c0 = now + ready(c)
         stay_end = c0 + work / c.rate
-        end, moves = stay_end, False
+        end, moves, t_m, egress, left_s = stay_end, False, stay_end, 0.0, 0.0
         if p.migrate and c.rank >= to.rank and jobs.preemptible[job]:
             t_m = max(res.time_s, now + p.migrate_min_interval_s)
             e = estimate(t, jobs, job, t_m, c, c0, done, to, inp.replicas)
@@ -145,9 +165,57 @@ def plan_bridge(
                 run = Running(job, c, now, c0, stay_end, True)
                 if worth_it(dataclasses.replace(inp, now=t_m), run, to, e, p):
                     end, moves = t_m + e.move_s, True
+                    egress, left_s = e.egress, (jobs.work[job] - e.kept_pflop) / to.rate
+        b = Bridge(job, c, to, res, end, wait_end, moves)
         if best is None or end < best.end_s:
-            best = Bridge(job, c, to, res, end, wait_end, moves)
+            best = b
+        if not moves:
+            t_m = stay_end
+        paths.append((b, c0, t_m, egress + sent(c), left_s))
     if best is None or best.end_s < wait_end:
         return best
-    worth = long_wait and tau_star >= p.patience * (best.end_s - now)
-    return best if worth else None
+    if not long_wait:
+        return None
+    # A bridge ending later than waiting would, taken because the wait is long: only one
+    # that costs no more than the wait (as a move must), the soonest of them.
+    price_kg = carbon_price_per_kg(inp, p)
+    c_w, g_w = _cost(inp, to, wait_end - work / to.rate, wait_end, price_kg)
+    wait = (c_w + sent(to), g_w)
+    pick: Bridge | None = None
+    for b, c0, t_m, egress, left_s in paths:
+        if pick is not None and b.end_s >= pick.end_s:
+            continue
+        on = _cost(inp, b.on, c0, t_m, price_kg)
+        up = _cost(inp, to, b.end_s - left_s, b.end_s, price_kg) if b.moves else (0.0, 0.0)
+        if _no_dearer((on[0] + up[0] + egress, on[1] + up[1]), wait, p):
+            pick = b
+    if pick is None:
+        return None
+    return pick if tau_star >= p.patience * (pick.end_s - now) else None
+
+
+def _cost(
+    inp: PolicyInput, c: Candidate, t0: float, t1: float, price_kg: float
+) -> tuple[float, float]:
+    """``(C, G)``: cost (energy net of subsidies, plus ``price_kg`` per kg of carbon) and
+    carbon (kg) of running on ``c`` from ``t0`` to ``t1``, as :mod:`.moves` counts them."""
+    if t1 <= t0:
+        return 0.0, 0.0
+    t = inp.tables
+    site = t.pool_site[c.pool]
+    kwh_per_s = t.site_pue[site] * c.busy_w / 3.6e6
+    kg = kwh_per_s * t.carbon_integral(site, t0, t1)
+    return kwh_per_s * t.net_price_integral(c.pool, t0, t1) + price_kg * kg, kg
+
+
+def _no_dearer(bridge: tuple[float, float], wait: tuple[float, float], p: SuanliParams) -> bool:
+    """Whether a bridge of cost and carbon ``bridge`` is no loss against waiting, ``wait``,
+    by the placement weights: ``w_cost (C_b/C_w − 1) + w_carbon (G_b/G_w − 1) ≤ 0`` (with
+    ``C_w ≤ 0``, the cost term is ``w_cost`` if ``C_b > C_w``, else 0; with ``G_w = 0`` no
+    carbon term)."""
+    if wait[0] > 0:
+        cost = p.w_cost * (bridge[0] / wait[0] - 1.0)
+    else:  # free (or paid) to wait: dearer if it costs more, as moves judge it
+        cost = p.w_cost if bridge[0] > wait[0] else 0.0
+    carbon = p.w_carbon * (bridge[1] / wait[1] - 1.0) if wait[1] > 0 else 0.0
+    return cost + carbon <= 0.0

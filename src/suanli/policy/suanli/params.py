@@ -53,7 +53,8 @@ class SuanliParams(PolicyParams):
     bridge: bool = Field(
         True,
         description="start a job blocked from its fast pools on slower devices with room, "
-        "moving it up when they free, when that ends it sooner or spares a long wait",
+        "moving it up when they free, when that ends it sooner or spares a long wait at no "
+        "more cost",
     )
     migrate_margin: float = Field(
         1.0, ge=0, description="μ: move only if the time gained ≥ (1 + μ) × the move's cost"
